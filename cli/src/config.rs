@@ -1,0 +1,211 @@
+//! `eggroll train` configuration: TOML file + `--set key=value` + flags.
+
+use anyhow::{Context, Result, bail};
+use eggroll_core::{EsConfig, NonFinitePolicy, Schedule};
+use serde::{Deserialize, Serialize};
+
+/// Which strategy to train with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyKind {
+    /// Low-rank EGGROLL.
+    #[default]
+    Eggroll,
+    /// Full-rank OpenAI-ES.
+    SimpleEs,
+}
+
+/// Shape of the benchmark matrix (sphere, rastrigin).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProblemConfig {
+    /// Rows of the parameter matrix.
+    pub rows: usize,
+    /// Columns of the parameter matrix.
+    pub cols: usize,
+    /// `solved` threshold on the final fitness of the unperturbed parameters.
+    pub solved_at: f32,
+}
+
+impl Default for ProblemConfig {
+    fn default() -> Self {
+        Self {
+            rows: 64,
+            cols: 64,
+            solved_at: -1e-3,
+        }
+    }
+}
+
+/// The full configuration of a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Task name.
+    pub task: String,
+    /// Generations to run.
+    pub generations: u64,
+    /// Worker threads (0 = all cores).
+    pub threads: usize,
+    /// Stop early once the population mean reaches this fitness.
+    pub target_fitness: Option<f32>,
+    /// Stop after this many seconds.
+    pub time_budget_s: Option<f64>,
+    /// What to do with NaN/inf fitness.
+    pub nonfinite: NonFinitePolicy,
+    /// Save a checkpoint every this many generations when `--out` is given (0 = only at end).
+    pub checkpoint_every: u64,
+    /// Strategy.
+    pub strategy: StrategyKind,
+    /// Strategy hyperparameters (`es.seed` is the run's seed).
+    pub es: EsConfig,
+    /// Benchmark problem settings.
+    pub problem: ProblemConfig,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            task: "sphere".into(),
+            generations: 300,
+            threads: 0,
+            target_fitness: None,
+            time_budget_s: None,
+            nonfinite: NonFinitePolicy::Error,
+            checkpoint_every: 50,
+            strategy: StrategyKind::Eggroll,
+            es: EsConfig::default(),
+            problem: ProblemConfig::default(),
+        }
+    }
+}
+
+/// Default configuration of a task.
+pub fn task_default(task: &str) -> Result<TrainConfig> {
+    let mut c = TrainConfig {
+        task: task.into(),
+        ..TrainConfig::default()
+    };
+    match task {
+        "sphere" => {
+            // Chosen by the grid in scripts/sweep-benchmarks.sh.
+            c.generations = 800;
+            c.es.population_size = 128;
+            c.es.sigma = 0.05;
+            c.es.learning_rate = 0.05;
+            c.es.lr_schedule = Schedule::Linear {
+                floor: 0.01,
+                generations: 800,
+            };
+        }
+        "rastrigin" => {
+            c.generations = 400;
+            c.problem.rows = 16;
+            c.problem.cols = 16;
+            c.problem.solved_at = -0.5;
+            c.es.population_size = 512;
+            c.es.sigma = 1.0;
+            c.es.learning_rate = 0.05;
+            c.es.sigma_schedule = Schedule::Exponential { decay: 0.995 };
+            c.es.lr_schedule = Schedule::Exponential { decay: 0.995 };
+        }
+        other => bail!("unknown task `{other}`; available: sphere, rastrigin"),
+    }
+    Ok(c)
+}
+
+fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<()> {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().context("empty key")?;
+    let mut t = table;
+    for p in parts {
+        let entry = t
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry
+            .as_table_mut()
+            .with_context(|| format!("`{p}` in `{key}` is not a table"))?;
+    }
+    if last == "kind" && t.get("kind") != Some(&value) {
+        // A different variant of a tagged enum (optimizer, schedules): start from its defaults.
+        t.clear();
+    }
+    t.insert(last.to_string(), value);
+    Ok(())
+}
+
+fn parse_value(raw: &str) -> toml::Value {
+    // A TOML value if it parses as one (numbers, booleans, arrays, inline tables), else a string.
+    let doc = format!("v = {raw}");
+    match doc.parse::<toml::Table>() {
+        Ok(mut t) => t.remove("v").expect("key present"),
+        Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+/// Resolve: task defaults ← config file ← `--set` overrides ← explicit flags (applied by the
+/// caller on the returned table).
+pub fn resolve(
+    task: &str,
+    file: Option<&std::path::Path>,
+    sets: &[String],
+    flags: &[(&str, toml::Value)],
+) -> Result<TrainConfig> {
+    let base = task_default(task)?;
+    let mut table = toml::Table::try_from(&base).context("serialising defaults")?;
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        let user: toml::Table = text
+            .parse()
+            .with_context(|| format!("parsing config file {}", path.display()))?;
+        merge(&mut table, user);
+    }
+    for s in sets {
+        let (k, v) = s
+            .split_once('=')
+            .with_context(|| format!("--set `{s}`: expected key=value"))?;
+        set_dotted(&mut table, k.trim(), parse_value(v.trim()))
+            .with_context(|| format!("--set `{s}`"))?;
+    }
+    for (k, v) in flags {
+        set_dotted(&mut table, k, v.clone())?;
+    }
+    let config: TrainConfig = toml::Value::Table(table)
+        .try_into()
+        .context("invalid configuration")?;
+    if config.task != task {
+        bail!(
+            "config key `task` is `{}` but the command trains `{task}`",
+            config.task
+        );
+    }
+    config.es.validate()?;
+    if config.generations == 0 {
+        bail!("invalid config: `generations` is 0; must be ≥ 1");
+    }
+    if config.problem.rows == 0 || config.problem.cols == 0 {
+        bail!("invalid config: `problem.rows` and `problem.cols` must be ≥ 1");
+    }
+    if let Some(t) = config.time_budget_s
+        && !(t > 0.0 && t.is_finite())
+    {
+        bail!("invalid config: `time_budget_s` is {t}; must be finite and > 0");
+    }
+    Ok(config)
+}
+
+fn merge(base: &mut toml::Table, user: toml::Table) {
+    for (k, v) in user {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(u))
+                if u.get("kind").is_none_or(|k| b.get("kind") == Some(k)) =>
+            {
+                merge(b, u)
+            }
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Safetensors files: atomic writes and validated reads (checkpoints, exported policies).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use safetensors::tensor::{Dtype, TensorView};
+
+use crate::error::{Error, Result};
+
+/// Write `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename.
+/// On any error the destination is untouched and the temporary file removed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string());
+    let tmp: PathBuf = dir.join(format!(
+        ".{}.tmp-{}",
+        name.unwrap_or_else(|| "out".into()),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+/// Serialise f32 tensors plus string metadata into safetensors bytes.
+pub fn to_safetensors_bytes(
+    tensors: &[(String, Tensor)],
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let host: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(n, t)| {
+            let v = t.flatten_all()?.to_vec1::<f32>()?;
+            let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            Ok((n.clone(), t.dims().to_vec(), bytes))
+        })
+        .collect::<Result<_>>()?;
+    let views: Vec<(String, TensorView<'_>)> = host
+        .iter()
+        .map(|(n, shape, bytes)| {
+            TensorView::new(Dtype::F32, shape.clone(), bytes)
+                .map(|v| (n.clone(), v))
+                .map_err(|e| Error::Param {
+                    name: n.clone(),
+                    reason: e.to_string(),
+                })
+        })
+        .collect::<Result<_>>()?;
+    safetensors::serialize(views, Some(metadata)).map_err(|e| Error::Param {
+        name: "*".into(),
+        reason: e.to_string(),
+    })
+}
+
+/// Write tensors and metadata to a safetensors file atomically.
+pub fn save_safetensors(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    metadata: HashMap<String, String>,
+) -> Result<()> {
+    write_atomic(path, &to_safetensors_bytes(tensors, metadata)?)
+}
+
+/// Read a safetensors file of f32 tensors: `(metadata, tensors in file order)`. Truncated or
+/// corrupt files and non-f32 tensors are errors naming the file.
+pub fn load_safetensors(
+    path: &Path,
+    device: &Device,
+) -> Result<(HashMap<String, String>, Vec<(String, Tensor)>)> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_safetensors(path, &bytes, device)
+}
+
+/// Parse safetensors bytes (see [`load_safetensors`]); `path` only names the source in errors.
+pub fn parse_safetensors(
+    path: &Path,
+    bytes: &[u8],
+    device: &Device,
+) -> Result<(HashMap<String, String>, Vec<(String, Tensor)>)> {
+    let bad = |reason: String| Error::Checkpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes)
+        .map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
+    let st = safetensors::SafeTensors::deserialize(bytes)
+        .map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
+    let mut names: Vec<(usize, String)> = meta
+        .tensors()
+        .iter()
+        .map(|(n, info)| (info.data_offsets.0, n.clone()))
+        .collect();
+    names.sort();
+    let mut out = Vec::with_capacity(names.len());
+    for (_, name) in names {
+        let view = st.tensor(&name).map_err(|e| bad(format!("{name}: {e}")))?;
+        if view.dtype() != Dtype::F32 {
+            return Err(bad(format!(
+                "tensor `{name}` has dtype {:?}, expected F32",
+                view.dtype()
+            )));
+        }
+        let data: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        out.push((name, Tensor::from_vec(data, view.shape(), device)?));
+    }
+    Ok((meta.metadata().clone().unwrap_or_default(), out))
+}

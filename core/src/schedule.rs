@@ -1,0 +1,78 @@
+//! Schedules for the learning rate and σ.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, config_err};
+
+/// A per-generation multiplier applied to a base value.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Schedule {
+    /// The base value every generation.
+    #[default]
+    Constant,
+    /// `base · decay^generation`.
+    Exponential {
+        /// Multiplier per generation, in (0, 1].
+        decay: f64,
+    },
+    /// Linear from `base` at generation 0 to `base · floor` at `generations`, then constant.
+    Linear {
+        /// Final fraction of the base value, in [0, 1].
+        floor: f64,
+        /// Generations to reach the floor (≥ 1).
+        generations: u64,
+    },
+}
+
+impl Schedule {
+    /// The value at `generation` for base value `base`.
+    pub fn value(&self, base: f32, generation: u64) -> f32 {
+        let f = match *self {
+            Schedule::Constant => 1.0,
+            Schedule::Exponential { decay } => decay.powf(generation as f64),
+            Schedule::Linear { floor, generations } => {
+                let t = (generation as f64 / generations as f64).min(1.0);
+                1.0 + (floor - 1.0) * t
+            }
+        };
+        (base as f64 * f) as f32
+    }
+
+    /// Check the schedule's own parameters; `field` names it in errors.
+    pub fn validate(&self, field: &str) -> Result<()> {
+        match *self {
+            Schedule::Constant => Ok(()),
+            Schedule::Exponential { decay } if !(decay > 0.0 && decay <= 1.0) => Err(config_err(
+                format!("{field}.decay"),
+                format!("is {decay}; allowed range (0, 1]"),
+            )),
+            Schedule::Linear { floor, .. } if !(0.0..=1.0).contains(&floor) => Err(config_err(
+                format!("{field}.floor"),
+                format!("is {floor}; allowed range [0, 1]"),
+            )),
+            Schedule::Linear { generations: 0, .. } => Err(config_err(
+                format!("{field}.generations"),
+                "is 0; must be ≥ 1",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn values() {
+        assert_eq!(Schedule::Constant.value(0.5, 100), 0.5);
+        let e = Schedule::Exponential { decay: 0.5 };
+        assert_eq!(e.value(1.0, 3), 0.125);
+        let l = Schedule::Linear {
+            floor: 0.1,
+            generations: 10,
+        };
+        assert!((l.value(1.0, 5) - 0.55).abs() < 1e-6);
+        assert!((l.value(1.0, 50) - 0.1).abs() < 1e-6);
+    }
+}

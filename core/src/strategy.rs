@@ -1,0 +1,457 @@
+//! Strategies: the `ask`/`tell` interface and the built-in EGGROLL and SimpleES.
+
+use candle_core::Tensor;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result, config_err};
+use crate::optim::{Optimizer, OptimizerConfig};
+use crate::params::{ParamKind, Params};
+use crate::population::{NoiseSpec, Pairing, Population};
+use crate::schedule::Schedule;
+use crate::shaping::{Shaping, shape};
+
+/// What [`Strategy::tell`] reports about the update it applied.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TellReport {
+    /// ‖Δθ‖₂ of the update.
+    pub update_norm: f32,
+    /// σ used by the generation.
+    pub sigma: f32,
+    /// Learning rate used by the update.
+    pub lr: f32,
+}
+
+/// Serializable strategy state for checkpoints: JSON scalars plus named tensors.
+#[derive(Debug, Clone, Default)]
+pub struct StrategyState {
+    /// Scalar state (step counts, live overrides, ...).
+    pub json: serde_json::Value,
+    /// Tensor state (optimiser moments, ...).
+    pub tensors: Vec<(String, Tensor)>,
+}
+
+/// An evolution strategy: proposes a population (`ask`) and updates the parameters from its
+/// fitness (`tell`).
+///
+/// Implement this trait to plug in your own strategy; the [`crate::Trainer`], evaluators and
+/// observers work with any implementation. See `examples/src/bin/custom_strategy.rs`.
+pub trait Strategy: Send {
+    /// Short name for logs ("eggroll", "simple_es", ...).
+    fn name(&self) -> &str;
+    /// Number of members per generation.
+    fn population_size(&self) -> usize;
+    /// σ at `generation`.
+    fn sigma(&self, generation: u64) -> f32;
+    /// Learning rate at `generation`.
+    fn learning_rate(&self, generation: u64) -> f32;
+    /// Propose the population of `generation` around `params`.
+    fn ask(&mut self, params: &Params, generation: u64) -> Result<Population>;
+    /// Update `params` from the (finite) fitness of every member of `population`.
+    fn tell(
+        &mut self,
+        params: &mut Params,
+        population: &Population,
+        fitness: &[f32],
+    ) -> Result<TellReport>;
+    /// Set the base σ from the next generation on (live control).
+    fn set_sigma(&mut self, _sigma: f32) -> Result<()> {
+        Err(config_err(
+            "sigma",
+            "this strategy does not support live changes",
+        ))
+    }
+    /// Set the base learning rate from the next generation on (live control).
+    fn set_learning_rate(&mut self, _lr: f32) -> Result<()> {
+        Err(config_err(
+            "learning_rate",
+            "this strategy does not support live changes",
+        ))
+    }
+    /// State to store in a checkpoint.
+    fn state(&self) -> Result<StrategyState> {
+        Ok(StrategyState::default())
+    }
+    /// Restore a state produced by [`Strategy::state`].
+    fn load_state(&mut self, _state: StrategyState, _params: &Params) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// How the gradient estimate is scaled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scaling {
+    /// The textbook estimator `1/(Nσ) Σ f̃_i s_i E_i`.
+    #[default]
+    Textbook,
+    /// HyperscaleES's `σ/√N · Σ f̃_i s_i E_i`, so its published hyperparameters carry over
+    /// (official = σ²√N · textbook).
+    Official,
+}
+
+/// Configuration shared by [`Eggroll`] and [`SimpleEs`] (names follow the seed package).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EsConfig {
+    /// Members per generation; even (antithetic pairs).
+    pub population_size: usize,
+    /// Noise scale σ > 0.
+    pub sigma: f32,
+    /// Base learning rate > 0.
+    pub learning_rate: f32,
+    /// Low-rank rank r (EGGROLL only); 1 ≤ r ≤ min(m, n) of every matrix.
+    pub rank: usize,
+    /// Seed of the noise.
+    pub seed: u64,
+    /// Use the same noise for this many consecutive generations (1 = fresh noise every
+    /// generation). 0 is rejected: in the official code it meant "one noise set forever".
+    pub noise_reuse: u64,
+    /// 0 = global shaping; g > 0 = subtract each group's mean (global std). Must divide the
+    /// population.
+    pub group_size: usize,
+    /// Perturb and update only matrix parameters.
+    pub freeze_nonlora: bool,
+    /// Fitness shaping.
+    pub shaping: Shaping,
+    /// Gradient scaling convention.
+    pub scaling: Scaling,
+    /// Optimiser.
+    pub optimizer: OptimizerConfig,
+    /// Learning-rate schedule.
+    pub lr_schedule: Schedule,
+    /// σ schedule.
+    pub sigma_schedule: Schedule,
+}
+
+impl Default for EsConfig {
+    fn default() -> Self {
+        Self {
+            population_size: 256,
+            sigma: 0.1,
+            learning_rate: 0.01,
+            rank: 1,
+            seed: 0,
+            noise_reuse: 1,
+            group_size: 0,
+            freeze_nonlora: false,
+            shaping: Shaping::ZScore,
+            scaling: Scaling::Textbook,
+            optimizer: OptimizerConfig::default(),
+            lr_schedule: Schedule::Constant,
+            sigma_schedule: Schedule::Constant,
+        }
+    }
+}
+
+impl EsConfig {
+    /// Check every field; errors name the field and the allowed range.
+    pub fn validate(&self) -> Result<()> {
+        let n = self.population_size;
+        if n == 0 {
+            return Err(config_err("population_size", "is 0; must be ≥ 2 and even"));
+        }
+        if n % 2 != 0 {
+            return Err(config_err(
+                "population_size",
+                format!("is {n}; antithetic sampling needs an even population"),
+            ));
+        }
+        if !(self.sigma > 0.0 && self.sigma.is_finite()) {
+            return Err(config_err(
+                "sigma",
+                format!("is {}; must be finite and > 0", self.sigma),
+            ));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(config_err(
+                "learning_rate",
+                format!("is {}; must be finite and > 0", self.learning_rate),
+            ));
+        }
+        if self.rank == 0 {
+            return Err(config_err("rank", "is 0; must be ≥ 1"));
+        }
+        if self.noise_reuse == 0 {
+            return Err(config_err(
+                "noise_reuse",
+                "is 0; must be ≥ 1 (1 = fresh noise every generation, k = reuse for k generations)",
+            ));
+        }
+        if self.group_size != 0 && n % self.group_size != 0 {
+            return Err(config_err(
+                "group_size",
+                format!(
+                    "is {}; must be 0 (global) or divide population_size {n}",
+                    self.group_size
+                ),
+            ));
+        }
+        self.optimizer.validate()?;
+        self.lr_schedule.validate("lr_schedule")?;
+        self.sigma_schedule.validate("sigma_schedule")?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NoiseFamily {
+    LowRank,
+    Full,
+}
+
+/// The shared machinery of the two built-in strategies.
+#[derive(Debug, Clone)]
+struct EsCore {
+    config: EsConfig,
+    family: NoiseFamily,
+    specs: Vec<NoiseSpec>,
+    optimizer: Optimizer,
+    sigma_base: f32,
+    lr_base: f32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CoreJson {
+    optimizer_steps: u64,
+    sigma_base: f32,
+    lr_base: f32,
+}
+
+impl EsCore {
+    fn new(config: EsConfig, params: &Params, family: NoiseFamily) -> Result<Self> {
+        config.validate()?;
+        if params.is_empty() {
+            return Err(config_err("params", "the parameter set is empty"));
+        }
+        let mut specs = Vec::with_capacity(params.len());
+        for p in params.iter() {
+            specs.push(match (family, p.kind()) {
+                (NoiseFamily::LowRank, ParamKind::Matrix { rows, cols }) => {
+                    if config.rank > rows.min(cols) {
+                        return Err(config_err(
+                            "rank",
+                            format!(
+                                "is {}; must be ≤ min(m, n) = {} for matrix `{}` ({rows}×{cols})",
+                                config.rank,
+                                rows.min(cols),
+                                p.name()
+                            ),
+                        ));
+                    }
+                    NoiseSpec::LowRank(config.rank)
+                }
+                (NoiseFamily::Full, ParamKind::Matrix { .. }) => NoiseSpec::Full,
+                (_, ParamKind::Other) if config.freeze_nonlora => NoiseSpec::None,
+                (_, ParamKind::Other) => NoiseSpec::Full,
+            });
+        }
+        Ok(Self {
+            optimizer: Optimizer::new(config.optimizer, params.len()),
+            sigma_base: config.sigma,
+            lr_base: config.learning_rate,
+            specs,
+            family,
+            config,
+        })
+    }
+
+    fn sigma(&self, generation: u64) -> f32 {
+        self.config
+            .sigma_schedule
+            .value(self.sigma_base, generation)
+    }
+
+    fn lr(&self, generation: u64) -> f32 {
+        self.config.lr_schedule.value(self.lr_base, generation)
+    }
+
+    fn ask(&self, params: &Params, generation: u64) -> Result<Population> {
+        if params.len() != self.specs.len() {
+            return Err(config_err(
+                "params",
+                format!(
+                    "the strategy was built for {} parameters, got {}",
+                    self.specs.len(),
+                    params.len()
+                ),
+            ));
+        }
+        Population::generate(
+            params,
+            &self.specs,
+            self.config.population_size,
+            Pairing::Antithetic,
+            self.config.seed,
+            generation,
+            generation / self.config.noise_reuse,
+            self.sigma(generation),
+        )
+    }
+
+    fn tell(
+        &mut self,
+        params: &mut Params,
+        population: &Population,
+        fitness: &[f32],
+    ) -> Result<TellReport> {
+        if fitness.len() != population.size {
+            return Err(Error::FitnessLength {
+                expected: population.size,
+                got: fitness.len(),
+            });
+        }
+        let shaped = shape(fitness, self.config.shaping, self.config.group_size);
+        let n = population.size as f32;
+        let sigma = population.sigma;
+        let coef = match self.config.scaling {
+            Scaling::Textbook => 1.0 / (n * sigma),
+            Scaling::Official => sigma / n.sqrt(),
+        };
+        let grads = population.weighted_noise_sum(params, &shaped, coef)?;
+        let lr = self.lr(population.generation);
+        let update_norm = self.optimizer.step(params, &grads, lr)?;
+        Ok(TellReport {
+            update_norm,
+            sigma,
+            lr,
+        })
+    }
+
+    fn state(&self) -> Result<StrategyState> {
+        let (steps, tensors) = self.optimizer.state();
+        let json = serde_json::to_value(CoreJson {
+            optimizer_steps: steps,
+            sigma_base: self.sigma_base,
+            lr_base: self.lr_base,
+        })
+        .expect("plain struct serialises");
+        Ok(StrategyState { json, tensors })
+    }
+
+    fn load_state(&mut self, state: StrategyState, params: &Params) -> Result<()> {
+        let j: CoreJson = serde_json::from_value(state.json).map_err(|e| Error::Param {
+            name: "strategy state".into(),
+            reason: e.to_string(),
+        })?;
+        self.sigma_base = j.sigma_base;
+        self.lr_base = j.lr_base;
+        self.optimizer
+            .load_state(j.optimizer_steps, state.tensors, params)
+    }
+
+    fn set_sigma(&mut self, sigma: f32) -> Result<()> {
+        if !(sigma > 0.0 && sigma.is_finite()) {
+            return Err(config_err(
+                "sigma",
+                format!("is {sigma}; must be finite and > 0"),
+            ));
+        }
+        self.sigma_base = sigma;
+        Ok(())
+    }
+
+    fn set_lr(&mut self, lr: f32) -> Result<()> {
+        if !(lr > 0.0 && lr.is_finite()) {
+            return Err(config_err(
+                "learning_rate",
+                format!("is {lr}; must be finite and > 0"),
+            ));
+        }
+        self.lr_base = lr;
+        Ok(())
+    }
+}
+
+macro_rules! delegate_strategy {
+    ($ty:ty, $name:expr) => {
+        impl Strategy for $ty {
+            fn name(&self) -> &str {
+                $name
+            }
+            fn population_size(&self) -> usize {
+                self.core.config.population_size
+            }
+            fn sigma(&self, generation: u64) -> f32 {
+                self.core.sigma(generation)
+            }
+            fn learning_rate(&self, generation: u64) -> f32 {
+                self.core.lr(generation)
+            }
+            fn ask(&mut self, params: &Params, generation: u64) -> Result<Population> {
+                self.core.ask(params, generation)
+            }
+            fn tell(
+                &mut self,
+                params: &mut Params,
+                population: &Population,
+                fitness: &[f32],
+            ) -> Result<TellReport> {
+                self.core.tell(params, population, fitness)
+            }
+            fn set_sigma(&mut self, sigma: f32) -> Result<()> {
+                self.core.set_sigma(sigma)
+            }
+            fn set_learning_rate(&mut self, lr: f32) -> Result<()> {
+                self.core.set_lr(lr)
+            }
+            fn state(&self) -> Result<StrategyState> {
+                self.core.state()
+            }
+            fn load_state(&mut self, state: StrategyState, params: &Params) -> Result<()> {
+                self.core.load_state(state, params)
+            }
+        }
+    };
+}
+
+/// EGGROLL: low-rank noise `A Bᵀ/√r` for matrices, full noise for other parameters.
+///
+/// ```
+/// use candle_core::{DType, Device, Tensor};
+/// use eggroll_core::{Eggroll, EsConfig, Params, Strategy};
+/// let params = Params::new()
+///     .with("w", Tensor::zeros((8, 8), DType::F32, &Device::Cpu).unwrap())
+///     .unwrap();
+/// let mut es = Eggroll::new(EsConfig { rank: 2, ..EsConfig::default() }, &params).unwrap();
+/// let pop = es.ask(&params, 0).unwrap();
+/// assert_eq!(pop.size, 256);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Eggroll {
+    core: EsCore,
+}
+
+impl Eggroll {
+    /// Build for `params`; validates the config against the parameter shapes.
+    pub fn new(config: EsConfig, params: &Params) -> Result<Self> {
+        Ok(Self {
+            core: EsCore::new(config, params, NoiseFamily::LowRank)?,
+        })
+    }
+    /// The configuration.
+    pub fn config(&self) -> &EsConfig {
+        &self.core.config
+    }
+}
+delegate_strategy!(Eggroll, "eggroll");
+
+/// SimpleES (OpenAI-ES): full-rank Gaussian noise for every parameter, antithetic sampling.
+/// `rank` is ignored.
+#[derive(Debug, Clone)]
+pub struct SimpleEs {
+    core: EsCore,
+}
+
+impl SimpleEs {
+    /// Build for `params`.
+    pub fn new(config: EsConfig, params: &Params) -> Result<Self> {
+        let core = EsCore::new(EsConfig { rank: 1, ..config }, params, NoiseFamily::Full)?;
+        debug_assert_eq!(core.family, NoiseFamily::Full);
+        Ok(Self { core })
+    }
+    /// The configuration.
+    pub fn config(&self) -> &EsConfig {
+        &self.core.config
+    }
+}
+delegate_strategy!(SimpleEs, "simple_es");
