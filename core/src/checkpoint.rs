@@ -9,6 +9,9 @@ use safetensors::tensor::{Dtype, TensorView};
 
 use crate::error::{Error, Result};
 
+/// The contents of a safetensors file: string metadata and named tensors in file order.
+pub type SafetensorsContents = (HashMap<String, String>, Vec<(String, Tensor)>);
+
 /// Write `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename.
 /// On any error the destination is untouched and the temporary file removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -79,10 +82,7 @@ pub fn save_safetensors(
 
 /// Read a safetensors file of f32 tensors: `(metadata, tensors in file order)`. Truncated or
 /// corrupt files and non-f32 tensors are errors naming the file.
-pub fn load_safetensors(
-    path: &Path,
-    device: &Device,
-) -> Result<(HashMap<String, String>, Vec<(String, Tensor)>)> {
+pub fn load_safetensors(path: &Path, device: &Device) -> Result<SafetensorsContents> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -95,7 +95,7 @@ pub fn parse_safetensors(
     path: &Path,
     bytes: &[u8],
     device: &Device,
-) -> Result<(HashMap<String, String>, Vec<(String, Tensor)>)> {
+) -> Result<SafetensorsContents> {
     let bad = |reason: String| Error::Checkpoint {
         path: path.to_path_buf(),
         reason,

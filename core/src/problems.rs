@@ -37,7 +37,7 @@ impl Problem {
             Objective::Sphere => 1.0,
             Objective::Rastrigin => 2.0,
         };
-        let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_0f_0971);
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x005e_ed0f_0971);
         let optimum = (0..rows * cols)
             .map(|_| rng.random_range(-range..range))
             .collect();

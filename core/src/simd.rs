@@ -54,14 +54,14 @@ pub fn level() -> Level {
         let cap = std::env::var("EGGROLL_SIMD").unwrap_or_default();
         #[cfg(target_arch = "x86_64")]
         {
-            if cap != "scalar" && cap != "avx2" {
-                if std::is_x86_feature_detected!("avx512f")
-                    && std::is_x86_feature_detected!("avx512dq")
-                    && std::is_x86_feature_detected!("avx512bw")
-                    && std::is_x86_feature_detected!("avx512vl")
-                {
-                    return Level::Avx512;
-                }
+            if cap != "scalar"
+                && cap != "avx2"
+                && std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512dq")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512vl")
+            {
+                return Level::Avx512;
             }
             if cap != "scalar" && std::is_x86_feature_detected!("avx2") {
                 return Level::Avx2;

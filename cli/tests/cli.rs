@@ -1,0 +1,168 @@
+//! The `eggroll` binary end to end.
+
+use std::process::{Command, Output};
+
+fn eggroll(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eggroll"))
+        .args(args)
+        .output()
+        .expect("run eggroll")
+}
+
+fn last_json(out: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().expect("stdout has a line");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
+}
+
+/// Sphere 64×64 reaches final fitness ≥ −1e-3 (mean squared error ≤ 1e-3, from 0.33) within
+/// the default 800 generations, for two seeds.
+#[test]
+fn sphere_converges_via_cli() {
+    for seed in ["0", "1"] {
+        let out = eggroll(&["train", "sphere", "--json", "--quiet", "--seed", seed]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let j = last_json(&out);
+        for key in [
+            "task",
+            "seed",
+            "generations",
+            "wall_s",
+            "evals",
+            "best_fitness",
+            "final_fitness",
+            "solved",
+        ] {
+            assert!(j.get(key).is_some(), "missing {key}: {j}");
+        }
+        assert_eq!(j["generations"], 800);
+        assert!(j["final_fitness"].as_f64().unwrap() >= -1e-3, "{j}");
+        assert_eq!(j["solved"], true);
+    }
+}
+
+/// Rastrigin 16×16 (optimum offset up to ±2, many local optima) reaches ≥ −0.5 within 400
+/// generations (it starts near −11).
+#[test]
+fn rastrigin_converges_via_cli() {
+    let out = eggroll(&["train", "rastrigin", "--json", "--quiet"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = last_json(&out);
+    assert!(j["final_fitness"].as_f64().unwrap() >= -0.5, "{j}");
+    assert_eq!(j["solved"], true);
+}
+
+#[test]
+fn simple_es_runs_via_config_key() {
+    let out = eggroll(&[
+        "train",
+        "sphere",
+        "--json",
+        "--quiet",
+        "--set",
+        "strategy=simple_es",
+        "--generations",
+        "20",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(last_json(&out)["strategy"], "simple_es");
+}
+
+#[test]
+fn bad_input_exits_nonzero_naming_the_problem() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--population", "0"], "population_size"),
+        (&["--population", "7"], "population_size"),
+        (&["--rank", "0"], "rank"),
+        (&["--rank", "65"], "rank"),
+        (&["--sigma", "0"], "sigma"),
+        (&["--sigma=-1"], "sigma"),
+        (&["--lr", "NaN"], "learning_rate"),
+        (&["--lr", "inf"], "learning_rate"),
+        (&["--set", "es.group_size=3"], "group_size"),
+        (&["--set", "es.noise_reuse=0"], "noise_reuse"),
+        (&["--set", "es.bogus=1"], "bogus"),
+        (&["--set", "bogus=1"], "bogus"),
+        (&["--set", "es.sigma=\"big\""], "sigma"),
+        (&["--set", "novalue"], "key=value"),
+        (
+            &["--config", "/nonexistent/config.toml"],
+            "/nonexistent/config.toml",
+        ),
+        (&["--generations", "0"], "generations"),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["train", "sphere", "--quiet"];
+        args.extend_from_slice(extra);
+        let out = eggroll(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{extra:?} should fail");
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        assert!(
+            err.contains(needle),
+            "{extra:?}: stderr lacks `{needle}`: {err}"
+        );
+        assert!(!err.contains("panicked"), "{extra:?} panicked: {err}");
+    }
+    let out = eggroll(&["train", "nosuchtask"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown task"));
+}
+
+/// `config show` prints a config that loads back; `--out` writes the run directory.
+#[test]
+fn config_roundtrip_and_run_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = eggroll(&["config", "show", "sphere"]);
+    assert!(out.status.success());
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, &out.stdout).unwrap();
+    let run = dir.path().join("run");
+    let out = eggroll(&[
+        "train",
+        "sphere",
+        "--quiet",
+        "--json",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--generations",
+        "30",
+        "--set",
+        "checkpoint_every=10",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 30);
+    for line in metrics.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(v["mean"].is_number() && v["best_ever"].is_number());
+    }
+    for f in [
+        "config.toml",
+        "checkpoint.safetensors",
+        "params.safetensors",
+    ] {
+        assert!(run.join(f).exists(), "{f}");
+    }
+    // The resolved config records the override.
+    let resolved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(resolved.contains("generations = 30"), "{resolved}");
+}

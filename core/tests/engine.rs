@@ -1,0 +1,743 @@
+//! Behaviour of the engine: determinism, hand-computed updates, resume, bad input.
+
+mod common;
+use candle_core::{DType, Device, Tensor};
+use common::*;
+use eggroll_core::*;
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+fn two_params() -> Params {
+    Params::new()
+        .with(
+            "w1",
+            Tensor::zeros((16, 12), DType::F32, &Device::Cpu).unwrap(),
+        )
+        .unwrap()
+        .with("b1", Tensor::zeros(16, DType::F32, &Device::Cpu).unwrap())
+        .unwrap()
+        .with(
+            "w2",
+            Tensor::zeros((3, 16), DType::F32, &Device::Cpu).unwrap(),
+        )
+        .unwrap()
+}
+
+fn sphere_eval() -> FnEvaluator<impl Fn(&ParamView) -> f32 + Send + Sync> {
+    FnEvaluator::new(|p: &ParamView| {
+        -p.iter()
+            .flat_map(|(_, _, v)| v.iter())
+            .enumerate()
+            .map(|(i, x)| (x - (i as f32 * 0.37).sin()).powi(2))
+            .sum::<f32>()
+    })
+}
+
+fn config() -> EsConfig {
+    EsConfig {
+        population_size: 32,
+        rank: 2,
+        sigma: 0.1,
+        learning_rate: 0.05,
+        seed: 1234,
+        ..EsConfig::default()
+    }
+}
+
+fn noise_bits(pop: &Population) -> Vec<u32> {
+    let mut out = Vec::new();
+    for n in &pop.noise {
+        match n {
+            Noise::LowRank { a, b, .. } => {
+                out.extend(bits(&host(a)));
+                out.extend(bits(&host(b)));
+            }
+            Noise::Full { eps } => out.extend(bits(&host(eps))),
+            Noise::None => {}
+        }
+    }
+    out
+}
+
+/// Noise and whole training runs are bit-identical on 1, 2 and 8 threads.
+#[test]
+fn identical_across_thread_counts() {
+    let mut results = Vec::new();
+    for threads in [1, 2, 8] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        results.push(pool.install(|| {
+            let params = two_params();
+            let mut es = Eggroll::new(
+                EsConfig {
+                    population_size: 512,
+                    ..config()
+                },
+                &params,
+            )
+            .unwrap();
+            let noise = noise_bits(&es.ask(&params, 3).unwrap());
+            let mut t = Trainer::new(Eggroll::new(config(), &params).unwrap(), params);
+            let mut eval = sphere_eval();
+            t.run(
+                &mut eval,
+                &StopCondition {
+                    max_generations: Some(15),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let p: Vec<u32> = t
+                .params()
+                .to_host()
+                .unwrap()
+                .iter()
+                .flat_map(|v| bits(v))
+                .collect();
+            (noise, p)
+        }));
+    }
+    assert_eq!(results[0], results[1]);
+    assert_eq!(results[0], results[2]);
+}
+
+/// Noise is a pure function of (seed, parameter, epoch, pair): each parameter has its own
+/// stream, a different seed or epoch changes it, and pair k of a big population equals pair k of
+/// a small one.
+#[test]
+fn noise_is_a_pure_function_of_its_counters() {
+    let params = two_params();
+    let pop = |n: usize, seed: u64, generation: u64| {
+        let mut es = Eggroll::new(
+            EsConfig {
+                population_size: n,
+                seed,
+                ..config()
+            },
+            &params,
+        )
+        .unwrap();
+        es.ask(&params, generation).unwrap()
+    };
+    let a = pop(8, 1, 0);
+    let b = pop(64, 1, 0);
+    let (Noise::LowRank { a: a1, .. }, Noise::LowRank { a: b1, .. }) = (&a.noise[0], &b.noise[0])
+    else {
+        panic!()
+    };
+    let small = host(a1);
+    assert_eq!(bits(&small), bits(&host(b1))[..small.len()]);
+    assert_ne!(noise_bits(&a), noise_bits(&pop(8, 2, 0)));
+    assert_ne!(noise_bits(&a), noise_bits(&pop(8, 1, 1)));
+    // Layers draw different numbers (the seed package's bug was one stream for all layers).
+    let (Noise::LowRank { a: w1a, .. }, Noise::LowRank { a: w2a, .. }) = (&a.noise[0], &a.noise[2])
+    else {
+        panic!()
+    };
+    assert_ne!(bits(&host(w1a))[..3], bits(&host(w2a))[..3]);
+}
+
+/// Members 2k and 2k+1 differ only in sign.
+#[test]
+fn antithetic_members_are_mirror_images() {
+    let params = two_params();
+    let mut es = Eggroll::new(config(), &params).unwrap();
+    let pop = es.ask(&params, 0).unwrap();
+    let base = params.to_host().unwrap();
+    for k in 0..pop.size / 2 {
+        let p = pop.materialize(&params, &base, 2 * k).unwrap();
+        let q = pop.materialize(&params, &base, 2 * k + 1).unwrap();
+        for (a, b) in p.iter().zip(&q) {
+            let neg: Vec<f32> = b.iter().map(|x| -x).collect();
+            assert_eq!(bits(a), bits(&neg));
+        }
+    }
+}
+
+/// noise_reuse = k keeps the same noise for k consecutive generations; the default draws fresh
+/// noise every generation.
+#[test]
+fn noise_reuse_epochs() {
+    let params = two_params();
+    let mut fresh = Eggroll::new(config(), &params).unwrap();
+    assert_ne!(
+        noise_bits(&fresh.ask(&params, 0).unwrap()),
+        noise_bits(&fresh.ask(&params, 1).unwrap())
+    );
+    let mut reuse = Eggroll::new(
+        EsConfig {
+            noise_reuse: 3,
+            ..config()
+        },
+        &params,
+    )
+    .unwrap();
+    let n: Vec<_> = (0..4)
+        .map(|g| noise_bits(&reuse.ask(&params, g).unwrap()))
+        .collect();
+    assert_eq!(n[0], n[1]);
+    assert_eq!(n[0], n[2]);
+    assert_ne!(n[0], n[3]);
+}
+
+/// The update of a tiny case computed by hand from the drawn factors.
+#[test]
+fn update_matches_hand_computation() {
+    let params = Params::new()
+        .with(
+            "w",
+            Tensor::zeros((2, 2), DType::F32, &Device::Cpu).unwrap(),
+        )
+        .unwrap()
+        .with("b", Tensor::zeros(2, DType::F32, &Device::Cpu).unwrap())
+        .unwrap();
+    let sigma = 0.5f32;
+    let mut es = Eggroll::new(
+        EsConfig {
+            population_size: 4,
+            rank: 1,
+            sigma,
+            learning_rate: 1.0,
+            shaping: Shaping::Raw,
+            optimizer: OptimizerConfig::Sgd { momentum: 0.0 },
+            ..EsConfig::default()
+        },
+        &params,
+    )
+    .unwrap();
+    let pop = es.ask(&params, 0).unwrap();
+    let fitness = [1.0f32, 0.0, 0.0, 1.0]; // pair weights: w0 = 1 − 0 = 1, w1 = 0 − 1 = −1
+    let mut p = params.clone();
+    es.tell(&mut p, &pop, &fitness).unwrap();
+    let Noise::LowRank { a, b, rank: 1 } = &pop.noise[0] else {
+        panic!()
+    };
+    let (a, b) = (host(a), host(b)); // a: (2 pairs, 2 rows, 1), b: (2 pairs, 2 cols, 1)
+    let Noise::Full { eps } = &pop.noise[1] else {
+        panic!()
+    };
+    let eps = host(eps);
+    let coef = 1.0 / (4.0 * sigma); // textbook 1/(Nσ)
+    for i in 0..2 {
+        for j in 0..2 {
+            let expected = coef * (a[i] * b[j] - a[2 + i] * b[2 + j]);
+            let got = host(p.get("w").unwrap().tensor())[i * 2 + j];
+            assert!(
+                (got - expected).abs() < 1e-6,
+                "w[{i},{j}] {got} vs {expected}"
+            );
+        }
+        let expected = coef * (eps[i] - eps[2 + i]);
+        let got = host(p.get("b").unwrap().tensor())[i];
+        assert!((got - expected).abs() < 1e-6, "b[{i}] {got} vs {expected}");
+    }
+    // The official scaling multiplies by σ/√N instead of 1/(Nσ).
+    let mut off = Eggroll::new(
+        EsConfig {
+            population_size: 4,
+            sigma,
+            learning_rate: 1.0,
+            shaping: Shaping::Raw,
+            scaling: Scaling::Official,
+            optimizer: OptimizerConfig::Sgd { momentum: 0.0 },
+            ..EsConfig::default()
+        },
+        &params,
+    )
+    .unwrap();
+    let mut q = params.clone();
+    off.tell(&mut q, &pop, &fitness).unwrap();
+    let ratio = host(q.get("b").unwrap().tensor())[0] / host(p.get("b").unwrap().tensor())[0];
+    let expected = sigma * sigma * 2.0; // σ²√N with N = 4
+    assert!((ratio - expected).abs() < 1e-4, "{ratio} vs {expected}");
+}
+
+/// freeze_nonlora perturbs and updates only matrices.
+#[test]
+fn freeze_nonlora_leaves_biases_alone() {
+    let params = two_params();
+    let mut t = Trainer::new(
+        Eggroll::new(
+            EsConfig {
+                freeze_nonlora: true,
+                ..config()
+            },
+            &params,
+        )
+        .unwrap(),
+        params,
+    );
+    let mut eval = sphere_eval();
+    t.run(
+        &mut eval,
+        &StopCondition {
+            max_generations: Some(3),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        host(t.params().get("b1").unwrap().tensor())
+            .iter()
+            .all(|&x| x == 0.0)
+    );
+    assert!(
+        host(t.params().get("w1").unwrap().tensor())
+            .iter()
+            .any(|&x| x != 0.0)
+    );
+}
+
+/// Constant fitness gives a zero update (never NaN) under every shaping.
+#[test]
+fn constant_fitness_zero_update() {
+    for shaping in [Shaping::ZScore, Shaping::CenteredRank, Shaping::Raw] {
+        for opt in [
+            OptimizerConfig::default(),
+            OptimizerConfig::Sgd { momentum: 0.9 },
+        ] {
+            let params = two_params();
+            let mut es = Eggroll::new(
+                EsConfig {
+                    shaping,
+                    optimizer: opt,
+                    ..config()
+                },
+                &params,
+            )
+            .unwrap();
+            let pop = es.ask(&params, 0).unwrap();
+            let mut p = params.clone();
+            let rep = es.tell(&mut p, &pop, &[3.5; 32]).unwrap();
+            assert_eq!(rep.update_norm, 0.0, "{shaping:?}");
+            for v in p.to_host().unwrap() {
+                assert!(v.iter().all(|&x| x == 0.0));
+            }
+        }
+    }
+}
+
+/// The best member is the evaluated (perturbed) member, not the post-update mean.
+#[test]
+fn best_is_the_true_best_member() {
+    let params = two_params();
+    let mut t = Trainer::new(Eggroll::new(config(), &params).unwrap(), params);
+    let mut eval = sphere_eval();
+    let (stats, _) = t.step(&mut eval).unwrap();
+    let best = t.best().unwrap();
+    assert_eq!(best.fitness, stats.max);
+    assert_eq!(best.fitness, eval.call(t.params(), &best.values));
+    assert_ne!(best.values, t.params().to_host().unwrap());
+}
+
+/// Save at generation 10, load into a fresh trainer, run 10 more: bit-identical to 20 straight.
+#[test]
+fn resume_is_bit_identical() {
+    for strat in ["eggroll", "simple_es"] {
+        let make = || -> Trainer {
+            let params = two_params();
+            let cfg = EsConfig {
+                optimizer: OptimizerConfig::AdamW {
+                    beta1: 0.9,
+                    beta2: 0.99,
+                    eps: 1e-8,
+                    weight_decay: 0.01,
+                },
+                ..config()
+            };
+            match strat {
+                "eggroll" => Trainer::new(Eggroll::new(cfg, &params).unwrap(), params),
+                _ => Trainer::new(SimpleEs::new(cfg, &params).unwrap(), params),
+            }
+        };
+        let mut eval = sphere_eval();
+        let mut straight = make();
+        straight
+            .run(
+                &mut eval,
+                &StopCondition {
+                    max_generations: Some(20),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let ck = dir.path().join("ck.safetensors");
+        let mut first = make();
+        first
+            .run(
+                &mut eval,
+                &StopCondition {
+                    max_generations: Some(10),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        first.save_checkpoint(&ck).unwrap();
+        let mut resumed = make();
+        resumed.load_checkpoint(&ck).unwrap();
+        assert_eq!(resumed.generation(), 10);
+        resumed
+            .run(
+                &mut eval,
+                &StopCondition {
+                    max_generations: Some(20),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+
+        let a: Vec<Vec<u32>> = straight
+            .params()
+            .to_host()
+            .unwrap()
+            .iter()
+            .map(|v| bits(v))
+            .collect();
+        let b: Vec<Vec<u32>> = resumed
+            .params()
+            .to_host()
+            .unwrap()
+            .iter()
+            .map(|v| bits(v))
+            .collect();
+        assert_eq!(a, b, "{strat}");
+        assert_eq!(
+            straight.best().unwrap().fitness,
+            resumed.best().unwrap().fitness
+        );
+        assert_eq!(
+            straight.best().unwrap().values,
+            resumed.best().unwrap().values
+        );
+        assert_eq!(straight.evals(), resumed.evals());
+    }
+}
+
+#[test]
+fn corrupt_or_mismatched_checkpoints_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ck.safetensors");
+    let params = two_params();
+    let mut t = Trainer::new(Eggroll::new(config(), &params).unwrap(), params.clone());
+    let mut eval = sphere_eval();
+    t.step(&mut eval).unwrap();
+    t.save_checkpoint(&ck).unwrap();
+    let bytes = std::fs::read(&ck).unwrap();
+
+    let expect_err = |b: &[u8], what: &str| {
+        let p = dir.path().join("bad.safetensors");
+        std::fs::write(&p, b).unwrap();
+        let mut fresh = Trainer::new(Eggroll::new(config(), &params).unwrap(), params.clone());
+        let err = fresh.load_checkpoint(&p).unwrap_err();
+        assert!(matches!(err, Error::Checkpoint { .. }), "{what}: {err}");
+        assert_eq!(fresh.generation(), 0, "{what}: state changed on error");
+        err.to_string()
+    };
+    expect_err(&bytes[..bytes.len() / 2], "truncated");
+    expect_err(&bytes[..5], "tiny");
+    expect_err(b"garbage that is not safetensors", "garbage");
+    // Same length, so the header stays valid: only the version changes.
+    let needle = b"\"version\":\"1\"";
+    let pos = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("version in header");
+    let mut wrong = bytes.clone();
+    wrong[pos + needle.len() - 2] = b'9';
+    let msg = expect_err(&wrong, "wrong version");
+    assert!(msg.contains("version"), "{msg}");
+
+    // Shape mismatch: a run with a different layout.
+    let other = Params::new()
+        .with(
+            "w1",
+            Tensor::zeros((8, 12), DType::F32, &Device::Cpu).unwrap(),
+        )
+        .unwrap()
+        .with("b1", Tensor::zeros(16, DType::F32, &Device::Cpu).unwrap())
+        .unwrap()
+        .with(
+            "w2",
+            Tensor::zeros((3, 16), DType::F32, &Device::Cpu).unwrap(),
+        )
+        .unwrap();
+    let mut t2 = Trainer::new(Eggroll::new(config(), &other).unwrap(), other);
+    let err = t2.load_checkpoint(&ck).unwrap_err();
+    assert!(err.to_string().contains("param.w1"), "{err}");
+    // Missing file.
+    assert!(matches!(
+        t2.load_checkpoint(&dir.path().join("nope")).unwrap_err(),
+        Error::Io { .. }
+    ));
+}
+
+#[test]
+fn invalid_configs_are_typed_errors_naming_the_field() {
+    let params = two_params();
+    let cases: Vec<(EsConfig, &str)> = vec![
+        (
+            EsConfig {
+                population_size: 0,
+                ..config()
+            },
+            "population_size",
+        ),
+        (
+            EsConfig {
+                population_size: 7,
+                ..config()
+            },
+            "population_size",
+        ),
+        (
+            EsConfig {
+                group_size: 5,
+                ..config()
+            },
+            "group_size",
+        ),
+        (
+            EsConfig {
+                rank: 0,
+                ..config()
+            },
+            "rank",
+        ),
+        (
+            EsConfig {
+                rank: 13,
+                ..config()
+            },
+            "rank",
+        ), // w1 is 16×12, w2 is 3×16
+        (
+            EsConfig {
+                rank: 4,
+                ..config()
+            },
+            "rank",
+        ),
+        (
+            EsConfig {
+                sigma: 0.0,
+                ..config()
+            },
+            "sigma",
+        ),
+        (
+            EsConfig {
+                sigma: -1.0,
+                ..config()
+            },
+            "sigma",
+        ),
+        (
+            EsConfig {
+                sigma: f32::NAN,
+                ..config()
+            },
+            "sigma",
+        ),
+        (
+            EsConfig {
+                sigma: f32::INFINITY,
+                ..config()
+            },
+            "sigma",
+        ),
+        (
+            EsConfig {
+                learning_rate: f32::NAN,
+                ..config()
+            },
+            "learning_rate",
+        ),
+        (
+            EsConfig {
+                learning_rate: f32::INFINITY,
+                ..config()
+            },
+            "learning_rate",
+        ),
+        (
+            EsConfig {
+                noise_reuse: 0,
+                ..config()
+            },
+            "noise_reuse",
+        ),
+        (
+            EsConfig {
+                optimizer: OptimizerConfig::Sgd { momentum: 1.5 },
+                ..config()
+            },
+            "optimizer.momentum",
+        ),
+        (
+            EsConfig {
+                lr_schedule: Schedule::Exponential { decay: 0.0 },
+                ..config()
+            },
+            "lr_schedule.decay",
+        ),
+    ];
+    for (cfg, field) in cases {
+        let err = Eggroll::new(cfg.clone(), &params).unwrap_err();
+        match &err {
+            Error::InvalidConfig { field: f, .. } => assert_eq!(f, field, "{err}"),
+            other => panic!("expected InvalidConfig for {field}, got {other}"),
+        }
+    }
+    // Parameters themselves.
+    let mut p = Params::new();
+    p.push("x", Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap())
+        .unwrap();
+    assert!(matches!(
+        p.push("x", Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap()),
+        Err(Error::Param { .. })
+    ));
+    assert!(matches!(
+        p.push("y", Tensor::zeros(3, DType::F64, &Device::Cpu).unwrap()),
+        Err(Error::Param { .. })
+    ));
+    assert!(Eggroll::new(config(), &Params::new()).is_err());
+}
+
+#[test]
+fn nonfinite_fitness_error_names_member_and_generation_or_is_worst() {
+    let params = two_params();
+    let bad = FnEvaluator::new(|p: &ParamView| {
+        if p.values(0)[0] > 0.0 {
+            f32::NAN
+        } else {
+            1.0 - p.values(1)[0]
+        }
+    });
+    let mut t = Trainer::new(Eggroll::new(config(), &params).unwrap(), params.clone());
+    let mut e = bad;
+    let err = t.step(&mut e).unwrap_err();
+    match err {
+        Error::NonFiniteFitness {
+            member,
+            generation,
+            value,
+        } => {
+            assert_eq!(generation, 0);
+            assert!(value.is_nan());
+            assert!(member < 32);
+        }
+        other => panic!("{other}"),
+    }
+    let mut t = Trainer::new(Eggroll::new(config(), &params).unwrap(), params)
+        .with_nonfinite(NonFinitePolicy::Worst);
+    let (stats, _) = t.step(&mut e).unwrap();
+    assert!(stats.nonfinite > 0);
+    assert!(stats.mean.is_finite() && stats.update_norm.is_finite());
+    for v in t.params().to_host().unwrap() {
+        assert!(v.iter().all(|x| x.is_finite()));
+    }
+}
+
+#[test]
+fn wrong_fitness_length_is_an_error() {
+    struct Short;
+    impl Evaluator for Short {
+        fn evaluate(&mut self, _: &Params, _: &Population) -> Result<Vec<f32>> {
+            Ok(vec![0.0; 3])
+        }
+    }
+    let params = two_params();
+    let mut t = Trainer::new(Eggroll::new(config(), &params).unwrap(), params);
+    assert!(matches!(
+        t.step(&mut Short).unwrap_err(),
+        Error::FitnessLength {
+            expected: 32,
+            got: 3
+        }
+    ));
+}
+
+/// Observers see every generation and can stop the run; the channel observer never blocks.
+#[test]
+fn observers_and_stop_conditions() {
+    let params = two_params();
+    let mut t = Trainer::new(Eggroll::new(config(), &params).unwrap(), params);
+    let (chan, rx) = ChannelObserver::new(2);
+    t.add_observer(chan);
+    t.add_observer(|s: &GenStats| {
+        if s.generation == 4 {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    });
+    let mut eval = sphere_eval();
+    let s = t
+        .run(
+            &mut eval,
+            &StopCondition {
+                max_generations: Some(100),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(s.stop_reason, StopReason::Observer);
+    assert_eq!(s.generations, 5);
+    let got: Vec<u64> = rx.try_iter().map(|g| g.generation).collect();
+    assert_eq!(
+        got,
+        vec![0, 1],
+        "bounded channel keeps the first two, drops the rest"
+    );
+    let s = t
+        .run(
+            &mut eval,
+            &StopCondition {
+                target_fitness: Some(-1e9),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(s.stop_reason, StopReason::Target);
+}
+
+/// Both strategies optimise a sphere (a real convergence check with a stated target).
+#[test]
+fn both_strategies_converge_on_a_sphere() {
+    for simple in [false, true] {
+        let params = matrix(16, 16, None);
+        let cfg = EsConfig {
+            population_size: 64,
+            sigma: 0.05,
+            learning_rate: 0.05,
+            seed: 5,
+            ..EsConfig::default()
+        };
+        let s: Box<dyn Strategy> = if simple {
+            Box::new(SimpleEs::new(cfg, &params).unwrap())
+        } else {
+            Box::new(Eggroll::new(cfg, &params).unwrap())
+        };
+        let mut t = Trainer::from_boxed(s, params);
+        let mut eval = FnEvaluator::new(|p: &ParamView| {
+            -p.values(0).iter().map(|x| (x - 0.5).powi(2)).sum::<f32>() / 256.0
+        });
+        t.run(
+            &mut eval,
+            &StopCondition {
+                max_generations: Some(300),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let f = eval.call(t.params(), &t.params().to_host().unwrap());
+        // Start: −0.25. Target: below 1% of that.
+        assert!(f > -2.5e-3, "simple={simple}: {f}");
+    }
+}
