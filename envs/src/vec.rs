@@ -1,0 +1,506 @@
+//! Vectorised stepping: N independent copies stepped together.
+//!
+//! Outputs are struct-of-arrays — an `N × obs_dim` observation matrix and one array each of
+//! rewards, `terminated`, `truncated` and `done` flags — so a batched policy reads all
+//! observations as one matrix. Member `i` is reset with seed [`member_seed`]`(seed, i)`, so a
+//! vectorised run equals stepping N scalar environments one by one (tested bit for bit).
+//! A member whose episode ended stays ended (reward 0, flags and observation kept) until the
+//! next [`VecEnv::reset`]. Large batches are stepped in parallel over rayon chunks.
+
+use rayon::prelude::*;
+
+use crate::{EnvError, Environment, Space, cartpole, member_seed, pendulum, rng::Pcg64};
+
+/// Actions for all members (entries of finished members are ignored).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Actions<'a> {
+    /// One discrete action per member.
+    Discrete(&'a [i64]),
+    /// `N × act_dim` continuous actions, row-major.
+    Continuous(&'a [f32]),
+}
+
+/// A batch of environments stepped together.
+pub trait VecEnv: Send {
+    /// Number of members.
+    fn num_envs(&self) -> usize;
+    /// Observation space of one member.
+    fn observation_space(&self) -> Space;
+    /// Action space of one member.
+    fn action_space(&self) -> Space;
+    /// Reset every member; member `i` uses seed `member_seed(seed, i)`.
+    fn reset(&mut self, seed: u64);
+    /// Step every member that is still running.
+    fn step(&mut self, actions: Actions<'_>) -> Result<(), EnvError>;
+    /// The latest observations, `N × obs_dim`.
+    fn observations(&self) -> &[f32];
+    /// Rewards of the last step (0 for members that had already finished).
+    fn rewards(&self) -> &[f64];
+    /// Members whose episode terminated.
+    fn terminated(&self) -> &[bool];
+    /// Members whose episode was truncated by the time limit.
+    fn truncated(&self) -> &[bool];
+    /// Members whose episode has ended (terminated or truncated).
+    fn done(&self) -> &[bool];
+    /// True when every member has finished.
+    fn all_done(&self) -> bool {
+        self.done().iter().all(|&d| d)
+    }
+}
+
+/// Below this many members a batch is stepped on the calling thread.
+const PAR_THRESHOLD: usize = 1024;
+const CHUNK: usize = 256;
+
+/// Struct-of-arrays outputs shared by every implementation.
+#[derive(Debug, Clone, Default)]
+struct Outputs {
+    obs: Vec<f32>,
+    rewards: Vec<f64>,
+    terminated: Vec<bool>,
+    truncated: Vec<bool>,
+    done: Vec<bool>,
+    steps: Vec<u32>,
+}
+
+impl Outputs {
+    fn new(n: usize, obs_dim: usize) -> Self {
+        Self {
+            obs: vec![0.0; n * obs_dim],
+            rewards: vec![0.0; n],
+            terminated: vec![false; n],
+            truncated: vec![false; n],
+            done: vec![false; n],
+            steps: vec![0; n],
+        }
+    }
+    fn clear_flags(&mut self) {
+        self.rewards.fill(0.0);
+        self.terminated.fill(false);
+        self.truncated.fill(false);
+        self.done.fill(false);
+        self.steps.fill(0);
+    }
+}
+
+fn check_discrete(
+    actions: Actions<'_>,
+    n: usize,
+    choices: usize,
+    done: &[bool],
+) -> Result<(), EnvError> {
+    let Actions::Discrete(a) = actions else {
+        return Err(EnvError::InvalidAction(format!(
+            "expected discrete actions in Discrete({choices})"
+        )));
+    };
+    if a.len() != n {
+        return Err(EnvError::InvalidAction(format!(
+            "expected {n} actions, got {}",
+            a.len()
+        )));
+    }
+    if let Some(i) = (0..n).find(|&i| !done[i] && !(0..choices as i64).contains(&a[i])) {
+        return Err(EnvError::InvalidAction(format!(
+            "member {i}: {} is outside Discrete({choices})",
+            a[i]
+        )));
+    }
+    Ok(())
+}
+
+fn check_continuous(
+    actions: Actions<'_>,
+    n: usize,
+    dim: usize,
+    done: &[bool],
+) -> Result<(), EnvError> {
+    let Actions::Continuous(a) = actions else {
+        return Err(EnvError::InvalidAction(format!(
+            "expected continuous actions of dimension {dim}"
+        )));
+    };
+    if a.len() != n * dim {
+        return Err(EnvError::InvalidAction(format!(
+            "expected {n}×{dim} = {} values, got {}",
+            n * dim,
+            a.len()
+        )));
+    }
+    if let Some(i) =
+        (0..n).find(|&i| !done[i] && a[i * dim..(i + 1) * dim].iter().any(|x| x.is_nan()))
+    {
+        return Err(EnvError::InvalidAction(format!(
+            "member {i}: action is NaN"
+        )));
+    }
+    Ok(())
+}
+
+/// Step members in chunks (in parallel for large batches). `f(state, action_row, obs_row) ->
+/// (reward, terminated)` advances one running member.
+#[allow(clippy::too_many_arguments)]
+fn step_members<S: Send, A: Sync>(
+    states: &mut [S],
+    actions: &[A],
+    act_dim: usize,
+    out: &mut Outputs,
+    obs_dim: usize,
+    limit: u32,
+    f: impl Fn(&mut S, &[A], &mut [f32]) -> (f64, bool) + Sync,
+) {
+    let n = states.len();
+    let chunk = if n >= PAR_THRESHOLD { CHUNK } else { n.max(1) };
+    let work = |(((((st, act), obs), rew), (term, trunc)), (done, steps)): (
+        (
+            (((&mut [S], &[A]), &mut [f32]), &mut [f64]),
+            (&mut [bool], &mut [bool]),
+        ),
+        (&mut [bool], &mut [u32]),
+    )| {
+        for i in 0..st.len() {
+            if done[i] {
+                rew[i] = 0.0;
+                continue;
+            }
+            let (r, t) = f(
+                &mut st[i],
+                &act[i * act_dim..(i + 1) * act_dim],
+                &mut obs[i * obs_dim..(i + 1) * obs_dim],
+            );
+            steps[i] += 1;
+            rew[i] = r;
+            term[i] = t;
+            trunc[i] = steps[i] >= limit;
+            done[i] = t || trunc[i];
+        }
+    };
+    let Outputs {
+        obs,
+        rewards,
+        terminated,
+        truncated,
+        done,
+        steps,
+    } = out;
+    if n >= PAR_THRESHOLD {
+        states
+            .par_chunks_mut(chunk)
+            .zip(actions.par_chunks(chunk * act_dim))
+            .zip(obs.par_chunks_mut(chunk * obs_dim))
+            .zip(rewards.par_chunks_mut(chunk))
+            .zip(
+                terminated
+                    .par_chunks_mut(chunk)
+                    .zip(truncated.par_chunks_mut(chunk)),
+            )
+            .zip(done.par_chunks_mut(chunk).zip(steps.par_chunks_mut(chunk)))
+            .for_each(work);
+    } else {
+        work((
+            (
+                (
+                    ((states, actions), obs.as_mut_slice()),
+                    rewards.as_mut_slice(),
+                ),
+                (terminated.as_mut_slice(), truncated.as_mut_slice()),
+            ),
+            (done.as_mut_slice(), steps.as_mut_slice()),
+        ));
+    }
+}
+
+/// N CartPole-v1 members; states `[x, ẋ, θ, θ̇]` contiguous per member, outputs SoA.
+#[derive(Debug, Clone)]
+pub struct CartPoleVec {
+    states: Vec<[f64; 4]>,
+    out: Outputs,
+    limit: u32,
+}
+
+impl CartPoleVec {
+    /// `n` members, not yet reset.
+    pub fn new(n: usize) -> Self {
+        Self {
+            states: vec![[0.0; 4]; n],
+            out: Outputs::new(n, 4),
+            limit: cartpole::MAX_EPISODE_STEPS as u32,
+        }
+    }
+    /// Start every member from explicit states.
+    pub fn reset_to(&mut self, states: &[[f64; 4]]) {
+        assert_eq!(states.len(), self.states.len(), "one state per member");
+        self.states.copy_from_slice(states);
+        self.out.clear_flags();
+        for (o, s) in self.out.obs.chunks_mut(4).zip(&self.states) {
+            o.copy_from_slice(&cartpole::observe(s));
+        }
+    }
+    /// The internal f64 states.
+    pub fn states(&self) -> &[[f64; 4]] {
+        &self.states
+    }
+}
+
+impl VecEnv for CartPoleVec {
+    fn num_envs(&self) -> usize {
+        self.states.len()
+    }
+    fn observation_space(&self) -> Space {
+        crate::CartPole::new().observation_space()
+    }
+    fn action_space(&self) -> Space {
+        Space::Discrete { n: 2 }
+    }
+    fn reset(&mut self, seed: u64) {
+        let states: Vec<[f64; 4]> = (0..self.states.len())
+            .into_par_iter()
+            .map(|i| cartpole::initial_state(&mut Pcg64::new(member_seed(seed, i))))
+            .collect();
+        self.reset_to(&states);
+    }
+    fn step(&mut self, actions: Actions<'_>) -> Result<(), EnvError> {
+        let n = self.states.len();
+        check_discrete(actions, n, 2, &self.out.done)?;
+        let Actions::Discrete(a) = actions else {
+            unreachable!("checked")
+        };
+        step_members(
+            &mut self.states,
+            a,
+            1,
+            &mut self.out,
+            4,
+            self.limit,
+            |s, a, o| {
+                let (ns, t) = cartpole::dynamics(*s, a[0] == 1);
+                *s = ns;
+                o.copy_from_slice(&cartpole::observe(&ns));
+                (1.0, t)
+            },
+        );
+        Ok(())
+    }
+    fn observations(&self) -> &[f32] {
+        &self.out.obs
+    }
+    fn rewards(&self) -> &[f64] {
+        &self.out.rewards
+    }
+    fn terminated(&self) -> &[bool] {
+        &self.out.terminated
+    }
+    fn truncated(&self) -> &[bool] {
+        &self.out.truncated
+    }
+    fn done(&self) -> &[bool] {
+        &self.out.done
+    }
+}
+
+/// N Pendulum-v1 members; states `[θ, θ̇]` per member, outputs SoA.
+#[derive(Debug, Clone)]
+pub struct PendulumVec {
+    states: Vec<[f64; 2]>,
+    out: Outputs,
+    limit: u32,
+}
+
+impl PendulumVec {
+    /// `n` members, not yet reset.
+    pub fn new(n: usize) -> Self {
+        Self {
+            states: vec![[0.0; 2]; n],
+            out: Outputs::new(n, 3),
+            limit: pendulum::MAX_EPISODE_STEPS as u32,
+        }
+    }
+    /// Start every member from explicit states.
+    pub fn reset_to(&mut self, states: &[[f64; 2]]) {
+        assert_eq!(states.len(), self.states.len(), "one state per member");
+        self.states.copy_from_slice(states);
+        self.out.clear_flags();
+        for (o, s) in self.out.obs.chunks_mut(3).zip(&self.states) {
+            o.copy_from_slice(&pendulum::observe(s));
+        }
+    }
+    /// The internal f64 states.
+    pub fn states(&self) -> &[[f64; 2]] {
+        &self.states
+    }
+}
+
+impl VecEnv for PendulumVec {
+    fn num_envs(&self) -> usize {
+        self.states.len()
+    }
+    fn observation_space(&self) -> Space {
+        crate::Pendulum::new().observation_space()
+    }
+    fn action_space(&self) -> Space {
+        Space::uniform_box(-pendulum::MAX_TORQUE, pendulum::MAX_TORQUE, &[1])
+    }
+    fn reset(&mut self, seed: u64) {
+        let states: Vec<[f64; 2]> = (0..self.states.len())
+            .into_par_iter()
+            .map(|i| pendulum::initial_state(&mut Pcg64::new(member_seed(seed, i))))
+            .collect();
+        self.reset_to(&states);
+    }
+    fn step(&mut self, actions: Actions<'_>) -> Result<(), EnvError> {
+        let n = self.states.len();
+        check_continuous(actions, n, 1, &self.out.done)?;
+        let Actions::Continuous(a) = actions else {
+            unreachable!("checked")
+        };
+        step_members(
+            &mut self.states,
+            a,
+            1,
+            &mut self.out,
+            3,
+            self.limit,
+            |s, a, o| {
+                let (ns, r) = pendulum::dynamics(*s, a[0]);
+                *s = ns;
+                o.copy_from_slice(&pendulum::observe(&ns));
+                (r, false)
+            },
+        );
+        Ok(())
+    }
+    fn observations(&self) -> &[f32] {
+        &self.out.obs
+    }
+    fn rewards(&self) -> &[f64] {
+        &self.out.rewards
+    }
+    fn terminated(&self) -> &[bool] {
+        &self.out.terminated
+    }
+    fn truncated(&self) -> &[bool] {
+        &self.out.truncated
+    }
+    fn done(&self) -> &[bool] {
+        &self.out.done
+    }
+}
+
+/// Any [`Environment`] (closure environments included) vectorised: one instance per member,
+/// outputs SoA.
+pub struct EnvVec<E> {
+    envs: Vec<E>,
+    obs_dim: usize,
+    out: Outputs,
+    started: bool,
+}
+
+impl<E: Environment> EnvVec<E> {
+    /// `n` members built by `make(i)`.
+    pub fn new(n: usize, make: impl Fn(usize) -> E) -> Self {
+        let envs: Vec<E> = (0..n).map(make).collect();
+        let obs_dim = envs.first().map_or(0, |e| e.observation_space().flat_dim());
+        Self {
+            out: Outputs::new(n, obs_dim),
+            envs,
+            obs_dim,
+            started: false,
+        }
+    }
+}
+
+impl<E: Environment> VecEnv for EnvVec<E> {
+    fn num_envs(&self) -> usize {
+        self.envs.len()
+    }
+    fn observation_space(&self) -> Space {
+        self.envs[0].observation_space()
+    }
+    fn action_space(&self) -> Space {
+        self.envs[0].action_space()
+    }
+    fn reset(&mut self, seed: u64) {
+        let d = self.obs_dim;
+        self.envs
+            .par_iter_mut()
+            .zip(self.out.obs.par_chunks_mut(d.max(1)))
+            .enumerate()
+            .for_each(|(i, (e, o))| {
+                let obs = e.reset(Some(member_seed(seed, i)));
+                o.copy_from_slice(&obs[..d]);
+            });
+        self.out.clear_flags();
+        self.started = true;
+    }
+    fn step(&mut self, actions: Actions<'_>) -> Result<(), EnvError> {
+        if !self.started {
+            return Err(EnvError::NotReset);
+        }
+        let n = self.envs.len();
+        let space = self.action_space();
+        let act_dim = match space {
+            Space::Discrete { n: c } => {
+                check_discrete(actions, n, c, &self.out.done)?;
+                1
+            }
+            ref s @ Space::Box { .. } => {
+                check_continuous(actions, n, s.flat_dim(), &self.out.done)?;
+                s.flat_dim()
+            }
+        };
+        let d = self.obs_dim;
+        let limit = self.envs[0]
+            .max_episode_steps()
+            .map_or(u32::MAX, |l| l as u32);
+        // The environments apply their own time limits; the shared loop mirrors them.
+        let errors = std::sync::Mutex::new(None);
+        let step_one = |e: &mut E, i: usize, o: &mut [f32]| -> (f64, bool) {
+            let action = match actions {
+                Actions::Discrete(a) => crate::Action::Discrete(a[i]),
+                Actions::Continuous(a) => {
+                    crate::Action::Continuous(&a[i * act_dim..(i + 1) * act_dim])
+                }
+            };
+            match e.step(action) {
+                Ok(s) => {
+                    o.copy_from_slice(&s.observation[..d]);
+                    (s.reward, s.terminated)
+                }
+                Err(err) => {
+                    errors.lock().expect("not poisoned").get_or_insert((i, err));
+                    (0.0, true)
+                }
+            }
+        };
+        let mut indexed: Vec<(usize, &mut E)> = self.envs.iter_mut().enumerate().collect();
+        let dummy = vec![0u8; n];
+        step_members(
+            &mut indexed,
+            &dummy,
+            1,
+            &mut self.out,
+            d,
+            limit,
+            |(i, e), _, o| step_one(e, *i, o),
+        );
+        if let Some((i, err)) = errors.into_inner().expect("not poisoned") {
+            return Err(EnvError::Custom(format!("member {i}: {err}")));
+        }
+        Ok(())
+    }
+    fn observations(&self) -> &[f32] {
+        &self.out.obs
+    }
+    fn rewards(&self) -> &[f64] {
+        &self.out.rewards
+    }
+    fn terminated(&self) -> &[bool] {
+        &self.out.terminated
+    }
+    fn truncated(&self) -> &[bool] {
+        &self.out.truncated
+    }
+    fn done(&self) -> &[bool] {
+        &self.out.done
+    }
+}
