@@ -42,6 +42,8 @@ pub fn dynamics(state: [f64; 4], push_right: bool) -> ([f64; 4], bool) {
     let x_dot = x_dot + TAU * xacc;
     let theta = theta + TAU * theta_dot;
     let theta_dot = theta_dot + TAU * thetaacc;
+    // Gymnasium's comparisons verbatim (a NaN state does not terminate, as in Gymnasium).
+    #[allow(clippy::manual_range_contains)]
     let terminated =
         x < -X_THRESHOLD || x > X_THRESHOLD || theta < -THETA_THRESHOLD || theta > THETA_THRESHOLD;
     ([x, x_dot, theta, theta_dot], terminated)

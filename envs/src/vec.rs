@@ -139,7 +139,7 @@ fn check_continuous(
 
 /// Step members in chunks (in parallel for large batches). `f(state, action_row, obs_row) ->
 /// (reward, terminated)` advances one running member.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn step_members<S: Send, A: Sync>(
     states: &mut [S],
     actions: &[A],
