@@ -6,12 +6,10 @@
 
 use rayon::prelude::*;
 
-use crate::simd::multiversion;
-
 const ROW_BLOCK: usize = 4;
 const COL_TILE: usize = 512;
 
-multiversion! {
+crate::multiversion! {
     /// `out[i, j] += Σ_c aw[i, c] · bt[c, j]` for the rows `rows` (a block of ≤ ROW_BLOCK rows) and
     /// the column tile `j0 .. j0 + out_tile.len() / rows.len()`.
     fn gemm_tile(aw: &[f32], bt: &[f32], c_dim: usize, n: usize, i0: usize, j0: usize, width: usize, out_rows: &mut [&mut [f32]]) {
@@ -69,7 +67,7 @@ pub fn lowrank_update(a: &[f32], b: &[f32], w: &[f32], m: usize, n: usize, r: us
     out
 }
 
-multiversion! {
+crate::multiversion! {
     fn axpy_rows(eps: &[f32], w: &[f32], len: usize, j0: usize, out: &mut [f32]) {
         for (k, wk) in w.iter().enumerate() {
             let row = &eps[k * len + j0..k * len + j0 + out.len()];

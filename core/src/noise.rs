@@ -162,7 +162,7 @@ fn fill_block_generic(key: u64, start: u64, out: &mut [f32]) {
     }
 }
 
-crate::simd::multiversion! {
+crate::multiversion! {
     /// Fill `out` with the standard normals at positions `start .. start + out.len()` of the
     /// block with key `key`. `start` must be even (positions come in Box–Muller pairs).
     pub fn fill_block(key: u64, start: u64, out: &mut [f32]) {

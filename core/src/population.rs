@@ -70,6 +70,43 @@ pub struct Population {
     pub noise: Vec<Noise>,
 }
 
+/// Host access to the f32 data of a tensor: CPU storage is borrowed (no copy) for as long as
+/// this value lives; other devices are copied to the host once.
+pub enum HostData<'t> {
+    /// Borrowed CPU storage and the tensor's contiguous range in it.
+    Borrowed(candle_core::StorageRef<'t>, usize, usize),
+    /// A host copy.
+    Owned(Vec<f32>),
+}
+
+impl<'t> HostData<'t> {
+    /// Borrow or copy `t` (any layout; non-contiguous tensors are copied).
+    pub fn new(t: &'t Tensor) -> Result<Self> {
+        let (storage, layout) = t.storage_and_layout();
+        if let candle_core::Storage::Cpu(cpu) = &*storage
+            && let Some((start, end)) = layout.contiguous_offsets()
+        {
+            cpu.as_slice::<f32>()?;
+            return Ok(HostData::Borrowed(storage, start, end));
+        }
+        drop(storage);
+        Ok(HostData::Owned(t.flatten_all()?.to_vec1::<f32>()?))
+    }
+
+    /// The data.
+    pub fn as_slice(&self) -> &[f32] {
+        match self {
+            HostData::Borrowed(storage, start, end) => match &**storage {
+                candle_core::Storage::Cpu(cpu) => {
+                    &cpu.as_slice::<f32>().expect("checked f32 at construction")[*start..*end]
+                }
+                _ => unreachable!("borrowed only from CPU storage"),
+            },
+            HostData::Owned(v) => v,
+        }
+    }
+}
+
 /// Run `f` on the contiguous host data of an f32 tensor, borrowing CPU storage without a copy.
 pub fn with_host<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
     {

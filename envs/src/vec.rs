@@ -29,7 +29,13 @@ pub trait VecEnv: Send {
     /// Action space of one member.
     fn action_space(&self) -> Space;
     /// Reset every member; member `i` uses seed `member_seed(seed, i)`.
-    fn reset(&mut self, seed: u64);
+    fn reset(&mut self, seed: u64) {
+        let seeds: Vec<u64> = (0..self.num_envs()).map(|i| member_seed(seed, i)).collect();
+        self.reset_seeds(&seeds);
+    }
+    /// Reset member `i` with `seeds[i]` (one seed per member), e.g. to give several members
+    /// the same initial state (common random numbers).
+    fn reset_seeds(&mut self, seeds: &[u64]);
     /// Step every member that is still running.
     fn step(&mut self, actions: Actions<'_>) -> Result<(), EnvError>;
     /// The latest observations, `N × obs_dim`.
@@ -252,10 +258,11 @@ impl VecEnv for CartPoleVec {
     fn action_space(&self) -> Space {
         Space::Discrete { n: 2 }
     }
-    fn reset(&mut self, seed: u64) {
-        let states: Vec<[f64; 4]> = (0..self.states.len())
-            .into_par_iter()
-            .map(|i| cartpole::initial_state(&mut Pcg64::new(member_seed(seed, i))))
+    fn reset_seeds(&mut self, seeds: &[u64]) {
+        assert_eq!(seeds.len(), self.states.len(), "one seed per member");
+        let states: Vec<[f64; 4]> = seeds
+            .par_iter()
+            .map(|&s| cartpole::initial_state(&mut Pcg64::new(s)))
             .collect();
         self.reset_to(&states);
     }
@@ -340,10 +347,11 @@ impl VecEnv for PendulumVec {
     fn action_space(&self) -> Space {
         Space::uniform_box(-pendulum::MAX_TORQUE, pendulum::MAX_TORQUE, &[1])
     }
-    fn reset(&mut self, seed: u64) {
-        let states: Vec<[f64; 2]> = (0..self.states.len())
-            .into_par_iter()
-            .map(|i| pendulum::initial_state(&mut Pcg64::new(member_seed(seed, i))))
+    fn reset_seeds(&mut self, seeds: &[u64]) {
+        assert_eq!(seeds.len(), self.states.len(), "one seed per member");
+        let states: Vec<[f64; 2]> = seeds
+            .par_iter()
+            .map(|&s| pendulum::initial_state(&mut Pcg64::new(s)))
             .collect();
         self.reset_to(&states);
     }
@@ -419,14 +427,15 @@ impl<E: Environment> VecEnv for EnvVec<E> {
     fn action_space(&self) -> Space {
         self.envs[0].action_space()
     }
-    fn reset(&mut self, seed: u64) {
+    fn reset_seeds(&mut self, seeds: &[u64]) {
+        assert_eq!(seeds.len(), self.envs.len(), "one seed per member");
         let d = self.obs_dim;
         self.envs
             .par_iter_mut()
             .zip(self.out.obs.par_chunks_mut(d.max(1)))
             .enumerate()
             .for_each(|(i, (e, o))| {
-                let obs = e.reset(Some(member_seed(seed, i)));
+                let obs = e.reset(Some(seeds[i]));
                 o.copy_from_slice(&obs[..d]);
             });
         self.out.clear_flags();

@@ -1,1 +1,12 @@
-//! skeleton
+//! # eggroll-policies
+//!
+//! MLP policies on candle-core whose whole population runs in ONE batched forward pass with
+//! per-member low-rank perturbations ([`PopulationForward`]), and rollouts of populations over
+//! vectorised environments that plug into `eggroll-core`'s trainer.
+#![warn(missing_docs)]
+
+pub mod forward;
+pub mod mlp;
+
+pub use forward::{PopulationForward, materialized_forward};
+pub use mlp::{Activation, Head, MlpConfig};

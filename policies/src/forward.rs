@@ -1,0 +1,454 @@
+//! The population forward pass: every member's perturbed network on its own input row, in one
+//! batched pass, without ever forming `W + σE`.
+//!
+//! For each layer and a chunk of rows: one GEMM `Y = X Wᵀ` shared by all members (the cost of
+//! plain batched inference), then a fused pass per row adding the member's low-rank correction
+//! `(σ s_i/√r)(x_i B_i) A_iᵀ`, the bias `b + σ s_i ε_i` and the activation. Chunks of rows run
+//! in parallel with rayon and go through all layers while they are hot in cache. The same code
+//! with no population is plain inference.
+
+use candle_core::Tensor;
+use eggroll_core::population::HostData;
+use eggroll_core::{Error, Noise, Pairing, Params, Population, Result};
+use rayon::prelude::*;
+
+use crate::mlp::{Activation, MlpConfig};
+
+/// Rows per parallel task.
+const CHUNK: usize = 64;
+
+enum MatNoise<'a> {
+    None,
+    LowRank {
+        a: HostData<'a>,
+        b: HostData<'a>,
+        r: usize,
+    },
+    Full(HostData<'a>),
+}
+
+struct Layer<'a> {
+    w: HostData<'a>,
+    b: Option<HostData<'a>>,
+    m: usize,
+    n: usize,
+    noise: MatNoise<'a>,
+    bias_noise: Option<HostData<'a>>,
+}
+
+/// A prepared population forward: host views of the weights and of the generation's noise
+/// (borrowed, not copied, on the CPU). Build once per generation, call [`forward`] at every
+/// environment step.
+///
+/// [`forward`]: PopulationForward::forward
+pub struct PopulationForward<'a> {
+    config: &'a MlpConfig,
+    layers: Vec<Layer<'a>>,
+    sigma: f32,
+    pairing: Pairing,
+    perturbed: bool,
+}
+
+fn noise_view(n: &Noise) -> Result<(MatNoise<'_>, Option<HostData<'_>>)> {
+    Ok(match n {
+        Noise::None => (MatNoise::None, None),
+        Noise::LowRank { rank, a, b } => (
+            MatNoise::LowRank {
+                a: HostData::new(a)?,
+                b: HostData::new(b)?,
+                r: *rank,
+            },
+            None,
+        ),
+        Noise::Full { eps } => (MatNoise::Full(HostData::new(eps)?), None),
+    })
+}
+
+impl<'a> PopulationForward<'a> {
+    /// Prepare the forward of `config` with `params`; `population` = None is plain inference
+    /// (every row uses the unperturbed weights).
+    pub fn new(
+        config: &'a MlpConfig,
+        params: &'a Params,
+        population: Option<&'a Population>,
+    ) -> Result<Self> {
+        config.check_params(params)?;
+        let mut layers = Vec::with_capacity(config.num_layers());
+        for l in 0..config.num_layers() {
+            let (wn, bn) = MlpConfig::names(l);
+            let wi = params.index_of(&wn).expect("checked");
+            let w = HostData::new(params.iter().nth(wi).expect("index").tensor())?;
+            let (noise, _) = match population {
+                Some(p) => noise_view(&p.noise[wi])?,
+                None => (MatNoise::None, None),
+            };
+            let (b, bias_noise) = if config.bias {
+                let bi = params.index_of(&bn).expect("checked");
+                let b = HostData::new(params.iter().nth(bi).expect("index").tensor())?;
+                let bn = match population.map(|p| &p.noise[bi]) {
+                    Some(Noise::Full { eps }) => Some(HostData::new(eps)?),
+                    Some(Noise::LowRank { .. }) => {
+                        return Err(Error::Param {
+                            name: bn,
+                            reason: "a bias cannot have low-rank noise".into(),
+                        });
+                    }
+                    _ => None,
+                };
+                (Some(b), bn)
+            } else {
+                (None, None)
+            };
+            layers.push(Layer {
+                w,
+                b,
+                m: config.sizes[l + 1],
+                n: config.sizes[l],
+                noise,
+                bias_noise,
+            });
+        }
+        Ok(Self {
+            config,
+            layers,
+            sigma: population.map_or(0.0, |p| p.sigma),
+            pairing: population.map_or(Pairing::Antithetic, |p| p.pairing),
+            perturbed: population.is_some(),
+        })
+    }
+
+    /// Input width.
+    pub fn in_dim(&self) -> usize {
+        self.config.sizes[0]
+    }
+
+    /// Output width.
+    pub fn out_dim(&self) -> usize {
+        *self.config.sizes.last().expect("validated")
+    }
+
+    /// Forward `x` (`rows × in_dim`, row-major) into `out` (`rows × out_dim`). Row `i` belongs to
+    /// member `members[i]` (or member `i` when `members` is None). Outputs are pre-head (the
+    /// last layer is linear).
+    pub fn forward(&self, x: &[f32], members: Option<&[u32]>, out: &mut [f32]) -> Result<()> {
+        let (din, dout) = (self.in_dim(), self.out_dim());
+        if x.len() % din != 0 {
+            return Err(Error::Param {
+                name: "input".into(),
+                reason: format!("{} values is not a whole number of rows of {din}", x.len()),
+            });
+        }
+        let rows = x.len() / din;
+        if out.len() != rows * dout {
+            return Err(Error::Param {
+                name: "output".into(),
+                reason: format!("buffer holds {} values, need {rows}×{dout}", out.len()),
+            });
+        }
+        if let Some(m) = members
+            && m.len() != rows
+        {
+            return Err(Error::Param {
+                name: "members".into(),
+                reason: format!("{} member ids for {rows} rows", m.len()),
+            });
+        }
+        let max_w = *self.config.sizes.iter().max().expect("validated");
+        x.par_chunks(CHUNK * din)
+            .zip(out.par_chunks_mut(CHUNK * dout))
+            .enumerate()
+            .for_each_init(
+                || (vec![0.0f32; CHUNK * max_w], vec![0.0f32; CHUNK * max_w]),
+                |(buf_a, buf_b), (c, (xc, oc))| {
+                    let r0 = c * CHUNK;
+                    let rows = xc.len() / din;
+                    let ids: Vec<u32> = match members {
+                        Some(m) => m[r0..r0 + rows].to_vec(),
+                        None => (r0 as u32..(r0 + rows) as u32).collect(),
+                    };
+                    self.forward_chunk(xc, &ids, oc, buf_a, buf_b);
+                },
+            );
+        Ok(())
+    }
+
+    fn forward_chunk(
+        &self,
+        x: &[f32],
+        ids: &[u32],
+        out: &mut [f32],
+        buf_a: &mut [f32],
+        buf_b: &mut [f32],
+    ) {
+        let rows = ids.len();
+        let nl = self.layers.len();
+        // `src` holds the previous layer's output, `dst` receives the next one.
+        let (mut src, mut dst) = (buf_a, buf_b);
+        for (l, layer) in self.layers.iter().enumerate() {
+            let last = l + 1 == nl;
+            let input: &[f32] = if l == 0 { x } else { &src[..rows * layer.n] };
+            let target: &mut [f32] = if last {
+                &mut *out
+            } else {
+                &mut dst[..rows * layer.m]
+            };
+            shared_gemm(input, layer.w.as_slice(), rows, layer.n, layer.m, target);
+            let ctx = RowCtx {
+                sigma: self.sigma,
+                antithetic: self.pairing == Pairing::Antithetic,
+                perturbed: self.perturbed,
+                m: layer.m,
+                n: layer.n,
+                bias: layer.b.as_ref().map(HostData::as_slice),
+                bias_noise: layer.bias_noise.as_ref().map(HostData::as_slice),
+                noise: match &layer.noise {
+                    MatNoise::None => RowNoise::None,
+                    MatNoise::LowRank { a, b, r } => RowNoise::LowRank {
+                        a: a.as_slice(),
+                        b: b.as_slice(),
+                        r: *r,
+                    },
+                    MatNoise::Full(e) => RowNoise::Full(e.as_slice()),
+                },
+                act: if last {
+                    None
+                } else {
+                    Some(self.config.activation)
+                },
+            };
+            finish_rows(input, ids, target, &ctx);
+            std::mem::swap(&mut src, &mut dst);
+        }
+    }
+}
+
+/// `y (rows × m) = x (rows × n) · Wᵀ` with W stored (m × n), single-threaded (the caller
+/// parallelises over row chunks).
+pub fn shared_gemm(x: &[f32], w: &[f32], rows: usize, n: usize, m: usize, y: &mut [f32]) {
+    assert!(x.len() >= rows * n && w.len() == m * n && y.len() >= rows * m);
+    // SAFETY: the asserts above bound every access: dst rows×m (row stride m), lhs rows×n
+    // (row stride n), rhs n×m read as Wᵀ (row stride 1, column stride n).
+    unsafe {
+        gemm::gemm(
+            rows,
+            m,
+            n,
+            y.as_mut_ptr(),
+            1,
+            m as isize,
+            false,
+            x.as_ptr(),
+            1,
+            n as isize,
+            w.as_ptr(),
+            n as isize,
+            1,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+enum RowNoise<'s> {
+    None,
+    LowRank {
+        a: &'s [f32],
+        b: &'s [f32],
+        r: usize,
+    },
+    Full(&'s [f32]),
+}
+
+struct RowCtx<'s> {
+    sigma: f32,
+    antithetic: bool,
+    perturbed: bool,
+    m: usize,
+    n: usize,
+    bias: Option<&'s [f32]>,
+    bias_noise: Option<&'s [f32]>,
+    noise: RowNoise<'s>,
+    act: Option<Activation>,
+}
+
+eggroll_core::multiversion! {
+    /// Per row: low-rank (or full) correction, bias (+ its noise), activation.
+    fn finish_rows(x: &[f32], ids: &[u32], y: &mut [f32], ctx: &RowCtx<'_>) {
+        let (m, n) = (ctx.m, ctx.n);
+        for (i, &member) in ids.iter().enumerate() {
+            let xi = &x[i * n..(i + 1) * n];
+            let yi = &mut y[i * m..(i + 1) * m];
+            let member = member as usize;
+            let (blk, sign) = if ctx.antithetic {
+                (member / 2, if member % 2 == 1 { -1.0f32 } else { 1.0 })
+            } else {
+                (member, 1.0)
+            };
+            let ss = ctx.sigma * sign;
+            if ctx.perturbed {
+                match ctx.noise {
+                    RowNoise::None => {}
+                    RowNoise::LowRank { a, b, r } => {
+                        let c = ss / (r as f32).sqrt();
+                        let ak = &a[blk * m * r..(blk + 1) * m * r];
+                        let bk = &b[blk * n * r..(blk + 1) * n * r];
+                        if r == 1 {
+                            let mut t = 0.0f32;
+                            for (xv, bv) in xi.iter().zip(bk) {
+                                t += xv * bv;
+                            }
+                            let ct = c * t;
+                            for (yv, av) in yi.iter_mut().zip(ak) {
+                                *yv += ct * av;
+                            }
+                        } else {
+                            let mut t = [0.0f32; 16];
+                            let mut tv = vec![0.0f32; if r > 16 { r } else { 0 }];
+                            let t: &mut [f32] = if r <= 16 { &mut t[..r] } else { &mut tv };
+                            for (j, xv) in xi.iter().enumerate() {
+                                for q in 0..r {
+                                    t[q] += xv * bk[j * r + q];
+                                }
+                            }
+                            for v in t.iter_mut() {
+                                *v *= c;
+                            }
+                            for (kk, yv) in yi.iter_mut().enumerate() {
+                                let mut s = 0.0f32;
+                                for q in 0..r {
+                                    s += t[q] * ak[kk * r + q];
+                                }
+                                *yv += s;
+                            }
+                        }
+                    }
+                    RowNoise::Full(e) => {
+                        let ek = &e[blk * m * n..(blk + 1) * m * n];
+                        for (kk, yv) in yi.iter_mut().enumerate() {
+                            let mut s = 0.0f32;
+                            for (ev, xv) in ek[kk * n..(kk + 1) * n].iter().zip(xi) {
+                                s += ev * xv;
+                            }
+                            *yv += ss * s;
+                        }
+                    }
+                }
+            }
+            match (ctx.bias, ctx.bias_noise.filter(|_| ctx.perturbed)) {
+                (Some(b), Some(eps)) => {
+                    let ek = &eps[blk * m..(blk + 1) * m];
+                    for ((yv, bv), ev) in yi.iter_mut().zip(b).zip(ek) {
+                        *yv += bv + ss * ev;
+                    }
+                }
+                (Some(b), None) => {
+                    for (yv, bv) in yi.iter_mut().zip(b) {
+                        *yv += bv;
+                    }
+                }
+                _ => {}
+            }
+            match ctx.act {
+                Some(Activation::Tanh) => {
+                    for v in yi.iter_mut() {
+                        *v = eggroll_core::simd::tanh(*v);
+                    }
+                }
+                Some(Activation::Relu) => {
+                    for v in yi.iter_mut() {
+                        *v = v.max(0.0);
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+/// The reference: materialise each row's member weights `θ + σ s_i E_i` and run a plain
+/// per-row forward (a GEMV per layer). For tests and as the benchmark's baseline only.
+pub fn materialized_forward(
+    config: &MlpConfig,
+    params: &Params,
+    population: &Population,
+    x: &[f32],
+    members: Option<&[u32]>,
+    out: &mut [f32],
+) -> Result<()> {
+    config.check_params(params)?;
+    let base = params.to_host()?;
+    let (din, dout) = (config.sizes[0], *config.sizes.last().expect("validated"));
+    let rows = x.len() / din;
+    out.par_chunks_mut(dout)
+        .zip(x.par_chunks(din))
+        .enumerate()
+        .try_for_each_init(
+            || vec![Vec::new(); params.len()],
+            |buf, (i, (o, xi))| -> Result<()> {
+                let member = members.map_or(i, |m| m[i] as usize);
+                population.materialize_into(params, &base, member, buf)?;
+                plain_row_forward(config, params, buf, xi, o);
+                Ok(())
+            },
+        )?;
+    debug_assert_eq!(rows * dout, out.len());
+    Ok(())
+}
+
+/// Forward one input row through explicit host weights (one vector per parameter, in the
+/// order of `params`), writing the pre-head outputs.
+pub fn plain_row_forward(
+    config: &MlpConfig,
+    params: &Params,
+    values: &[Vec<f32>],
+    x: &[f32],
+    out: &mut [f32],
+) {
+    let mut cur = x.to_vec();
+    for l in 0..config.num_layers() {
+        let (n, m) = (config.sizes[l], config.sizes[l + 1]);
+        let (wn, bn) = MlpConfig::names(l);
+        let w = &values[params.index_of(&wn).expect("checked")];
+        let mut next = vec![0.0f32; m];
+        for (k, y) in next.iter_mut().enumerate() {
+            let mut s = 0.0f32;
+            for (wv, xv) in w[k * n..(k + 1) * n].iter().zip(&cur) {
+                s += wv * xv;
+            }
+            *y = s;
+        }
+        if config.bias {
+            let b = &values[params.index_of(&bn).expect("checked")];
+            for (y, bv) in next.iter_mut().zip(b) {
+                *y += bv;
+            }
+        }
+        if l + 1 < config.num_layers() {
+            for y in next.iter_mut() {
+                *y = config.activation.apply(*y);
+            }
+        }
+        cur = next;
+    }
+    out.copy_from_slice(&cur);
+}
+
+/// The population forward on tensors: `x` is `(rows, in)`, row `i` member `i`; returns
+/// `(rows, out)` on `x`'s device. A convenience over [`PopulationForward`].
+pub fn population_forward_tensor(
+    config: &MlpConfig,
+    params: &Params,
+    population: Option<&Population>,
+    x: &Tensor,
+) -> Result<Tensor> {
+    let fwd = PopulationForward::new(config, params, population)?;
+    let rows = x.dims().first().copied().unwrap_or(0);
+    let xv = x.flatten_all()?.to_vec1::<f32>()?;
+    let mut out = vec![0.0f32; rows * fwd.out_dim()];
+    fwd.forward(&xv, None, &mut out)?;
+    Ok(Tensor::from_vec(out, (rows, fwd.out_dim()), x.device())?)
+}

@@ -1,0 +1,216 @@
+//! The batched population forward equals the materialised reference.
+
+use candle_core::Device;
+use eggroll_core::{Eggroll, EsConfig, Params, Population, SimpleEs, Strategy};
+use eggroll_policies::forward::{PopulationForward, materialized_forward};
+use eggroll_policies::{Activation, MlpConfig};
+
+fn inputs(rows: usize, din: usize) -> Vec<f32> {
+    (0..rows * din)
+        .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+        .collect()
+}
+
+fn setup(cfg: &MlpConfig, es: EsConfig, simple: bool) -> (Params, Population) {
+    let params = cfg.init(3, &Device::Cpu).unwrap();
+    let mut s: Box<dyn Strategy> = if simple {
+        Box::new(SimpleEs::new(es, &params).unwrap())
+    } else {
+        Box::new(Eggroll::new(es, &params).unwrap())
+    };
+    let pop = s.ask(&params, 5).unwrap();
+    (params, pop)
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Max abs error ≤ 1e-4 in f32 for r ∈ {1, 2, 4}, with and without biases, frozen and
+/// unfrozen, tanh and relu, and for SimpleES's full-rank noise.
+#[test]
+fn batched_forward_equals_materialized_reference() {
+    let mut checked = 0;
+    for bias in [true, false] {
+        for act in [Activation::Tanh, Activation::Relu] {
+            for (rank, simple) in [(1, false), (2, false), (4, false), (1, true)] {
+                for freeze in [false, true] {
+                    let cfg = MlpConfig {
+                        sizes: vec![6, 17, 9, 4],
+                        activation: act,
+                        bias,
+                    };
+                    let es = EsConfig {
+                        population_size: 40,
+                        rank,
+                        sigma: 0.3,
+                        freeze_nonlora: freeze,
+                        ..EsConfig::default()
+                    };
+                    let (params, pop) = setup(&cfg, es, simple);
+                    // 200 rows (several chunks), rows mapped to members out of order.
+                    let rows = 200;
+                    let members: Vec<u32> = (0..rows as u32).map(|i| (i * 7) % 40).collect();
+                    let x = inputs(rows, 6);
+                    let mut fast = vec![0.0; rows * 4];
+                    let mut slow = vec![0.0; rows * 4];
+                    PopulationForward::new(&cfg, &params, Some(&pop))
+                        .unwrap()
+                        .forward(&x, Some(&members), &mut fast)
+                        .unwrap();
+                    materialized_forward(&cfg, &params, &pop, &x, Some(&members), &mut slow)
+                        .unwrap();
+                    let d = max_abs_diff(&fast, &slow);
+                    assert!(
+                        d <= 1e-4,
+                        "bias={bias} act={act:?} r={rank} simple={simple} freeze={freeze}: {d}"
+                    );
+                    // The perturbation matters: outputs differ from plain inference.
+                    let mut plain = vec![0.0; rows * 4];
+                    PopulationForward::new(&cfg, &params, None)
+                        .unwrap()
+                        .forward(&x, Some(&members), &mut plain)
+                        .unwrap();
+                    assert!(max_abs_diff(&fast, &plain) > 1e-3);
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 32);
+}
+
+/// For a single linear layer the outputs of members 2k and 2k+1 mirror the base output:
+/// y(2k) + y(2k+1) = 2 y_base.
+#[test]
+fn antithetic_outputs_mirror_the_base_for_linear_layers() {
+    for rank in [1, 3] {
+        let cfg = MlpConfig {
+            sizes: vec![8, 5],
+            activation: Activation::Tanh,
+            bias: true,
+        };
+        let es = EsConfig {
+            population_size: 16,
+            rank,
+            sigma: 0.5,
+            ..EsConfig::default()
+        };
+        let (params, pop) = setup(&cfg, es, false);
+        let x1 = inputs(1, 8);
+        let x: Vec<f32> = (0..16).flat_map(|_| x1.clone()).collect();
+        let mut y = vec![0.0; 16 * 5];
+        PopulationForward::new(&cfg, &params, Some(&pop))
+            .unwrap()
+            .forward(&x, None, &mut y)
+            .unwrap();
+        let mut base = vec![0.0; 5];
+        PopulationForward::new(&cfg, &params, None)
+            .unwrap()
+            .forward(&x1, None, &mut base)
+            .unwrap();
+        for k in 0..8 {
+            for j in 0..5 {
+                let s = y[(2 * k) * 5 + j] + y[(2 * k + 1) * 5 + j];
+                assert!((s - 2.0 * base[j]).abs() < 1e-5, "pair {k} out {j}");
+                assert!(
+                    (y[(2 * k) * 5 + j] - base[j]).abs() > 1e-6,
+                    "pair {k} is perturbed"
+                );
+            }
+        }
+    }
+}
+
+/// Plain inference (no population) equals the reference forward with the base weights, and is
+/// identical on 1 and 2 threads.
+#[test]
+fn plain_inference_matches_reference_and_threads() {
+    let cfg = MlpConfig {
+        sizes: vec![10, 64, 64, 4],
+        activation: Activation::Tanh,
+        bias: true,
+    };
+    let params = cfg.init(1, &Device::Cpu).unwrap();
+    let x = inputs(300, 10);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut y = vec![0.0; 300 * 4];
+            PopulationForward::new(&cfg, &params, None)
+                .unwrap()
+                .forward(&x, None, &mut y)
+                .unwrap();
+            y
+        })
+    };
+    let y1 = run(1);
+    assert_eq!(y1, run(2));
+    let base = params.to_host().unwrap();
+    for i in 0..300 {
+        let mut o = vec![0.0; 4];
+        eggroll_policies::forward::plain_row_forward(
+            &cfg,
+            &params,
+            &base,
+            &x[i * 10..(i + 1) * 10],
+            &mut o,
+        );
+        assert!(max_abs_diff(&o, &y1[i * 4..(i + 1) * 4]) < 1e-5);
+    }
+}
+
+#[test]
+fn bad_shapes_are_typed_errors() {
+    let cfg = MlpConfig {
+        sizes: vec![4, 8, 2],
+        activation: Activation::Tanh,
+        bias: true,
+    };
+    let params = cfg.init(0, &Device::Cpu).unwrap();
+    let fwd = PopulationForward::new(&cfg, &params, None).unwrap();
+    let mut out = vec![0.0; 4];
+    assert!(
+        fwd.forward(&[0.0; 7], None, &mut out).is_err(),
+        "ragged input"
+    );
+    assert!(
+        fwd.forward(&[0.0; 8], None, &mut [0.0; 3]).is_err(),
+        "small output"
+    );
+    assert!(
+        fwd.forward(&[0.0; 8], Some(&[0]), &mut out).is_err(),
+        "member ids"
+    );
+    // Parameters of another network.
+    let other = MlpConfig {
+        sizes: vec![4, 9, 2],
+        ..cfg.clone()
+    };
+    let err = PopulationForward::new(&other, &params, None)
+        .err()
+        .expect("shape mismatch");
+    assert!(err.to_string().contains("layers.0.weight"), "{err}");
+    assert!(
+        MlpConfig {
+            sizes: vec![4],
+            ..cfg.clone()
+        }
+        .init(0, &Device::Cpu)
+        .is_err()
+    );
+    assert!(
+        MlpConfig {
+            sizes: vec![4, 0, 2],
+            ..cfg
+        }
+        .init(0, &Device::Cpu)
+        .is_err()
+    );
+}
