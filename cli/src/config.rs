@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use eggroll_core::{EsConfig, NonFinitePolicy, Schedule};
+use eggroll_policies::Activation;
 use serde::{Deserialize, Serialize};
 
 /// Which strategy to train with.
@@ -23,16 +24,32 @@ pub struct ProblemConfig {
     pub rows: usize,
     /// Columns of the parameter matrix.
     pub cols: usize,
-    /// `solved` threshold on the final fitness of the unperturbed parameters.
-    pub solved_at: f32,
 }
 
 impl Default for ProblemConfig {
     fn default() -> Self {
+        Self { rows: 64, cols: 64 }
+    }
+}
+
+/// The policy network of control tasks (input and output sizes come from the task).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Hidden layer widths.
+    pub hidden: Vec<usize>,
+    /// Hidden activation.
+    pub activation: Activation,
+    /// Whether layers have biases.
+    pub bias: bool,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
         Self {
-            rows: 64,
-            cols: 64,
-            solved_at: -1e-3,
+            hidden: vec![32],
+            activation: Activation::Tanh,
+            bias: true,
         }
     }
 }
@@ -59,8 +76,19 @@ pub struct TrainConfig {
     pub strategy: StrategyKind,
     /// Strategy hyperparameters (`es.seed` is the run's seed).
     pub es: EsConfig,
-    /// Benchmark problem settings.
+    /// Benchmark problem settings (sphere, rastrigin).
     pub problem: ProblemConfig,
+    /// Policy network (cartpole, pendulum).
+    pub policy: PolicyConfig,
+    /// Episodes per member per generation (control tasks); fitness is their mean return.
+    pub episodes: usize,
+    /// Episodes of the final evaluation of the unperturbed policy (control tasks).
+    pub eval_episodes: usize,
+    /// Evaluate the unperturbed policy every this many generations and stop once it is solved
+    /// (0 = never; control tasks).
+    pub eval_every: u64,
+    /// `solved` threshold: final fitness (benchmarks) or eval_mean (control tasks).
+    pub solved_at: f32,
 }
 
 impl Default for TrainConfig {
@@ -76,9 +104,17 @@ impl Default for TrainConfig {
             strategy: StrategyKind::Eggroll,
             es: EsConfig::default(),
             problem: ProblemConfig::default(),
+            policy: PolicyConfig::default(),
+            episodes: 1,
+            eval_episodes: 100,
+            eval_every: 0,
+            solved_at: -1e-3,
         }
     }
 }
+
+/// Tasks `eggroll train` knows.
+pub const TASKS: &[&str] = &["sphere", "rastrigin", "cartpole", "pendulum"];
 
 /// Default configuration of a task.
 pub fn task_default(task: &str) -> Result<TrainConfig> {
@@ -102,14 +138,37 @@ pub fn task_default(task: &str) -> Result<TrainConfig> {
             c.generations = 400;
             c.problem.rows = 16;
             c.problem.cols = 16;
-            c.problem.solved_at = -0.5;
+            c.solved_at = -0.5;
             c.es.population_size = 512;
             c.es.sigma = 1.0;
             c.es.learning_rate = 0.05;
             c.es.sigma_schedule = Schedule::Exponential { decay: 0.995 };
             c.es.lr_schedule = Schedule::Exponential { decay: 0.995 };
         }
-        other => bail!("unknown task `{other}`; available: sphere, rastrigin"),
+        "cartpole" => {
+            // Chosen by scripts/sweep-control.sh (see its header for the grid and results).
+            c.generations = 100;
+            c.solved_at = 475.0;
+            c.eval_every = 1;
+            c.policy.hidden = vec![16];
+            c.es.population_size = 256;
+            c.es.rank = 1;
+            c.es.sigma = 0.2;
+            c.es.learning_rate = 0.1;
+            c.es.optimizer = eggroll_core::OptimizerConfig::Sgd { momentum: 0.0 };
+        }
+        "pendulum" => {
+            c.generations = 1000;
+            c.solved_at = -200.0;
+            c.eval_every = 10;
+            c.episodes = 4;
+            c.policy.hidden = vec![32, 32];
+            c.es.population_size = 512;
+            c.es.rank = 1;
+            c.es.sigma = 0.1;
+            c.es.learning_rate = 0.03;
+        }
+        other => bail!("unknown task `{other}`; available: {}", TASKS.join(", ")),
     }
     Ok(c)
 }
@@ -183,6 +242,15 @@ pub fn resolve(
     config.es.validate()?;
     if config.generations == 0 {
         bail!("invalid config: `generations` is 0; must be ≥ 1");
+    }
+    if config.episodes == 0 || config.eval_episodes == 0 {
+        bail!("invalid config: `episodes` and `eval_episodes` must be ≥ 1");
+    }
+    if config.policy.hidden.contains(&0) {
+        bail!(
+            "invalid config: `policy.hidden` has a zero width: {:?}",
+            config.policy.hidden
+        );
     }
     if config.problem.rows == 0 || config.problem.cols == 0 {
         bail!("invalid config: `problem.rows` and `problem.cols` must be ≥ 1");

@@ -1,5 +1,10 @@
 //! `eggroll`: train, evaluate and benchmark Evolution Strategies from the command line.
 
+// A caching allocator: the forward pass and the noise draw allocate large buffers every
+// generation; glibc serves them with fresh (page-faulting) memory each time.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod config;
 mod train;
 
@@ -21,12 +26,40 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a task (sphere, rastrigin).
+    /// Train a task (sphere, rastrigin, cartpole, pendulum).
     Train(TrainArgs),
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Members/s of plain inference, EGGROLL (cached noise / noise drawn in the timed region)
+    /// and the materialised per-member baseline, measured side by side.
+    Forward {
+        /// Members (rows).
+        #[arg(long, default_value_t = 4096)]
+        population: usize,
+        /// Layer widths including input and output.
+        #[arg(long, default_value = "256,256,256", value_delimiter = ',')]
+        layers: Vec<usize>,
+        /// Low-rank rank.
+        #[arg(long, default_value_t = 1)]
+        rank: usize,
+        /// Interleaved measurement rounds (the median is reported).
+        #[arg(long, default_value_t = 11)]
+        rounds: usize,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -42,7 +75,7 @@ enum ConfigCommand {
 /// Arguments of `eggroll train`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// Task to train: sphere | rastrigin.
+    /// Task to train: sphere | rastrigin | cartpole | pendulum.
     pub task: String,
     /// TOML configuration file (see `eggroll config show TASK`).
     #[arg(long)]
@@ -74,6 +107,9 @@ pub struct TrainArgs {
     /// Run directory: resolved config, metrics.jsonl, checkpoints, final parameters.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Episodes per member per generation (control tasks).
+    #[arg(long)]
+    pub episodes: Option<usize>,
     /// Print one JSON object as the last stdout line.
     #[arg(long)]
     pub json: bool,
@@ -86,6 +122,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train::run(&args),
+        Command::Bench {
+            command:
+                BenchCommand::Forward {
+                    population,
+                    layers,
+                    rank,
+                    rounds,
+                    json,
+                },
+        } => bench_forward(population, layers, rank, rounds, json),
         Command::Config {
             command: ConfigCommand::Show { task },
         } => config::task_default(&task).and_then(|c| {
@@ -100,4 +146,51 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn bench_forward(
+    population: usize,
+    layers: Vec<usize>,
+    rank: usize,
+    rounds: usize,
+    json: bool,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(layers.len() >= 2, "--layers needs at least two widths");
+    anyhow::ensure!(
+        population >= 2 && population % 2 == 0,
+        "--population must be even and ≥ 2"
+    );
+    let r = eggroll_policies::bench::ForwardBench {
+        population,
+        layers,
+        rank,
+        rounds: rounds.max(1),
+        materialized_rows: 256,
+    }
+    .run()?;
+    if json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!(
+            "N={} layers={:?} r={} ({} threads, {})",
+            r.population, r.layers, r.rank, r.threads, r.simd
+        );
+        println!(
+            "  inference             {:>12.0} members/s  1.00x",
+            r.inference_members_per_s
+        );
+        println!(
+            "  eggroll (cached)      {:>12.0} members/s  {:.3}x",
+            r.eggroll_members_per_s, r.eggroll_vs_inference
+        );
+        println!(
+            "  eggroll (+noise)      {:>12.0} members/s  {:.3}x",
+            r.eggroll_noise_members_per_s, r.eggroll_noise_vs_inference
+        );
+        println!(
+            "  materialised          {:>12.0} members/s  {:.4}x",
+            r.materialized_members_per_s, r.materialized_vs_inference
+        );
+    }
+    Ok(())
 }

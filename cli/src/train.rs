@@ -1,4 +1,4 @@
-//! `eggroll train`.
+//! `eggroll train`: one training loop for every task; only the evaluator differs.
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
@@ -9,26 +9,29 @@ use anyhow::{Context, Result};
 use candle_core::Device;
 use eggroll_core::problems::{Objective, Problem};
 use eggroll_core::{
-    Control, Eggroll, FnEvaluator, GenStats, Observer, ParamView, Params, RunSummary, SimpleEs,
-    StopCondition, Strategy, Trainer,
+    Control, Eggroll, Evaluator, FnEvaluator, GenStats, Observer, ParamView, Params, SimpleEs,
+    StopReason, Strategy, Trainer,
 };
+use eggroll_envs::vec::{CartPoleVec, PendulumVec, VecEnv};
+use eggroll_policies::{EvalReport, Head, MlpConfig, RolloutEvaluator};
 
 use crate::TrainArgs;
 use crate::config::{StrategyKind, TrainConfig, resolve};
 
 fn flags(args: &TrainArgs) -> Vec<(&'static str, toml::Value)> {
     let mut f = Vec::new();
+    let int = |v: u64| toml::Value::Integer(v as i64);
     if let Some(v) = args.seed {
-        f.push(("es.seed", toml::Value::Integer(v as i64)));
+        f.push(("es.seed", int(v)));
     }
     if let Some(v) = args.generations {
-        f.push(("generations", toml::Value::Integer(v as i64)));
+        f.push(("generations", int(v)));
     }
     if let Some(v) = args.population {
-        f.push(("es.population_size", toml::Value::Integer(v as i64)));
+        f.push(("es.population_size", int(v as u64)));
     }
     if let Some(v) = args.rank {
-        f.push(("es.rank", toml::Value::Integer(v as i64)));
+        f.push(("es.rank", int(v as u64)));
     }
     if let Some(v) = args.sigma {
         f.push(("es.sigma", toml::Value::Float(v as f64)));
@@ -37,7 +40,10 @@ fn flags(args: &TrainArgs) -> Vec<(&'static str, toml::Value)> {
         f.push(("es.learning_rate", toml::Value::Float(v as f64)));
     }
     if let Some(v) = args.threads {
-        f.push(("threads", toml::Value::Integer(v as i64)));
+        f.push(("threads", int(v as u64)));
+    }
+    if let Some(v) = args.episodes {
+        f.push(("episodes", int(v as u64)));
     }
     f
 }
@@ -50,7 +56,7 @@ pub fn build_strategy(config: &TrainConfig, params: &Params) -> Result<Box<dyn S
     })
 }
 
-/// Progress lines on stderr (at most a few per second) unless quiet.
+/// Progress lines on stderr (at most two per second; one line rewritten on a terminal).
 struct Progress {
     total: u64,
     last: Option<Instant>,
@@ -77,14 +83,16 @@ impl Observer for Progress {
             );
             if self.tty {
                 eprint!("\r{line}");
-                if s.generation + 1 == self.total {
-                    eprintln!();
-                }
             } else {
                 eprintln!("{line}");
             }
         }
         Control::Continue
+    }
+    fn on_finish(&mut self, _: &eggroll_core::RunSummary) {
+        if self.tty {
+            eprintln!();
+        }
     }
 }
 
@@ -92,17 +100,134 @@ impl Observer for Progress {
 struct MetricsFile {
     out: BufWriter<File>,
     path: PathBuf,
-    error: Option<String>,
 }
 
 impl Observer for MetricsFile {
     fn on_generation(&mut self, s: &GenStats) -> Control {
         let line = serde_json::to_string(s).expect("stats serialise");
         if let Err(e) = writeln!(self.out, "{line}").and_then(|_| self.out.flush()) {
-            self.error = Some(format!("{}: {e}", self.path.display()));
+            eprintln!("error: writing {}: {e}; stopping", self.path.display());
             return Control::Stop;
         }
         Control::Continue
+    }
+}
+
+/// What a task contributes: its parameters, its evaluator and its final evaluation.
+enum Task {
+    Benchmark(Problem),
+    Control {
+        policy: MlpConfig,
+        head: Head,
+        env: fn(usize) -> Box<dyn VecEnv>,
+    },
+}
+
+impl Task {
+    fn new(config: &TrainConfig) -> Result<Task> {
+        let policy = |din: usize, dout: usize| {
+            let mut sizes = vec![din];
+            sizes.extend(&config.policy.hidden);
+            sizes.push(dout);
+            MlpConfig {
+                sizes,
+                activation: config.policy.activation,
+                bias: config.policy.bias,
+            }
+        };
+        Ok(match config.task.as_str() {
+            "sphere" | "rastrigin" => Task::Benchmark(Problem::new(
+                if config.task == "sphere" {
+                    Objective::Sphere
+                } else {
+                    Objective::Rastrigin
+                },
+                config.problem.rows,
+                config.problem.cols,
+                config.es.seed,
+            )),
+            "cartpole" => Task::Control {
+                policy: policy(4, 2),
+                head: Head::Argmax,
+                env: |n| Box::new(CartPoleVec::new(n)),
+            },
+            "pendulum" => Task::Control {
+                policy: policy(3, 1),
+                head: Head::TanhScaled {
+                    low: vec![-2.0],
+                    high: vec![2.0],
+                },
+                env: |n| Box::new(PendulumVec::new(n)),
+            },
+            other => anyhow::bail!("unknown task `{other}`"),
+        })
+    }
+
+    fn params(&self, config: &TrainConfig) -> Result<Params> {
+        Ok(match self {
+            Task::Benchmark(p) => p.params(&Device::Cpu)?,
+            Task::Control { policy, .. } => policy.init(config.es.seed, &Device::Cpu)?,
+        })
+    }
+
+    fn evaluator(&self, config: &TrainConfig) -> Result<Box<dyn TaskEvaluator>> {
+        Ok(match self {
+            Task::Benchmark(p) => {
+                let p = p.clone();
+                Box::new(FnEvaluator::new(move |v: &ParamView| {
+                    p.fitness(v.values(0))
+                }))
+            }
+            Task::Control { policy, head, env } => Box::new(RolloutEvaluator::new(
+                policy.clone(),
+                head.clone(),
+                Box::new(*env),
+                config.episodes,
+                config.es.seed,
+            )?),
+        })
+    }
+}
+
+/// An evaluator that can also score the unperturbed parameters.
+trait TaskEvaluator: Evaluator {
+    /// Final score of the mean parameters (fitness or mean return) and the report of control
+    /// tasks.
+    fn final_score(
+        &mut self,
+        params: &Params,
+        episodes: usize,
+        seed: u64,
+    ) -> Result<(f64, Option<EvalReport>)>;
+    /// Environment steps taken (control tasks).
+    fn env_steps(&self) -> u64 {
+        0
+    }
+}
+
+impl<F: Fn(&ParamView) -> f32 + Send + Sync> TaskEvaluator for FnEvaluator<F> {
+    fn final_score(
+        &mut self,
+        params: &Params,
+        _: usize,
+        _: u64,
+    ) -> Result<(f64, Option<EvalReport>)> {
+        Ok((self.call(params, &params.to_host()?) as f64, None))
+    }
+}
+
+impl TaskEvaluator for RolloutEvaluator {
+    fn final_score(
+        &mut self,
+        params: &Params,
+        episodes: usize,
+        seed: u64,
+    ) -> Result<(f64, Option<EvalReport>)> {
+        let r = self.evaluate_plain(params, episodes, seed)?;
+        Ok((r.mean, Some(r)))
+    }
+    fn env_steps(&self) -> u64 {
+        RolloutEvaluator::env_steps(self)
     }
 }
 
@@ -123,19 +248,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             .build_global()
             .context("configuring the thread pool")?;
     }
-    let objective = match config.task.as_str() {
-        "sphere" => Objective::Sphere,
-        "rastrigin" => Objective::Rastrigin,
-        other => anyhow::bail!("unknown task `{other}`"),
-    };
-    let problem = Problem::new(
-        objective,
-        config.problem.rows,
-        config.problem.cols,
-        config.es.seed,
-    );
-    let params = problem.params(&Device::Cpu)?;
+    let task = Task::new(&config)?;
+    let params = task.params(&config)?;
     let strategy = build_strategy(&config, &params)?;
+    let mut evaluator = task.evaluator(&config)?;
     let mut trainer = Trainer::from_boxed(strategy, params).with_nonfinite(config.nonfinite);
     if !args.quiet {
         trainer.add_observer(Progress {
@@ -151,88 +267,102 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         trainer.add_observer(MetricsFile {
             out: BufWriter::new(file),
             path,
-            error: None,
         });
     }
-    let mut eval = {
-        let problem = problem.clone();
-        FnEvaluator::new(move |p: &ParamView| problem.fitness(p.values(0)))
+
+    // The loop: generations until the budget, the target or "solved".
+    let start = Instant::now();
+    let budget = config.time_budget_s.map(Duration::from_secs_f64);
+    let mut solved_early = None;
+    let reason = loop {
+        if trainer.generation() >= config.generations {
+            break StopReason::Generations;
+        }
+        if budget.is_some_and(|b| start.elapsed() >= b) {
+            break StopReason::TimeBudget;
+        }
+        let (stats, control) = trainer.step(evaluator.as_mut())?;
+        let g = trainer.generation();
+        if let Some(dir) = &args.out
+            && config.checkpoint_every > 0
+            && g % config.checkpoint_every == 0
+        {
+            trainer.save_checkpoint(&dir.join("checkpoint.safetensors"))?;
+        }
+        if config.target_fitness.is_some_and(|t| stats.mean >= t) {
+            break StopReason::Target;
+        }
+        if config.eval_every > 0 && g % config.eval_every == 0 {
+            let (score, _) = evaluator.final_score(
+                trainer.params(),
+                config.eval_episodes,
+                config.es.seed.wrapping_add(g),
+            )?;
+            if score >= config.solved_at as f64 {
+                solved_early = Some(g);
+                break StopReason::Target;
+            }
+        }
+        if control == Control::Stop {
+            break StopReason::Observer;
+        }
     };
-    let summary = run_loop(&mut trainer, &mut eval, &config, args.out.as_deref())?;
-    let final_values = trainer.params().to_host()?;
-    let final_fitness = eval.call(trainer.params(), &final_values);
+    let train_s = start.elapsed().as_secs_f64();
+    let summary = trainer.summary(reason);
+    // Final evaluation on fresh seeds (never those used for early stopping).
+    let (final_score, report) = evaluator.final_score(
+        trainer.params(),
+        config.eval_episodes,
+        config.es.seed ^ 0x5eed_f1a1,
+    )?;
     if let Some(dir) = &args.out {
         trainer.save_checkpoint(&dir.join("checkpoint.safetensors"))?;
         save_params(trainer.params(), &dir.join("params.safetensors"))?;
     }
-    let solved = final_fitness >= config.problem.solved_at;
-    let json = serde_json::json!({
+    let solved = final_score >= config.solved_at as f64;
+    let mut json = serde_json::json!({
         "task": config.task,
         "strategy": trainer.strategy().name(),
         "seed": config.es.seed,
         "generations": summary.generations,
         "population": config.es.population_size,
         "rank": config.es.rank,
-        "wall_s": summary.wall_s,
+        "wall_s": start.elapsed().as_secs_f64(),
+        "train_s": train_s,
         "evals": summary.evals,
         "evals_per_s": summary.evals as f64 / summary.wall_s.max(1e-12),
         "best_fitness": summary.best_fitness,
-        "final_fitness": final_fitness,
+        "final_fitness": final_score,
         "solved": solved,
         "stop_reason": summary.stop_reason,
     });
+    if let Some(r) = &report {
+        json["eval_mean"] = serde_json::json!(r.mean);
+        json["eval_std"] = serde_json::json!(r.std);
+        json["eval_episodes"] = serde_json::json!(r.episodes);
+        json["env_steps"] = serde_json::json!(evaluator.env_steps());
+        json["solved_at_generation"] = serde_json::json!(solved_early);
+    }
     if args.json {
         println!("{json}");
     } else {
         println!(
-            "{}: {} generations, {} evals in {:.2}s; final fitness {:.6} (best member {:.6}); solved: {}",
+            "{}: {} generations, {} evals in {:.2}s; final {} {:.4} (best member {:.4}); solved: {}",
             config.task,
             summary.generations,
             summary.evals,
-            summary.wall_s,
-            final_fitness,
+            train_s,
+            if report.is_some() {
+                "eval mean return"
+            } else {
+                "fitness"
+            },
+            final_score,
             summary.best_fitness,
             solved
         );
     }
     Ok(())
-}
-
-fn run_loop(
-    trainer: &mut Trainer,
-    eval: &mut dyn eggroll_core::Evaluator,
-    config: &TrainConfig,
-    out: Option<&Path>,
-) -> Result<RunSummary> {
-    let stop = StopCondition {
-        max_generations: Some(config.generations),
-        target_fitness: config.target_fitness,
-        time_budget: config.time_budget_s.map(Duration::from_secs_f64),
-    };
-    match (out, config.checkpoint_every) {
-        (Some(dir), every) if every > 0 => {
-            // Run in slices of `every` generations, checkpointing after each slice.
-            let mut summary;
-            let start = Instant::now();
-            loop {
-                let next = (trainer.generation() / every + 1) * every;
-                let slice = StopCondition {
-                    max_generations: Some(next.min(config.generations)),
-                    time_budget: stop.time_budget.map(|b| b.saturating_sub(start.elapsed())),
-                    ..stop
-                };
-                summary = trainer.run(eval, &slice)?;
-                trainer.save_checkpoint(&dir.join("checkpoint.safetensors"))?;
-                if summary.stop_reason != eggroll_core::StopReason::Generations
-                    || trainer.generation() >= config.generations
-                {
-                    break;
-                }
-            }
-            Ok(summary)
-        }
-        _ => Ok(trainer.run(eval, &stop)?),
-    }
 }
 
 /// Save the parameters as a plain safetensors file (tensor names = parameter names).

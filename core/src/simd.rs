@@ -109,6 +109,32 @@ pub fn tanh(x: f32) -> f32 {
     p / q
 }
 
+/// Dot product with 16 independent accumulators (so it vectorises), reduced in a fixed order:
+/// the result does not depend on the SIMD level.
+#[inline(always)]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let mut acc = [0.0f32; 16];
+    let (ac, bc) = (a[..n].chunks_exact(16), b[..n].chunks_exact(16));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for l in 0..16 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    for (l, (x, y)) in ar.iter().zip(br).enumerate() {
+        acc[l] += x * y;
+    }
+    let mut w = 8;
+    while w > 0 {
+        for l in 0..w {
+            acc[l] += acc[l + w];
+        }
+        w /= 2;
+    }
+    acc[0]
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -122,5 +148,15 @@ mod tests {
         assert!(worst < 5e-7, "max error {worst}");
         assert_eq!(super::tanh(100.0), super::tanh(7.905_311));
         assert!(super::tanh(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn dot_matches_f64() {
+        for n in [0usize, 1, 15, 16, 17, 100, 257] {
+            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.3).sin()).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.7).cos()).collect();
+            let e: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+            assert!((super::dot(&a, &b) as f64 - e).abs() < 1e-4, "n={n}");
+        }
     }
 }

@@ -297,11 +297,7 @@ eggroll_core::multiversion! {
                         let ak = &a[blk * m * r..(blk + 1) * m * r];
                         let bk = &b[blk * n * r..(blk + 1) * n * r];
                         if r == 1 {
-                            let mut t = 0.0f32;
-                            for (xv, bv) in xi.iter().zip(bk) {
-                                t += xv * bv;
-                            }
-                            let ct = c * t;
+                            let ct = c * eggroll_core::simd::dot(xi, bk);
                             for (yv, av) in yi.iter_mut().zip(ak) {
                                 *yv += ct * av;
                             }
@@ -329,11 +325,7 @@ eggroll_core::multiversion! {
                     RowNoise::Full(e) => {
                         let ek = &e[blk * m * n..(blk + 1) * m * n];
                         for (kk, yv) in yi.iter_mut().enumerate() {
-                            let mut s = 0.0f32;
-                            for (ev, xv) in ek[kk * n..(kk + 1) * n].iter().zip(xi) {
-                                s += ev * xv;
-                            }
-                            *yv += ss * s;
+                            *yv += ss * eggroll_core::simd::dot(&ek[kk * n..(kk + 1) * n], xi);
                         }
                     }
                 }
@@ -415,11 +407,7 @@ pub fn plain_row_forward(
         let w = &values[params.index_of(&wn).expect("checked")];
         let mut next = vec![0.0f32; m];
         for (k, y) in next.iter_mut().enumerate() {
-            let mut s = 0.0f32;
-            for (wv, xv) in w[k * n..(k + 1) * n].iter().zip(&cur) {
-                s += wv * xv;
-            }
-            *y = s;
+            *y = eggroll_core::simd::dot(&w[k * n..(k + 1) * n], &cur);
         }
         if config.bias {
             let b = &values[params.index_of(&bn).expect("checked")];

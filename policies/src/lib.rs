@@ -2,11 +2,14 @@
 //!
 //! MLP policies on candle-core whose whole population runs in ONE batched forward pass with
 //! per-member low-rank perturbations ([`PopulationForward`]), and rollouts of populations over
-//! vectorised environments that plug into `eggroll-core`'s trainer.
+//! vectorised environments ([`RolloutEvaluator`]) that plug into `eggroll-core`'s trainer.
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod forward;
 pub mod mlp;
+pub mod rollout;
 
 pub use forward::{PopulationForward, materialized_forward};
 pub use mlp::{Activation, Head, MlpConfig};
+pub use rollout::{EnvFactory, EvalReport, RolloutEvaluator};

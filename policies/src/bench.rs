@@ -1,0 +1,132 @@
+//! The forward benchmark behind `eggroll bench forward`: members per second of plain batched
+//! inference, EGGROLL with cached noise, EGGROLL with the noise drawn inside the timed region,
+//! and the materialised per-member baseline, measured side by side in interleaved rounds.
+
+use std::time::Instant;
+
+use candle_core::Device;
+use eggroll_core::{Eggroll, EsConfig, Result, Strategy};
+use serde::Serialize;
+
+use crate::forward::{PopulationForward, materialized_forward};
+use crate::mlp::{Activation, MlpConfig};
+
+/// Benchmark settings.
+#[derive(Debug, Clone)]
+pub struct ForwardBench {
+    /// Members (rows).
+    pub population: usize,
+    /// Layer widths including input and output.
+    pub layers: Vec<usize>,
+    /// Low-rank rank.
+    pub rank: usize,
+    /// Interleaved measurement rounds (the median is reported).
+    pub rounds: usize,
+    /// Rows evaluated by the (slow) materialised baseline per round.
+    pub materialized_rows: usize,
+}
+
+/// Members per second of each variant, and the ratios to plain inference.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForwardBenchResult {
+    /// Population size.
+    pub population: usize,
+    /// Layer widths.
+    pub layers: Vec<usize>,
+    /// Rank.
+    pub rank: usize,
+    /// Plain batched inference (shared weights): the ceiling.
+    pub inference_members_per_s: f64,
+    /// EGGROLL forward, noise generated beforehand.
+    pub eggroll_members_per_s: f64,
+    /// EGGROLL forward with the generation's noise drawn inside the timed region.
+    pub eggroll_noise_members_per_s: f64,
+    /// Materialising each member's weights, then a per-member forward.
+    pub materialized_members_per_s: f64,
+    /// eggroll / inference.
+    pub eggroll_vs_inference: f64,
+    /// eggroll with noise / inference.
+    pub eggroll_noise_vs_inference: f64,
+    /// materialised / inference.
+    pub materialized_vs_inference: f64,
+    /// The SIMD level the kernels used.
+    pub simd: String,
+    /// Worker threads.
+    pub threads: usize,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+impl ForwardBench {
+    /// Run the benchmark.
+    pub fn run(&self) -> Result<ForwardBenchResult> {
+        let cfg = MlpConfig {
+            sizes: self.layers.clone(),
+            activation: Activation::Tanh,
+            bias: true,
+        };
+        let params = cfg.init(0, &Device::Cpu)?;
+        let es = EsConfig {
+            population_size: self.population,
+            rank: self.rank,
+            sigma: 0.1,
+            ..EsConfig::default()
+        };
+        let mut strategy = Eggroll::new(es, &params)?;
+        let din = self.layers[0];
+        let dout = *self.layers.last().expect("validated");
+        let n = self.population;
+        let x: Vec<f32> = (0..n * din)
+            .map(|i| ((i % 97) as f32 / 48.0) - 1.0)
+            .collect();
+        let mut out = vec![0.0f32; n * dout];
+        let mrows = self.materialized_rows.clamp(1, n);
+        let mut mout = vec![0.0f32; mrows * dout];
+        let cached = strategy.ask(&params, 0)?;
+        let (mut inf, mut egg, mut eggn, mut mat) = (vec![], vec![], vec![], vec![]);
+        for round in 0..=self.rounds {
+            let t = Instant::now();
+            PopulationForward::new(&cfg, &params, None)?.forward(&x, None, &mut out)?;
+            let t_inf = t.elapsed().as_secs_f64();
+
+            let t = Instant::now();
+            PopulationForward::new(&cfg, &params, Some(&cached))?.forward(&x, None, &mut out)?;
+            let t_egg = t.elapsed().as_secs_f64();
+
+            let t = Instant::now();
+            let pop = strategy.ask(&params, 1 + round as u64)?;
+            PopulationForward::new(&cfg, &params, Some(&pop))?.forward(&x, None, &mut out)?;
+            let t_eggn = t.elapsed().as_secs_f64();
+            drop(pop);
+
+            let t = Instant::now();
+            materialized_forward(&cfg, &params, &cached, &x[..mrows * din], None, &mut mout)?;
+            let t_mat = t.elapsed().as_secs_f64();
+            if round > 0 {
+                // Round 0 warms caches and the thread pool.
+                inf.push(n as f64 / t_inf);
+                egg.push(n as f64 / t_egg);
+                eggn.push(n as f64 / t_eggn);
+                mat.push(mrows as f64 / t_mat);
+            }
+        }
+        let (inf, egg, eggn, mat) = (median(inf), median(egg), median(eggn), median(mat));
+        Ok(ForwardBenchResult {
+            population: n,
+            layers: self.layers.clone(),
+            rank: self.rank,
+            inference_members_per_s: inf,
+            eggroll_members_per_s: egg,
+            eggroll_noise_members_per_s: eggn,
+            materialized_members_per_s: mat,
+            eggroll_vs_inference: egg / inf,
+            eggroll_noise_vs_inference: eggn / inf,
+            materialized_vs_inference: mat / inf,
+            simd: format!("{:?}", eggroll_core::simd::level()),
+            threads: rayon::current_num_threads(),
+        })
+    }
+}

@@ -1,0 +1,213 @@
+//! Rollouts: a population of policies × vectorised environments, one batched forward per time
+//! step for every episode still running. Implements `eggroll-core`'s [`Evaluator`].
+
+use eggroll_core::noise::mix64;
+use eggroll_core::{Error, Evaluator, Params, Population, Result};
+use eggroll_envs::vec::{Actions, VecEnv};
+use eggroll_envs::{Space, member_seed};
+
+use crate::forward::PopulationForward;
+use crate::mlp::{Head, MlpConfig};
+
+/// Builds a vectorised environment with the given number of members.
+pub type EnvFactory = Box<dyn Fn(usize) -> Box<dyn VecEnv> + Send>;
+
+/// Evaluates every member of a population by its mean episode return over `episodes`
+/// episodes. All members of a generation see the same `episodes` initial states (common random
+/// numbers), drawn from `(seed, generation)`.
+pub struct RolloutEvaluator {
+    policy: MlpConfig,
+    head: Head,
+    make_env: EnvFactory,
+    episodes: usize,
+    seed: u64,
+    env: Option<Box<dyn VecEnv>>,
+    steps: u64,
+}
+
+/// Return statistics of a plain (unperturbed) evaluation.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EvalReport {
+    /// Mean episode return.
+    pub mean: f64,
+    /// Standard deviation of the returns.
+    pub std: f64,
+    /// Smallest return.
+    pub min: f64,
+    /// Largest return.
+    pub max: f64,
+    /// Number of episodes.
+    pub episodes: usize,
+}
+
+impl RolloutEvaluator {
+    /// An evaluator of `policy` with `head` over environments from `make_env`.
+    pub fn new(
+        policy: MlpConfig,
+        head: Head,
+        make_env: EnvFactory,
+        episodes: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        policy.validate()?;
+        if episodes == 0 {
+            return Err(Error::InvalidConfig {
+                field: "episodes".into(),
+                reason: "is 0; must be ≥ 1".into(),
+            });
+        }
+        let probe = make_env(1);
+        let obs_dim = probe.observation_space().flat_dim();
+        if obs_dim != policy.sizes[0] {
+            return Err(Error::InvalidConfig {
+                field: "policy.sizes".into(),
+                reason: format!(
+                    "the policy takes {} inputs, the environment observes {obs_dim}",
+                    policy.sizes[0]
+                ),
+            });
+        }
+        let out = *policy.sizes.last().expect("validated");
+        match (&head, probe.action_space()) {
+            (Head::Argmax, Space::Discrete { n }) if n == out => {}
+            (Head::TanhScaled { low, high }, Space::Box { .. })
+                if low.len() == out && high.len() == out => {}
+            (h, space) => {
+                return Err(Error::InvalidConfig {
+                    field: "policy.head".into(),
+                    reason: format!(
+                        "{h:?} with {out} outputs does not fit the action space {space:?}"
+                    ),
+                });
+            }
+        }
+        Ok(Self {
+            policy,
+            head,
+            make_env,
+            episodes,
+            seed,
+            env: None,
+            steps: 0,
+        })
+    }
+
+    /// Environment steps taken so far (all members).
+    pub fn env_steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The policy definition.
+    pub fn policy(&self) -> &MlpConfig {
+        &self.policy
+    }
+
+    /// Run `members × episodes` rollouts: row `r` is member `r / episodes`, episode
+    /// `r % episodes`, reset with `seeds[r % episodes]`. Returns per-row returns.
+    fn rollout(
+        &mut self,
+        params: &Params,
+        population: Option<&Population>,
+        members: usize,
+        seeds: &[u64],
+    ) -> Result<Vec<f64>> {
+        let k = seeds.len();
+        let rows = members * k;
+        let env = match &mut self.env {
+            Some(e) if e.num_envs() == rows => e,
+            slot => slot.insert((self.make_env)(rows)),
+        };
+        let fwd = PopulationForward::new(&self.policy, params, population)?;
+        let (din, dout) = (fwd.in_dim(), fwd.out_dim());
+        let row_seeds: Vec<u64> = (0..rows).map(|r| seeds[r % k]).collect();
+        env.reset_seeds(&row_seeds);
+        let adim = self.head.action_dim();
+        let mut returns = vec![0.0f64; rows];
+        let mut discrete = vec![0i64; rows];
+        let mut continuous = vec![0.0f32; rows * adim];
+        let mut x = Vec::with_capacity(rows * din);
+        let mut ids: Vec<u32> = Vec::with_capacity(rows);
+        let mut active: Vec<usize> = Vec::with_capacity(rows);
+        let mut y = vec![0.0f32; rows * dout];
+        loop {
+            active.clear();
+            active.extend((0..rows).filter(|&r| !env.done()[r]));
+            if active.is_empty() {
+                break;
+            }
+            x.clear();
+            ids.clear();
+            let obs = env.observations();
+            for &r in &active {
+                x.extend_from_slice(&obs[r * din..(r + 1) * din]);
+                ids.push((r / k) as u32);
+            }
+            let yb = &mut y[..active.len() * dout];
+            fwd.forward(&x, Some(&ids), yb)?;
+            match &self.head {
+                Head::Argmax => {
+                    for (j, &r) in active.iter().enumerate() {
+                        discrete[r] = Head::argmax(&yb[j * dout..(j + 1) * dout]);
+                    }
+                    env.step(Actions::Discrete(&discrete))
+                }
+                Head::TanhScaled { low, high } => {
+                    for (j, &r) in active.iter().enumerate() {
+                        Head::scale(
+                            low,
+                            high,
+                            &yb[j * dout..(j + 1) * dout],
+                            &mut continuous[r * adim..(r + 1) * adim],
+                        );
+                    }
+                    env.step(Actions::Continuous(&continuous))
+                }
+            }
+            .map_err(|e| Error::Eval(e.to_string()))?;
+            self.steps += active.len() as u64;
+            for &r in &active {
+                returns[r] += env.rewards()[r];
+            }
+        }
+        Ok(returns)
+    }
+
+    /// Evaluate the unperturbed `params` on `episodes` episodes with seeds drawn from
+    /// `seed` (disjoint from the training seeds).
+    pub fn evaluate_plain(
+        &mut self,
+        params: &Params,
+        episodes: usize,
+        seed: u64,
+    ) -> Result<EvalReport> {
+        let seeds: Vec<u64> = (0..episodes)
+            .map(|j| member_seed(mix64(seed ^ 0x00e7_a1e7), j))
+            .collect();
+        let r = self.rollout(params, None, 1, &seeds)?;
+        let n = r.len() as f64;
+        let mean = r.iter().sum::<f64>() / n;
+        let std = (r.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        Ok(EvalReport {
+            mean,
+            std,
+            min: r.iter().copied().fold(f64::INFINITY, f64::min),
+            max: r.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            episodes,
+        })
+    }
+}
+
+impl Evaluator for RolloutEvaluator {
+    fn evaluate(&mut self, params: &Params, population: &Population) -> Result<Vec<f32>> {
+        let gen_seed = mix64(self.seed ^ mix64(population.generation.wrapping_add(1)));
+        let seeds: Vec<u64> = (0..self.episodes)
+            .map(|j| member_seed(gen_seed, j))
+            .collect();
+        let k = self.episodes;
+        let returns = self.rollout(params, Some(population), population.size, &seeds)?;
+        Ok(returns
+            .chunks(k)
+            .map(|c| (c.iter().sum::<f64>() / k as f64) as f32)
+            .collect())
+    }
+}
