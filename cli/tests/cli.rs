@@ -166,3 +166,60 @@ fn config_roundtrip_and_run_directory() {
     let resolved = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(resolved.contains("generations = 30"), "{resolved}");
 }
+
+/// CartPole-v1 with the default config: the unperturbed policy's mean return over 100 fresh
+/// episodes is ≥ 475 (solved), for three seeds.
+#[test]
+fn cartpole_default_config_solves() {
+    for seed in ["0", "1", "2"] {
+        let out = eggroll(&["train", "cartpole", "--json", "--quiet", "--seed", seed]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let j = last_json(&out);
+        assert_eq!(j["eval_episodes"], 100, "{j}");
+        assert!(
+            j["eval_mean"].as_f64().unwrap() >= 475.0,
+            "seed {seed}: {j}"
+        );
+        assert_eq!(j["solved"], true);
+    }
+}
+
+#[test]
+fn bench_forward_json_has_all_keys() {
+    let out = eggroll(&[
+        "bench",
+        "forward",
+        "--population",
+        "64",
+        "--layers",
+        "8,16,4",
+        "--rank",
+        "2",
+        "--rounds",
+        "1",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = last_json(&out);
+    for key in [
+        "inference_members_per_s",
+        "eggroll_members_per_s",
+        "eggroll_noise_members_per_s",
+        "materialized_members_per_s",
+        "eggroll_vs_inference",
+        "eggroll_noise_vs_inference",
+        "materialized_vs_inference",
+    ] {
+        assert!(j[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {j}");
+    }
+    let bad = eggroll(&["bench", "forward", "--population", "3"]);
+    assert!(!bad.status.success());
+}

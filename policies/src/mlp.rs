@@ -32,6 +32,12 @@ impl Activation {
 pub enum Head {
     /// Discrete actions: argmax of the outputs (one output per action).
     Argmax,
+    /// Discrete actions sampled from softmax(outputs / temperature), with counter-based
+    /// randomness keyed by (seed, generation, row, time step): reproducible on any thread count.
+    Sample {
+        /// Softmax temperature (> 0).
+        temperature: f32,
+    },
     /// Continuous actions: `low + (tanh(y) + 1)/2 · (high − low)` per output.
     TanhScaled {
         /// Lower bounds.
@@ -150,7 +156,7 @@ impl Head {
     /// Number of action values per member this head writes (1 for argmax).
     pub fn action_dim(&self) -> usize {
         match self {
-            Head::Argmax => 1,
+            Head::Argmax | Head::Sample { .. } => 1,
             Head::TanhScaled { low, .. } => low.len(),
         }
     }
@@ -165,6 +171,22 @@ impl Head {
             }
         }
         best as i64
+    }
+
+    /// Sample a discrete action from softmax(y / temperature) with the uniform `u ∈ [0, 1)`.
+    #[inline]
+    pub fn sample(y: &[f32], temperature: f32, u: f32) -> i64 {
+        let max = y.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let w: Vec<f32> = y.iter().map(|v| ((v - max) / temperature).exp()).collect();
+        let total: f32 = w.iter().sum();
+        let mut acc = 0.0;
+        for (i, wi) in w.iter().enumerate() {
+            acc += wi / total;
+            if u < acc {
+                return i as i64;
+            }
+        }
+        (y.len() - 1) as i64
     }
 
     /// Continuous actions of one output row into `out`.

@@ -70,6 +70,8 @@ impl RolloutEvaluator {
         let out = *policy.sizes.last().expect("validated");
         match (&head, probe.action_space()) {
             (Head::Argmax, Space::Discrete { n }) if n == out => {}
+            (Head::Sample { temperature }, Space::Discrete { n })
+                if n == out && *temperature > 0.0 && temperature.is_finite() => {}
             (Head::TanhScaled { low, high }, Space::Box { .. })
                 if low.len() == out && high.len() == out => {}
             (h, space) => {
@@ -111,6 +113,8 @@ impl RolloutEvaluator {
         members: usize,
         seeds: &[u64],
     ) -> Result<Vec<f64>> {
+        let sample_key = mix64(self.seed ^ mix64(population.map_or(u64::MAX, |p| p.generation)));
+        let mut t: u64 = 0;
         let k = seeds.len();
         let rows = members * k;
         let env = match &mut self.env {
@@ -151,6 +155,14 @@ impl RolloutEvaluator {
                     }
                     env.step(Actions::Discrete(&discrete))
                 }
+                Head::Sample { temperature } => {
+                    for (j, &r) in active.iter().enumerate() {
+                        let h = mix64(sample_key ^ mix64(((r as u64) << 20) ^ t));
+                        let u = (h >> 40) as f32 / (1u64 << 24) as f32;
+                        discrete[r] = Head::sample(&yb[j * dout..(j + 1) * dout], *temperature, u);
+                    }
+                    env.step(Actions::Discrete(&discrete))
+                }
                 Head::TanhScaled { low, high } => {
                     for (j, &r) in active.iter().enumerate() {
                         Head::scale(
@@ -165,6 +177,7 @@ impl RolloutEvaluator {
             }
             .map_err(|e| Error::Eval(e.to_string()))?;
             self.steps += active.len() as u64;
+            t += 1;
             for &r in &active {
                 returns[r] += env.rewards()[r];
             }
