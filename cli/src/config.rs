@@ -84,9 +84,13 @@ pub struct TrainConfig {
     pub episodes: usize,
     /// Episodes of the final evaluation of the unperturbed policy (control tasks).
     pub eval_episodes: usize,
-    /// Evaluate the unperturbed policy every this many generations and stop once it is solved
-    /// (0 = never; control tasks).
+    /// Evaluate the unperturbed policy on `eval_episodes` validation episodes every this many
+    /// generations (0 = never; control tasks).
     pub eval_every: u64,
+    /// Stop once a validation evaluation reaches this mean return (control tasks).
+    pub early_stop_at: Option<f32>,
+    /// At the end, keep the parameters with the best validation evaluation (control tasks).
+    pub keep_best_eval: bool,
     /// `solved` threshold: final fitness (benchmarks) or eval_mean (control tasks).
     pub solved_at: f32,
 }
@@ -108,6 +112,8 @@ impl Default for TrainConfig {
             episodes: 1,
             eval_episodes: 100,
             eval_every: 0,
+            early_stop_at: None,
+            keep_best_eval: false,
             solved_at: -1e-3,
         }
     }
@@ -150,6 +156,7 @@ pub fn task_default(task: &str) -> Result<TrainConfig> {
             c.generations = 100;
             c.solved_at = 475.0;
             c.eval_every = 1;
+            c.early_stop_at = Some(475.0);
             c.policy.hidden = vec![16];
             c.es.population_size = 256;
             c.es.rank = 1;
@@ -158,15 +165,17 @@ pub fn task_default(task: &str) -> Result<TrainConfig> {
             c.es.optimizer = eggroll_core::OptimizerConfig::Sgd { momentum: 0.0 };
         }
         "pendulum" => {
-            c.generations = 1000;
+            c.generations = 400;
             c.solved_at = -200.0;
             c.eval_every = 10;
+            c.early_stop_at = Some(-170.0);
+            c.keep_best_eval = true;
             c.episodes = 4;
-            c.policy.hidden = vec![32, 32];
+            c.policy.hidden = vec![64, 64];
             c.es.population_size = 512;
             c.es.rank = 1;
             c.es.sigma = 0.1;
-            c.es.learning_rate = 0.03;
+            c.es.learning_rate = 0.1;
         }
         other => bail!("unknown task `{other}`; available: {}", TASKS.join(", ")),
     }

@@ -274,6 +274,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let start = Instant::now();
     let budget = config.time_budget_s.map(Duration::from_secs_f64);
     let mut solved_early = None;
+    let mut best_eval: Option<(f64, Params)> = None;
     let reason = loop {
         if trainer.generation() >= config.generations {
             break StopReason::Generations;
@@ -298,7 +299,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 config.eval_episodes,
                 config.es.seed.wrapping_add(g),
             )?;
-            if score >= config.solved_at as f64 {
+            if config.keep_best_eval && best_eval.as_ref().is_none_or(|(b, _)| score > *b) {
+                best_eval = Some((score, trainer.params().clone()));
+            }
+            if config.early_stop_at.is_some_and(|t| score >= t as f64) {
                 solved_early = Some(g);
                 break StopReason::Target;
             }
@@ -309,15 +313,20 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     let train_s = start.elapsed().as_secs_f64();
     let summary = trainer.summary(reason);
-    // Final evaluation on fresh seeds (never those used for early stopping).
+    // The parameters to report: the last ones, or the best on validation episodes.
+    let final_params = match (&best_eval, solved_early) {
+        (Some((_, p)), None) => p.clone(),
+        _ => trainer.params().clone(),
+    };
+    // Final evaluation on fresh seeds (never those used for validation).
     let (final_score, report) = evaluator.final_score(
-        trainer.params(),
+        &final_params,
         config.eval_episodes,
         config.es.seed ^ 0x5eed_f1a1,
     )?;
     if let Some(dir) = &args.out {
         trainer.save_checkpoint(&dir.join("checkpoint.safetensors"))?;
-        save_params(trainer.params(), &dir.join("params.safetensors"))?;
+        save_params(&final_params, &dir.join("params.safetensors"))?;
     }
     let solved = final_score >= config.solved_at as f64;
     let mut json = serde_json::json!({
@@ -342,6 +351,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         json["eval_episodes"] = serde_json::json!(r.episodes);
         json["env_steps"] = serde_json::json!(evaluator.env_steps());
         json["solved_at_generation"] = serde_json::json!(solved_early);
+        json["best_validation"] = serde_json::json!(best_eval.as_ref().map(|(s, _)| *s));
     }
     if args.json {
         println!("{json}");
