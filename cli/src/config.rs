@@ -91,8 +91,13 @@ pub struct TrainConfig {
     pub early_stop_at: Option<f32>,
     /// At the end, keep the parameters with the best validation evaluation (control tasks).
     pub keep_best_eval: bool,
-    /// `solved` threshold: final fitness (benchmarks) or eval_mean (control tasks).
+    /// `solved` threshold: final fitness (benchmarks), eval_mean (control tasks) or
+    /// test_accuracy (mnist).
     pub solved_at: f32,
+    /// MNIST directory (else `EGGROLL_MNIST_DIR`, else `data/mnist`).
+    pub data_dir: Option<String>,
+    /// Images per generation (mnist); every member sees the same batch.
+    pub batch: usize,
 }
 
 impl Default for TrainConfig {
@@ -115,12 +120,14 @@ impl Default for TrainConfig {
             early_stop_at: None,
             keep_best_eval: false,
             solved_at: -1e-3,
+            data_dir: None,
+            batch: 256,
         }
     }
 }
 
 /// Tasks `eggroll train` knows.
-pub const TASKS: &[&str] = &["sphere", "rastrigin", "cartpole", "pendulum"];
+pub const TASKS: &[&str] = &["sphere", "rastrigin", "cartpole", "pendulum", "mnist"];
 
 /// Default configuration of a task.
 pub fn task_default(task: &str) -> Result<TrainConfig> {
@@ -176,6 +183,16 @@ pub fn task_default(task: &str) -> Result<TrainConfig> {
             c.es.rank = 1;
             c.es.sigma = 0.1;
             c.es.learning_rate = 0.1;
+        }
+        "mnist" => {
+            c.generations = 2000;
+            c.solved_at = 0.90;
+            c.policy.hidden = vec![128];
+            c.batch = 256;
+            c.es.population_size = 512;
+            c.es.rank = 1;
+            c.es.sigma = 0.05;
+            c.es.learning_rate = 0.01;
         }
         other => bail!("unknown task `{other}`; available: {}", TASKS.join(", ")),
     }
@@ -251,6 +268,9 @@ pub fn resolve(
     config.es.validate()?;
     if config.generations == 0 {
         bail!("invalid config: `generations` is 0; must be ≥ 1");
+    }
+    if config.batch == 0 {
+        bail!("invalid config: `batch` is 0; must be ≥ 1");
     }
     if config.episodes == 0 || config.eval_episodes == 0 {
         bail!("invalid config: `episodes` and `eval_episodes` must be ≥ 1");

@@ -26,7 +26,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a task (sphere, rastrigin, cartpole, pendulum).
+    /// Train a task (sphere, rastrigin, cartpole, pendulum, mnist).
     Train(TrainArgs),
     /// Benchmarks.
     Bench {
@@ -75,7 +75,7 @@ enum ConfigCommand {
 /// Arguments of `eggroll train`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// Task to train: sphere | rastrigin | cartpole | pendulum.
+    /// Task to train: sphere | rastrigin | cartpole | pendulum | mnist.
     pub task: String,
     /// TOML configuration file (see `eggroll config show TASK`).
     #[arg(long)]
@@ -110,6 +110,15 @@ pub struct TrainArgs {
     /// Episodes per member per generation (control tasks).
     #[arg(long)]
     pub episodes: Option<usize>,
+    /// MNIST directory (mnist; else EGGROLL_MNIST_DIR, else data/mnist).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Images per generation (mnist).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Stop after this many seconds of training.
+    #[arg(long)]
+    pub time_budget: Option<f64>,
     /// Print one JSON object as the last stdout line.
     #[arg(long)]
     pub json: bool,

@@ -9,11 +9,14 @@ use anyhow::{Context, Result};
 use candle_core::Device;
 use eggroll_core::problems::{Objective, Problem};
 use eggroll_core::{
-    Control, Eggroll, Evaluator, FnEvaluator, GenStats, Observer, ParamView, Params, SimpleEs,
-    StopReason, Strategy, Trainer,
+    Control, Eggroll, Evaluator, FnEvaluator, GenStats, Observer, ParamView, Params, Population,
+    SimpleEs, StopReason, Strategy, Trainer,
 };
+use eggroll_envs::mnist::{Dataset, Split, mnist_dir};
 use eggroll_envs::vec::{CartPoleVec, PendulumVec, VecEnv};
+use eggroll_policies::mnist::{MnistEvaluator, accuracy};
 use eggroll_policies::{EvalReport, Head, MlpConfig, RolloutEvaluator};
+use std::sync::Arc;
 
 use crate::TrainArgs;
 use crate::config::{StrategyKind, TrainConfig, resolve};
@@ -44,6 +47,15 @@ fn flags(args: &TrainArgs) -> Vec<(&'static str, toml::Value)> {
     }
     if let Some(v) = args.episodes {
         f.push(("episodes", int(v as u64)));
+    }
+    if let Some(v) = &args.data_dir {
+        f.push(("data_dir", toml::Value::String(v.display().to_string())));
+    }
+    if let Some(v) = args.batch {
+        f.push(("batch", int(v as u64)));
+    }
+    if let Some(v) = args.time_budget {
+        f.push(("time_budget_s", toml::Value::Float(v)));
     }
     f
 }
@@ -121,6 +133,11 @@ enum Task {
         head: Head,
         env: fn(usize) -> Box<dyn VecEnv>,
     },
+    Mnist {
+        policy: MlpConfig,
+        train: Arc<Dataset>,
+        test: Arc<Dataset>,
+    },
 }
 
 impl Task {
@@ -159,6 +176,16 @@ impl Task {
                 },
                 env: |n| Box::new(PendulumVec::new(n)),
             },
+            "mnist" => {
+                let dir = mnist_dir(config.data_dir.as_deref().map(Path::new));
+                let train = Dataset::load(&dir, Split::Train)?;
+                let test = Dataset::load(&dir, Split::Test)?;
+                Task::Mnist {
+                    policy: policy(train.pixels(), 10),
+                    train: Arc::new(train),
+                    test: Arc::new(test),
+                }
+            }
             other => anyhow::bail!("unknown task `{other}`"),
         })
     }
@@ -166,7 +193,9 @@ impl Task {
     fn params(&self, config: &TrainConfig) -> Result<Params> {
         Ok(match self {
             Task::Benchmark(p) => p.params(&Device::Cpu)?,
-            Task::Control { policy, .. } => policy.init(config.es.seed, &Device::Cpu)?,
+            Task::Control { policy, .. } | Task::Mnist { policy, .. } => {
+                policy.init(config.es.seed, &Device::Cpu)?
+            }
         })
     }
 
@@ -185,20 +214,67 @@ impl Task {
                 config.episodes,
                 config.es.seed,
             )?),
+            Task::Mnist {
+                policy,
+                train,
+                test,
+            } => Box::new(MnistTask {
+                eval: MnistEvaluator::new(
+                    policy.clone(),
+                    train.clone(),
+                    config.batch,
+                    config.es.seed,
+                )?,
+                test: test.clone(),
+            }),
         })
+    }
+}
+
+/// The MNIST evaluator plus the test split for the final accuracy.
+struct MnistTask {
+    eval: MnistEvaluator,
+    test: Arc<Dataset>,
+}
+
+impl Evaluator for MnistTask {
+    fn evaluate(
+        &mut self,
+        params: &Params,
+        population: &Population,
+    ) -> eggroll_core::Result<Vec<f32>> {
+        self.eval.evaluate(params, population)
+    }
+}
+
+impl TaskEvaluator for MnistTask {
+    fn final_score(
+        &mut self,
+        params: &Params,
+        _: usize,
+        _: u64,
+    ) -> Result<(f64, Option<EvalReport>)> {
+        Ok((accuracy(self.eval.policy(), params, &self.test)?, None))
+    }
+    fn score_name(&self) -> &'static str {
+        "test_accuracy"
     }
 }
 
 /// An evaluator that can also score the unperturbed parameters.
 trait TaskEvaluator: Evaluator {
-    /// Final score of the mean parameters (fitness or mean return) and the report of control
-    /// tasks.
+    /// Final score of the mean parameters (fitness, mean return or test accuracy) and the
+    /// report of control tasks.
     fn final_score(
         &mut self,
         params: &Params,
         episodes: usize,
         seed: u64,
     ) -> Result<(f64, Option<EvalReport>)>;
+    /// The JSON key of the final score.
+    fn score_name(&self) -> &'static str {
+        "final_fitness"
+    }
     /// Environment steps taken (control tasks).
     fn env_steps(&self) -> u64 {
         0
@@ -345,6 +421,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         "solved": solved,
         "stop_reason": summary.stop_reason,
     });
+    json[evaluator.score_name()] = serde_json::json!(final_score);
     if let Some(r) = &report {
         json["eval_mean"] = serde_json::json!(r.mean);
         json["eval_std"] = serde_json::json!(r.std);

@@ -166,14 +166,16 @@ impl<'a> PopulationForward<'a> {
                         Some(m) => m[r0..r0 + rows].to_vec(),
                         None => (r0 as u32..(r0 + rows) as u32).collect(),
                     };
-                    self.forward_chunk(xc, &ids, oc, buf_a, buf_b);
+                    self.forward_chunk(0, xc, &ids, oc, buf_a, buf_b);
                 },
             );
         Ok(())
     }
 
+    /// Run layers `l0..` on a chunk of at most `CHUNK` rows.
     fn forward_chunk(
         &self,
+        l0: usize,
         x: &[f32],
         ids: &[u32],
         out: &mut [f32],
@@ -184,41 +186,183 @@ impl<'a> PopulationForward<'a> {
         let nl = self.layers.len();
         // `src` holds the previous layer's output, `dst` receives the next one.
         let (mut src, mut dst) = (buf_a, buf_b);
-        for (l, layer) in self.layers.iter().enumerate() {
+        for (l, layer) in self.layers.iter().enumerate().skip(l0) {
             let last = l + 1 == nl;
-            let input: &[f32] = if l == 0 { x } else { &src[..rows * layer.n] };
+            let input: &[f32] = if l == l0 { x } else { &src[..rows * layer.n] };
             let target: &mut [f32] = if last {
                 &mut *out
             } else {
                 &mut dst[..rows * layer.m]
             };
             shared_gemm(input, layer.w.as_slice(), rows, layer.n, layer.m, target);
-            let ctx = RowCtx {
-                sigma: self.sigma,
-                antithetic: self.pairing == Pairing::Antithetic,
-                perturbed: self.perturbed,
-                m: layer.m,
-                n: layer.n,
-                bias: layer.b.as_ref().map(HostData::as_slice),
-                bias_noise: layer.bias_noise.as_ref().map(HostData::as_slice),
-                noise: match &layer.noise {
-                    MatNoise::None => RowNoise::None,
-                    MatNoise::LowRank { a, b, r } => RowNoise::LowRank {
-                        a: a.as_slice(),
-                        b: b.as_slice(),
-                        r: *r,
-                    },
-                    MatNoise::Full(e) => RowNoise::Full(e.as_slice()),
-                },
-                act: if last {
-                    None
-                } else {
-                    Some(self.config.activation)
-                },
-            };
+            let ctx = self.row_ctx(layer, last);
             finish_rows(input, ids, target, &ctx);
             std::mem::swap(&mut src, &mut dst);
         }
+    }
+
+    fn row_ctx<'s>(&'s self, layer: &'s Layer<'a>, last: bool) -> RowCtx<'s> {
+        RowCtx {
+            sigma: self.sigma,
+            antithetic: self.pairing == Pairing::Antithetic,
+            perturbed: self.perturbed,
+            m: layer.m,
+            n: layer.n,
+            bias: layer.b.as_ref().map(HostData::as_slice),
+            bias_noise: layer.bias_noise.as_ref().map(HostData::as_slice),
+            noise: match &layer.noise {
+                MatNoise::None => RowNoise::None,
+                MatNoise::LowRank { a, b, r } => RowNoise::LowRank {
+                    a: a.as_slice(),
+                    b: b.as_slice(),
+                    r: *r,
+                },
+                MatNoise::Full(e) => RowNoise::Full(e.as_slice()),
+            },
+            act: if last {
+                None
+            } else {
+                Some(self.config.activation)
+            },
+        }
+    }
+
+    /// The forward when every member sees the same inputs (common random numbers): `x` is
+    /// `batch × in_dim`; `out` receives `members × batch × out_dim`, member-major (row
+    /// `i·batch + b` is member `i` on input `b`).
+    ///
+    /// The first layer's shared product `X W₀ᵀ` is computed once for all members and its
+    /// low-rank corrections as one GEMM `X·B_stack`, so the first layer costs
+    /// `batch·in·(m + members·r)` instead of `members·batch·in·m`.
+    pub fn forward_shared(&self, x: &[f32], members: usize, out: &mut [f32]) -> Result<()> {
+        let (din, dout) = (self.in_dim(), self.out_dim());
+        if x.is_empty() || x.len() % din != 0 {
+            return Err(Error::Param {
+                name: "input".into(),
+                reason: format!("{} values is not a whole number of rows of {din}", x.len()),
+            });
+        }
+        let batch = x.len() / din;
+        if out.len() != members * batch * dout {
+            return Err(Error::Param {
+                name: "output".into(),
+                reason: format!(
+                    "buffer holds {} values, need {members}×{batch}×{dout}",
+                    out.len()
+                ),
+            });
+        }
+        let l0 = &self.layers[0];
+        let (m, n) = (l0.m, l0.n);
+        // H = X W₀ᵀ (batch × m), in parallel row chunks.
+        let mut h = vec![0.0f32; batch * m];
+        h.par_chunks_mut(CHUNK * m)
+            .zip(x.par_chunks(CHUNK * n))
+            .for_each(|(hc, xc)| shared_gemm(xc, l0.w.as_slice(), xc.len() / n, n, m, hc));
+        // T_q = X · B_q for every rank component q (batch × K), K = noise blocks.
+        let lowrank = match (&l0.noise, self.perturbed) {
+            (MatNoise::LowRank { b, r, .. }, true) => {
+                let bs = b.as_slice();
+                let k = bs.len() / (n * r);
+                let mut t = vec![0.0f32; r * batch * k];
+                for q in 0..*r {
+                    let tq = &mut t[q * batch * k..(q + 1) * batch * k];
+                    tq.par_chunks_mut(CHUNK * k)
+                        .zip(x.par_chunks(CHUNK * n))
+                        .for_each(|(tc, xc)| {
+                            let rows = xc.len() / n;
+                            // SAFETY: tc is rows×k (row stride k); xc rows×n; the rhs reads
+                            // bs[kk·n·r + j·r + q] for j < n, kk < k, all inside bs.
+                            unsafe {
+                                gemm::gemm(
+                                    rows,
+                                    k,
+                                    n,
+                                    tc.as_mut_ptr(),
+                                    1,
+                                    k as isize,
+                                    false,
+                                    xc.as_ptr(),
+                                    1,
+                                    n as isize,
+                                    bs.as_ptr().add(q),
+                                    (n * r) as isize,
+                                    *r as isize,
+                                    0.0,
+                                    1.0,
+                                    false,
+                                    false,
+                                    false,
+                                    gemm::Parallelism::None,
+                                );
+                            }
+                        });
+                }
+                Some((t, k))
+            }
+            _ => None,
+        };
+        let last = self.layers.len() == 1;
+        let ctx = self.row_ctx(l0, last);
+        let max_w = *self.config.sizes.iter().max().expect("validated");
+        out.par_chunks_mut(batch * dout).enumerate().for_each_init(
+            || {
+                (
+                    vec![0.0f32; batch * m],
+                    vec![0.0f32; CHUNK * max_w],
+                    vec![0.0f32; CHUNK * max_w],
+                )
+            },
+            |(z, buf_a, buf_b), (member, o)| {
+                let (blk, sign) = if ctx.antithetic {
+                    (member / 2, if member % 2 == 1 { -1.0f32 } else { 1.0 })
+                } else {
+                    (member, 1.0)
+                };
+                z.copy_from_slice(&h);
+                // Low-rank correction from T: z[b] += c Σ_q T_q[b, blk] A_blk[:, q].
+                if let (Some((t, k)), RowNoise::LowRank { a, r, .. }) = (&lowrank, &ctx.noise) {
+                    let c = ctx.sigma * sign / (*r as f32).sqrt();
+                    let ak = &a[blk * m * r..(blk + 1) * m * r];
+                    for b in 0..batch {
+                        let zb = &mut z[b * m..(b + 1) * m];
+                        for q in 0..*r {
+                            let coef = c * t[q * batch * k + b * k + blk];
+                            for (zv, kk) in zb.iter_mut().zip(0..m) {
+                                *zv += coef * ak[kk * r + q];
+                            }
+                        }
+                    }
+                }
+                // Full noise (SimpleES), bias, activation: the shared row pass with the
+                // low-rank part switched off (already added above).
+                let ids = vec![member as u32; batch];
+                let rest = RowCtx {
+                    noise: match ctx.noise {
+                        RowNoise::Full(e) => RowNoise::Full(e),
+                        _ => RowNoise::None,
+                    },
+                    ..ctx.clone()
+                };
+                finish_rows(x, &ids, z, &rest);
+                if last {
+                    o.copy_from_slice(z);
+                    return;
+                }
+                for (c0, oc) in (0..batch).step_by(CHUNK).zip(o.chunks_mut(CHUNK * dout)) {
+                    let rows = oc.len() / dout;
+                    self.forward_chunk(
+                        1,
+                        &z[c0 * m..(c0 + rows) * m],
+                        &ids[..rows],
+                        oc,
+                        buf_a,
+                        buf_b,
+                    );
+                }
+            },
+        );
+        Ok(())
     }
 }
 
@@ -253,6 +397,7 @@ pub fn shared_gemm(x: &[f32], w: &[f32], rows: usize, n: usize, m: usize, y: &mu
     }
 }
 
+#[derive(Clone, Copy)]
 enum RowNoise<'s> {
     None,
     LowRank {
@@ -263,6 +408,7 @@ enum RowNoise<'s> {
     Full(&'s [f32]),
 }
 
+#[derive(Clone)]
 struct RowCtx<'s> {
     sigma: f32,
     antithetic: bool,

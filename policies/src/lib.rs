@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod forward;
 pub mod mlp;
+pub mod mnist;
 pub mod rollout;
 
 pub use forward::{PopulationForward, materialized_forward};

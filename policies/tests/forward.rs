@@ -214,3 +214,41 @@ fn bad_shapes_are_typed_errors() {
         .is_err()
     );
 }
+
+/// `forward_shared` (every member on the same batch) equals the row-wise forward on the batch
+/// tiled once per member, for low-rank (r = 1, 3), full-rank (SimpleES) noise, one-layer nets.
+#[test]
+fn shared_input_forward_equals_tiled_forward() {
+    for (sizes, rank, simple) in [
+        (vec![12, 20, 7], 1, false),
+        (vec![12, 20, 7], 3, false),
+        (vec![12, 20, 7], 1, true),
+        (vec![12, 7], 2, false),
+        (vec![12, 9, 9, 5], 1, false),
+    ] {
+        let cfg = MlpConfig {
+            sizes: sizes.clone(),
+            activation: Activation::Relu,
+            bias: true,
+        };
+        let es = EsConfig {
+            population_size: 10,
+            rank,
+            sigma: 0.4,
+            ..EsConfig::default()
+        };
+        let (params, pop) = setup(&cfg, es, simple);
+        let batch = 70; // more than one chunk
+        let x = inputs(batch, 12);
+        let dout = *sizes.last().unwrap();
+        let fwd = PopulationForward::new(&cfg, &params, Some(&pop)).unwrap();
+        let mut shared = vec![0.0; 10 * batch * dout];
+        fwd.forward_shared(&x, 10, &mut shared).unwrap();
+        let tiled: Vec<f32> = (0..10).flat_map(|_| x.clone()).collect();
+        let ids: Vec<u32> = (0..10 * batch as u32).map(|r| r / batch as u32).collect();
+        let mut rows = vec![0.0; 10 * batch * dout];
+        fwd.forward(&tiled, Some(&ids), &mut rows).unwrap();
+        let d = max_abs_diff(&shared, &rows);
+        assert!(d < 1e-4, "{sizes:?} r={rank} simple={simple}: {d}");
+    }
+}
