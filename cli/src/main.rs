@@ -6,6 +6,8 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod config;
+mod eval;
+mod rundir;
 mod train;
 
 use std::path::PathBuf;
@@ -27,7 +29,33 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a task (sphere, rastrigin, cartpole, pendulum, mnist).
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
+    /// Evaluate an exported policy (policy.safetensors) on fresh seeded episodes, or on the
+    /// MNIST test set.
+    Eval {
+        /// Task: cartpole | pendulum | mnist.
+        task: String,
+        /// The policy file.
+        #[arg(long)]
+        policy: PathBuf,
+        /// Episodes (control tasks).
+        #[arg(long, default_value_t = 100)]
+        episodes: usize,
+        /// Seed of the episodes.
+        #[arg(long, default_value_t = 12345)]
+        seed: u64,
+        /// MNIST directory (mnist).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Use an exported policy directly.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -37,6 +65,19 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Print the network's outputs (before the action head) for one input row, as JSON.
+    Forward {
+        /// The policy file.
+        #[arg(long)]
+        policy: PathBuf,
+        /// Comma-separated input values.
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+        input: Vec<f32>,
     },
 }
 
@@ -76,7 +117,12 @@ enum ConfigCommand {
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrainArgs {
     /// Task to train: sphere | rastrigin | cartpole | pendulum | mnist.
-    pub task: String,
+    #[arg(required_unless_present = "resume")]
+    pub task: Option<String>,
+    /// Continue the run in DIR from its last checkpoint (same config; --generations may
+    /// raise the total).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "sets", "seed", "population", "rank", "sigma", "lr", "out"])]
+    pub resume: Option<PathBuf>,
     /// TOML configuration file (see `eggroll config show TASK`).
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -104,7 +150,8 @@ pub struct TrainArgs {
     /// Worker threads (0 = all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Run directory: resolved config, metrics.jsonl, checkpoints, final parameters.
+    /// Run directory (default runs/<task>-<timestamp>): config.toml, metrics.jsonl,
+    /// checkpoint.safetensors, policy.safetensors, policy_best.safetensors, fitness.png/svg.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Episodes per member per generation (control tasks).
@@ -141,6 +188,17 @@ fn main() -> ExitCode {
                     json,
                 },
         } => bench_forward(population, layers, rank, rounds, json),
+        Command::Eval {
+            task,
+            policy,
+            episodes,
+            seed,
+            data_dir,
+            json,
+        } => eval::run(&task, &policy, episodes, seed, data_dir.as_deref(), json),
+        Command::Policy {
+            command: PolicyCommand::Forward { policy, input },
+        } => eval::forward(&policy, &input),
         Command::Config {
             command: ConfigCommand::Show { task },
         } => config::task_default(&task).and_then(|c| {

@@ -18,8 +18,14 @@ use eggroll_policies::mnist::{MnistEvaluator, accuracy};
 use eggroll_policies::{EvalReport, Head, MlpConfig, RolloutEvaluator};
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use eggroll_core::ChannelObserver;
+use eggroll_core::checkpoint::write_atomic;
+
 use crate::TrainArgs;
 use crate::config::{StrategyKind, TrainConfig, resolve};
+use crate::rundir;
 
 fn flags(args: &TrainArgs) -> Vec<(&'static str, toml::Value)> {
     let mut f = Vec::new();
@@ -68,42 +74,58 @@ pub fn build_strategy(config: &TrainConfig, params: &Params) -> Result<Box<dyn S
     })
 }
 
-/// Progress lines on stderr (at most two per second; one line rewritten on a terminal).
+/// Progress: an indicatif bar on a terminal, plain log lines (at most two a second)
+/// otherwise.
 struct Progress {
     total: u64,
     last: Option<Instant>,
-    tty: bool,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(total: u64, start_at: u64) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::new(total);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} gen {pos}/{len} {msg} [{elapsed_precise} ETA {eta}]",
+                )
+                .expect("valid template"),
+            );
+            b.set_position(start_at);
+            b
+        });
+        Self {
+            total,
+            last: None,
+            bar,
+        }
+    }
 }
 
 impl Observer for Progress {
     fn on_generation(&mut self, s: &GenStats) -> Control {
+        let msg = format!(
+            "mean {:.5} best {:.5} σ {:.4} lr {:.4} {:.0} evals/s",
+            s.mean, s.best_ever, s.sigma, s.lr, s.evals_per_s
+        );
+        if let Some(b) = &self.bar {
+            b.set_position(s.generation + 1);
+            b.set_message(msg);
+            return Control::Continue;
+        }
         let due = self
             .last
             .is_none_or(|t| t.elapsed() >= Duration::from_millis(500));
         if due || s.generation + 1 == self.total {
             self.last = Some(Instant::now());
-            let line = format!(
-                "gen {:>5}/{} mean {:>11.5} best {:>11.5} σ {:.4} lr {:.4} |Δ| {:.3e} {:>9.0} evals/s",
-                s.generation + 1,
-                self.total,
-                s.mean,
-                s.best_ever,
-                s.sigma,
-                s.lr,
-                s.update_norm,
-                s.evals_per_s
-            );
-            if self.tty {
-                eprint!("\r{line}");
-            } else {
-                eprintln!("{line}");
-            }
+            eprintln!("gen {:>5}/{} {msg}", s.generation + 1, self.total);
         }
         Control::Continue
     }
     fn on_finish(&mut self, _: &eggroll_core::RunSummary) {
-        if self.tty {
-            eprintln!();
+        if let Some(b) = &self.bar {
+            b.finish();
         }
     }
 }
@@ -122,6 +144,23 @@ impl Observer for MetricsFile {
             return Control::Stop;
         }
         Control::Continue
+    }
+}
+
+/// A control task's observation size, action outputs, head and vectorised environment.
+pub fn control_task(task: &str) -> Option<(usize, usize, Head, fn(usize) -> Box<dyn VecEnv>)> {
+    match task {
+        "cartpole" => Some((4, 2, Head::Argmax, |n| Box::new(CartPoleVec::new(n)))),
+        "pendulum" => Some((
+            3,
+            1,
+            Head::TanhScaled {
+                low: vec![-2.0],
+                high: vec![2.0],
+            },
+            |n| Box::new(PendulumVec::new(n)),
+        )),
+        _ => None,
     }
 }
 
@@ -163,19 +202,14 @@ impl Task {
                 config.problem.cols,
                 config.es.seed,
             )),
-            "cartpole" => Task::Control {
-                policy: policy(4, 2),
-                head: Head::Argmax,
-                env: |n| Box::new(CartPoleVec::new(n)),
-            },
-            "pendulum" => Task::Control {
-                policy: policy(3, 1),
-                head: Head::TanhScaled {
-                    low: vec![-2.0],
-                    high: vec![2.0],
-                },
-                env: |n| Box::new(PendulumVec::new(n)),
-            },
+            "cartpole" | "pendulum" => {
+                let (din, dout, head, env) = control_task(&config.task).expect("known task");
+                Task::Control {
+                    policy: policy(din, dout),
+                    head,
+                    env,
+                }
+            }
             "mnist" => {
                 let dir = mnist_dir(config.data_dir.as_deref().map(Path::new));
                 let train = Dataset::load(&dir, Split::Train)?;
@@ -188,6 +222,14 @@ impl Task {
             }
             other => anyhow::bail!("unknown task `{other}`"),
         })
+    }
+
+    /// The policy network of control and MNIST tasks.
+    fn policy(&self) -> Option<&MlpConfig> {
+        match self {
+            Task::Benchmark(_) => None,
+            Task::Control { policy, .. } | Task::Mnist { policy, .. } => Some(policy),
+        }
     }
 
     fn params(&self, config: &TrainConfig) -> Result<Params> {
@@ -307,17 +349,49 @@ impl TaskEvaluator for RolloutEvaluator {
     }
 }
 
-fn prepare_out_dir(dir: &Path, config: &TrainConfig) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating output directory {}", dir.display()))?;
-    let text = toml::to_string_pretty(config)?;
-    eggroll_core::checkpoint::write_atomic(&dir.join("config.toml"), text.as_bytes())?;
-    Ok(())
-}
+/// Set by Ctrl-C: the loop finishes the generation in progress, then saves and stops.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Run `eggroll train`.
 pub fn run(args: &TrainArgs) -> Result<()> {
-    let config = resolve(&args.task, args.config.as_deref(), &args.sets, &flags(args))?;
+    // Resolve the config: a fresh run from the task defaults, or the saved config of a run
+    // being resumed (only --generations may change).
+    let (config, dir, resuming) = match &args.resume {
+        Some(dir) => {
+            let saved = dir.join(rundir::CONFIG);
+            let text = std::fs::read_to_string(&saved)
+                .with_context(|| format!("--resume: reading {}", saved.display()))?;
+            let table: toml::Table = text
+                .parse()
+                .with_context(|| format!("--resume: parsing {}", saved.display()))?;
+            let task = table
+                .get("task")
+                .and_then(|t| t.as_str())
+                .with_context(|| format!("{}: no `task`", saved.display()))?
+                .to_string();
+            if args.task.as_ref().is_some_and(|t| *t != task) {
+                anyhow::bail!("--resume: {} is a `{task}` run", dir.display());
+            }
+            let mut f = Vec::new();
+            if let Some(g) = args.generations {
+                f.push(("generations", toml::Value::Integer(g as i64)));
+            }
+            let config = resolve(&task, Some(&saved), &[], &f)?;
+            (config, dir.clone(), true)
+        }
+        None => {
+            let task = args
+                .task
+                .as_deref()
+                .context("a task is required (or --resume DIR)")?;
+            let config = resolve(task, args.config.as_deref(), &args.sets, &flags(args))?;
+            let dir = args
+                .out
+                .clone()
+                .unwrap_or_else(|| rundir::default_dir(&config.task));
+            (config, dir, false)
+        }
+    };
     if config.threads > 0 {
         rayon::ThreadPoolBuilder::new()
             .num_threads(config.threads)
@@ -329,28 +403,46 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let strategy = build_strategy(&config, &params)?;
     let mut evaluator = task.evaluator(&config)?;
     let mut trainer = Trainer::from_boxed(strategy, params).with_nonfinite(config.nonfinite);
-    if !args.quiet {
-        trainer.add_observer(Progress {
-            total: config.generations,
-            last: None,
-            tty: std::io::stderr().is_terminal(),
-        });
-    }
-    if let Some(dir) = &args.out {
-        prepare_out_dir(dir, &config)?;
-        let path = dir.join("metrics.jsonl");
-        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        trainer.add_observer(MetricsFile {
-            out: BufWriter::new(file),
-            path,
-        });
-    }
 
-    // The loop: generations until the budget, the target or "solved".
+    rundir::prepare(&dir)?;
+    let mut history = Vec::new();
+    let mut best_eval: Option<(f64, Params)> = None;
+    if resuming {
+        trainer
+            .load_checkpoint(&dir.join(rundir::CHECKPOINT))
+            .with_context(|| format!("--resume {}", dir.display()))?;
+        history = rundir::truncate_metrics(&dir, trainer.generation())?;
+        best_eval = rundir::load_validation(&dir, trainer.params())?;
+    } else {
+        let text = toml::to_string_pretty(&config)?;
+        write_atomic(&dir.join(rundir::CONFIG), text.as_bytes())?;
+        let _ = std::fs::remove_file(dir.join(rundir::VALIDATION));
+    }
+    let metrics_path = dir.join(rundir::METRICS);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&metrics_path)
+        .with_context(|| format!("opening {}", metrics_path.display()))?;
+    if !resuming {
+        file.set_len(0)?;
+    }
+    trainer.add_observer(MetricsFile {
+        out: BufWriter::new(file),
+        path: metrics_path,
+    });
+    let (history_obs, history_rx) = ChannelObserver::new(1 << 20);
+    trainer.add_observer(history_obs);
+    if !args.quiet && !args.json {
+        trainer.add_observer(Progress::new(config.generations, trainer.generation()));
+    }
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+
+    // The loop: generations until the budget, the target, "solved" or Ctrl-C.
     let start = Instant::now();
     let budget = config.time_budget_s.map(Duration::from_secs_f64);
     let mut solved_early = None;
-    let mut best_eval: Option<(f64, Params)> = None;
+    let mut interrupted = false;
     let reason = loop {
         if trainer.generation() >= config.generations {
             break StopReason::Generations;
@@ -360,15 +452,6 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
         let (stats, control) = trainer.step(evaluator.as_mut())?;
         let g = trainer.generation();
-        if let Some(dir) = &args.out
-            && config.checkpoint_every > 0
-            && g % config.checkpoint_every == 0
-        {
-            trainer.save_checkpoint(&dir.join("checkpoint.safetensors"))?;
-        }
-        if config.target_fitness.is_some_and(|t| stats.mean >= t) {
-            break StopReason::Target;
-        }
         if config.eval_every > 0 && g % config.eval_every == 0 {
             let (score, _) = evaluator.final_score(
                 trainer.params(),
@@ -376,6 +459,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 config.es.seed.wrapping_add(g),
             )?;
             if config.keep_best_eval && best_eval.as_ref().is_none_or(|(b, _)| score > *b) {
+                rundir::save_validation(&dir, score, trainer.params())?;
                 best_eval = Some((score, trainer.params().clone()));
             }
             if config.early_stop_at.is_some_and(|t| score >= t as f64) {
@@ -383,12 +467,33 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 break StopReason::Target;
             }
         }
+        if config.checkpoint_every > 0 && g % config.checkpoint_every == 0 {
+            trainer.save_checkpoint(&dir.join(rundir::CHECKPOINT))?;
+        }
+        if config.target_fitness.is_some_and(|t| stats.mean >= t) {
+            break StopReason::Target;
+        }
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            interrupted = true;
+            break StopReason::Observer;
+        }
         if control == Control::Stop {
             break StopReason::Observer;
         }
     };
     let train_s = start.elapsed().as_secs_f64();
-    let summary = trainer.summary(reason);
+    let summary = trainer.finish(reason);
+    history.extend(history_rx.try_iter());
+    trainer.save_checkpoint(&dir.join(rundir::CHECKPOINT))?;
+    rundir::plot(&dir, &config.task, &history)?;
+    if interrupted {
+        eprintln!(
+            "interrupted after generation {}: checkpoint, metrics and plots saved in {} (continue with --resume)",
+            trainer.generation(),
+            dir.display()
+        );
+        std::process::exit(130);
+    }
     // The parameters to report: the last ones, or the best on validation episodes.
     let final_params = match (&best_eval, solved_early) {
         (Some((_, p)), None) => p.clone(),
@@ -400,9 +505,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         config.eval_episodes,
         config.es.seed ^ 0x5eed_f1a1,
     )?;
-    if let Some(dir) = &args.out {
-        trainer.save_checkpoint(&dir.join("checkpoint.safetensors"))?;
-        save_params(&final_params, &dir.join("params.safetensors"))?;
+    let net = task.policy();
+    rundir::save_policy(&dir.join(rundir::POLICY), &final_params, &config.task, net)?;
+    if let Some(best) = trainer.best() {
+        let best_params = trainer.params().from_host_like(&best.values)?;
+        rundir::save_policy(
+            &dir.join(rundir::POLICY_BEST),
+            &best_params,
+            &config.task,
+            net,
+        )?;
     }
     let solved = final_score >= config.solved_at as f64;
     let mut json = serde_json::json!({
@@ -412,7 +524,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         "generations": summary.generations,
         "population": config.es.population_size,
         "rank": config.es.rank,
-        "wall_s": start.elapsed().as_secs_f64(),
+        "wall_s": summary.wall_s,
         "train_s": train_s,
         "evals": summary.evals,
         "evals_per_s": summary.evals as f64 / summary.wall_s.max(1e-12),
@@ -420,6 +532,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         "final_fitness": final_score,
         "solved": solved,
         "stop_reason": summary.stop_reason,
+        "out": dir.display().to_string(),
     });
     json[evaluator.score_name()] = serde_json::json!(final_score);
     if let Some(r) = &report {
@@ -434,7 +547,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         println!("{json}");
     } else {
         println!(
-            "{}: {} generations, {} evals in {:.2}s; final {} {:.4} (best member {:.4}); solved: {}",
+            "{}: {} generations, {} evals in {:.2}s; final {} {:.4} (best member {:.4}); solved: {}; run directory {}",
             config.task,
             summary.generations,
             summary.evals,
@@ -442,22 +555,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             if report.is_some() {
                 "eval mean return"
             } else {
-                "fitness"
+                evaluator.score_name()
             },
             final_score,
             summary.best_fitness,
-            solved
+            solved,
+            dir.display()
         );
     }
-    Ok(())
-}
-
-/// Save the parameters as a plain safetensors file (tensor names = parameter names).
-pub fn save_params(params: &Params, path: &Path) -> Result<()> {
-    let tensors: Vec<_> = params
-        .iter()
-        .map(|p| (p.name().to_string(), p.tensor().clone()))
-        .collect();
-    eggroll_core::checkpoint::save_safetensors(path, &tensors, Default::default())?;
     Ok(())
 }

@@ -1,4 +1,5 @@
 //! The `eggroll` binary end to end.
+#![allow(clippy::needless_range_loop)]
 
 use std::process::{Command, Output};
 
@@ -158,7 +159,10 @@ fn config_roundtrip_and_run_directory() {
     for f in [
         "config.toml",
         "checkpoint.safetensors",
-        "params.safetensors",
+        "policy.safetensors",
+        "policy_best.safetensors",
+        "fitness.png",
+        "fitness.svg",
     ] {
         assert!(run.join(f).exists(), "{f}");
     }
@@ -260,11 +264,28 @@ fn mnist_task_learns_a_synthetic_fixture() {
     let dir = tempfile::tempdir().unwrap();
     synthetic_mnist(dir.path(), 3000, 1000);
     let out = eggroll(&[
-        "train", "mnist", "--json", "--quiet", "--data-dir", dir.path().to_str().unwrap(),
-        "--generations", "600", "--batch", "128", "--population", "128", "--set", "policy.hidden=[32]",
-        "--set", "solved_at=0.95",
+        "train",
+        "mnist",
+        "--json",
+        "--quiet",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--generations",
+        "600",
+        "--batch",
+        "128",
+        "--population",
+        "128",
+        "--set",
+        "policy.hidden=[32]",
+        "--set",
+        "solved_at=0.95",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let j = last_json(&out);
     assert!(j["test_accuracy"].as_f64().unwrap() >= 0.95, "{j}");
     assert_eq!(j["solved"], true);
@@ -276,7 +297,10 @@ fn mnist_missing_data_points_at_the_script() {
     let out = eggroll(&["train", "mnist", "--data-dir", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("scripts/get-mnist.sh") && err.contains("train-images-idx3-ubyte"), "{err}");
+    assert!(
+        err.contains("scripts/get-mnist.sh") && err.contains("train-images-idx3-ubyte"),
+        "{err}"
+    );
     // Incomplete: images without labels.
     synthetic_mnist(dir.path(), 10, 10);
     std::fs::remove_file(dir.path().join("t10k-labels-idx1-ubyte")).unwrap();
@@ -290,4 +314,235 @@ fn mnist_missing_data_points_at_the_script() {
     let out = eggroll(&["train", "mnist", "--data-dir", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("truncated"));
+}
+
+/// Every shipped config in examples/configs/ loads and runs one generation.
+#[test]
+fn shipped_configs_load() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/configs");
+    let tmp = tempfile::tempdir().unwrap();
+    let mnist = tmp.path().join("mnist");
+    std::fs::create_dir(&mnist).unwrap();
+    synthetic_mnist(&mnist, 50, 20);
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let table: toml::Table = text.parse().unwrap();
+        let task = table["task"].as_str().unwrap();
+        let mut args = vec![
+            "train",
+            task,
+            "--quiet",
+            "--generations",
+            "1",
+            "--config",
+            path.to_str().unwrap(),
+        ];
+        let out_dir = tmp.path().join(format!("run{n}"));
+        args.extend(["--out", out_dir.to_str().unwrap()]);
+        if task == "mnist" {
+            // The synthetic fixture has 12×12 images; the config's network adapts to it.
+            args.extend(["--data-dir", mnist.to_str().unwrap()]);
+        }
+        let out = eggroll(&args);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        n += 1;
+    }
+    assert!(n >= 4, "only {n} configs found");
+}
+
+fn non_timing(line: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+    for k in ["evals_per_s", "gen_s", "wall_s"] {
+        v.as_object_mut().unwrap().remove(k);
+    }
+    v
+}
+
+/// `--resume` continues from the last checkpoint and ends bit-identical to an uninterrupted
+/// run: same policy.safetensors bytes, same metrics lines (timing fields aside), for a control
+/// task and a benchmark.
+#[test]
+fn resume_is_bit_identical_via_cli() {
+    for (task, total, half) in [("pendulum", "40", "20"), ("sphere", "60", "30")] {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = tmp.path().join("a");
+        let b = tmp.path().join("b");
+        let common = [
+            "--quiet",
+            "--set",
+            "checkpoint_every=10",
+            "--set",
+            "eval_every=10",
+        ];
+        let mut args = vec![
+            "train",
+            task,
+            "--generations",
+            total,
+            "--out",
+            a.to_str().unwrap(),
+        ];
+        args.extend(common);
+        assert!(eggroll(&args).status.success());
+        let mut args = vec![
+            "train",
+            task,
+            "--generations",
+            half,
+            "--out",
+            b.to_str().unwrap(),
+        ];
+        args.extend(common);
+        assert!(eggroll(&args).status.success());
+        let out = eggroll(&[
+            "train",
+            "--resume",
+            b.to_str().unwrap(),
+            "--generations",
+            total,
+            "--quiet",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let same = std::fs::read(a.join("policy.safetensors")).unwrap()
+            == std::fs::read(b.join("policy.safetensors")).unwrap();
+        assert!(same, "{task}: policy.safetensors bytes differ");
+        let ma = std::fs::read_to_string(a.join("metrics.jsonl")).unwrap();
+        let mb = std::fs::read_to_string(b.join("metrics.jsonl")).unwrap();
+        let la: Vec<_> = ma.lines().map(non_timing).collect();
+        let lb: Vec<_> = mb.lines().map(non_timing).collect();
+        assert_eq!(la.len(), total.parse::<usize>().unwrap());
+        assert_eq!(la, lb, "{task}: metrics differ");
+    }
+}
+
+#[test]
+fn resume_and_output_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    assert!(
+        eggroll(&[
+            "train",
+            "sphere",
+            "--quiet",
+            "--generations",
+            "5",
+            "--out",
+            run.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    let ck = run.join("checkpoint.safetensors");
+    let good = std::fs::read(&ck).unwrap();
+    let resume = |what: &str| {
+        let out = eggroll(&[
+            "train",
+            "--resume",
+            run.to_str().unwrap(),
+            "--generations",
+            "10",
+            "--quiet",
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{what}");
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        err
+    };
+    // Truncated checkpoint.
+    std::fs::write(&ck, &good[..good.len() / 2]).unwrap();
+    assert!(resume("truncated").contains("checkpoint"));
+    // Wrong version.
+    let needle = b"\\\"version\\\":\\\"1\\\"";
+    let pos = good
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap();
+    let mut wrong = good.clone();
+    wrong[pos + needle.len() - 3] = b'7';
+    std::fs::write(&ck, &wrong).unwrap();
+    assert!(resume("version").contains("version"));
+    // Shape mismatch: the saved config now describes a different problem.
+    std::fs::write(&ck, &good).unwrap();
+    let cfg = run.join("config.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, text.replace("rows = 64", "rows = 32")).unwrap();
+    assert!(resume("shape").contains("shape"));
+    std::fs::write(&cfg, &text).unwrap();
+    // Missing run directory.
+    let out = eggroll(&["train", "--resume", "/nonexistent/run", "--quiet"]);
+    assert_eq!(out.status.code(), Some(1));
+    // Non-writable output: a path under a regular file.
+    let file = tmp.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = eggroll(&[
+        "train",
+        "sphere",
+        "--quiet",
+        "--out",
+        file.join("sub").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("output directory"));
+}
+
+/// Ctrl-C mid-run: exit code 130, a loadable checkpoint and intact metrics; --resume finishes.
+#[test]
+fn ctrl_c_saves_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eggroll"))
+        .args([
+            "train",
+            "rastrigin",
+            "--quiet",
+            "--generations",
+            "100000",
+            "--out",
+            run.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    // SAFETY: plain signal to our own child process.
+    unsafe { libc_kill(child.id() as i32, 2) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let n = metrics.lines().count();
+    assert!(n > 0);
+    for line in metrics.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
+    }
+    assert!(run.join("fitness.png").exists() && run.join("fitness.svg").exists());
+    let out = eggroll(&[
+        "train",
+        "--resume",
+        run.to_str().unwrap(),
+        "--generations",
+        &(n + 5).to_string(),
+        "--quiet",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(last_json(&out)["generations"], (n + 5) as u64);
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
 }

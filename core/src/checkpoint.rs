@@ -41,7 +41,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result.map_err(io)
 }
 
-/// Serialise f32 tensors plus string metadata into safetensors bytes.
+/// The one safetensors metadata key eggroll writes: its value is a JSON object of all our
+/// metadata with sorted keys. (safetensors writes its metadata map in hash order, so several
+/// keys would make the bytes of identical files differ from run to run.)
+pub const METADATA_KEY: &str = "eggroll";
+
+/// Serialise f32 tensors plus string metadata into safetensors bytes (deterministic: the same
+/// tensors and metadata always give the same bytes).
 pub fn to_safetensors_bytes(
     tensors: &[(String, Tensor)],
     metadata: HashMap<String, String>,
@@ -65,7 +71,15 @@ pub fn to_safetensors_bytes(
                 })
         })
         .collect::<Result<_>>()?;
-    safetensors::serialize(views, Some(metadata)).map_err(|e| Error::Param {
+    let sorted: std::collections::BTreeMap<String, String> = metadata.into_iter().collect();
+    let mut packed = HashMap::new();
+    if !sorted.is_empty() {
+        packed.insert(
+            METADATA_KEY.to_string(),
+            serde_json::to_string(&sorted).expect("string map serialises"),
+        );
+    }
+    safetensors::serialize(views, Some(packed)).map_err(|e| Error::Param {
         name: "*".into(),
         reason: e.to_string(),
     })
@@ -126,5 +140,14 @@ pub fn parse_safetensors(
             .collect();
         out.push((name, Tensor::from_vec(data, view.shape(), device)?));
     }
-    Ok((meta.metadata().clone().unwrap_or_default(), out))
+    let mut raw = meta.metadata().clone().unwrap_or_default();
+    let metadata = match raw.remove(METADATA_KEY) {
+        Some(packed) => serde_json::from_str(&packed).map_err(|e| {
+            bad(format!(
+                "metadata `{METADATA_KEY}` is not a JSON string map: {e}"
+            ))
+        })?,
+        None => raw,
+    };
+    Ok((metadata, out))
 }

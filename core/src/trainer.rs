@@ -388,11 +388,17 @@ impl Trainer {
                 break StopReason::Observer;
             }
         };
+        Ok(self.finish(reason))
+    }
+
+    /// End a run driven by [`Trainer::step`]: notify observers' `on_finish` and return the
+    /// summary.
+    pub fn finish(&mut self, reason: StopReason) -> RunSummary {
         let summary = self.summary(reason);
         for o in &mut self.observers {
             o.on_finish(&summary);
         }
-        Ok(summary)
+        summary
     }
 
     /// A summary of the run so far.

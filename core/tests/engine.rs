@@ -1,4 +1,5 @@
 //! Behaviour of the engine: determinism, hand-computed updates, resume, bad input.
+#![allow(clippy::needless_range_loop)]
 
 mod common;
 use candle_core::{DType, Device, Tensor};
@@ -443,13 +444,13 @@ fn corrupt_or_mismatched_checkpoints_are_errors() {
     expect_err(&bytes[..5], "tiny");
     expect_err(b"garbage that is not safetensors", "garbage");
     // Same length, so the header stays valid: only the version changes.
-    let needle = b"\"version\":\"1\"";
+    let needle = b"\\\"version\\\":\\\"1\\\"";
     let pos = bytes
         .windows(needle.len())
         .position(|w| w == needle)
         .expect("version in header");
     let mut wrong = bytes.clone();
-    wrong[pos + needle.len() - 2] = b'9';
+    wrong[pos + needle.len() - 3] = b'9';
     let msg = expect_err(&wrong, "wrong version");
     assert!(msg.contains("version"), "{msg}");
 

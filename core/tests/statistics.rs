@@ -3,6 +3,7 @@
 //! Every test states its tolerance: |z| < 4.5 for single statistics (a false alarm rate of
 //! ~7e-6 per statistic; the seeds are fixed, so the outcome is deterministic) and a
 //! Bonferroni-style |z| < 5 where many entries are tested at once.
+#![allow(clippy::needless_range_loop)]
 
 mod common;
 use common::*;

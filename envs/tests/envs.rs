@@ -1,4 +1,5 @@
 //! Environment semantics, vectorised stepping equals scalar stepping, closure environments.
+#![allow(clippy::needless_range_loop)]
 
 use eggroll_envs::vec::{Actions, CartPoleVec, EnvVec, PendulumVec, VecEnv};
 use eggroll_envs::*;

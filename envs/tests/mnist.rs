@@ -1,5 +1,6 @@
 //! IDX parsing, the MNIST dataset and the bandit, on fixtures written by the tests themselves,
 //! plus the real MNIST when it is present.
+#![allow(clippy::needless_range_loop)]
 
 use std::io::Write;
 use std::sync::Arc;

@@ -1,4 +1,5 @@
 //! The batched population forward equals the materialised reference.
+#![allow(clippy::needless_range_loop)]
 
 use candle_core::Device;
 use eggroll_core::{Eggroll, EsConfig, Params, Population, SimpleEs, Strategy};

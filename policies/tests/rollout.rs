@@ -1,4 +1,5 @@
 //! Rollouts and end-to-end training through the library.
+#![allow(clippy::needless_range_loop)]
 
 use candle_core::Device;
 use eggroll_core::*;

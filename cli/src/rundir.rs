@@ -1,0 +1,296 @@
+//! The run directory: resolved config, metrics, checkpoints, exported policies and plots.
+//!
+//! Every file is written atomically (temporary file + rename) except `metrics.jsonl`, which is
+//! appended and flushed one line per generation (a crash loses at most the line being written).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use candle_core::{Device, Tensor};
+use eggroll_core::checkpoint::{load_safetensors, save_safetensors, write_atomic};
+use eggroll_core::{GenStats, Params};
+use eggroll_policies::MlpConfig;
+
+/// File names inside a run directory.
+pub const CONFIG: &str = "config.toml";
+/// Metrics, one JSON object per generation.
+pub const METRICS: &str = "metrics.jsonl";
+/// The latest checkpoint.
+pub const CHECKPOINT: &str = "checkpoint.safetensors";
+/// The final (mean or best-validated) parameters.
+pub const POLICY: &str = "policy.safetensors";
+/// The best evaluated member's own parameters.
+pub const POLICY_BEST: &str = "policy_best.safetensors";
+/// Best validation parameters and score (control tasks, for resume).
+pub const VALIDATION: &str = "validation.safetensors";
+
+/// A default run directory `runs/<task>-<timestamp>`.
+pub fn default_dir(task: &str) -> PathBuf {
+    let ts = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    PathBuf::from("runs").join(format!("{task}-{ts}"))
+}
+
+/// Create the directory (and check it is writable) before any training starts.
+pub fn prepare(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating output directory {}", dir.display()))?;
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("output directory {} is not writable", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// Export parameters as safetensors with PyTorch `nn.Linear` names and layouts
+/// (`layers.<l>.weight` is out × in), and metadata naming the task and the network.
+pub fn save_policy(
+    path: &Path,
+    params: &Params,
+    task: &str,
+    policy: Option<&MlpConfig>,
+) -> Result<()> {
+    let tensors: Vec<(String, Tensor)> = params
+        .iter()
+        .map(|p| (p.name().to_string(), p.tensor().clone()))
+        .collect();
+    let mut meta = HashMap::new();
+    meta.insert("format".to_string(), "eggroll-policy".to_string());
+    meta.insert("task".to_string(), task.to_string());
+    if let Some(p) = policy {
+        meta.insert("policy".to_string(), serde_json::to_string(p)?);
+    }
+    save_safetensors(path, &tensors, meta)?;
+    Ok(())
+}
+
+/// Load an exported policy: its task, network and parameters (validated against each other).
+pub fn load_policy(path: &Path) -> Result<(String, MlpConfig, Params)> {
+    let (meta, tensors) = load_safetensors(path, &Device::Cpu)?;
+    let task = meta.get("task").cloned().with_context(|| {
+        format!(
+            "{}: not an eggroll policy (no `task` metadata)",
+            path.display()
+        )
+    })?;
+    let policy: MlpConfig = serde_json::from_str(meta.get("policy").map_or("", |s| s))
+        .with_context(|| format!("{}: missing or invalid `policy` metadata", path.display()))?;
+    let mut params = Params::new();
+    for (name, t) in tensors {
+        params.push(name, t)?;
+    }
+    policy
+        .check_params(&params)
+        .with_context(|| format!("{}: tensors do not match the network", path.display()))?;
+    Ok((task, policy, params))
+}
+
+/// Save the best validation score and parameters (for resume).
+pub fn save_validation(dir: &Path, score: f64, params: &Params) -> Result<()> {
+    let tensors: Vec<(String, Tensor)> = params
+        .iter()
+        .map(|p| (p.name().to_string(), p.tensor().clone()))
+        .collect();
+    let mut meta = HashMap::new();
+    meta.insert("score".to_string(), format!("{score:e}"));
+    save_safetensors(&dir.join(VALIDATION), &tensors, meta)?;
+    Ok(())
+}
+
+/// Load the best validation score and parameters, if saved.
+pub fn load_validation(dir: &Path, like: &Params) -> Result<Option<(f64, Params)>> {
+    let path = dir.join(VALIDATION);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let (meta, tensors) = load_safetensors(&path, &Device::Cpu)?;
+    let score: f64 = meta
+        .get("score")
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("{}: no score", path.display()))?;
+    // Safetensors stores tensors sorted by name: restore the run's parameter order.
+    let mut by_name: HashMap<String, Tensor> = tensors.into_iter().collect();
+    let mut params = Params::new();
+    for p in like.iter() {
+        let t = by_name
+            .remove(p.name())
+            .with_context(|| format!("{}: tensor `{}` missing", path.display(), p.name()))?;
+        params.push(p.name(), t)?;
+    }
+    like.check_same_layout(&params)
+        .with_context(|| format!("{}", path.display()))?;
+    Ok(Some((score, params)))
+}
+
+/// Read `metrics.jsonl`, keep the lines of generations `< generation` (dropping any written
+/// after the last checkpoint) and rewrite it atomically. Returns the kept statistics.
+pub fn truncate_metrics(dir: &Path, generation: u64) -> Result<Vec<GenStats>> {
+    let path = dir.join(METRICS);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut kept = Vec::new();
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let Ok(s) = serde_json::from_str::<GenStats>(line) else {
+            // A torn last line from a crash: drop it; anything else is corruption.
+            if i + 1 == text.lines().count() {
+                break;
+            }
+            anyhow::bail!(
+                "{}: line {} is not valid metrics JSON",
+                path.display(),
+                i + 1
+            );
+        };
+        if s.generation < generation {
+            out.push_str(line);
+            out.push('\n');
+            kept.push(s);
+        }
+    }
+    write_atomic(&path, out.as_bytes())?;
+    Ok(kept)
+}
+
+/// Draw `fitness.png` and `fitness.svg`: mean, max, min, best-ever fitness over generations
+/// with a ±std band.
+pub fn plot(dir: &Path, task: &str, stats: &[GenStats]) -> Result<()> {
+    if stats.is_empty() {
+        return Ok(());
+    }
+    let fonts = ensure_font();
+    let png = dir.join("fitness.png");
+    let svg = dir.join("fitness.svg");
+    let tmp_png = dir.join(".fitness.png.tmp.png");
+    let tmp_svg = dir.join(".fitness.svg.tmp.svg");
+    {
+        use plotters::prelude::*;
+        let root = BitMapBackend::new(&tmp_png, (960, 540)).into_drawing_area();
+        draw(root, task, stats, fonts)?;
+        let root = SVGBackend::new(&tmp_svg, (960, 540)).into_drawing_area();
+        draw(root, task, stats, fonts)?;
+    }
+    std::fs::rename(&tmp_png, &png).with_context(|| format!("writing {}", png.display()))?;
+    std::fs::rename(&tmp_svg, &svg).with_context(|| format!("writing {}", svg.display()))?;
+    Ok(())
+}
+
+/// Register a system sans-serif font for PNG text (pure Rust, no fontconfig). Returns whether
+/// one was found; without it the PNG has no text.
+fn ensure_font() -> bool {
+    use std::sync::OnceLock;
+    static FOUND: OnceLock<bool> = OnceLock::new();
+    *FOUND.get_or_init(|| {
+        for path in [
+            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+            "/usr/share/fonts/TTF/DejaVuSans.ttf",
+            "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+            "/Library/Fonts/Arial.ttf",
+            "C:\\Windows\\Fonts\\arial.ttf",
+        ] {
+            if let Ok(bytes) = std::fs::read(path) {
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                if plotters::style::register_font(
+                    "sans-serif",
+                    plotters::style::FontStyle::Normal,
+                    bytes,
+                )
+                .is_ok()
+                {
+                    return true;
+                }
+            }
+        }
+        false
+    })
+}
+
+fn draw<DB: plotters::prelude::DrawingBackend>(
+    root: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    task: &str,
+    stats: &[GenStats],
+    text: bool,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    use plotters::prelude::*;
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("plot: {e:?}");
+    root.fill(&WHITE).map_err(e)?;
+    let x_max = stats.last().map_or(1, |s| s.generation + 1) as f64;
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for s in stats {
+        for v in [s.min, s.max, s.best_ever, s.mean - s.std, s.mean + s.std] {
+            if v.is_finite() {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+        }
+    }
+    if lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less) {
+        lo -= 1.0;
+        hi += 1.0;
+    }
+    let pad = (hi - lo) * 0.05;
+    let mut builder = ChartBuilder::on(&root);
+    builder.margin(16);
+    if text {
+        builder
+            .caption(
+                format!("{task}: fitness per generation"),
+                ("sans-serif", 22),
+            )
+            .x_label_area_size(36)
+            .y_label_area_size(64);
+    }
+    let mut chart = builder
+        .build_cartesian_2d(0f64..x_max, (lo - pad) as f64..(hi + pad) as f64)
+        .map_err(e)?;
+    let mut mesh = chart.configure_mesh();
+    if text {
+        mesh.x_desc("generation").y_desc("fitness");
+    } else {
+        mesh.disable_x_axis().disable_y_axis();
+    }
+    mesh.draw().map_err(e)?;
+    let band: Vec<(f64, f64)> = stats
+        .iter()
+        .map(|s| (s.generation as f64, (s.mean + s.std) as f64))
+        .chain(
+            stats
+                .iter()
+                .rev()
+                .map(|s| (s.generation as f64, (s.mean - s.std) as f64)),
+        )
+        .collect();
+    chart
+        .draw_series(std::iter::once(Polygon::new(band, BLUE.mix(0.15))))
+        .map_err(e)?;
+    let series: [(&str, RGBColor, fn(&GenStats) -> f32); 4] = [
+        ("mean", BLUE, |s| s.mean),
+        ("max", GREEN, |s| s.max),
+        ("min", RED, |s| s.min),
+        ("best ever", BLACK, |s| s.best_ever),
+    ];
+    for (name, color, f) in series {
+        let line = chart
+            .draw_series(LineSeries::new(
+                stats.iter().map(|s| (s.generation as f64, f(s) as f64)),
+                color.stroke_width(2),
+            ))
+            .map_err(e)?;
+        if text {
+            line.label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+        }
+    }
+    if text {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(e)?;
+    }
+    root.present().map_err(e)?;
+    Ok(())
+}
