@@ -5,8 +5,9 @@
 //! produces identical bits, so dispatch only changes speed.
 
 /// Define a function whose body is compiled for AVX-512, AVX2 and baseline x86-64 (or plain
-/// code elsewhere) and picks the best version at run time. The body must not rely on fused
-/// multiply-adds (Rust never contracts `a * b + c`), so every version gives the same bits.
+/// code elsewhere) and picks the best version at run time. Rust never contracts `a * b + c`
+/// into a fused multiply-add and `f32::mul_add` is always fused (in hardware where the level
+/// has FMA, in software otherwise), so every version gives the same bits.
 ///
 /// ```
 /// eggroll_core::multiversion! {
@@ -28,11 +29,11 @@ macro_rules! multiversion {
             #[allow(clippy::too_many_arguments)]
             fn generic($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl,avx2")]
+            #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")]
             #[allow(clippy::too_many_arguments)]
             unsafe fn v512($($arg: $ty),*) { generic($($arg),*) }
             #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx2")]
+            #[target_feature(enable = "avx2,fma")]
             #[allow(clippy::too_many_arguments)]
             unsafe fn v256($($arg: $ty),*) { generic($($arg),*) }
             #[cfg(target_arch = "x86_64")]
@@ -55,7 +56,7 @@ macro_rules! multiversion {
 pub enum Level {
     /// AVX-512 (F, DQ, BW, VL).
     Avx512,
-    /// AVX2.
+    /// AVX2 with FMA.
     Avx2,
     /// Baseline code.
     Scalar,
@@ -76,10 +77,14 @@ pub fn level() -> Level {
                 && std::is_x86_feature_detected!("avx512dq")
                 && std::is_x86_feature_detected!("avx512bw")
                 && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("fma")
             {
                 return Level::Avx512;
             }
-            if cap != "scalar" && std::is_x86_feature_detected!("avx2") {
+            if cap != "scalar"
+                && std::is_x86_feature_detected!("avx2")
+                && std::is_x86_feature_detected!("fma")
+            {
                 return Level::Avx2;
             }
         }

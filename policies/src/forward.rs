@@ -28,7 +28,8 @@ enum MatNoise<'a> {
 }
 
 struct Layer<'a> {
-    w: HostData<'a>,
+    /// Wᵀ (n × m), transposed once when the forward is prepared.
+    wt: Vec<f32>,
     b: Option<HostData<'a>>,
     m: usize,
     n: usize,
@@ -78,6 +79,14 @@ impl<'a> PopulationForward<'a> {
             let (wn, bn) = MlpConfig::names(l);
             let wi = params.index_of(&wn).expect("checked");
             let w = HostData::new(params.iter().nth(wi).expect("index").tensor())?;
+            let (m, n) = (config.sizes[l + 1], config.sizes[l]);
+            let ws = w.as_slice();
+            let mut wt = vec![0.0f32; m * n];
+            for k in 0..m {
+                for j in 0..n {
+                    wt[j * m + k] = ws[k * n + j];
+                }
+            }
             let (noise, _) = match population {
                 Some(p) => noise_view(&p.noise[wi])?,
                 None => (MatNoise::None, None),
@@ -100,7 +109,7 @@ impl<'a> PopulationForward<'a> {
                 (None, None)
             };
             layers.push(Layer {
-                w,
+                wt,
                 b,
                 m: config.sizes[l + 1],
                 n: config.sizes[l],
@@ -194,7 +203,7 @@ impl<'a> PopulationForward<'a> {
             } else {
                 &mut dst[..rows * layer.m]
             };
-            shared_gemm(input, layer.w.as_slice(), rows, layer.n, layer.m, target);
+            shared_gemm(input, &layer.wt, rows, layer.n, layer.m, target);
             let ctx = self.row_ctx(layer, last);
             finish_rows(input, ids, target, &ctx);
             std::mem::swap(&mut src, &mut dst);
@@ -258,7 +267,7 @@ impl<'a> PopulationForward<'a> {
         let mut h = vec![0.0f32; batch * m];
         h.par_chunks_mut(CHUNK * m)
             .zip(x.par_chunks(CHUNK * n))
-            .for_each(|(hc, xc)| shared_gemm(xc, l0.w.as_slice(), xc.len() / n, n, m, hc));
+            .for_each(|(hc, xc)| shared_gemm(xc, &l0.wt, xc.len() / n, n, m, hc));
         // T_q = X · B_q for every rank component q (batch × K), K = noise blocks.
         let lowrank = match (&l0.noise, self.perturbed) {
             (MatNoise::LowRank { b, r, .. }, true) => {
@@ -266,37 +275,17 @@ impl<'a> PopulationForward<'a> {
                 let k = bs.len() / (n * r);
                 let mut t = vec![0.0f32; r * batch * k];
                 for q in 0..*r {
+                    // B_q laid out (n × K) for the deterministic kernel.
+                    let mut bq = vec![0.0f32; n * k];
+                    for kk in 0..k {
+                        for j in 0..n {
+                            bq[j * k + kk] = bs[(kk * n + j) * r + q];
+                        }
+                    }
                     let tq = &mut t[q * batch * k..(q + 1) * batch * k];
                     tq.par_chunks_mut(CHUNK * k)
                         .zip(x.par_chunks(CHUNK * n))
-                        .for_each(|(tc, xc)| {
-                            let rows = xc.len() / n;
-                            // SAFETY: tc is rows×k (row stride k); xc rows×n; the rhs reads
-                            // bs[kk·n·r + j·r + q] for j < n, kk < k, all inside bs.
-                            unsafe {
-                                gemm::gemm(
-                                    rows,
-                                    k,
-                                    n,
-                                    tc.as_mut_ptr(),
-                                    1,
-                                    k as isize,
-                                    false,
-                                    xc.as_ptr(),
-                                    1,
-                                    n as isize,
-                                    bs.as_ptr().add(q),
-                                    (n * r) as isize,
-                                    *r as isize,
-                                    0.0,
-                                    1.0,
-                                    false,
-                                    false,
-                                    false,
-                                    gemm::Parallelism::None,
-                                );
-                            }
-                        });
+                        .for_each(|(tc, xc)| shared_gemm(xc, &bq, xc.len() / n, n, k, tc));
                 }
                 Some((t, k))
             }
@@ -366,34 +355,59 @@ impl<'a> PopulationForward<'a> {
     }
 }
 
-/// `y (rows × m) = x (rows × n) · Wᵀ` with W stored (m × n), single-threaded (the caller
-/// parallelises over row chunks).
-pub fn shared_gemm(x: &[f32], w: &[f32], rows: usize, n: usize, m: usize, y: &mut [f32]) {
-    assert!(x.len() >= rows * n && w.len() == m * n && y.len() >= rows * m);
-    // SAFETY: the asserts above bound every access: dst rows×m (row stride m), lhs rows×n
-    // (row stride n), rhs n×m read as Wᵀ (row stride 1, column stride n).
-    unsafe {
-        gemm::gemm(
-            rows,
-            m,
-            n,
-            y.as_mut_ptr(),
-            1,
-            m as isize,
-            false,
-            x.as_ptr(),
-            1,
-            n as isize,
-            w.as_ptr(),
-            n as isize,
-            1,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
+/// `y (rows × m) = x (rows × n) · Wᵀ`, with the weights given transposed (`wt` is `n × m`).
+///
+/// Every output element is `fma`-accumulated over `j = 0..n` in order, so a row's result does
+/// not depend on the other rows of the batch, the tiling, the SIMD level or the machine — what
+/// makes rollouts bit-identical when members are split across threads or processes, or when
+/// finished episodes leave the batch. Single-threaded: callers parallelise over row chunks.
+pub fn shared_gemm(x: &[f32], wt: &[f32], rows: usize, n: usize, m: usize, y: &mut [f32]) {
+    assert!(x.len() >= rows * n && wt.len() == m * n && y.len() >= rows * m);
+    gemm_kernel(x, wt, rows, n, m, y);
+}
+
+const TILE_R: usize = 8;
+const TILE_C: usize = 32;
+
+eggroll_core::multiversion! {
+    fn gemm_kernel(x: &[f32], wt: &[f32], rows: usize, n: usize, m: usize, y: &mut [f32]) {
+        let mut i = 0;
+        while i < rows {
+            let rb = TILE_R.min(rows - i);
+            let mut c = 0;
+            while c < m {
+                let cb = TILE_C.min(m - c);
+                if rb == TILE_R && cb == TILE_C {
+                    let mut acc = [[0.0f32; TILE_C]; TILE_R];
+                    for j in 0..n {
+                        let w: &[f32; TILE_C] = wt[j * m + c..j * m + c + TILE_C].try_into().expect("tile");
+                        for (r, a) in acc.iter_mut().enumerate() {
+                            let xv = x[(i + r) * n + j];
+                            for (av, wv) in a.iter_mut().zip(w) {
+                                *av = xv.mul_add(*wv, *av);
+                            }
+                        }
+                    }
+                    for (r, a) in acc.iter().enumerate() {
+                        y[(i + r) * m + c..(i + r) * m + c + TILE_C].copy_from_slice(a);
+                    }
+                } else {
+                    // Edge tiles: the same per-element order, one row at a time.
+                    for r in 0..rb {
+                        let mut acc = [0.0f32; TILE_C];
+                        for j in 0..n {
+                            let xv = x[(i + r) * n + j];
+                            for (av, wv) in acc[..cb].iter_mut().zip(&wt[j * m + c..j * m + c + cb]) {
+                                *av = xv.mul_add(*wv, *av);
+                            }
+                        }
+                        y[(i + r) * m + c..(i + r) * m + c + cb].copy_from_slice(&acc[..cb]);
+                    }
+                }
+                c += cb;
+            }
+            i += rb;
+        }
     }
 }
 

@@ -253,3 +253,69 @@ fn shared_input_forward_equals_tiled_forward() {
         assert!(d < 1e-4, "{sizes:?} r={rank} simple={simple}: {d}");
     }
 }
+
+/// A row's output does not depend on which other rows share its batch (chunk composition,
+/// batch size, position): required for bit-identical results when members are split across
+/// processes or when finished episodes drop out of the batch.
+#[test]
+fn row_outputs_do_not_depend_on_batch_composition() {
+    let cfg = MlpConfig {
+        sizes: vec![24, 256, 64, 5],
+        activation: Activation::Tanh,
+        bias: true,
+    };
+    let es = EsConfig {
+        population_size: 300,
+        rank: 2,
+        sigma: 0.1,
+        ..EsConfig::default()
+    };
+    let (params, pop) = setup(&cfg, es, false);
+    let fwd = PopulationForward::new(&cfg, &params, Some(&pop)).unwrap();
+    let rows = 300;
+    let x = inputs(rows, 24);
+    let ids: Vec<u32> = (0..rows as u32).collect();
+    let mut full = vec![0.0f32; rows * 5];
+    fwd.forward(&x, Some(&ids), &mut full).unwrap();
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    for (start, len) in [
+        (0, 1),
+        (5, 1),
+        (63, 2),
+        (3, 37),
+        (64, 64),
+        (100, 131),
+        (299, 1),
+        (17, 200),
+    ] {
+        let mut part = vec![0.0f32; len * 5];
+        fwd.forward(
+            &x[start * 24..(start + len) * 24],
+            Some(&ids[start..start + len]),
+            &mut part,
+        )
+        .unwrap();
+        assert_eq!(
+            bits(&part),
+            bits(&full[start * 5..(start + len) * 5]),
+            "rows {start}..{}",
+            start + len
+        );
+    }
+    // A scattered subset (as when episodes end at different times).
+    let subset: Vec<usize> = (0..rows).filter(|r| r % 3 != 0 || r % 7 == 0).collect();
+    let xs: Vec<f32> = subset
+        .iter()
+        .flat_map(|&r| x[r * 24..(r + 1) * 24].to_vec())
+        .collect();
+    let is: Vec<u32> = subset.iter().map(|&r| r as u32).collect();
+    let mut part = vec![0.0f32; subset.len() * 5];
+    fwd.forward(&xs, Some(&is), &mut part).unwrap();
+    for (j, &r) in subset.iter().enumerate() {
+        assert_eq!(
+            bits(&part[j * 5..(j + 1) * 5]),
+            bits(&full[r * 5..(r + 1) * 5]),
+            "row {r}"
+        );
+    }
+}
