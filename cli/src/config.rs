@@ -98,6 +98,9 @@ pub struct TrainConfig {
     pub data_dir: Option<String>,
     /// Images per generation (mnist); every member sees the same batch.
     pub batch: usize,
+    /// Distributed runs: compare a hash of the parameters across ranks every this many
+    /// generations (0 = never).
+    pub lockstep_check_every: u64,
 }
 
 impl Default for TrainConfig {
@@ -122,6 +125,7 @@ impl Default for TrainConfig {
             solved_at: -1e-3,
             data_dir: None,
             batch: 256,
+            lockstep_check_every: 5,
         }
     }
 }

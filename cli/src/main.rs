@@ -6,6 +6,8 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod config;
+#[cfg(feature = "mpi")]
+mod distributed;
 mod eval;
 mod rundir;
 mod train;
@@ -166,6 +168,10 @@ pub struct TrainArgs {
     /// Stop after this many seconds of training.
     #[arg(long)]
     pub time_budget: Option<f64>,
+    /// Split the population across processes: `mpi` (run under mpirun; needs the `mpi`
+    /// feature). Rank 0 writes the run directory.
+    #[arg(long, value_name = "BACKEND")]
+    pub distributed: Option<String>,
     /// Print one JSON object as the last stdout line.
     #[arg(long)]
     pub json: bool,

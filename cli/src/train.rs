@@ -304,7 +304,7 @@ impl TaskEvaluator for MnistTask {
 }
 
 /// An evaluator that can also score the unperturbed parameters.
-trait TaskEvaluator: Evaluator {
+pub trait TaskEvaluator: Evaluator {
     /// Final score of the mean parameters (fitness, mean return or test accuracy) and the
     /// report of control tasks.
     fn final_score(
@@ -320,6 +320,14 @@ trait TaskEvaluator: Evaluator {
     /// Environment steps taken (control tasks).
     fn env_steps(&self) -> u64 {
         0
+    }
+    /// Distributed runs: fail unless every worker holds the same parameters.
+    fn check_lockstep(&mut self, _params: &Params, _generation: u64) -> Result<()> {
+        Ok(())
+    }
+    /// Whether this process writes the run directory and prints results (rank 0).
+    fn is_writer(&self) -> bool {
+        true
     }
 }
 
@@ -402,9 +410,37 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let params = task.params(&config)?;
     let strategy = build_strategy(&config, &params)?;
     let mut evaluator = task.evaluator(&config)?;
+    match args.distributed.as_deref() {
+        None => {}
+        #[cfg(feature = "mpi")]
+        Some("mpi") => {
+            evaluator = Box::new(crate::distributed::Distributed {
+                inner: evaluator,
+                mpi: crate::distributed::Mpi::init()?,
+            });
+        }
+        #[cfg(not(feature = "mpi"))]
+        Some("mpi") => anyhow::bail!(
+            "--distributed mpi: this eggroll was built without the `mpi` feature \
+             (cargo build --release -p eggroll-cli --features mpi)"
+        ),
+        Some(other) => anyhow::bail!("--distributed `{other}`: the only backend is `mpi`"),
+    }
+    // Rank 0 alone writes the run directory and prints; every rank trains in lockstep.
+    let writer = evaluator.is_writer();
     let mut trainer = Trainer::from_boxed(strategy, params).with_nonfinite(config.nonfinite);
+    let fault_lr_at: Option<u64> = if writer {
+        None
+    } else {
+        // Fault injection for the divergence test: a worker changes its learning rate.
+        std::env::var("EGGROLL_FAULT_DIVERGE_AT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    };
 
-    rundir::prepare(&dir)?;
+    if writer {
+        rundir::prepare(&dir)?;
+    }
     let mut history = Vec::new();
     let mut best_eval: Option<(f64, Params)> = None;
     if resuming {
@@ -413,27 +449,29 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             .with_context(|| format!("--resume {}", dir.display()))?;
         history = rundir::truncate_metrics(&dir, trainer.generation())?;
         best_eval = rundir::load_validation(&dir, trainer.params())?;
-    } else {
+    } else if writer {
         let text = toml::to_string_pretty(&config)?;
         write_atomic(&dir.join(rundir::CONFIG), text.as_bytes())?;
         let _ = std::fs::remove_file(dir.join(rundir::VALIDATION));
     }
-    let metrics_path = dir.join(rundir::METRICS);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&metrics_path)
-        .with_context(|| format!("opening {}", metrics_path.display()))?;
-    if !resuming {
-        file.set_len(0)?;
+    if writer {
+        let metrics_path = dir.join(rundir::METRICS);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&metrics_path)
+            .with_context(|| format!("opening {}", metrics_path.display()))?;
+        if !resuming {
+            file.set_len(0)?;
+        }
+        trainer.add_observer(MetricsFile {
+            out: BufWriter::new(file),
+            path: metrics_path,
+        });
     }
-    trainer.add_observer(MetricsFile {
-        out: BufWriter::new(file),
-        path: metrics_path,
-    });
     let (history_obs, history_rx) = ChannelObserver::new(1 << 20);
     trainer.add_observer(history_obs);
-    if !args.quiet && !args.json {
+    if writer && !args.quiet && !args.json {
         trainer.add_observer(Progress::new(config.generations, trainer.generation()));
     }
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
@@ -450,8 +488,15 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         if budget.is_some_and(|b| start.elapsed() >= b) {
             break StopReason::TimeBudget;
         }
+        if fault_lr_at == Some(trainer.generation()) {
+            let lr = trainer.strategy().learning_rate(trainer.generation());
+            trainer.strategy_mut().set_learning_rate(lr * 2.0)?;
+        }
         let (stats, control) = trainer.step(evaluator.as_mut())?;
         let g = trainer.generation();
+        if config.lockstep_check_every > 0 && g % config.lockstep_check_every == 0 {
+            evaluator.check_lockstep(trainer.params(), g)?;
+        }
         if config.eval_every > 0 && g % config.eval_every == 0 {
             let (score, _) = evaluator.final_score(
                 trainer.params(),
@@ -459,7 +504,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 config.es.seed.wrapping_add(g),
             )?;
             if config.keep_best_eval && best_eval.as_ref().is_none_or(|(b, _)| score > *b) {
-                rundir::save_validation(&dir, score, trainer.params())?;
+                if writer {
+                    rundir::save_validation(&dir, score, trainer.params())?;
+                }
                 best_eval = Some((score, trainer.params().clone()));
             }
             if config.early_stop_at.is_some_and(|t| score >= t as f64) {
@@ -467,7 +514,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 break StopReason::Target;
             }
         }
-        if config.checkpoint_every > 0 && g % config.checkpoint_every == 0 {
+        if writer && config.checkpoint_every > 0 && g % config.checkpoint_every == 0 {
             trainer.save_checkpoint(&dir.join(rundir::CHECKPOINT))?;
         }
         if config.target_fitness.is_some_and(|t| stats.mean >= t) {
@@ -484,8 +531,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let train_s = start.elapsed().as_secs_f64();
     let summary = trainer.finish(reason);
     history.extend(history_rx.try_iter());
-    trainer.save_checkpoint(&dir.join(rundir::CHECKPOINT))?;
-    rundir::plot(&dir, &config.task, &history)?;
+    if writer {
+        trainer.save_checkpoint(&dir.join(rundir::CHECKPOINT))?;
+        rundir::plot(&dir, &config.task, &history)?;
+    }
     if interrupted {
         eprintln!(
             "interrupted after generation {}: checkpoint, metrics and plots saved in {} (continue with --resume)",
@@ -505,6 +554,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         config.eval_episodes,
         config.es.seed ^ 0x5eed_f1a1,
     )?;
+    if !writer {
+        return Ok(());
+    }
     let net = task.policy();
     rundir::save_policy(&dir.join(rundir::POLICY), &final_params, &config.task, net)?;
     if let Some(best) = trainer.best() {

@@ -1,5 +1,7 @@
 //! Evaluators: turn a population into one fitness per member.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 use crate::error::Result;
@@ -12,6 +14,18 @@ use crate::population::Population;
 pub trait Evaluator: Send {
     /// One fitness per member (higher is better), in member order.
     fn evaluate(&mut self, params: &Params, population: &Population) -> Result<Vec<f32>>;
+
+    /// The fitness of members `members` only (in order) — what one worker of a distributed
+    /// run evaluates. A member's fitness must not depend on which other members are evaluated
+    /// with it. The default evaluates everything and slices.
+    fn evaluate_members(
+        &mut self,
+        params: &Params,
+        population: &Population,
+        members: Range<usize>,
+    ) -> Result<Vec<f32>> {
+        Ok(self.evaluate(params, population)?[members].to_vec())
+    }
 }
 
 /// Evaluates a closure `Fn(&ParamView) -> f32` on every member's materialised parameters, in
@@ -53,9 +67,18 @@ where
     F: Fn(&ParamView) -> f32 + Send + Sync,
 {
     fn evaluate(&mut self, params: &Params, population: &Population) -> Result<Vec<f32>> {
+        self.evaluate_members(params, population, 0..population.size)
+    }
+
+    fn evaluate_members(
+        &mut self,
+        params: &Params,
+        population: &Population,
+        members: Range<usize>,
+    ) -> Result<Vec<f32>> {
         let base = params.to_host()?;
         let f = &self.f;
-        (0..population.size)
+        members
             .into_par_iter()
             .map_init(
                 || vec![Vec::new(); params.len()],

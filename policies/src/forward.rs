@@ -237,13 +237,20 @@ impl<'a> PopulationForward<'a> {
     }
 
     /// The forward when every member sees the same inputs (common random numbers): `x` is
-    /// `batch × in_dim`; `out` receives `members × batch × out_dim`, member-major (row
-    /// `i·batch + b` is member `i` on input `b`).
+    /// `batch × in_dim`; `out` receives `members.len() × batch × out_dim`, member-major (row
+    /// `i·batch + b` is member `members.start + i` on input `b`).
     ///
     /// The first layer's shared product `X W₀ᵀ` is computed once for all members and its
     /// low-rank corrections as one GEMM `X·B_stack`, so the first layer costs
     /// `batch·in·(m + members·r)` instead of `members·batch·in·m`.
-    pub fn forward_shared(&self, x: &[f32], members: usize, out: &mut [f32]) -> Result<()> {
+    pub fn forward_shared(
+        &self,
+        x: &[f32],
+        members: std::ops::Range<usize>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let first = members.start;
+        let members = members.len();
         let (din, dout) = (self.in_dim(), self.out_dim());
         if x.is_empty() || x.len() % din != 0 {
             return Err(Error::Param {
@@ -302,7 +309,8 @@ impl<'a> PopulationForward<'a> {
                     vec![0.0f32; CHUNK * max_w],
                 )
             },
-            |(z, buf_a, buf_b), (member, o)| {
+            |(z, buf_a, buf_b), (i, o)| {
+                let member = first + i;
                 let (blk, sign) = if ctx.antithetic {
                     (member / 2, if member % 2 == 1 { -1.0f32 } else { 1.0 })
                 } else {

@@ -61,6 +61,15 @@ impl MnistEvaluator {
 
 impl Evaluator for MnistEvaluator {
     fn evaluate(&mut self, params: &Params, population: &Population) -> Result<Vec<f32>> {
+        self.evaluate_members(params, population, 0..population.size)
+    }
+
+    fn evaluate_members(
+        &mut self,
+        params: &Params,
+        population: &Population,
+        members: std::ops::Range<usize>,
+    ) -> Result<Vec<f32>> {
         let mut rng = Pcg64::new(mix64(self.seed ^ mix64(population.generation + 1)));
         let idx = sample_indices(&mut rng, self.data.len(), self.batch);
         let (p, b) = (self.data.pixels(), idx.len());
@@ -68,11 +77,10 @@ impl Evaluator for MnistEvaluator {
         for (row, &i) in self.x.chunks_mut(p).zip(&idx) {
             self.data.image_into(i, row);
         }
-        let n = population.size;
-        self.out.resize(n * b * 10, 0.0);
+        self.out.resize(members.len() * b * 10, 0.0);
         PopulationForward::new(&self.policy, params, Some(population))?.forward_shared(
             &self.x,
-            n,
+            members,
             &mut self.out,
         )?;
         Ok(self

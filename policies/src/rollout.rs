@@ -104,15 +104,17 @@ impl RolloutEvaluator {
         &self.policy
     }
 
-    /// Run `members × episodes` rollouts: row `r` is member `r / episodes`, episode
-    /// `r % episodes`, reset with `seeds[r % episodes]`. Returns per-row returns.
+    /// Run `members × episodes` rollouts: row `r` is member `members.start + r / episodes`,
+    /// episode `r % episodes`, reset with `seeds[r % episodes]`. Returns per-row returns.
     fn rollout(
         &mut self,
         params: &Params,
         population: Option<&Population>,
-        members: usize,
+        members: std::ops::Range<usize>,
         seeds: &[u64],
     ) -> Result<Vec<f64>> {
+        let first = members.start;
+        let members = members.len();
         let sample_key = mix64(self.seed ^ mix64(population.map_or(u64::MAX, |p| p.generation)));
         let mut t: u64 = 0;
         let k = seeds.len();
@@ -144,7 +146,7 @@ impl RolloutEvaluator {
             let obs = env.observations();
             for &r in &active {
                 x.extend_from_slice(&obs[r * din..(r + 1) * din]);
-                ids.push((r / k) as u32);
+                ids.push((first + r / k) as u32);
             }
             let yb = &mut y[..active.len() * dout];
             fwd.forward(&x, Some(&ids), yb)?;
@@ -157,7 +159,8 @@ impl RolloutEvaluator {
                 }
                 Head::Sample { temperature } => {
                     for (j, &r) in active.iter().enumerate() {
-                        let h = mix64(sample_key ^ mix64(((r as u64) << 20) ^ t));
+                        let global_row = (first * k + r) as u64;
+                        let h = mix64(sample_key ^ mix64((global_row << 20) ^ t));
                         let u = (h >> 40) as f32 / (1u64 << 24) as f32;
                         discrete[r] = Head::sample(&yb[j * dout..(j + 1) * dout], *temperature, u);
                     }
@@ -196,7 +199,7 @@ impl RolloutEvaluator {
         let seeds: Vec<u64> = (0..episodes)
             .map(|j| member_seed(mix64(seed ^ 0x00e7_a1e7), j))
             .collect();
-        let r = self.rollout(params, None, 1, &seeds)?;
+        let r = self.rollout(params, None, 0..1, &seeds)?;
         let n = r.len() as f64;
         let mean = r.iter().sum::<f64>() / n;
         let std = (r.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
@@ -212,12 +215,21 @@ impl RolloutEvaluator {
 
 impl Evaluator for RolloutEvaluator {
     fn evaluate(&mut self, params: &Params, population: &Population) -> Result<Vec<f32>> {
+        self.evaluate_members(params, population, 0..population.size)
+    }
+
+    fn evaluate_members(
+        &mut self,
+        params: &Params,
+        population: &Population,
+        members: std::ops::Range<usize>,
+    ) -> Result<Vec<f32>> {
         let gen_seed = mix64(self.seed ^ mix64(population.generation.wrapping_add(1)));
         let seeds: Vec<u64> = (0..self.episodes)
             .map(|j| member_seed(gen_seed, j))
             .collect();
         let k = self.episodes;
-        let returns = self.rollout(params, Some(population), population.size, &seeds)?;
+        let returns = self.rollout(params, Some(population), members, &seeds)?;
         Ok(returns
             .chunks(k)
             .map(|c| (c.iter().sum::<f64>() / k as f64) as f32)

@@ -244,7 +244,11 @@ fn shared_input_forward_equals_tiled_forward() {
         let dout = *sizes.last().unwrap();
         let fwd = PopulationForward::new(&cfg, &params, Some(&pop)).unwrap();
         let mut shared = vec![0.0; 10 * batch * dout];
-        fwd.forward_shared(&x, 10, &mut shared).unwrap();
+        fwd.forward_shared(&x, 0..10, &mut shared).unwrap();
+        // A sub-range of members equals the matching rows.
+        let mut part = vec![0.0; 3 * batch * dout];
+        fwd.forward_shared(&x, 4..7, &mut part).unwrap();
+        assert_eq!(part, shared[4 * batch * dout..7 * batch * dout].to_vec());
         let tiled: Vec<f32> = (0..10).flat_map(|_| x.clone()).collect();
         let ids: Vec<u32> = (0..10 * batch as u32).map(|r| r / batch as u32).collect();
         let mut rows = vec![0.0; 10 * batch * dout];

@@ -240,3 +240,36 @@ fn sampling_head_matches_softmax_and_is_reproducible() {
     .unwrap();
     assert_ne!(a, argmax, "sampling changes the rollouts");
 }
+
+/// Evaluating a slice of the members gives exactly the slice of the full evaluation (what a
+/// distributed worker computes), for argmax and sampling heads and several episodes.
+#[test]
+fn member_slices_equal_the_full_evaluation() {
+    let cfg = cartpole_policy();
+    let params = cfg.init(3, &Device::Cpu).unwrap();
+    let mut es = Eggroll::new(
+        EsConfig {
+            population_size: 40,
+            sigma: 0.3,
+            ..EsConfig::default()
+        },
+        &params,
+    )
+    .unwrap();
+    let pop = es.ask(&params, 2).unwrap();
+    for head in [Head::Argmax, Head::Sample { temperature: 0.5 }] {
+        let mut ev = RolloutEvaluator::new(
+            cfg.clone(),
+            head.clone(),
+            Box::new(|n| Box::new(CartPoleVec::new(n))),
+            3,
+            5,
+        )
+        .unwrap();
+        let full = ev.evaluate(&params, &pop).unwrap();
+        for range in [0..13, 13..27, 27..40, 5..6] {
+            let part = ev.evaluate_members(&params, &pop, range.clone()).unwrap();
+            assert_eq!(part, full[range.clone()].to_vec(), "{head:?} {range:?}");
+        }
+    }
+}

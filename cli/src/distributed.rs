@@ -1,0 +1,142 @@
+//! Multi-process training over MPI: every rank evaluates its slice of the population, the
+//! fitness vector is all-gathered (N floats per generation) and every rank applies the same
+//! update. Noise is a pure function of counters, so nothing else ever crosses the network.
+
+use std::ops::Range;
+
+use anyhow::{Result, bail};
+use eggroll_core::{Evaluator, Params, Population};
+use mpi::datatype::PartitionMut;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+
+use crate::train::TaskEvaluator;
+
+/// The MPI world of this process.
+pub struct Mpi {
+    _universe: mpi::environment::Universe,
+    world: SimpleCommunicator,
+}
+
+// SAFETY: MPI is initialised with the default (single) thread level and every call is made
+// from the thread that runs the training loop; the handle is only moved, never shared.
+unsafe impl Send for Mpi {}
+
+impl Mpi {
+    /// Initialise MPI (once per process).
+    pub fn init() -> Result<Mpi> {
+        let Some(universe) = mpi::initialize() else {
+            bail!("MPI was already initialised");
+        };
+        let world = universe.world();
+        Ok(Mpi {
+            _universe: universe,
+            world,
+        })
+    }
+
+    /// This process's rank.
+    pub fn rank(&self) -> usize {
+        self.world.rank() as usize
+    }
+
+    /// Number of ranks.
+    pub fn size(&self) -> usize {
+        self.world.size() as usize
+    }
+
+    /// The members rank `r` evaluates: `[r·n/p, (r+1)·n/p)` (sizes differ by at most one).
+    pub fn slice_of(rank: usize, size: usize, n: usize) -> Range<usize> {
+        (rank * n / size)..((rank + 1) * n / size)
+    }
+
+    /// All-gather every rank's slice into the full fitness vector.
+    pub fn gather(&self, local: &[f32], n: usize) -> Vec<f32> {
+        let p = self.size();
+        let counts: Vec<mpi::Count> = (0..p)
+            .map(|r| Self::slice_of(r, p, n).len() as mpi::Count)
+            .collect();
+        let displs: Vec<mpi::Count> = (0..p)
+            .map(|r| Self::slice_of(r, p, n).start as mpi::Count)
+            .collect();
+        let mut all = vec![0.0f32; n];
+        {
+            let mut part = PartitionMut::new(&mut all[..], counts, &displs[..]);
+            self.world.all_gather_varcount_into(local, &mut part);
+        }
+        all
+    }
+
+    /// Abort with a clear error unless every rank holds bit-identical parameters.
+    pub fn check_same_params(&self, params: &Params, generation: u64) -> Result<()> {
+        let h = params_hash(params)?;
+        let mut all = vec![0u64; self.size()];
+        self.world.all_gather_into(&h, &mut all[..]);
+        if all.iter().any(|&x| x != all[0]) {
+            bail!(
+                "ranks diverged at generation {generation}: parameter hashes {all:016x?}; \
+                 every rank must run the same build, config and seed"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// FNV-1a over the bits of every parameter.
+pub fn params_hash(params: &Params) -> Result<u64> {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for v in params.to_host()? {
+        for x in v {
+            for b in x.to_bits().to_le_bytes() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+    }
+    Ok(h)
+}
+
+/// A task evaluator whose population is split across the MPI ranks.
+pub struct Distributed {
+    /// The task's own evaluator.
+    pub inner: Box<dyn TaskEvaluator>,
+    /// The MPI world.
+    pub mpi: Mpi,
+}
+
+impl Evaluator for Distributed {
+    fn evaluate(
+        &mut self,
+        params: &Params,
+        population: &Population,
+    ) -> eggroll_core::Result<Vec<f32>> {
+        let n = population.size;
+        let mine = Mpi::slice_of(self.mpi.rank(), self.mpi.size(), n);
+        let local = self.inner.evaluate_members(params, population, mine)?;
+        Ok(self.mpi.gather(&local, n))
+    }
+}
+
+impl TaskEvaluator for Distributed {
+    fn final_score(
+        &mut self,
+        params: &Params,
+        episodes: usize,
+        seed: u64,
+    ) -> Result<(f64, Option<eggroll_policies::EvalReport>)> {
+        // Deterministic: every rank computes the same score, so decisions stay in lockstep.
+        self.inner.final_score(params, episodes, seed)
+    }
+    fn score_name(&self) -> &'static str {
+        self.inner.score_name()
+    }
+    fn env_steps(&self) -> u64 {
+        self.inner.env_steps()
+    }
+    fn check_lockstep(&mut self, params: &Params, generation: u64) -> Result<()> {
+        self.mpi.check_same_params(params, generation)
+    }
+    fn is_writer(&self) -> bool {
+        self.mpi.rank() == 0
+    }
+}
