@@ -53,6 +53,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The live dashboard: replay a metrics file, or train several configurations side by side.
+    Dashboard(DashboardArgs),
     /// Use an exported policy directly.
     Policy {
         #[command(subcommand)]
@@ -68,6 +70,29 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+}
+
+/// Arguments of `eggroll dashboard`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DashboardArgs {
+    /// Show a finished or still-running run (tails the file).
+    #[arg(long, value_name = "METRICS_JSONL")]
+    pub replay: Option<PathBuf>,
+    /// Train several configurations concurrently and overlay them.
+    #[arg(long)]
+    pub compare: bool,
+    /// Task of the compared runs.
+    #[arg(long, default_value = "cartpole")]
+    pub task: String,
+    /// Ranks to compare (one run each).
+    #[arg(long, value_delimiter = ',')]
+    pub ranks: Vec<usize>,
+    /// σ values to compare (one run each).
+    #[arg(long, value_delimiter = ',')]
+    pub sigmas: Vec<f32>,
+    /// Generations of each compared run.
+    #[arg(long)]
+    pub generations: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -116,7 +141,7 @@ enum ConfigCommand {
 }
 
 /// Arguments of `eggroll train`.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug, Clone, Default)]
 pub struct TrainArgs {
     /// Task to train: sphere | rastrigin | cartpole | pendulum | mnist.
     #[arg(required_unless_present = "resume")]
@@ -168,6 +193,9 @@ pub struct TrainArgs {
     /// Stop after this many seconds of training.
     #[arg(long)]
     pub time_budget: Option<f64>,
+    /// Open the live dashboard while training runs on its own thread.
+    #[arg(long)]
+    pub gui: bool,
     /// Split the population across processes: `mpi` (run under mpirun; needs the `mpi`
     /// feature). Rank 0 writes the run directory.
     #[arg(long, value_name = "BACKEND")]
@@ -205,6 +233,7 @@ fn main() -> ExitCode {
         Command::Policy {
             command: PolicyCommand::Forward { policy, input },
         } => eval::forward(&policy, &input),
+        Command::Dashboard(d) => dashboard(d),
         Command::Config {
             command: ConfigCommand::Show { task },
         } => config::task_default(&task).and_then(|c| {
@@ -264,6 +293,61 @@ fn bench_forward(
             "  materialised          {:>12.0} members/s  {:.4}x",
             r.materialized_members_per_s, r.materialized_vs_inference
         );
+    }
+    Ok(())
+}
+
+fn dashboard(d: DashboardArgs) -> anyhow::Result<()> {
+    if let Some(path) = &d.replay {
+        let feed = eggroll_gui::replay_feed(path)
+            .map_err(|e| anyhow::anyhow!("--replay {}: {e}", path.display()))?;
+        return eggroll_gui::run_native(eggroll_gui::Dashboard::new(vec![feed]))
+            .map_err(|e| anyhow::anyhow!("dashboard: {e}"));
+    }
+    anyhow::ensure!(d.compare, "give --replay FILE or --compare with --ranks/--sigmas");
+    let mut variants: Vec<(String, String)> = d
+        .ranks
+        .iter()
+        .map(|r| (format!("rank {r}"), format!("es.rank={r}")))
+        .collect();
+    variants.extend(
+        d.sigmas
+            .iter()
+            .map(|s| (format!("σ {s}"), format!("es.sigma={s}"))),
+    );
+    anyhow::ensure!(!variants.is_empty(), "--compare needs --ranks or --sigmas");
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut workers = Vec::new();
+    for (label, set) in &variants {
+        let args = TrainArgs {
+            task: Some(d.task.clone()),
+            sets: vec![set.clone()],
+            generations: d.generations,
+            quiet: true,
+            out: Some(
+                PathBuf::from("runs")
+                    .join(format!("compare-{}-{stamp}", d.task))
+                    .join(label.replace(' ', "-")),
+            ),
+            ..TrainArgs::default()
+        };
+        let link = train::GuiLink {
+            tx: tx.clone(),
+            label: label.clone(),
+        };
+        workers.push(std::thread::spawn(move || train::run_with(&args, Some(link))));
+    }
+    drop(tx);
+    let feeds: Vec<_> = rx.iter().take(variants.len()).collect();
+    anyhow::ensure!(!feeds.is_empty(), "no run started");
+    if let Err(e) = eggroll_gui::run_native(eggroll_gui::Dashboard::new(feeds)) {
+        eprintln!("dashboard: {e}");
+    }
+    for w in workers {
+        if let Ok(Err(e)) = w.join() {
+            eprintln!("a compared run failed: {e:#}");
+        }
     }
     Ok(())
 }

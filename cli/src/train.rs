@@ -360,8 +360,41 @@ impl TaskEvaluator for RolloutEvaluator {
 /// Set by Ctrl-C: the loop finishes the generation in progress, then saves and stops.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// Run `eggroll train`.
+/// A link from a training run to a dashboard: the run sends its feed once it is set up.
+pub struct GuiLink {
+    /// Where the feed goes.
+    pub tx: std::sync::mpsc::Sender<eggroll_gui::RunFeed>,
+    /// Legend label of the run.
+    pub label: String,
+}
+
+/// Run `eggroll train` (with `--gui`, training runs on a thread and the dashboard on this one).
 pub fn run(args: &TrainArgs) -> Result<()> {
+    if !args.gui {
+        return run_with(args, None);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let link = GuiLink {
+        tx,
+        label: args.task.clone().unwrap_or_else(|| "resumed".into()),
+    };
+    let worker_args = args.clone();
+    let worker = std::thread::spawn(move || run_with(&worker_args, Some(link)));
+    match rx.recv() {
+        Ok(feed) => {
+            let mut dash = eggroll_gui::Dashboard::new(vec![feed]);
+            dash.checkpoint_dir = args.out.clone();
+            if let Err(e) = eggroll_gui::run_native(dash) {
+                eprintln!("dashboard: {e} (training continues without it)");
+            }
+        }
+        Err(_) => {} // the run failed before it started; its error follows
+    }
+    worker.join().map_err(|_| anyhow::anyhow!("the training thread panicked"))?
+}
+
+/// Run `eggroll train`, optionally feeding a dashboard.
+pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
     // Resolve the config: a fresh run from the task defaults, or the saved config of a run
     // being resumed (only --generations may change).
     let (config, dir, resuming) = match &args.resume {
@@ -475,6 +508,33 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         trainer.add_observer(Progress::new(config.generations, trainer.generation()));
     }
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+    // Dashboard: statistics out, commands in, snapshots of the mean policy out.
+    let mut controller = None;
+    let mut snapshots = None;
+    if let Some(link) = gui {
+        let g = trainer.generation();
+        let names = trainer.params().iter().map(|p| p.name().to_string()).collect();
+        let info = format!(
+            "seed {} N={} r={} {}",
+            config.es.seed,
+            config.es.population_size,
+            config.es.rank,
+            trainer.strategy().name()
+        );
+        let (ch, feed) = eggroll_gui::live_channels(
+            link.label,
+            config.task.clone(),
+            task.policy().cloned(),
+            names,
+            info,
+            trainer.strategy().sigma(g),
+            trainer.strategy().learning_rate(g),
+        );
+        trainer.add_observer(ch.observer);
+        controller = Some(eggroll_core::Controller::new(ch.commands));
+        snapshots = Some(ch.snapshots);
+        let _ = link.tx.send(feed);
+    }
 
     // The loop: generations until the budget, the target, "solved" or Ctrl-C.
     let start = Instant::now();
@@ -488,12 +548,24 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         if budget.is_some_and(|b| start.elapsed() >= b) {
             break StopReason::TimeBudget;
         }
+        if let Some(c) = &mut controller
+            && c.before_generation(&mut trainer, &|| INTERRUPTED.load(Ordering::SeqCst))?
+                == eggroll_core::Flow::Stop
+        {
+            break StopReason::Observer;
+        }
         if fault_lr_at == Some(trainer.generation()) {
             let lr = trainer.strategy().learning_rate(trainer.generation());
             trainer.strategy_mut().set_learning_rate(lr * 2.0)?;
         }
         let (stats, control) = trainer.step(evaluator.as_mut())?;
         let g = trainer.generation();
+        if let Some(s) = &snapshots {
+            s.offer(eggroll_gui::Snapshot {
+                generation: g,
+                values: trainer.params().to_host()?,
+            });
+        }
         if config.lockstep_check_every > 0 && g % config.lockstep_check_every == 0 {
             evaluator.check_lockstep(trainer.params(), g)?;
         }

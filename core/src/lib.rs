@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+pub mod control;
 pub mod error;
 pub mod eval;
 pub mod kernels;
@@ -43,6 +44,7 @@ pub mod simd;
 pub mod strategy;
 pub mod trainer;
 
+pub use control::{Command, Controller, Flow};
 pub use error::{Error, Result};
 pub use eval::{Evaluator, FnEvaluator};
 pub use optim::{Optimizer, OptimizerConfig};
