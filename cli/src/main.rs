@@ -304,7 +304,10 @@ fn dashboard(d: DashboardArgs) -> anyhow::Result<()> {
         return eggroll_gui::run_native(eggroll_gui::Dashboard::new(vec![feed]))
             .map_err(|e| anyhow::anyhow!("dashboard: {e}"));
     }
-    anyhow::ensure!(d.compare, "give --replay FILE or --compare with --ranks/--sigmas");
+    anyhow::ensure!(
+        d.compare,
+        "give --replay FILE or --compare with --ranks/--sigmas"
+    );
     let mut variants: Vec<(String, String)> = d
         .ranks
         .iter()
@@ -336,7 +339,9 @@ fn dashboard(d: DashboardArgs) -> anyhow::Result<()> {
             tx: tx.clone(),
             label: label.clone(),
         };
-        workers.push(std::thread::spawn(move || train::run_with(&args, Some(link))));
+        workers.push(std::thread::spawn(move || {
+            train::run_with(&args, Some(link))
+        }));
     }
     drop(tx);
     let feeds: Vec<_> = rx.iter().take(variants.len()).collect();

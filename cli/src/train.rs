@@ -380,17 +380,17 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     let worker_args = args.clone();
     let worker = std::thread::spawn(move || run_with(&worker_args, Some(link)));
-    match rx.recv() {
-        Ok(feed) => {
-            let mut dash = eggroll_gui::Dashboard::new(vec![feed]);
-            dash.checkpoint_dir = args.out.clone();
-            if let Err(e) = eggroll_gui::run_native(dash) {
-                eprintln!("dashboard: {e} (training continues without it)");
-            }
+    // If the run fails before it starts, no feed arrives and its error is returned below.
+    if let Ok(feed) = rx.recv() {
+        let mut dash = eggroll_gui::Dashboard::new(vec![feed]);
+        dash.checkpoint_dir = args.out.clone();
+        if let Err(e) = eggroll_gui::run_native(dash) {
+            eprintln!("dashboard: {e} (training continues without it)");
         }
-        Err(_) => {} // the run failed before it started; its error follows
     }
-    worker.join().map_err(|_| anyhow::anyhow!("the training thread panicked"))?
+    worker
+        .join()
+        .map_err(|_| anyhow::anyhow!("the training thread panicked"))?
 }
 
 /// Run `eggroll train`, optionally feeding a dashboard.
@@ -513,7 +513,11 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
     let mut snapshots = None;
     if let Some(link) = gui {
         let g = trainer.generation();
-        let names = trainer.params().iter().map(|p| p.name().to_string()).collect();
+        let names = trainer
+            .params()
+            .iter()
+            .map(|p| p.name().to_string())
+            .collect();
         let info = format!(
             "seed {} N={} r={} {}",
             config.es.seed,

@@ -546,3 +546,54 @@ unsafe extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
+
+/// `eggroll dashboard --compare --ranks 1,4,16` starts one training run per rank (headless
+/// here: the window cannot open, the runs still complete and write their directories).
+#[test]
+fn dashboard_compare_starts_one_run_per_rank() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eggroll"))
+        .args([
+            "dashboard",
+            "--compare",
+            "--task",
+            "sphere",
+            "--ranks",
+            "1,4,16",
+            "--generations",
+            "5",
+        ])
+        .current_dir(tmp.path())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs = std::fs::read_dir(tmp.path().join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut names: Vec<String> = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["rank-1", "rank-16", "rank-4"]);
+    for n in &names {
+        let cfg = std::fs::read_to_string(runs.join(n).join("config.toml")).unwrap();
+        assert!(cfg.contains(&format!("rank = {}", &n[5..])), "{n}: {cfg}");
+        assert_eq!(
+            std::fs::read_to_string(runs.join(n).join("metrics.jsonl"))
+                .unwrap()
+                .lines()
+                .count(),
+            5
+        );
+    }
+}

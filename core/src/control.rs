@@ -76,7 +76,8 @@ impl Controller {
             Command::SetLearningRate(l) => trainer.strategy_mut().set_learning_rate(l)?,
             Command::SaveCheckpoint(p) => {
                 trainer.save_checkpoint(&p)?;
-                self.log.push(format!("checkpoint saved to {}", p.display()));
+                self.log
+                    .push(format!("checkpoint saved to {}", p.display()));
             }
             Command::Stop => return Ok(Some(Flow::Stop)),
         }

@@ -18,9 +18,7 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
 pub use eggroll_core::Command;
-use eggroll_core::{
-    ChannelObserver, Controller, Evaluator, Flow, GenStats, Observer, Trainer,
-};
+use eggroll_core::{ChannelObserver, Controller, Evaluator, Flow, GenStats, Observer, Trainer};
 use eggroll_envs::{Action, CartPole, Environment, Pendulum};
 use eggroll_policies::{Head, MlpConfig, forward::plain_row_forward};
 use egui::{Color32, Pos2, Stroke, Vec2};
@@ -184,7 +182,9 @@ impl Dashboard {
 
     /// Send a command to run `i` (no-op for replays).
     pub fn send(&mut self, i: usize, cmd: Command) {
-        let Some(r) = self.runs.get_mut(i) else { return };
+        let Some(r) = self.runs.get_mut(i) else {
+            return;
+        };
         match &cmd {
             Command::Pause => r.paused = true,
             Command::Resume => r.paused = false,
@@ -243,29 +243,49 @@ impl Dashboard {
                 }
                 let paused = self.runs[i].paused;
                 if ui.button(if paused { "Resume" } else { "Pause" }).clicked() {
-                    self.send(i, if paused { Command::Resume } else { Command::Pause });
+                    self.send(
+                        i,
+                        if paused {
+                            Command::Resume
+                        } else {
+                            Command::Pause
+                        },
+                    );
                 }
                 if ui.button("Step").clicked() {
                     self.send(i, Command::Step);
                 }
                 let mut sigma = self.runs[i].sigma;
                 if ui
-                    .add(egui::Slider::new(&mut sigma, 0.001..=2.0).logarithmic(true).text("σ"))
+                    .add(
+                        egui::Slider::new(&mut sigma, 0.001..=2.0)
+                            .logarithmic(true)
+                            .text("σ"),
+                    )
                     .changed()
                 {
                     self.send(i, Command::SetSigma(sigma));
                 }
                 let mut lr = self.runs[i].lr;
                 if ui
-                    .add(egui::Slider::new(&mut lr, 1e-4..=1.0).logarithmic(true).text("lr"))
+                    .add(
+                        egui::Slider::new(&mut lr, 1e-4..=1.0)
+                            .logarithmic(true)
+                            .text("lr"),
+                    )
                     .changed()
                 {
                     self.send(i, Command::SetLearningRate(lr));
                 }
                 if ui.button("Save checkpoint").clicked() {
-                    let dir = self.checkpoint_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+                    let dir = self
+                        .checkpoint_dir
+                        .clone()
+                        .unwrap_or_else(|| PathBuf::from("."));
                     let path = dir.join(format!("dashboard-gen{gens}.safetensors"));
-                    self.runs[i].log.push(format!("checkpoint → {}", path.display()));
+                    self.runs[i]
+                        .log
+                        .push(format!("checkpoint → {}", path.display()));
                     self.send(i, Command::SaveCheckpoint(path));
                 }
                 if ui.button("Stop").clicked() {
@@ -307,19 +327,38 @@ impl Dashboard {
                         h.iter().map(|s| [self.x_of(s), f(s) as f64]).collect()
                     };
                     if compare {
-                        p.line(Line::new(format!("{} mean", r.feed.label), pts(&|s| s.mean)).color(hsv(i)));
+                        p.line(
+                            Line::new(format!("{} mean", r.feed.label), pts(&|s| s.mean))
+                                .color(hsv(i)),
+                        );
                         continue;
                     }
-                    let band: Vec<[f64; 2]> = h
-                        .iter()
-                        .map(|s| [self.x_of(s), (s.mean + s.std) as f64])
-                        .chain(h.iter().rev().map(|s| [self.x_of(s), (s.mean - s.std) as f64]))
-                        .collect();
-                    p.polygon(Polygon::new("±std", PlotPoints::from(band)).fill_color(hsv(0).linear_multiply(0.15)));
+                    // The ±std band as convex quads between consecutive points (a single
+                    // concave polygon would be filled as a fan).
+                    let stride = (h.len() / 400).max(1);
+                    let idx: Vec<usize> =
+                        (0..h.len()).step_by(stride).chain([h.len() - 1]).collect();
+                    for w in idx.windows(2) {
+                        let (a, b) = (&h[w[0]], &h[w[1]]);
+                        let quad = vec![
+                            [self.x_of(a), (a.mean - a.std) as f64],
+                            [self.x_of(b), (b.mean - b.std) as f64],
+                            [self.x_of(b), (b.mean + b.std) as f64],
+                            [self.x_of(a), (a.mean + a.std) as f64],
+                        ];
+                        p.polygon(
+                            Polygon::new("±std", PlotPoints::from(quad))
+                                .fill_color(hsv(0).linear_multiply(0.2))
+                                .stroke(Stroke::NONE),
+                        );
+                    }
                     p.line(Line::new("mean", pts(&|s| s.mean)).color(hsv(0)));
                     p.line(Line::new("max", pts(&|s| s.max)).color(hsv(2)));
                     p.line(Line::new("min", pts(&|s| s.min)).color(hsv(3)));
-                    p.line(Line::new("best ever", pts(&|s| s.best_ever)).color(Color32::BLACK));
+                    p.line(
+                        Line::new("best ever", pts(&|s| s.best_ever))
+                            .color(Color32::from_rgb(240, 190, 0)),
+                    );
                 }
             });
     }
@@ -330,17 +369,30 @@ impl Dashboard {
             self.distribution(ui);
             ui.separator();
             ui.strong("σ, learning rate, update norm");
-            Plot::new("hyper").height(150.0).legend(Legend::default()).show(ui, |p| {
-                for (i, r) in self.runs.iter().enumerate() {
-                    let tag = if self.runs.len() > 1 { format!(" {}", r.feed.label) } else { String::new() };
-                    let pts = |f: &dyn Fn(&GenStats) -> f32| -> PlotPoints<'_> {
-                        r.history.iter().map(|s| [s.generation as f64, f(s) as f64]).collect()
-                    };
-                    p.line(Line::new(format!("σ{tag}"), pts(&|s| s.sigma)).color(hsv(i)));
-                    p.line(Line::new(format!("lr{tag}"), pts(&|s| s.lr)).color(hsv(i + 1)));
-                    p.line(Line::new(format!("|Δθ|{tag}"), pts(&|s| s.update_norm)).color(hsv(i + 2)));
-                }
-            });
+            Plot::new("hyper")
+                .height(150.0)
+                .legend(Legend::default())
+                .show(ui, |p| {
+                    for (i, r) in self.runs.iter().enumerate() {
+                        let tag = if self.runs.len() > 1 {
+                            format!(" {}", r.feed.label)
+                        } else {
+                            String::new()
+                        };
+                        let pts = |f: &dyn Fn(&GenStats) -> f32| -> PlotPoints<'_> {
+                            r.history
+                                .iter()
+                                .map(|s| [s.generation as f64, f(s) as f64])
+                                .collect()
+                        };
+                        p.line(Line::new(format!("σ{tag}"), pts(&|s| s.sigma)).color(hsv(i)));
+                        p.line(Line::new(format!("lr{tag}"), pts(&|s| s.lr)).color(hsv(i + 1)));
+                        p.line(
+                            Line::new(format!("|Δθ|{tag}"), pts(&|s| s.update_norm))
+                                .color(hsv(i + 2)),
+                        );
+                    }
+                });
             ui.separator();
             ui.strong("Live task");
             self.live_view(ui);
@@ -357,7 +409,11 @@ impl Dashboard {
             return;
         }
         let f = &s.fitness;
-        let (lo, hi) = f.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        let (lo, hi) = f
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
+                (a.min(x), b.max(x))
+            });
         let bins = 20usize;
         let w = ((hi - lo) / bins as f32).max(1e-6);
         let mut counts = vec![0usize; bins];
@@ -367,7 +423,9 @@ impl Dashboard {
         let bars: Vec<Bar> = counts
             .iter()
             .enumerate()
-            .map(|(i, &c)| Bar::new((lo + (i as f32 + 0.5) * w) as f64, c as f64).width(w as f64 * 0.9))
+            .map(|(i, &c)| {
+                Bar::new((lo + (i as f32 + 0.5) * w) as f64, c as f64).width(w as f64 * 0.9)
+            })
             .collect();
         Plot::new("histogram").height(140.0).show(ui, |p| {
             p.bar_chart(BarChart::new("fitness", bars));
@@ -375,7 +433,11 @@ impl Dashboard {
         // Shaped weights (z-score, the default): what each member contributes to the update.
         let shaped = eggroll_core::shaping::shape(f, eggroll_core::Shaping::ZScore, 0);
         Plot::new("shaped").height(100.0).show(ui, |p| {
-            let pts: PlotPoints<'_> = shaped.iter().enumerate().map(|(i, &v)| [i as f64, v as f64]).collect();
+            let pts: PlotPoints<'_> = shaped
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| [i as f64, v as f64])
+                .collect();
             p.points(egui_plot::Points::new("shaped weight", pts).radius(1.5));
         });
     }
@@ -400,7 +462,11 @@ impl Dashboard {
         });
         // One simulator step per frame with the current mean policy.
         let params = policy_params(policy, &run.feed.param_names);
-        let env: &mut dyn Environment = if task == "cartpole" { &mut sim.cart } else { &mut sim.pend };
+        let env: &mut dyn Environment = if task == "cartpole" {
+            &mut sim.cart
+        } else {
+            &mut sim.pend
+        };
         if sim.obs.is_empty() {
             sim.obs = env.reset(Some(sim.episode));
         }
@@ -424,7 +490,10 @@ impl Dashboard {
                 sim.obs = env.reset(Some(sim.episode));
             }
         }
-        ui.label(format!("generation {} — episode {} step {}", snap.generation, sim.episode, sim.steps));
+        ui.label(format!(
+            "generation {} — episode {} step {}",
+            snap.generation, sim.episode, sim.steps
+        ));
         let (resp, painter) = ui.allocate_painter(Vec2::new(340.0, 180.0), egui::Sense::hover());
         let r = resp.rect;
         painter.rect_filled(r, 4.0, Color32::from_gray(245));
@@ -433,11 +502,24 @@ impl Dashboard {
             let scale = r.width() as f64 / 4.8;
             let cx = r.center().x + (x * scale) as f32;
             let cy = r.bottom() - 40.0;
-            painter.line_segment([Pos2::new(r.left(), cy + 12.0), Pos2::new(r.right(), cy + 12.0)], Stroke::new(1.0, Color32::GRAY));
-            painter.rect_filled(egui::Rect::from_center_size(Pos2::new(cx, cy), Vec2::new(50.0, 24.0)), 3.0, Color32::from_rgb(60, 60, 60));
+            painter.line_segment(
+                [
+                    Pos2::new(r.left(), cy + 12.0),
+                    Pos2::new(r.right(), cy + 12.0),
+                ],
+                Stroke::new(1.0, Color32::GRAY),
+            );
+            painter.rect_filled(
+                egui::Rect::from_center_size(Pos2::new(cx, cy), Vec2::new(50.0, 24.0)),
+                3.0,
+                Color32::from_rgb(60, 60, 60),
+            );
             let len = (scale * 1.0) as f32;
             let tip = Pos2::new(cx + len * th.sin() as f32, cy - len * th.cos() as f32);
-            painter.line_segment([Pos2::new(cx, cy), tip], Stroke::new(6.0, Color32::from_rgb(204, 153, 102)));
+            painter.line_segment(
+                [Pos2::new(cx, cy), tip],
+                Stroke::new(6.0, Color32::from_rgb(204, 153, 102)),
+            );
         } else {
             let [th, _] = sim.pend.state();
             let c = r.center();
@@ -459,9 +541,27 @@ fn policy_params(policy: &MlpConfig, names: &[String]) -> Option<eggroll_core::P
         let (n, m) = (policy.sizes[l], policy.sizes[l + 1]);
         for name in names {
             if *name == wn {
-                p.push(wn.clone(), candle_core::Tensor::zeros((m, n), candle_core::DType::F32, &candle_core::Device::Cpu).ok()?).ok()?;
+                p.push(
+                    wn.clone(),
+                    candle_core::Tensor::zeros(
+                        (m, n),
+                        candle_core::DType::F32,
+                        &candle_core::Device::Cpu,
+                    )
+                    .ok()?,
+                )
+                .ok()?;
             } else if *name == bn {
-                p.push(bn.clone(), candle_core::Tensor::zeros(m, candle_core::DType::F32, &candle_core::Device::Cpu).ok()?).ok()?;
+                p.push(
+                    bn.clone(),
+                    candle_core::Tensor::zeros(
+                        m,
+                        candle_core::DType::F32,
+                        &candle_core::Device::Cpu,
+                    )
+                    .ok()?,
+                )
+                .ok()?;
             }
         }
     }
@@ -471,7 +571,8 @@ fn policy_params(policy: &MlpConfig, names: &[String]) -> Option<eggroll_core::P
 impl eframe::App for Dashboard {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         Dashboard::ui(self, ui);
-        ui.ctx().send_viewport_cmd(egui::ViewportCommand::Title(self.title()));
+        ui.ctx()
+            .send_viewport_cmd(egui::ViewportCommand::Title(self.title()));
         ui.ctx().request_repaint_after(Duration::from_millis(100));
     }
 }
@@ -545,11 +646,25 @@ pub fn spawn_run(
     label: impl Into<String>,
     task: impl Into<String>,
     policy: Option<MlpConfig>,
-) -> (RunFeed, std::thread::JoinHandle<eggroll_core::Result<Trainer>>) {
-    let names: Vec<String> = trainer.params().iter().map(|p| p.name().to_string()).collect();
+) -> (
+    RunFeed,
+    std::thread::JoinHandle<eggroll_core::Result<Trainer>>,
+) {
+    let names: Vec<String> = trainer
+        .params()
+        .iter()
+        .map(|p| p.name().to_string())
+        .collect();
     let g = trainer.generation();
-    let info = format!("{} N={}", trainer.strategy().name(), trainer.strategy().population_size());
-    let (sigma, lr) = (trainer.strategy().sigma(g), trainer.strategy().learning_rate(g));
+    let info = format!(
+        "{} N={}",
+        trainer.strategy().name(),
+        trainer.strategy().population_size()
+    );
+    let (sigma, lr) = (
+        trainer.strategy().sigma(g),
+        trainer.strategy().learning_rate(g),
+    );
     let (ch, feed) = live_channels(label, task, policy, names, info, sigma, lr);
     let handle = std::thread::spawn(move || {
         trainer.add_observer(ch.observer);

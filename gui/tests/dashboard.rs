@@ -1,0 +1,174 @@
+//! The dashboard driven headless with egui_kittest over real training threads.
+
+use std::time::{Duration, Instant};
+
+use candle_core::{DType, Device, Tensor};
+use eggroll_core::*;
+use eggroll_gui::{Dashboard, spawn_run};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+fn sphere_run(
+    rank: usize,
+    label: &str,
+) -> (
+    eggroll_gui::RunFeed,
+    std::thread::JoinHandle<Result<Trainer>>,
+) {
+    let params = Params::new()
+        .with(
+            "w",
+            Tensor::zeros((64, 64), DType::F32, &Device::Cpu).unwrap(),
+        )
+        .unwrap();
+    let cfg = EsConfig {
+        population_size: 256,
+        rank,
+        sigma: 0.05,
+        learning_rate: 0.02,
+        ..EsConfig::default()
+    };
+    let trainer = Trainer::new(Eggroll::new(cfg, &params).unwrap(), params);
+    let eval = FnEvaluator::new(|p: &ParamView| {
+        -p.values(0).iter().map(|x| (x - 0.5).powi(2)).sum::<f32>()
+    });
+    spawn_run(trainer, Box::new(eval), 1_000_000, label, "sphere", None)
+}
+
+fn harness(d: Dashboard) -> Harness<'static, Dashboard> {
+    Harness::builder()
+        .with_size(egui::Vec2::new(1280.0, 800.0))
+        .build_ui_state(|ui, d: &mut Dashboard| d.ui(ui), d)
+}
+
+fn wait_until(h: &mut Harness<'_, Dashboard>, what: &str, f: impl Fn(&Dashboard) -> bool) {
+    let t = Instant::now();
+    while !f(h.state()) {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+}
+
+#[test]
+fn pause_stops_the_generation_counter_and_resume_restarts_it() {
+    let (feed, handle) = sphere_run(1, "run");
+    let mut h = harness(Dashboard::new(vec![feed]));
+    wait_until(&mut h, "3 generations", |d| d.generations(0) >= 3);
+    h.get_by_label("Pause").click();
+    h.step();
+    std::thread::sleep(Duration::from_millis(300)); // the generation in flight finishes
+    h.step();
+    let g1 = h.state().generations(0);
+    std::thread::sleep(Duration::from_millis(500));
+    h.step();
+    assert_eq!(h.state().generations(0), g1, "paused training kept running");
+    // Single step: exactly one more generation.
+    h.get_by_label("Step").click();
+    h.step();
+    wait_until(&mut h, "one step", |d| d.generations(0) > g1);
+    std::thread::sleep(Duration::from_millis(300));
+    h.step();
+    assert_eq!(h.state().generations(0), g1 + 1);
+    h.get_by_label("Resume").click();
+    h.step();
+    wait_until(&mut h, "resumed training", |d| d.generations(0) > g1 + 5);
+    h.get_by_label("Stop").click();
+    h.step();
+    let t = handle.join().unwrap().unwrap();
+    assert!(t.generation() as usize > g1 + 5);
+}
+
+/// The σ and learning-rate controls reach the trainer: later generations report the new
+/// values in their statistics (measured trainer-side, not from the UI state).
+#[test]
+fn sigma_and_lr_changes_reach_the_trainer() {
+    let (feed, handle) = sphere_run(1, "run");
+    let mut h = harness(Dashboard::new(vec![feed]));
+    wait_until(&mut h, "2 generations", |d| d.generations(0) >= 2);
+    // What the σ / lr sliders call when dragged.
+    h.state_mut().send(0, Command::SetSigma(0.37));
+    h.state_mut().send(0, Command::SetLearningRate(0.011));
+    h.step();
+    wait_until(&mut h, "σ = 0.37 in the statistics", |d| {
+        d.runs[0]
+            .history
+            .last()
+            .is_some_and(|s| s.sigma == 0.37 && s.lr == 0.011)
+    });
+    h.get_by_label("Stop").click();
+    h.step();
+    handle.join().unwrap().unwrap();
+}
+
+fn stats_line(g: u64) -> String {
+    format!(
+        r#"{{"generation":{g},"mean":{m},"min":{lo},"max":{hi},"std":0.1,"best_ever":{hi},"sigma":0.1,"lr":0.01,"update_norm":0.5,"nonfinite":0,"evals":{e},"evals_per_s":1000.0,"gen_s":0.01,"wall_s":{w}}}"#,
+        m = g as f32 * 0.5,
+        lo = g as f32 * 0.5 - 1.0,
+        hi = g as f32 * 0.5 + 1.0,
+        e = (g + 1) * 64,
+        w = (g + 1) as f64 * 0.01
+    )
+}
+
+/// Replaying a fixture metrics file shows one point per line, and tailing picks up lines the
+/// run appends later.
+#[test]
+fn replay_shows_every_line_and_tails_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    let path = run.join("metrics.jsonl");
+    let text: String = (0..37).map(|g| stats_line(g) + "\n").collect();
+    std::fs::write(&path, text).unwrap();
+    let mut h = harness(Dashboard::new(vec![
+        eggroll_gui::replay_feed(&path).unwrap(),
+    ]));
+    wait_until(&mut h, "37 points", |d| d.generations(0) == 37);
+    h.get_by_label("run: 37 generations");
+    // A still-running run appends three lines (the last one torn at first).
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    write!(f, "{}\n{}\n", stats_line(37), stats_line(38)).unwrap();
+    let last = stats_line(39);
+    write!(f, "{}", &last[..20]).unwrap();
+    f.flush().unwrap();
+    wait_until(&mut h, "39 points", |d| d.generations(0) == 39);
+    writeln!(f, "{}", &last[20..]).unwrap();
+    wait_until(&mut h, "40 points", |d| d.generations(0) == 40);
+    h.get_by_label("run: 40 generations");
+    assert!(eggroll_gui::replay_feed(&dir.path().join("missing.jsonl")).is_err());
+}
+
+/// Compare mode overlays one run per rank, each receiving its own statistics.
+#[test]
+fn compare_mode_runs_one_trainer_per_rank() {
+    let runs: Vec<_> = [1, 4, 16]
+        .iter()
+        .map(|&r| sphere_run(r, &format!("rank {r}")))
+        .collect();
+    let (feeds, handles): (Vec<_>, Vec<_>) = runs.into_iter().unzip();
+    let mut h = harness(Dashboard::new(feeds));
+    assert_eq!(h.state().runs.len(), 3);
+    wait_until(&mut h, "every run reporting", |d| {
+        (0..3).all(|i| d.generations(i) >= 2)
+    });
+    for (i, r) in [1, 4, 16].iter().enumerate() {
+        let label = &h.state().runs[i].feed.label;
+        assert_eq!(label, &format!("rank {r}"));
+    }
+    for b in h.get_all_by_label("Stop") {
+        b.click();
+    }
+    h.step();
+    for handle in handles {
+        handle.join().unwrap().unwrap();
+    }
+}
