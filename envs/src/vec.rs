@@ -143,6 +143,27 @@ fn check_continuous(
     Ok(())
 }
 
+/// The five output accessors every implementation shares (they all keep an `out: Outputs`).
+macro_rules! output_getters {
+    () => {
+        fn observations(&self) -> &[f32] {
+            &self.out.obs
+        }
+        fn rewards(&self) -> &[f64] {
+            &self.out.rewards
+        }
+        fn terminated(&self) -> &[bool] {
+            &self.out.terminated
+        }
+        fn truncated(&self) -> &[bool] {
+            &self.out.truncated
+        }
+        fn done(&self) -> &[bool] {
+            &self.out.done
+        }
+    };
+}
+
 /// Step members in chunks (in parallel for large batches). `f(state, action_row, obs_row) ->
 /// (reward, terminated)` advances one running member.
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
@@ -288,21 +309,7 @@ impl VecEnv for CartPoleVec {
         );
         Ok(())
     }
-    fn observations(&self) -> &[f32] {
-        &self.out.obs
-    }
-    fn rewards(&self) -> &[f64] {
-        &self.out.rewards
-    }
-    fn terminated(&self) -> &[bool] {
-        &self.out.terminated
-    }
-    fn truncated(&self) -> &[bool] {
-        &self.out.truncated
-    }
-    fn done(&self) -> &[bool] {
-        &self.out.done
-    }
+    output_getters!();
 }
 
 /// N Pendulum-v1 members; states `[θ, θ̇]` per member, outputs SoA.
@@ -377,21 +384,7 @@ impl VecEnv for PendulumVec {
         );
         Ok(())
     }
-    fn observations(&self) -> &[f32] {
-        &self.out.obs
-    }
-    fn rewards(&self) -> &[f64] {
-        &self.out.rewards
-    }
-    fn terminated(&self) -> &[bool] {
-        &self.out.terminated
-    }
-    fn truncated(&self) -> &[bool] {
-        &self.out.truncated
-    }
-    fn done(&self) -> &[bool] {
-        &self.out.done
-    }
+    output_getters!();
 }
 
 /// Any [`Environment`] (closure environments included) vectorised: one instance per member,
@@ -497,19 +490,5 @@ impl<E: Environment> VecEnv for EnvVec<E> {
         }
         Ok(())
     }
-    fn observations(&self) -> &[f32] {
-        &self.out.obs
-    }
-    fn rewards(&self) -> &[f64] {
-        &self.out.rewards
-    }
-    fn terminated(&self) -> &[bool] {
-        &self.out.terminated
-    }
-    fn truncated(&self) -> &[bool] {
-        &self.out.truncated
-    }
-    fn done(&self) -> &[bool] {
-        &self.out.done
-    }
+    output_getters!();
 }
