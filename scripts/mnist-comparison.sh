@@ -11,5 +11,6 @@ for strategy in eggroll simple_es; do
   out=$(mktemp -d)
   target/release/eggroll train mnist --quiet --json --data-dir "$data" --time-budget "$budget" \
     --generations 1000000 --set strategy="\"$strategy\"" --out "$out" | tail -1 |
-    python3 -c 'import json,sys; j=json.load(sys.stdin); print(f"{j[\"strategy\"]:>10}: test_accuracy {j[\"test_accuracy\"]:.4f} after {j[\"generations\"]} generations in {j[\"train_s\"]:.0f} s (population {j[\"population\"]}); metrics: '"$out"'/metrics.jsonl")'
+    python3 -c "import json,sys; j=json.load(sys.stdin); print('%10s: test_accuracy %.4f after %d generations in %.0f s (population %d)' % (j['strategy'], j['test_accuracy'], j['generations'], j['train_s'], j['population']))"
+  echo "            metrics: $out/metrics.jsonl"
 done
