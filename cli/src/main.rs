@@ -128,6 +128,10 @@ enum BenchCommand {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+        /// MNIST-style: every member sees the same batch of this many inputs; compares the
+        /// shared-input forward with plain inference on members × batch rows.
+        #[arg(long)]
+        shared_batch: Option<usize>,
     },
 }
 
@@ -220,8 +224,19 @@ fn main() -> ExitCode {
                     rank,
                     rounds,
                     json,
+                    shared_batch,
                 },
-        } => bench_forward(population, layers, rank, rounds, json),
+        } => match shared_batch {
+            Some(b) => {
+                eggroll_policies::bench::shared_batch(population, b, &layers, rank, rounds.max(1))
+                    .map_err(anyhow::Error::from)
+                    .and_then(|r| {
+                        println!("{}", serde_json::to_string(&r)?);
+                        Ok(())
+                    })
+            }
+            None => bench_forward(population, layers, rank, rounds, json),
+        },
         Command::Eval {
             task,
             policy,

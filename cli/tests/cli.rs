@@ -226,6 +226,31 @@ fn bench_forward_json_has_all_keys() {
     }
     let bad = eggroll(&["bench", "forward", "--population", "3"]);
     assert!(!bad.status.success());
+    let out = eggroll(&[
+        "bench",
+        "forward",
+        "--population",
+        "8",
+        "--layers",
+        "12,6,10",
+        "--shared-batch",
+        "16",
+        "--rounds",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = last_json(&out);
+    for key in [
+        "inference_member_inputs_per_s",
+        "eggroll_member_inputs_per_s",
+        "eggroll_vs_inference",
+    ] {
+        assert!(j[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {j}");
+    }
 }
 
 /// Write a separable synthetic 10-class "MNIST" (12×12 images: class c lights its own 2×2

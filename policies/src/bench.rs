@@ -26,6 +26,80 @@ pub struct ForwardBench {
     pub materialized_rows: usize,
 }
 
+/// The MNIST-style benchmark: every member classifies the same batch of inputs.
+#[derive(Debug, Clone, Serialize)]
+pub struct SharedBatchResult {
+    /// Members.
+    pub population: usize,
+    /// Inputs per member (the shared batch).
+    pub batch: usize,
+    /// Layer widths.
+    pub layers: Vec<usize>,
+    /// Plain inference of the same network on members × batch rows (shared weights).
+    pub inference_member_inputs_per_s: f64,
+    /// The EGGROLL shared-input forward (one GEMM for every member's first layer).
+    pub eggroll_member_inputs_per_s: f64,
+    /// eggroll / inference.
+    pub eggroll_vs_inference: f64,
+}
+
+/// Members × inputs per second for the shared-batch forward vs plain inference on the same
+/// members × batch rows, side by side in interleaved rounds (median reported).
+pub fn shared_batch(
+    population: usize,
+    batch: usize,
+    layers: &[usize],
+    rank: usize,
+    rounds: usize,
+) -> Result<SharedBatchResult> {
+    let cfg = MlpConfig {
+        sizes: layers.to_vec(),
+        activation: Activation::Tanh,
+        bias: true,
+    };
+    let params = cfg.init(0, &Device::Cpu)?;
+    let es = EsConfig {
+        population_size: population,
+        rank,
+        ..EsConfig::default()
+    };
+    let pop = Eggroll::new(es, &params)?.ask(&params, 0)?;
+    let din = layers[0];
+    let dout = *layers.last().expect("validated");
+    let x: Vec<f32> = (0..batch * din)
+        .map(|i| ((i % 89) as f32 / 44.0) - 1.0)
+        .collect();
+    let tiled: Vec<f32> = (0..population).flat_map(|_| x.iter().copied()).collect();
+    let mut out = vec![0.0f32; population * batch * dout];
+    let (mut inf, mut egg) = (vec![], vec![]);
+    let work = (population * batch) as f64;
+    for round in 0..=rounds {
+        let t = Instant::now();
+        PopulationForward::new(&cfg, &params, None)?.forward(&tiled, None, &mut out)?;
+        let ti = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        PopulationForward::new(&cfg, &params, Some(&pop))?.forward_shared(
+            &x,
+            0..population,
+            &mut out,
+        )?;
+        let te = t.elapsed().as_secs_f64();
+        if round > 0 {
+            inf.push(work / ti);
+            egg.push(work / te);
+        }
+    }
+    let (inf, egg) = (median(inf), median(egg));
+    Ok(SharedBatchResult {
+        population,
+        batch,
+        layers: layers.to_vec(),
+        inference_member_inputs_per_s: inf,
+        eggroll_member_inputs_per_s: egg,
+        eggroll_vs_inference: egg / inf,
+    })
+}
+
 /// Members per second of each variant, and the ratios to plain inference.
 #[derive(Debug, Clone, Serialize)]
 pub struct ForwardBenchResult {
