@@ -525,7 +525,7 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
             config.es.rank,
             trainer.strategy().name()
         );
-        let (ch, feed) = eggroll_gui::live_channels(
+        let (ch, mut feed) = eggroll_gui::live_channels(
             link.label,
             config.task.clone(),
             task.policy().cloned(),
@@ -534,6 +534,16 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
             trainer.strategy().sigma(g),
             trainer.strategy().learning_rate(g),
         );
+        if config.strategy == StrategyKind::Eggroll {
+            feed.noise = Some(eggroll_gui::NoiseInfo {
+                seed: config.es.seed,
+                rank: config.es.rank,
+                noise_reuse: config.es.noise_reuse,
+            });
+        }
+        if let Task::Mnist { test, .. } = &task {
+            feed.mnist = Some(test.clone());
+        }
         trainer.add_observer(ch.observer);
         controller = Some(eggroll_core::Controller::new(ch.commands));
         snapshots = Some(ch.snapshots);

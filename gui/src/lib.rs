@@ -68,6 +68,22 @@ pub struct RunFeed {
     pub snapshots: Option<Receiver<Snapshot>>,
     /// Commands to the training loop (live runs; None for replays).
     pub commands: Option<Sender<Command>>,
+    /// How the run draws its noise, so the dashboard can regenerate a member's perturbation.
+    pub noise: Option<NoiseInfo>,
+    /// MNIST test images for the prediction grid (mnist runs).
+    pub mnist: Option<std::sync::Arc<eggroll_envs::mnist::Dataset>>,
+}
+
+/// What the dashboard needs to regenerate a member's low-rank perturbation (noise is a pure
+/// function of these counters).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NoiseInfo {
+    /// Noise seed.
+    pub seed: u64,
+    /// Low-rank rank.
+    pub rank: usize,
+    /// Generations per noise epoch.
+    pub noise_reuse: u64,
 }
 
 /// The x axis of the fitness plot.
@@ -97,6 +113,10 @@ pub struct RunState {
     pub paused: bool,
     /// Messages shown under the controls.
     pub log: Vec<String>,
+    /// The snapshot before `snapshot`, to form the latest update ΔW.
+    prev_snapshot: Option<Snapshot>,
+    /// Latest update of each matrix parameter (from consecutive snapshots): (generation, ΔW).
+    pub last_update: Option<(u64, Vec<Vec<f32>>)>,
 }
 
 /// The live task view: a simulator driven by the latest mean policy.
@@ -118,6 +138,8 @@ pub struct Dashboard {
     pub checkpoint_dir: Option<PathBuf>,
     title: String,
     sim: Option<LiveSim>,
+    /// Matrix parameter shown in the rank/σ panel.
+    pub layer: usize,
 }
 
 fn hsv(i: usize) -> Color32 {
@@ -151,12 +173,15 @@ impl Dashboard {
                     snapshot: None,
                     paused: false,
                     log: Vec::new(),
+                    prev_snapshot: None,
+                    last_update: None,
                 })
                 .collect(),
             x_axis: XAxis::Generation,
             checkpoint_dir: None,
             title,
             sim: None,
+            layer: 0,
         }
     }
 
@@ -172,10 +197,22 @@ impl Dashboard {
     pub fn poll(&mut self) {
         for r in &mut self.runs {
             r.history.extend(r.feed.stats.try_iter());
-            if let Some(rx) = &r.feed.snapshots
-                && let Some(s) = rx.try_iter().last()
-            {
-                r.snapshot = Some(s);
+            if let Some(rx) = &r.feed.snapshots {
+                for s in rx.try_iter() {
+                    if let Some(prev) = r.snapshot.take() {
+                        if prev.generation + 1 == s.generation {
+                            let delta = s
+                                .values
+                                .iter()
+                                .zip(&prev.values)
+                                .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x - y).collect())
+                                .collect();
+                            r.last_update = Some((s.generation, delta));
+                        }
+                        r.prev_snapshot = Some(prev);
+                    }
+                    r.snapshot = Some(s);
+                }
             }
         }
     }
@@ -394,6 +431,9 @@ impl Dashboard {
                     }
                 });
             ui.separator();
+            ui.strong("Rank and σ effects: the latest update ΔW");
+            self.rank_panel(ui);
+            ui.separator();
             ui.strong("Live task");
             self.live_view(ui);
         });
@@ -442,7 +482,135 @@ impl Dashboard {
         });
     }
 
+    fn rank_panel(&mut self, ui: &mut egui::Ui) {
+        let Some(run) = self.runs.first() else { return };
+        let Some(policy) = &run.feed.policy else {
+            ui.label("(needs a policy network)");
+            return;
+        };
+        let layers: Vec<(usize, String, usize, usize)> = run
+            .feed
+            .param_names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                let l: usize = n
+                    .strip_prefix("layers.")?
+                    .strip_suffix(".weight")?
+                    .parse()
+                    .ok()?;
+                Some((i, n.clone(), policy.sizes[l + 1], policy.sizes[l]))
+            })
+            .collect();
+        if layers.is_empty() {
+            return;
+        }
+        self.layer = self.layer.min(layers.len() - 1);
+        egui::ComboBox::from_label("layer")
+            .selected_text(layers[self.layer].1.clone())
+            .show_ui(ui, |ui| {
+                for (k, l) in layers.iter().enumerate() {
+                    ui.selectable_value(&mut self.layer, k, format!("{} ({}×{})", l.1, l.2, l.3));
+                }
+            });
+        let (idx, _, m, n) = layers[self.layer];
+        let Some((generation, delta)) = &run.last_update else {
+            ui.label("waiting for two consecutive generations…");
+            return;
+        };
+        let dw = &delta[idx];
+        let sv = singular_values(dw, m, n);
+        let top = sv.first().copied().unwrap_or(0.0).max(1e-30);
+        let numeric_rank = sv.iter().filter(|&&v| v > top * 1e-4).count();
+        let pop = run.history.last().map_or(0, |s| s.fitness.len());
+        if let Some(info) = run.feed.noise {
+            ui.label(format!(
+                "generation {generation}: rank(ΔW) ≈ {numeric_rank}; min(N/2·r, m, n) = {}",
+                (pop / 2 * info.rank).min(m).min(n)
+            ));
+        }
+        let bars: Vec<Bar> = sv
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Bar::new(i as f64, (v / top) as f64).width(0.8))
+            .collect();
+        Plot::new("spectrum").height(100.0).show(ui, |p| {
+            p.bar_chart(BarChart::new("σ_i(ΔW) / σ_1", bars));
+        });
+        // One member's perturbation E_0 (regenerated from the counters) next to ΔW.
+        let e0 = run.feed.noise.map(|info| {
+            let g = generation.saturating_sub(1);
+            let id = eggroll_core::noise::param_id(&run.feed.param_names[idx]);
+            let (a, b) = eggroll_core::population::draw_lowrank(
+                info.seed,
+                id,
+                g / info.noise_reuse.max(1),
+                1,
+                m,
+                n,
+                info.rank,
+            );
+            let c = 1.0 / (info.rank as f32).sqrt();
+            let mut e = vec![0.0f32; m * n];
+            for i in 0..m {
+                for j in 0..n {
+                    e[i * n + j] = c
+                        * (0..info.rank)
+                            .map(|q| a[i * info.rank + q] * b[j * info.rank + q])
+                            .sum::<f32>();
+                }
+            }
+            e
+        });
+        ui.horizontal(|ui| {
+            if let Some(e) = &e0 {
+                heatmap(ui, "E₀ (member 0, rank r)", e, m, n);
+            }
+            heatmap(ui, "ΔW (aggregated update)", dw, m, n);
+        });
+    }
+
+    fn mnist_grid(&self, ui: &mut egui::Ui) -> bool {
+        let Some(run) = self.runs.first() else {
+            return false;
+        };
+        let (Some(data), Some(policy), Some(snap)) =
+            (&run.feed.mnist, &run.feed.policy, &run.snapshot)
+        else {
+            return false;
+        };
+        let Some(params) = policy_params(policy, &run.feed.param_names) else {
+            return false;
+        };
+        let p = data.pixels();
+        let mut img = vec![0.0f32; p];
+        let mut y = vec![0.0f32; 10];
+        egui::Grid::new("mnist").show(ui, |ui| {
+            for k in 0..16 {
+                let i = (k * 613) % data.len();
+                data.image_into(i, &mut img);
+                plain_row_forward(policy, &params, &snap.values, &img, &mut y);
+                let pred = Head::argmax(&y);
+                let ok = pred == i64::from(data.labels[i]);
+                ui.vertical(|ui| {
+                    heatmap_gray(ui, &img, data.rows, data.cols);
+                    ui.colored_label(
+                        if ok { Color32::GREEN } else { Color32::RED },
+                        format!("{pred}"),
+                    );
+                });
+                if k % 4 == 3 {
+                    ui.end_row();
+                }
+            }
+        });
+        true
+    }
+
     fn live_view(&mut self, ui: &mut egui::Ui) {
+        if self.mnist_grid(ui) {
+            return;
+        }
         let Some(run) = self.runs.first() else { return };
         let (Some(policy), Some(snap)) = (&run.feed.policy, &run.snapshot) else {
             ui.label("(no policy to show yet)");
@@ -529,6 +697,113 @@ impl Dashboard {
             painter.circle_filled(c, 4.0, Color32::BLACK);
         }
         ui.ctx().request_repaint_after(Duration::from_millis(20));
+    }
+}
+
+/// Singular values of a row-major (m × n) matrix, largest first (eigenvalues of the smaller
+/// Gram matrix by cyclic Jacobi; matrices up to 256 on the short side).
+pub fn singular_values(a: &[f32], m: usize, n: usize) -> Vec<f64> {
+    let k = m.min(n);
+    if k == 0 || k > 256 {
+        return Vec::new();
+    }
+    // G = AᵀA (n ≤ m) or AAᵀ, k × k.
+    let mut g = vec![0.0f64; k * k];
+    for i in 0..k {
+        for j in i..k {
+            let mut s = 0.0f64;
+            if n <= m {
+                for r in 0..m {
+                    s += a[r * n + i] as f64 * a[r * n + j] as f64;
+                }
+            } else {
+                for c in 0..n {
+                    s += a[i * n + c] as f64 * a[j * n + c] as f64;
+                }
+            }
+            g[i * k + j] = s;
+            g[j * k + i] = s;
+        }
+    }
+    for _sweep in 0..30 {
+        let mut off = 0.0;
+        for p in 0..k {
+            for q in p + 1..k {
+                off += g[p * k + q] * g[p * k + q];
+            }
+        }
+        if off < 1e-24 {
+            break;
+        }
+        for p in 0..k {
+            for q in p + 1..k {
+                let apq = g[p * k + q];
+                if apq.abs() < 1e-300 {
+                    continue;
+                }
+                let theta = (g[q * k + q] - g[p * k + p]) / (2.0 * apq);
+                let sgn = if theta >= 0.0 { 1.0 } else { -1.0 };
+                let t = sgn / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for r in 0..k {
+                    let (grp, grq) = (g[r * k + p], g[r * k + q]);
+                    g[r * k + p] = c * grp - s * grq;
+                    g[r * k + q] = s * grp + c * grq;
+                }
+                for r in 0..k {
+                    let (gpr, gqr) = (g[p * k + r], g[q * k + r]);
+                    g[p * k + r] = c * gpr - s * gqr;
+                    g[q * k + r] = s * gpr + c * gqr;
+                }
+            }
+        }
+    }
+    let mut sv: Vec<f64> = (0..k).map(|i| g[i * k + i].max(0.0).sqrt()).collect();
+    sv.sort_by(|a, b| b.total_cmp(a));
+    sv
+}
+
+fn heatmap(ui: &mut egui::Ui, title: &str, v: &[f32], m: usize, n: usize) {
+    ui.vertical(|ui| {
+        ui.small(title);
+        let cell = (150.0 / m.max(n) as f32).clamp(1.0, 12.0);
+        let (resp, painter) = ui.allocate_painter(
+            Vec2::new(cell * n as f32, cell * m as f32),
+            egui::Sense::hover(),
+        );
+        let max = v.iter().fold(0.0f32, |a, x| a.max(x.abs())).max(1e-30);
+        for i in 0..m {
+            for j in 0..n {
+                let t = (v[i * n + j] / max).clamp(-1.0, 1.0);
+                let c = if t >= 0.0 {
+                    Color32::from_rgb(255, (255.0 * (1.0 - t)) as u8, (255.0 * (1.0 - t)) as u8)
+                } else {
+                    Color32::from_rgb((255.0 * (1.0 + t)) as u8, (255.0 * (1.0 + t)) as u8, 255)
+                };
+                let min = resp.rect.min + Vec2::new(j as f32 * cell, i as f32 * cell);
+                painter.rect_filled(egui::Rect::from_min_size(min, Vec2::splat(cell)), 0.0, c);
+            }
+        }
+    });
+}
+
+fn heatmap_gray(ui: &mut egui::Ui, img: &[f32], rows: usize, cols: usize) {
+    let cell = 2.0;
+    let (resp, painter) = ui.allocate_painter(
+        Vec2::new(cell * cols as f32, cell * rows as f32),
+        egui::Sense::hover(),
+    );
+    for r in 0..rows {
+        for c in 0..cols {
+            let g = (img[r * cols + c] * 255.0) as u8;
+            let min = resp.rect.min + Vec2::new(c as f32 * cell, r as f32 * cell);
+            painter.rect_filled(
+                egui::Rect::from_min_size(min, Vec2::splat(cell)),
+                0.0,
+                Color32::from_gray(g),
+            );
+        }
     }
 }
 
@@ -632,6 +907,8 @@ pub fn live_channels(
             stats,
             snapshots: Some(srx),
             commands: Some(ctx),
+            noise: None,
+            mnist: None,
         },
     )
 }
@@ -646,6 +923,7 @@ pub fn spawn_run(
     label: impl Into<String>,
     task: impl Into<String>,
     policy: Option<MlpConfig>,
+    noise: Option<NoiseInfo>,
 ) -> (
     RunFeed,
     std::thread::JoinHandle<eggroll_core::Result<Trainer>>,
@@ -665,7 +943,8 @@ pub fn spawn_run(
         trainer.strategy().sigma(g),
         trainer.strategy().learning_rate(g),
     );
-    let (ch, feed) = live_channels(label, task, policy, names, info, sigma, lr);
+    let (ch, mut feed) = live_channels(label, task, policy, names, info, sigma, lr);
+    feed.noise = noise;
     let handle = std::thread::spawn(move || {
         trainer.add_observer(ch.observer);
         let mut control = Controller::new(ch.commands);
@@ -723,6 +1002,8 @@ pub fn replay_feed(path: &Path) -> std::io::Result<RunFeed> {
         stats: rx,
         snapshots: None,
         commands: None,
+        noise: None,
+        mnist: None,
     })
 }
 

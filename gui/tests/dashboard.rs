@@ -32,7 +32,15 @@ fn sphere_run(
     let eval = FnEvaluator::new(|p: &ParamView| {
         -p.values(0).iter().map(|x| (x - 0.5).powi(2)).sum::<f32>()
     });
-    spawn_run(trainer, Box::new(eval), 1_000_000, label, "sphere", None)
+    spawn_run(
+        trainer,
+        Box::new(eval),
+        1_000_000,
+        label,
+        "sphere",
+        None,
+        None,
+    )
 }
 
 fn harness(d: Dashboard) -> Harness<'static, Dashboard> {
@@ -171,4 +179,33 @@ fn compare_mode_runs_one_trainer_per_rank() {
     for handle in handles {
         handle.join().unwrap().unwrap();
     }
+}
+
+/// Singular values of a known matrix: diag(3, 2, 0.5) embedded in 5×3, rotated.
+#[test]
+fn singular_values_of_a_known_matrix() {
+    let (m, n) = (5, 3);
+    // U (5×3 orthonormal columns) · diag(3, 2, 0.5), then a rotation in the column space.
+    let mut a = vec![0.0f32; m * n];
+    let d = [3.0f32, 2.0, 0.5];
+    let (c, s) = (0.6f32, 0.8f32);
+    for i in 0..3 {
+        a[i * n + i] = d[i];
+    }
+    // Rotate columns 0 and 1 (orthogonal): singular values unchanged.
+    for r in 0..m {
+        let (x, y) = (a[r * n], a[r * n + 1]);
+        a[r * n] = c * x - s * y;
+        a[r * n + 1] = s * x + c * y;
+    }
+    let sv = eggroll_gui::singular_values(&a, m, n);
+    for (got, want) in sv.iter().zip([3.0, 2.0, 0.5]) {
+        assert!((got - want).abs() < 1e-5, "{sv:?}");
+    }
+    // A rank-2 update has one (numerically) zero singular value.
+    let b: Vec<f32> = (0..12)
+        .map(|i| ((i / 4) as f32 + 1.0) * ((i % 4) as f32 - 1.5))
+        .collect();
+    let sv = eggroll_gui::singular_values(&b, 3, 4);
+    assert!(sv[0] > 1.0 && sv[1] < 1e-3 * sv[0], "{sv:?}");
 }
