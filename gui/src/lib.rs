@@ -532,7 +532,7 @@ impl Dashboard {
         let bars: Vec<Bar> = sv
             .iter()
             .enumerate()
-            .map(|(i, v)| Bar::new(i as f64, (v / top) as f64).width(0.8))
+            .map(|(i, v)| Bar::new(i as f64, v / top).width(0.8))
             .collect();
         Plot::new("spectrum").height(100.0).show(ui, |p| {
             p.bar_chart(BarChart::new("σ_i(ΔW) / σ_1", bars));
