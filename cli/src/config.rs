@@ -176,7 +176,7 @@ pub fn task_default(task: &str) -> Result<TrainConfig> {
             c.es.optimizer = eggroll_core::OptimizerConfig::Sgd { momentum: 0.0 };
         }
         "pendulum" => {
-            c.generations = 400;
+            c.generations = 600;
             c.solved_at = -200.0;
             c.eval_every = 10;
             c.early_stop_at = Some(-170.0);
