@@ -203,7 +203,6 @@ enum NoiseFamily {
 #[derive(Debug, Clone)]
 struct EsCore {
     config: EsConfig,
-    family: NoiseFamily,
     specs: Vec<NoiseSpec>,
     optimizer: Optimizer,
     sigma_base: f32,
@@ -250,7 +249,6 @@ impl EsCore {
             sigma_base: config.sigma,
             lr_base: config.learning_rate,
             specs,
-            family,
             config,
         })
     }
@@ -446,7 +444,6 @@ impl SimpleEs {
     /// Build for `params`.
     pub fn new(config: EsConfig, params: &Params) -> Result<Self> {
         let core = EsCore::new(EsConfig { rank: 1, ..config }, params, NoiseFamily::Full)?;
-        debug_assert_eq!(core.family, NoiseFamily::Full);
         Ok(Self { core })
     }
     /// The configuration.

@@ -18,7 +18,7 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
 pub use eggroll_core::Command;
-use eggroll_core::{ChannelObserver, Controller, Evaluator, Flow, GenStats, Observer, Trainer};
+use eggroll_core::{ChannelObserver, Controller, Evaluator, Flow, GenStats, Trainer};
 use eggroll_envs::{Action, CartPole, Environment, Pendulum};
 use eggroll_policies::{Head, MlpConfig, forward::plain_row_forward};
 use egui::{Color32, Pos2, Stroke, Vec2};
@@ -1005,10 +1005,4 @@ pub fn replay_feed(path: &Path) -> std::io::Result<RunFeed> {
         noise: None,
         mnist: None,
     })
-}
-
-/// Forward statistics from an observer list into a dashboard feed (used by the CLI to attach
-/// the dashboard to its own training loop).
-pub fn observer_into(observer: ChannelObserver) -> Box<dyn Observer> {
-    Box::new(observer)
 }

@@ -171,11 +171,16 @@ impl<'a> PopulationForward<'a> {
                 |(buf_a, buf_b), (c, (xc, oc))| {
                     let r0 = c * CHUNK;
                     let rows = xc.len() / din;
-                    let ids: Vec<u32> = match members {
-                        Some(m) => m[r0..r0 + rows].to_vec(),
-                        None => (r0 as u32..(r0 + rows) as u32).collect(),
+                    // Borrow the caller's member ids; only the implicit ids are built.
+                    let implicit: Vec<u32>;
+                    let ids: &[u32] = match members {
+                        Some(m) => &m[r0..r0 + rows],
+                        None => {
+                            implicit = (r0 as u32..(r0 + rows) as u32).collect();
+                            &implicit
+                        }
                     };
-                    self.forward_chunk(0, xc, &ids, oc, buf_a, buf_b);
+                    self.forward_chunk(0, xc, ids, oc, buf_a, buf_b);
                 },
             );
         Ok(())
