@@ -6,6 +6,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod config;
+mod device;
 #[cfg(feature = "mpi")]
 mod distributed;
 mod eval;
@@ -132,6 +133,9 @@ enum BenchCommand {
         /// shared-input forward with plain inference on members × batch rows.
         #[arg(long)]
         shared_batch: Option<usize>,
+        /// cpu (default), cuda (GPU 0) or cuda:N; the GPU needs the `cuda` feature.
+        #[arg(long)]
+        device: Option<String>,
     },
 }
 
@@ -204,6 +208,10 @@ pub struct TrainArgs {
     /// feature). Rank 0 writes the run directory.
     #[arg(long, value_name = "BACKEND")]
     pub distributed: Option<String>,
+    /// cpu (default), cuda (GPU 0) or cuda:N: where parameters, noise, the population
+    /// forward and the update run (environments stay on the CPU). Needs the `cuda` feature.
+    #[arg(long)]
+    pub device: Option<String>,
     /// Print one JSON object as the last stdout line.
     #[arg(long)]
     pub json: bool,
@@ -225,8 +233,12 @@ fn main() -> ExitCode {
                     rounds,
                     json,
                     shared_batch,
+                    device,
                 },
         } => match shared_batch {
+            Some(_) if device.as_deref().is_some_and(|d| d != "cpu") => Err(anyhow::anyhow!(
+                "--shared-batch runs on the CPU only; drop --device"
+            )),
             Some(b) => {
                 eggroll_policies::bench::shared_batch(population, b, &layers, rank, rounds.max(1))
                     .map_err(anyhow::Error::from)
@@ -235,7 +247,7 @@ fn main() -> ExitCode {
                         Ok(())
                     })
             }
-            None => bench_forward(population, layers, rank, rounds, json),
+            None => bench_forward(population, layers, rank, rounds, json, device.as_deref()),
         },
         Command::Eval {
             task,
@@ -271,7 +283,9 @@ fn bench_forward(
     rank: usize,
     rounds: usize,
     json: bool,
+    device: Option<&str>,
 ) -> anyhow::Result<()> {
+    let device = device::parse(device)?;
     anyhow::ensure!(layers.len() >= 2, "--layers needs at least two widths");
     anyhow::ensure!(
         population >= 2 && population % 2 == 0,
@@ -283,14 +297,15 @@ fn bench_forward(
         rank,
         rounds: rounds.max(1),
         materialized_rows: 256,
+        device,
     }
     .run()?;
     if json {
         println!("{}", serde_json::to_string(&r)?);
     } else {
         println!(
-            "N={} layers={:?} r={} ({} threads, {})",
-            r.population, r.layers, r.rank, r.threads, r.simd
+            "N={} layers={:?} r={} on {} ({} threads, {})",
+            r.population, r.layers, r.rank, r.device, r.threads, r.simd
         );
         println!(
             "  inference             {:>12.0} members/s  1.00x",
@@ -308,6 +323,13 @@ fn bench_forward(
             "  materialised          {:>12.0} members/s  {:.4}x",
             r.materialized_members_per_s, r.materialized_vs_inference
         );
+        if let Some(ops) = r.eggroll_ops_members_per_s {
+            println!(
+                "  eggroll (candle ops)  {:>12.0} members/s  {:.3}x",
+                ops,
+                ops / r.inference_members_per_s
+            );
+        }
     }
     Ok(())
 }

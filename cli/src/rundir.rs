@@ -103,7 +103,7 @@ pub fn load_validation(dir: &Path, like: &Params) -> Result<Option<(f64, Params)
     if !path.exists() {
         return Ok(None);
     }
-    let (meta, tensors) = load_safetensors(&path, &Device::Cpu)?;
+    let (meta, tensors) = load_safetensors(&path, &like.device())?;
     let score: f64 = meta
         .get("score")
         .and_then(|s| s.parse().ok())

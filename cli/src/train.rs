@@ -232,13 +232,16 @@ impl Task {
         }
     }
 
-    fn params(&self, config: &TrainConfig) -> Result<Params> {
-        Ok(match self {
+    /// Initial parameters (drawn on the host, so every device starts from the same bits),
+    /// placed on `device`.
+    fn params(&self, config: &TrainConfig, device: &Device) -> Result<Params> {
+        let host = match self {
             Task::Benchmark(p) => p.params(&Device::Cpu)?,
             Task::Control { policy, .. } | Task::Mnist { policy, .. } => {
                 policy.init(config.es.seed, &Device::Cpu)?
             }
-        })
+        };
+        Ok(host.to_device(device)?)
     }
 
     fn evaluator(&self, config: &TrainConfig) -> Result<Box<dyn TaskEvaluator>> {
@@ -439,8 +442,9 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
             .build_global()
             .context("configuring the thread pool")?;
     }
+    let device = crate::device::parse(args.device.as_deref())?;
     let task = Task::new(&config)?;
-    let params = task.params(&config)?;
+    let params = task.params(&config, &device)?;
     let strategy = build_strategy(&config, &params)?;
     let mut evaluator = task.evaluator(&config)?;
     match args.distributed.as_deref() {

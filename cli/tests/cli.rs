@@ -622,3 +622,24 @@ fn dashboard_compare_starts_one_run_per_rank() {
         );
     }
 }
+
+/// `--device`: unknown devices are errors naming the flag; on a build without the `cuda`
+/// feature `--device cuda` says how to rebuild (with it but no GPU, the driver's error).
+#[test]
+fn device_flag_errors_are_clear() {
+    let out = eggroll(&["train", "sphere", "--device", "tpu", "--quiet"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--device: unknown device `tpu`"), "{err}");
+    let out = eggroll(&["bench", "forward", "--device", "cuda:x"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a GPU index"));
+    let out = eggroll(&["bench", "forward", "--device", "cuda", "--population", "8"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    if cfg!(feature = "cuda") {
+        assert!(err.contains("--device cuda"), "{err}");
+    } else {
+        assert!(err.contains("built without CUDA support"), "{err}");
+    }
+}

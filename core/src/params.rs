@@ -189,6 +189,15 @@ impl Params {
             .collect()
     }
 
+    /// The same parameters on `device` (a copy per tensor; a no-op copy on the same device).
+    pub fn to_device(&self, device: &Device) -> Result<Params> {
+        let mut out = Params::new();
+        for p in &self.params {
+            out.push(p.name.clone(), p.tensor.to_device(device)?)?;
+        }
+        Ok(out)
+    }
+
     /// A parameter set with the same names and shapes holding the given host values.
     pub fn from_host_like(&self, values: &[Vec<f32>]) -> Result<Params> {
         let device = self.device();

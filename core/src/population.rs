@@ -284,11 +284,37 @@ impl Population {
     ///
     /// Low-rank parameters use one GEMM `(diag(w) A_stack)ᵀ B_stack` (scaled by `coef/√r`);
     /// full-noise parameters one weighted sum of rows.
+    ///
+    /// CPU parameters use the deterministic host kernels ([`kernels::lowrank_update`]); other
+    /// devices (CUDA) the same products as candle ops on the device (cuBLAS), see
+    /// [`weighted_noise_sum_ops`](Self::weighted_noise_sum_ops).
     pub fn weighted_noise_sum(
         &self,
         params: &Params,
         shaped: &[f32],
         coef: f32,
+    ) -> Result<Vec<Option<Tensor>>> {
+        let host = matches!(params.device(), Device::Cpu);
+        self.weighted_noise_sum_on(params, shaped, coef, host)
+    }
+
+    /// [`weighted_noise_sum`](Self::weighted_noise_sum) through candle ops on the parameters'
+    /// device, whatever it is: the path GPU parameters take, callable on the CPU for testing.
+    pub fn weighted_noise_sum_ops(
+        &self,
+        params: &Params,
+        shaped: &[f32],
+        coef: f32,
+    ) -> Result<Vec<Option<Tensor>>> {
+        self.weighted_noise_sum_on(params, shaped, coef, false)
+    }
+
+    fn weighted_noise_sum_on(
+        &self,
+        params: &Params,
+        shaped: &[f32],
+        coef: f32,
+        host: bool,
     ) -> Result<Vec<Option<Tensor>>> {
         let w = self.block_weights(shaped);
         let device = params.device();
@@ -299,15 +325,15 @@ impl Population {
                 Noise::LowRank { rank, a, b } => {
                     let (m, n, r) = (p.dims()[0], p.dims()[1], *rank);
                     let c = coef / (r as f32).sqrt();
-                    Some(match &device {
-                        Device::Cpu => {
+                    Some(match host {
+                        true => {
                             let wc: Vec<f32> = w.iter().map(|x| x * c).collect();
                             let g = with_host(a, |a| {
                                 with_host(b, |b| kernels::lowrank_update(a, b, &wc, m, n, r))
                             })??;
                             Tensor::from_vec(g, (m, n), &device)?
                         }
-                        _ => {
+                        false => {
                             let kk = w.len();
                             let wt = Tensor::from_slice(&w, (kk, 1, 1), &device)?;
                             let aw = a
@@ -321,13 +347,13 @@ impl Population {
                 }
                 Noise::Full { eps } => {
                     let len = p.numel();
-                    Some(match &device {
-                        Device::Cpu => {
+                    Some(match host {
+                        true => {
                             let wc: Vec<f32> = w.iter().map(|x| x * coef).collect();
                             let g = with_host(eps, |e| kernels::full_update(e, &wc, len))?;
                             Tensor::from_vec(g, p.dims(), &device)?
                         }
-                        _ => {
+                        false => {
                             let wt = Tensor::from_slice(&w, (1, w.len()), &device)?;
                             wt.matmul(eps)?
                                 .affine(coef as f64, 0.0)?

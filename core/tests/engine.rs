@@ -742,3 +742,49 @@ fn both_strategies_converge_on_a_sphere() {
         assert!(f > -2.5e-3, "simple={simple}: {f}");
     }
 }
+
+/// The update's device path (candle ops, what CUDA parameters use) equals the deterministic
+/// host kernels, for low-rank (r = 1, 3) and full-rank noise.
+#[test]
+fn update_ops_path_equals_host_kernels() {
+    for (rank, simple) in [(1, false), (3, false), (1, true)] {
+        let params = Params::new()
+            .with(
+                "w",
+                Tensor::zeros((13, 7), DType::F32, &Device::Cpu).unwrap(),
+            )
+            .unwrap()
+            .with("b", Tensor::zeros(13, DType::F32, &Device::Cpu).unwrap())
+            .unwrap();
+        let es = EsConfig {
+            population_size: 30,
+            rank,
+            ..EsConfig::default()
+        };
+        let mut s: Box<dyn Strategy> = if simple {
+            Box::new(SimpleEs::new(es, &params).unwrap())
+        } else {
+            Box::new(Eggroll::new(es, &params).unwrap())
+        };
+        let pop = s.ask(&params, 2).unwrap();
+        let shaped: Vec<f32> = (0..30).map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0).collect();
+        let host = pop.weighted_noise_sum(&params, &shaped, 0.37).unwrap();
+        let ops = pop.weighted_noise_sum_ops(&params, &shaped, 0.37).unwrap();
+        for (h, o) in host.iter().zip(&ops) {
+            let (h, o) = (h.as_ref().unwrap(), o.as_ref().unwrap());
+            assert_eq!(h.dims(), o.dims());
+            let h = h.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let o = o.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let d = h
+                .iter()
+                .zip(&o)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            let scale = h.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert!(
+                scale > 0.1 && d <= 1e-5 * scale.max(1.0),
+                "r={rank} simple={simple}: {d}"
+            );
+        }
+    }
+}

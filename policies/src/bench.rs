@@ -4,10 +4,11 @@
 
 use std::time::Instant;
 
-use candle_core::Device;
+use candle_core::{Device, Tensor};
 use eggroll_core::{Eggroll, EsConfig, Result, Strategy};
 use serde::Serialize;
 
+use crate::device::{DeviceForward, LowRankPath};
 use crate::forward::{PopulationForward, materialized_forward};
 use crate::mlp::{Activation, MlpConfig};
 
@@ -24,6 +25,9 @@ pub struct ForwardBench {
     pub rounds: usize,
     /// Rows evaluated by the (slow) materialised baseline per round.
     pub materialized_rows: usize,
+    /// Where to run: the CPU (the fused host forward) or a candle device such as CUDA
+    /// ([`DeviceForward`] with inputs already on the device; timings synchronise the device).
+    pub device: Device,
 }
 
 /// The MNIST-style benchmark: every member classifies the same batch of inputs.
@@ -123,6 +127,12 @@ pub struct ForwardBenchResult {
     pub eggroll_noise_vs_inference: f64,
     /// materialised / inference.
     pub materialized_vs_inference: f64,
+    /// Device forward only: the low-rank correction through candle's generic ops instead of
+    /// the fused op (cached noise), members/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eggroll_ops_members_per_s: Option<f64>,
+    /// The device: `cpu` or `cuda:N`.
+    pub device: String,
     /// The SIMD level the kernels used.
     pub simd: String,
     /// Worker threads.
@@ -137,6 +147,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 impl ForwardBench {
     /// Run the benchmark.
     pub fn run(&self) -> Result<ForwardBenchResult> {
+        if !matches!(self.device, Device::Cpu) {
+            return self.run_device();
+        }
         let cfg = MlpConfig {
             sizes: self.layers.clone(),
             activation: Activation::Tanh,
@@ -199,6 +212,114 @@ impl ForwardBench {
             eggroll_vs_inference: egg / inf,
             eggroll_noise_vs_inference: eggn / inf,
             materialized_vs_inference: mat / inf,
+            eggroll_ops_members_per_s: None,
+            device: "cpu".into(),
+            simd: format!("{:?}", eggroll_core::simd::level()),
+            threads: rayon::current_num_threads(),
+        })
+    }
+}
+
+impl ForwardBench {
+    /// The device variant: parameters, noise and inputs live on the device; every timed call
+    /// ends with a device synchronisation. The noise-inclusive variant draws the generation's
+    /// noise with the same counters on the host and uploads it once (what training does).
+    ///
+    /// Public so the device code path can be exercised on the CPU device too.
+    pub fn run_device(&self) -> Result<ForwardBenchResult> {
+        let dev = &self.device;
+        let cfg = MlpConfig {
+            sizes: self.layers.clone(),
+            activation: Activation::Tanh,
+            bias: true,
+        };
+        let params = cfg.init(0, &Device::Cpu)?.to_device(dev)?;
+        let es = EsConfig {
+            population_size: self.population,
+            rank: self.rank,
+            sigma: 0.1,
+            ..EsConfig::default()
+        };
+        let mut strategy = Eggroll::new(es, &params)?;
+        let din = self.layers[0];
+        let n = self.population;
+        let xh: Vec<f32> = (0..n * din)
+            .map(|i| ((i % 97) as f32 / 48.0) - 1.0)
+            .collect();
+        let x = Tensor::from_vec(xh, (n, din), dev)?;
+        // The baseline holds (rows, m, n) weights per layer: at most 2^28 floats (1 GiB).
+        let max_mn = self
+            .layers
+            .windows(2)
+            .map(|w| w[0] * w[1])
+            .max()
+            .unwrap_or(1);
+        let mrows = self
+            .materialized_rows
+            .min((1usize << 28) / max_mn.max(1))
+            .clamp(1, n);
+        let xm = x.narrow(0, 0, mrows)?;
+        let cached = strategy.ask(&params, 0)?;
+        let plain = DeviceForward::new(&cfg, &params, None, dev)?;
+        let fused = DeviceForward::new(&cfg, &params, Some(&cached), dev)?;
+        let ops =
+            DeviceForward::new(&cfg, &params, Some(&cached), dev)?.with_path(LowRankPath::Ops);
+        let timed = |f: &dyn Fn() -> Result<()>| -> Result<f64> {
+            dev.synchronize()?;
+            let t = Instant::now();
+            f()?;
+            dev.synchronize()?;
+            Ok(t.elapsed().as_secs_f64())
+        };
+        let (mut inf, mut egg, mut eggn, mut mat, mut eops) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for round in 0..=self.rounds {
+            let t_inf = timed(&|| plain.forward_tensor(&x, None).map(drop))?;
+            let t_egg = timed(&|| fused.forward_tensor(&x, None).map(drop))?;
+            let t_ops = timed(&|| ops.forward_tensor(&x, None).map(drop))?;
+            let t_eggn = {
+                dev.synchronize()?;
+                let t = Instant::now();
+                let pop = strategy.ask(&params, 1 + round as u64)?;
+                DeviceForward::new(&cfg, &params, Some(&pop), dev)?.forward_tensor(&x, None)?;
+                dev.synchronize()?;
+                t.elapsed().as_secs_f64()
+            };
+            let t_mat = timed(&|| {
+                crate::device::materialized_forward_tensor(&cfg, &params, &cached, &xm).map(drop)
+            })?;
+            if round > 0 {
+                inf.push(n as f64 / t_inf);
+                egg.push(n as f64 / t_egg);
+                eops.push(n as f64 / t_ops);
+                eggn.push(n as f64 / t_eggn);
+                mat.push(mrows as f64 / t_mat);
+            }
+        }
+        let (inf, egg, eggn, mat, eops) = (
+            median(inf),
+            median(egg),
+            median(eggn),
+            median(mat),
+            median(eops),
+        );
+        Ok(ForwardBenchResult {
+            population: n,
+            layers: self.layers.clone(),
+            rank: self.rank,
+            inference_members_per_s: inf,
+            eggroll_members_per_s: egg,
+            eggroll_noise_members_per_s: eggn,
+            materialized_members_per_s: mat,
+            eggroll_vs_inference: egg / inf,
+            eggroll_noise_vs_inference: eggn / inf,
+            materialized_vs_inference: mat / inf,
+            eggroll_ops_members_per_s: Some(eops),
+            device: match dev.location() {
+                candle_core::DeviceLocation::Cpu => "cpu".into(),
+                candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+                other => format!("{other:?}"),
+            },
             simd: format!("{:?}", eggroll_core::simd::level()),
             threads: rayon::current_num_threads(),
         })

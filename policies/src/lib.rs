@@ -6,11 +6,13 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod device;
 pub mod forward;
 pub mod mlp;
 pub mod mnist;
 pub mod rollout;
 
+pub use device::{DeviceForward, LowRankPath};
 pub use forward::{PopulationForward, materialized_forward};
 pub use mlp::{Activation, Head, MlpConfig};
 pub use rollout::{EnvFactory, EvalReport, RolloutEvaluator};

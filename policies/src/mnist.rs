@@ -9,7 +9,7 @@ use eggroll_core::{Error, Evaluator, Params, Population, Result};
 use eggroll_envs::mnist::{Dataset, sample_indices};
 use eggroll_envs::rng::Pcg64;
 
-use crate::forward::PopulationForward;
+use crate::device::Forward;
 use crate::mlp::{Head, MlpConfig};
 
 /// Fitness = accuracy of each member on a batch of `batch` training images drawn per
@@ -78,7 +78,7 @@ impl Evaluator for MnistEvaluator {
             self.data.image_into(i, row);
         }
         self.out.resize(members.len() * b * 10, 0.0);
-        PopulationForward::new(&self.policy, params, Some(population))?.forward_shared(
+        Forward::new(&self.policy, params, Some(population))?.forward_shared(
             &self.x,
             members,
             &mut self.out,
@@ -100,7 +100,7 @@ impl Evaluator for MnistEvaluator {
 
 /// Accuracy of the unperturbed `params` on every image of `data`.
 pub fn accuracy(policy: &MlpConfig, params: &Params, data: &Dataset) -> Result<f64> {
-    let fwd = PopulationForward::new(policy, params, None)?;
+    let fwd = Forward::new(policy, params, None)?;
     let p = data.pixels();
     let mut correct = 0usize;
     let chunk = 2048;

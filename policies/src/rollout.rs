@@ -6,7 +6,7 @@ use eggroll_core::{Error, Evaluator, Params, Population, Result};
 use eggroll_envs::vec::{Actions, VecEnv};
 use eggroll_envs::{Space, member_seed};
 
-use crate::forward::PopulationForward;
+use crate::device::Forward;
 use crate::mlp::{Head, MlpConfig};
 
 /// Builds a vectorised environment with the given number of members.
@@ -123,7 +123,7 @@ impl RolloutEvaluator {
             Some(e) if e.num_envs() == rows => e,
             slot => slot.insert((self.make_env)(rows)),
         };
-        let fwd = PopulationForward::new(&self.policy, params, population)?;
+        let fwd = Forward::new(&self.policy, params, population)?;
         let (din, dout) = (fwd.in_dim(), fwd.out_dim());
         let row_seeds: Vec<u64> = (0..rows).map(|r| seeds[r % k]).collect();
         env.reset_seeds(&row_seeds);

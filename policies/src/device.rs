@@ -1,0 +1,711 @@
+//! The population forward on any candle [`Device`] — the path `--device cuda` runs.
+//!
+//! Per layer: the shared product `Y = H Wᵀ` is candle's matmul (cuBLAS on a GPU), then ONE
+//! custom op, [`FinishOp`], adds every row's low-rank correction `(σ s_i/√r)(h_i B_i) A_iᵀ`,
+//! the bias with its noise, and the activation, in place. `FinishOp` has a CPU body (Rust,
+//! parallel over rows) and a CUDA body (`kernels/lowrank.cu`, one block per row); everything
+//! else is the same code on every device. `W + σE` is never formed.
+//!
+//! The alternative [`LowRankPath::Ops`] composes candle's generic ops instead (gathered
+//! batched matmuls); it also handles full-rank noise (SimpleES), and `eggroll bench forward`
+//! reports both so the faster one can be chosen by measurement.
+//!
+//! The generation's noise is drawn on the host by `eggroll-core` (the same counters as the
+//! CPU path) and lives on the device for the whole generation: it is uploaded once, when the
+//! population is created on the parameters' device. Per call, only the input rows, the rows'
+//! member ids and the outputs move.
+//!
+//! On the CPU, [`crate::PopulationForward`] stays the training path: it fuses all layers per
+//! row chunk while they are in cache and its results do not depend on the batch composition.
+
+use candle_core::{CpuStorage, DType, Device, Layout, Tensor};
+use eggroll_core::population::HostData;
+use eggroll_core::{Error, Noise, Pairing, Params, Population, Result};
+use rayon::prelude::*;
+
+use crate::mlp::{Activation, MlpConfig};
+
+/// How the per-row low-rank correction is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LowRankPath {
+    /// One fused custom op per layer ([`FinishOp`]).
+    #[default]
+    Fused,
+    /// candle's generic ops: gather the rows' factors, two batched matmuls, broadcast adds.
+    Ops,
+}
+
+struct DeviceLayer {
+    /// `(m, n)`.
+    w: Tensor,
+    bias: Option<Tensor>,
+    /// Low-rank factors `(K, m, r)`, `(K, n, r)` and `r`.
+    lowrank: Option<(Tensor, Tensor, usize)>,
+    /// Full noise `(K, m·n)`.
+    full: Option<Tensor>,
+    /// Bias noise `(K, m)`.
+    bias_eps: Option<Tensor>,
+    m: usize,
+    n: usize,
+}
+
+/// A population forward whose weights and noise live on a candle device. Build once per
+/// generation; call [`forward`](DeviceForward::forward) at every environment step.
+pub struct DeviceForward {
+    config: MlpConfig,
+    layers: Vec<DeviceLayer>,
+    sigma: f32,
+    pairing: Pairing,
+    perturbed: bool,
+    device: Device,
+    path: LowRankPath,
+}
+
+/// Per-row data of one call: the noise block, `σ·sign/√r` per layer rank, and `σ·sign`.
+struct Rows {
+    blk: Tensor,
+    sig: Vec<f32>,
+    sig_t: Tensor,
+}
+
+fn on(t: &Tensor, device: &Device) -> Result<Tensor> {
+    Ok(t.to_device(device)?.contiguous()?)
+}
+
+impl DeviceForward {
+    /// Prepare the forward of `config` with `params` on `device` (`population` = None is plain
+    /// inference). Tensors not already on `device` are copied there once.
+    pub fn new(
+        config: &MlpConfig,
+        params: &Params,
+        population: Option<&Population>,
+        device: &Device,
+    ) -> Result<Self> {
+        config.check_params(params)?;
+        let mut layers = Vec::with_capacity(config.num_layers());
+        for l in 0..config.num_layers() {
+            let (wn, bn) = MlpConfig::names(l);
+            let wi = params.index_of(&wn).expect("checked");
+            let w = on(params.iter().nth(wi).expect("index").tensor(), device)?;
+            let (m, n) = (config.sizes[l + 1], config.sizes[l]);
+            let (mut lowrank, mut full) = (None, None);
+            match population.map(|p| &p.noise[wi]) {
+                Some(Noise::LowRank { rank, a, b }) => {
+                    lowrank = Some((on(a, device)?, on(b, device)?, *rank));
+                }
+                Some(Noise::Full { eps }) => full = Some(on(eps, device)?),
+                _ => {}
+            }
+            let (bias, bias_eps) = if config.bias {
+                let bi = params.index_of(&bn).expect("checked");
+                let b = on(params.iter().nth(bi).expect("index").tensor(), device)?;
+                let eps = match population.map(|p| &p.noise[bi]) {
+                    Some(Noise::Full { eps }) => Some(on(eps, device)?),
+                    Some(Noise::LowRank { .. }) => {
+                        return Err(Error::Param {
+                            name: bn,
+                            reason: "a bias cannot have low-rank noise".into(),
+                        });
+                    }
+                    _ => None,
+                };
+                (Some(b), eps)
+            } else {
+                (None, None)
+            };
+            layers.push(DeviceLayer {
+                w,
+                bias,
+                lowrank,
+                full,
+                bias_eps,
+                m,
+                n,
+            });
+        }
+        Ok(Self {
+            config: config.clone(),
+            layers,
+            sigma: population.map_or(0.0, |p| p.sigma),
+            pairing: population.map_or(Pairing::Antithetic, |p| p.pairing),
+            perturbed: population.is_some(),
+            device: device.clone(),
+            path: LowRankPath::default(),
+        })
+    }
+
+    /// Use `path` for the low-rank correction.
+    pub fn with_path(mut self, path: LowRankPath) -> Self {
+        self.path = path;
+        self
+    }
+
+    /// The device the forward runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Input width.
+    pub fn in_dim(&self) -> usize {
+        self.config.sizes[0]
+    }
+
+    /// Output width.
+    pub fn out_dim(&self) -> usize {
+        *self.config.sizes.last().expect("validated")
+    }
+
+    fn rows(&self, rows: usize, members: Option<&[u32]>) -> Result<Rows> {
+        if let Some(m) = members
+            && m.len() != rows
+        {
+            return Err(Error::Param {
+                name: "members".into(),
+                reason: format!("{} member ids for {rows} rows", m.len()),
+            });
+        }
+        let antithetic = self.pairing == Pairing::Antithetic;
+        let mut blk = Vec::with_capacity(rows);
+        let mut sig = Vec::with_capacity(rows);
+        for i in 0..rows {
+            let member = members.map_or(i as u32, |m| m[i]);
+            let (b, s) = if antithetic {
+                (member / 2, if member % 2 == 1 { -1.0f32 } else { 1.0 })
+            } else {
+                (member, 1.0)
+            };
+            blk.push(b);
+            sig.push(self.sigma * s);
+        }
+        Ok(Rows {
+            blk: Tensor::from_vec(blk, rows, &self.device)?,
+            sig_t: Tensor::from_slice(&sig, rows, &self.device)?,
+            sig,
+        })
+    }
+
+    /// Forward `x` (`(rows, in_dim)` on this forward's device); row `i` belongs to member
+    /// `members[i]` (or `i`). Returns the pre-head outputs `(rows, out_dim)` on the device.
+    pub fn forward_tensor(&self, x: &Tensor, members: Option<&[u32]>) -> Result<Tensor> {
+        let dims = x.dims();
+        if dims.len() != 2 || dims[1] != self.in_dim() || x.dtype() != DType::F32 {
+            return Err(Error::Param {
+                name: "input".into(),
+                reason: format!(
+                    "shape {dims:?} ({:?}); expected (rows, {}) f32",
+                    x.dtype(),
+                    self.in_dim()
+                ),
+            });
+        }
+        let rows = dims[0];
+        let info = self.rows(rows, members)?;
+        let nl = self.layers.len();
+        let mut h = x.contiguous()?;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let act = if l + 1 == nl {
+                None
+            } else {
+                Some(self.config.activation)
+            };
+            let y = h.matmul(&layer.w.t()?)?.contiguous()?;
+            h = match (self.path, &layer.full, self.perturbed) {
+                (_, Some(_), true) | (LowRankPath::Ops, _, _) => {
+                    self.finish_ops(layer, &h, y, &info, act)?
+                }
+                (LowRankPath::Fused, _, _) => {
+                    let op = FinishOp {
+                        lowrank: layer
+                            .lowrank
+                            .as_ref()
+                            .filter(|_| self.perturbed)
+                            .map(|(a, b, r)| (a.clone(), b.clone(), *r)),
+                        bias: layer.bias.clone(),
+                        bias_eps: layer.bias_eps.clone().filter(|_| self.perturbed),
+                        blk: info.blk.clone(),
+                        sig: info.sig.clone(),
+                        coef_t: match &layer.lowrank {
+                            Some((_, _, r)) if self.perturbed => {
+                                Some(info.sig_t.affine(1.0 / (*r as f64).sqrt(), 0.0)?)
+                            }
+                            _ => None,
+                        },
+                        sig_t: info.sig_t.clone(),
+                        n: layer.n,
+                        m: layer.m,
+                        act,
+                    };
+                    y.inplace_op2(&h, &op)?;
+                    y
+                }
+            };
+        }
+        Ok(h)
+    }
+
+    /// The low-rank correction, bias and activation from candle's generic ops.
+    fn finish_ops(
+        &self,
+        layer: &DeviceLayer,
+        h: &Tensor,
+        mut y: Tensor,
+        info: &Rows,
+        act: Option<Activation>,
+    ) -> Result<Tensor> {
+        let rows = h.dims()[0];
+        let (m, n) = (layer.m, layer.n);
+        let sig = info.sig_t.reshape((rows, 1))?;
+        if self.perturbed {
+            if let Some((a, b, r)) = &layer.lowrank {
+                let bs = b.index_select(&info.blk, 0)?; // (rows, n, r)
+                let t = h.unsqueeze(1)?.matmul(&bs)?; // (rows, 1, r)
+                let t = t
+                    .broadcast_mul(&sig.reshape((rows, 1, 1))?)?
+                    .affine(1.0 / (*r as f64).sqrt(), 0.0)?
+                    .transpose(1, 2)?
+                    .contiguous()?; // (rows, r, 1)
+                let as_ = a.index_select(&info.blk, 0)?; // (rows, m, r)
+                y = (y + as_.matmul(&t)?.reshape((rows, m))?)?;
+            }
+            if let Some(eps) = &layer.full {
+                let es = eps.index_select(&info.blk, 0)?.reshape((rows, m, n))?;
+                let c = es.matmul(&h.unsqueeze(2)?)?.reshape((rows, m))?;
+                y = (y + c.broadcast_mul(&sig)?)?;
+            }
+        }
+        if let Some(b) = &layer.bias {
+            y = y.broadcast_add(b)?;
+        }
+        if let (Some(eps), true) = (&layer.bias_eps, self.perturbed) {
+            y = (y + eps.index_select(&info.blk, 0)?.broadcast_mul(&sig)?)?;
+        }
+        Ok(match act {
+            Some(Activation::Tanh) => y.tanh()?,
+            Some(Activation::Relu) => y.relu()?,
+            None => y,
+        })
+    }
+
+    /// Host convenience with the signature of [`crate::PopulationForward::forward`]: uploads
+    /// `x`, runs [`forward_tensor`](Self::forward_tensor), downloads into `out`.
+    pub fn forward(&self, x: &[f32], members: Option<&[u32]>, out: &mut [f32]) -> Result<()> {
+        let (din, dout) = (self.in_dim(), self.out_dim());
+        if x.len() % din != 0 {
+            return Err(Error::Param {
+                name: "input".into(),
+                reason: format!("{} values is not a whole number of rows of {din}", x.len()),
+            });
+        }
+        let rows = x.len() / din;
+        if out.len() != rows * dout {
+            return Err(Error::Param {
+                name: "output".into(),
+                reason: format!("buffer holds {} values, need {rows}×{dout}", out.len()),
+            });
+        }
+        if rows == 0 {
+            return Ok(());
+        }
+        let xt = Tensor::from_slice(x, (rows, din), &self.device)?;
+        let y = self.forward_tensor(&xt, members)?;
+        HostDataCopy::copy_into(&y, out)
+    }
+
+    /// The shared-input forward (every member on the same `batch × in_dim` inputs), with the
+    /// output layout of [`crate::PopulationForward::forward_shared`]. On a device the inputs
+    /// are tiled per member and go through [`forward_tensor`](Self::forward_tensor).
+    pub fn forward_shared(
+        &self,
+        x: &[f32],
+        members: std::ops::Range<usize>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let din = self.in_dim();
+        if x.is_empty() || x.len() % din != 0 {
+            return Err(Error::Param {
+                name: "input".into(),
+                reason: format!("{} values is not a whole number of rows of {din}", x.len()),
+            });
+        }
+        let batch = x.len() / din;
+        let count = members.len();
+        let xt = Tensor::from_slice(x, (1, batch, din), &self.device)?
+            .broadcast_as((count, batch, din))?
+            .reshape((count * batch, din))?;
+        let ids: Vec<u32> = members
+            .flat_map(|m| std::iter::repeat_n(m as u32, batch))
+            .collect();
+        if out.len() != count * batch * self.out_dim() {
+            return Err(Error::Param {
+                name: "output".into(),
+                reason: format!(
+                    "buffer holds {} values, need {count}×{batch}×{}",
+                    out.len(),
+                    self.out_dim()
+                ),
+            });
+        }
+        let y = self.forward_tensor(&xt, Some(&ids))?;
+        HostDataCopy::copy_into(&y, out)
+    }
+}
+
+struct HostDataCopy;
+
+impl HostDataCopy {
+    fn copy_into(t: &Tensor, out: &mut [f32]) -> Result<()> {
+        let h = HostData::new(t)?;
+        out.copy_from_slice(h.as_slice());
+        Ok(())
+    }
+}
+
+/// One layer's finish, in place on `y = H Wᵀ`: per row `i` (noise block `k`, sign `s`),
+/// `y_i ← act(y_i + (σ s/√r)(h_i B_k) A_kᵀ + b + σ s ε_k)`. The CPU body is below; the CUDA
+/// body is `kernels/lowrank.cu`. The second operand of the op is `H`.
+pub struct FinishOp {
+    lowrank: Option<(Tensor, Tensor, usize)>,
+    bias: Option<Tensor>,
+    bias_eps: Option<Tensor>,
+    blk: Tensor,
+    sig: Vec<f32>,
+    /// `σ·sign/√r` per row (device copy for the CUDA body).
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    coef_t: Option<Tensor>,
+    /// `σ·sign` per row (device copy for the CUDA body).
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    sig_t: Tensor,
+    n: usize,
+    m: usize,
+    act: Option<Activation>,
+}
+
+fn host(t: &Tensor) -> candle_core::Result<HostData<'_>> {
+    HostData::new(t).map_err(|e| candle_core::Error::Msg(e.to_string()))
+}
+
+fn cpu_f32<'s>(s: &'s CpuStorage, l: &Layout) -> candle_core::Result<&'s [f32]> {
+    let (start, end) = l
+        .contiguous_offsets()
+        .ok_or_else(|| candle_core::Error::Msg("finish op: non-contiguous operand".into()))?;
+    Ok(&s.as_slice::<f32>()?[start..end])
+}
+
+impl candle_core::InplaceOp2 for FinishOp {
+    fn name(&self) -> &'static str {
+        "eggroll-lowrank-finish"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
+        let (m, n) = (self.m, self.n);
+        let x = cpu_f32(s2, l2)?;
+        let (start, end) = l1
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg("finish op: non-contiguous output".into()))?;
+        let y = match s1 {
+            CpuStorage::F32(v) => &mut v[start..end],
+            _ => return Err(candle_core::Error::Msg("finish op: f32 only".into())),
+        };
+        let blk: Vec<u32> = self.blk.to_vec1()?;
+        let lr = match &self.lowrank {
+            Some((a, b, r)) => Some((host(a)?, host(b)?, *r)),
+            None => None,
+        };
+        let bias = self.bias.as_ref().map(host).transpose()?;
+        let beps = self.bias_eps.as_ref().map(host).transpose()?;
+        y.par_chunks_mut(m)
+            .zip(x.par_chunks(n))
+            .enumerate()
+            .for_each(|(i, (yi, xi))| {
+                let k = blk[i] as usize;
+                if let Some((a, b, r)) = &lr {
+                    let c = self.sig[i] / (*r as f32).sqrt();
+                    let (a, b) = (a.as_slice(), b.as_slice());
+                    let ak = &a[k * m * r..(k + 1) * m * r];
+                    let bk = &b[k * n * r..(k + 1) * n * r];
+                    for q in 0..*r {
+                        let t: f32 = xi.iter().enumerate().map(|(j, v)| v * bk[j * r + q]).sum();
+                        let t = c * t;
+                        for (kk, yv) in yi.iter_mut().enumerate() {
+                            *yv += t * ak[kk * r + q];
+                        }
+                    }
+                }
+                if let Some(b) = &bias {
+                    for (yv, bv) in yi.iter_mut().zip(b.as_slice()) {
+                        *yv += bv;
+                    }
+                }
+                if let Some(e) = &beps {
+                    let ek = &e.as_slice()[k * m..(k + 1) * m];
+                    for (yv, ev) in yi.iter_mut().zip(ek) {
+                        *yv += self.sig[i] * ev;
+                    }
+                }
+                if let Some(act) = self.act {
+                    for v in yi.iter_mut() {
+                        *v = act.apply(*v);
+                    }
+                }
+            });
+        Ok(())
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &mut candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
+        cuda::finish(self, s1, l1, s2, l2)
+    }
+}
+
+#[cfg(feature = "cuda")]
+mod cuda {
+    //! The CUDA body of [`FinishOp`]: `kernels/lowrank.cu`, compiled to PTX by `build.rs`.
+
+    use super::FinishOp;
+    use candle_core::cuda_backend::cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
+    use candle_core::{CudaStorage, Layout, Storage, Tensor};
+
+    const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/lowrank.ptx"));
+
+    fn err(e: impl std::fmt::Display) -> candle_core::Error {
+        candle_core::Error::Cuda(format!("eggroll lowrank kernel: {e}").into())
+    }
+
+    fn offset(l: &Layout) -> candle_core::Result<usize> {
+        l.contiguous_offsets()
+            .map(|(s, _)| s)
+            .ok_or_else(|| err("non-contiguous operand"))
+    }
+
+    /// Run `f` with the device slice of `t` (or of `dummy` when `t` is None).
+    fn with_slice<T: candle_core::cuda_backend::CudaDType, R>(
+        t: Option<&Tensor>,
+        dummy: &CudaSlice<T>,
+        f: impl FnOnce(
+            candle_core::cuda_backend::cudarc::driver::CudaView<'_, T>,
+        ) -> candle_core::Result<R>,
+    ) -> candle_core::Result<R> {
+        match t {
+            None => f(dummy.slice(0..)),
+            Some(t) => {
+                let (guard, layout) = t.storage_and_layout();
+                let off = offset(layout)?;
+                match &*guard {
+                    Storage::Cuda(cs) => f(cs.as_cuda_slice::<T>()?.slice(off..)),
+                    _ => Err(err("operand is not on the CUDA device")),
+                }
+            }
+        }
+    }
+
+    pub(super) fn finish(
+        op: &FinishOp,
+        s1: &mut CudaStorage,
+        l1: &Layout,
+        s2: &CudaStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
+        let dev = s1.device.clone();
+        let (m, n) = (op.m, op.n);
+        let rows = l1.shape().elem_count() / m.max(1);
+        if rows == 0 {
+            return Ok(());
+        }
+        let r = op.lowrank.as_ref().map_or(0, |(_, _, r)| *r);
+        let width = m.max(n).div_ceil(32) * 32;
+        let block = width.clamp(32, 256);
+        if r > block {
+            return Err(err(format!("rank {r} > {block} threads per block")));
+        }
+        let func =
+            dev.get_or_load_custom_func("eggroll_lowrank_finish", "eggroll_policies", PTX)?;
+        let dummy_f = dev.alloc_zeros::<f32>(1)?;
+        let dummy_u = dev.alloc_zeros::<u32>(1)?;
+        let flags: i32 = i32::from(op.lowrank.is_some())
+            | (i32::from(op.bias.is_some()) << 1)
+            | (i32::from(op.bias_eps.is_some()) << 2);
+        let act: i32 = match op.act {
+            None => 0,
+            Some(crate::mlp::Activation::Tanh) => 1,
+            Some(crate::mlp::Activation::Relu) => 2,
+        };
+        let (a, b) = match &op.lowrank {
+            Some((a, b, _)) => (Some(a), Some(b)),
+            None => (None, None),
+        };
+        let cfg = LaunchConfig {
+            grid_dim: (rows as u32, 1, 1),
+            block_dim: (block as u32, 1, 1),
+            shared_mem_bytes: ((r + (block / 32) * r) * 4) as u32,
+        };
+        let y_off = offset(l1)?;
+        let x_off = offset(l2)?;
+        let x = s2.as_cuda_slice::<f32>()?.slice(x_off..);
+        let mut y = s1.as_cuda_slice_mut::<f32>()?.slice_mut(y_off..);
+        let (n32, m32, r32) = (n as i32, m as i32, r as i32);
+        with_slice(a, &dummy_f, |a| {
+            with_slice(b, &dummy_f, |b| {
+                with_slice(Some(&op.blk), &dummy_u, |blk| {
+                    with_slice(Some(&op.sig_t), &dummy_f, |sig| {
+                        with_slice(op.bias.as_ref(), &dummy_f, |bias| {
+                            with_slice(op.bias_eps.as_ref(), &dummy_f, |beps| {
+                                with_slice(op.coef_t.as_ref(), &dummy_f, |coef| {
+                                    let mut builder = func.builder();
+                                    builder.arg(&x);
+                                    builder.arg(&a);
+                                    builder.arg(&b);
+                                    builder.arg(&blk);
+                                    builder.arg(&coef);
+                                    builder.arg(&sig);
+                                    builder.arg(&bias);
+                                    builder.arg(&beps);
+                                    builder.arg(&mut y);
+                                    builder.arg(&n32);
+                                    builder.arg(&m32);
+                                    builder.arg(&r32);
+                                    builder.arg(&act);
+                                    builder.arg(&flags);
+                                    // SAFETY: the arguments match the kernel's signature; every
+                                    // pointer covers the extent the kernel indexes (checked
+                                    // shapes: x rows×n, y rows×m, a K×m×r, b K×n×r, per-row
+                                    // vectors of `rows`, bias m, bias noise K×m).
+                                    unsafe { builder.launch(cfg) }.map_err(err)?;
+                                    Ok(())
+                                })
+                            })
+                        })
+                    })
+                })
+            })
+        })
+    }
+}
+
+/// The materialised baseline on a device: every row's weights `W + σ s_i A_i B_iᵀ/√r` formed
+/// explicitly (a `(rows, m, n)` tensor per layer), then a batched matrix-vector product. For
+/// benchmarks and tests only; `x` is `(rows, in)` with row `i` member `i`.
+pub fn materialized_forward_tensor(
+    config: &MlpConfig,
+    params: &Params,
+    population: &Population,
+    x: &Tensor,
+) -> Result<Tensor> {
+    config.check_params(params)?;
+    let dev = x.device().clone();
+    let rows = x.dims()[0];
+    let f = DeviceForward::new(config, params, Some(population), &dev)?;
+    let info = f.rows(rows, None)?;
+    let sig = info.sig_t.reshape((rows, 1, 1))?;
+    let nl = f.layers.len();
+    let mut h = x.contiguous()?;
+    for (l, layer) in f.layers.iter().enumerate() {
+        let (m, n) = (layer.m, layer.n);
+        let mut w = layer
+            .w
+            .unsqueeze(0)?
+            .broadcast_as((rows, m, n))?
+            .contiguous()?;
+        if let Some((a, b, r)) = &layer.lowrank {
+            let ai = a.index_select(&info.blk, 0)?;
+            let bi = b.index_select(&info.blk, 0)?;
+            let e = ai.matmul(&bi.transpose(1, 2)?.contiguous()?)?;
+            w = (w + e
+                .broadcast_mul(&sig)?
+                .affine(1.0 / (*r as f64).sqrt(), 0.0)?)?;
+        }
+        if let Some(eps) = &layer.full {
+            let e = eps.index_select(&info.blk, 0)?.reshape((rows, m, n))?;
+            w = (w + e.broadcast_mul(&sig)?)?;
+        }
+        let mut y = w.matmul(&h.unsqueeze(2)?)?.reshape((rows, m))?;
+        if let Some(b) = &layer.bias {
+            y = y.broadcast_add(b)?;
+        }
+        if let Some(eps) = &layer.bias_eps {
+            y = (y + eps
+                .index_select(&info.blk, 0)?
+                .broadcast_mul(&info.sig_t.reshape((rows, 1))?)?)?;
+        }
+        h = match (l + 1 < nl).then_some(config.activation) {
+            Some(Activation::Tanh) => y.tanh()?,
+            Some(Activation::Relu) => y.relu()?,
+            None => y,
+        };
+    }
+    Ok(h)
+}
+
+/// The population forward for wherever the parameters live: [`crate::PopulationForward`]
+/// when they are on the CPU, [`DeviceForward`] on any other device. Rollouts and the MNIST
+/// evaluator call this, so `--device cuda` needs no other change to them.
+pub enum Forward<'a> {
+    /// The fused CPU path.
+    Host(crate::PopulationForward<'a>),
+    /// The device path.
+    Device(DeviceForward),
+}
+
+impl<'a> Forward<'a> {
+    /// Prepare the forward on `params.device()`.
+    pub fn new(
+        config: &'a MlpConfig,
+        params: &'a Params,
+        population: Option<&'a Population>,
+    ) -> Result<Self> {
+        Ok(match params.device() {
+            Device::Cpu => {
+                Forward::Host(crate::PopulationForward::new(config, params, population)?)
+            }
+            d => Forward::Device(DeviceForward::new(config, params, population, &d)?),
+        })
+    }
+
+    /// Input width.
+    pub fn in_dim(&self) -> usize {
+        match self {
+            Forward::Host(f) => f.in_dim(),
+            Forward::Device(f) => f.in_dim(),
+        }
+    }
+
+    /// Output width.
+    pub fn out_dim(&self) -> usize {
+        match self {
+            Forward::Host(f) => f.out_dim(),
+            Forward::Device(f) => f.out_dim(),
+        }
+    }
+
+    /// See [`crate::PopulationForward::forward`].
+    pub fn forward(&self, x: &[f32], members: Option<&[u32]>, out: &mut [f32]) -> Result<()> {
+        match self {
+            Forward::Host(f) => f.forward(x, members, out),
+            Forward::Device(f) => f.forward(x, members, out),
+        }
+    }
+
+    /// See [`crate::PopulationForward::forward_shared`].
+    pub fn forward_shared(
+        &self,
+        x: &[f32],
+        members: std::ops::Range<usize>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        match self {
+            Forward::Host(f) => f.forward_shared(x, members, out),
+            Forward::Device(f) => f.forward_shared(x, members, out),
+        }
+    }
+}

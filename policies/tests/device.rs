@@ -1,0 +1,311 @@
+//! The device population forward (the code `--device cuda` runs) on the CPU device: both
+//! low-rank paths equal the fused CPU forward and the materialised reference. With the `cuda`
+//! feature and a GPU, the same checks run on GPU 0 (relative error ≤ 1e-3).
+
+use candle_core::{Device, Tensor};
+use eggroll_core::{Eggroll, EsConfig, Params, Population, SimpleEs, Strategy};
+use eggroll_policies::device::{DeviceForward, Forward, LowRankPath};
+use eggroll_policies::forward::{PopulationForward, materialized_forward};
+use eggroll_policies::{Activation, MlpConfig};
+
+fn inputs(rows: usize, din: usize) -> Vec<f32> {
+    (0..rows * din)
+        .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+        .collect()
+}
+
+fn setup(cfg: &MlpConfig, es: EsConfig, simple: bool, device: &Device) -> (Params, Population) {
+    let params = cfg.init(3, device).unwrap();
+    let mut s: Box<dyn Strategy> = if simple {
+        Box::new(SimpleEs::new(es, &params).unwrap())
+    } else {
+        Box::new(Eggroll::new(es, &params).unwrap())
+    };
+    let pop = s.ask(&params, 5).unwrap();
+    (params, pop)
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Every configuration of the reference test, through both device paths on the CPU device.
+#[test]
+fn device_forward_equals_cpu_forward_and_reference() {
+    let mut checked = 0;
+    for bias in [true, false] {
+        for act in [Activation::Tanh, Activation::Relu] {
+            for (rank, simple) in [(1, false), (2, false), (4, false), (1, true)] {
+                for freeze in [false, true] {
+                    let cfg = MlpConfig {
+                        sizes: vec![6, 17, 9, 4],
+                        activation: act,
+                        bias,
+                    };
+                    let es = EsConfig {
+                        population_size: 40,
+                        rank,
+                        sigma: 0.3,
+                        freeze_nonlora: freeze,
+                        ..EsConfig::default()
+                    };
+                    let (params, pop) = setup(&cfg, es, simple, &Device::Cpu);
+                    let rows = 200;
+                    let members: Vec<u32> = (0..rows as u32).map(|i| (i * 7) % 40).collect();
+                    let x = inputs(rows, 6);
+                    let mut cpu = vec![0.0; rows * 4];
+                    let mut slow = vec![0.0; rows * 4];
+                    PopulationForward::new(&cfg, &params, Some(&pop))
+                        .unwrap()
+                        .forward(&x, Some(&members), &mut cpu)
+                        .unwrap();
+                    materialized_forward(&cfg, &params, &pop, &x, Some(&members), &mut slow)
+                        .unwrap();
+                    for path in [LowRankPath::Fused, LowRankPath::Ops] {
+                        let mut dev = vec![0.0; rows * 4];
+                        DeviceForward::new(&cfg, &params, Some(&pop), &Device::Cpu)
+                            .unwrap()
+                            .with_path(path)
+                            .forward(&x, Some(&members), &mut dev)
+                            .unwrap();
+                        let tag = format!(
+                            "{path:?} bias={bias} act={act:?} r={rank} simple={simple} freeze={freeze}"
+                        );
+                        assert!(max_abs_diff(&dev, &cpu) <= 1e-4, "{tag}: vs cpu");
+                        assert!(max_abs_diff(&dev, &slow) <= 1e-4, "{tag}: vs reference");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 32);
+}
+
+#[test]
+fn device_plain_inference_and_shared_batch_match_cpu() {
+    let cfg = MlpConfig {
+        sizes: vec![12, 20, 5],
+        activation: Activation::Tanh,
+        bias: true,
+    };
+    let es = EsConfig {
+        population_size: 10,
+        rank: 2,
+        sigma: 0.2,
+        ..EsConfig::default()
+    };
+    let (params, pop) = setup(&cfg, es, false, &Device::Cpu);
+    let x = inputs(7, 12);
+    // Plain inference (no population).
+    let (mut a, mut b) = (vec![0.0; 35], vec![0.0; 35]);
+    PopulationForward::new(&cfg, &params, None)
+        .unwrap()
+        .forward(&x, None, &mut a)
+        .unwrap();
+    DeviceForward::new(&cfg, &params, None, &Device::Cpu)
+        .unwrap()
+        .forward(&x, None, &mut b)
+        .unwrap();
+    assert!(max_abs_diff(&a, &b) <= 1e-5);
+    // Shared batch: members 3..9 on the same 7 inputs.
+    let (mut a, mut b) = (vec![0.0; 6 * 35], vec![0.0; 6 * 35]);
+    PopulationForward::new(&cfg, &params, Some(&pop))
+        .unwrap()
+        .forward_shared(&x, 3..9, &mut a)
+        .unwrap();
+    DeviceForward::new(&cfg, &params, Some(&pop), &Device::Cpu)
+        .unwrap()
+        .forward_shared(&x, 3..9, &mut b)
+        .unwrap();
+    assert!(max_abs_diff(&a, &b) <= 1e-4);
+    // Forward picks the fused CPU path for CPU parameters.
+    assert!(matches!(
+        Forward::new(&cfg, &params, Some(&pop)).unwrap(),
+        Forward::Host(_)
+    ));
+}
+
+#[test]
+fn device_forward_bad_shapes_are_typed_errors() {
+    let cfg = MlpConfig {
+        sizes: vec![3, 4, 2],
+        activation: Activation::Tanh,
+        bias: true,
+    };
+    let params = cfg.init(0, &Device::Cpu).unwrap();
+    let f = DeviceForward::new(&cfg, &params, None, &Device::Cpu).unwrap();
+    let mut out = vec![0.0; 4];
+    assert!(f.forward(&[0.0; 5], None, &mut out).is_err());
+    assert!(f.forward(&[0.0; 6], None, &mut [0.0; 3]).is_err());
+    assert!(f.forward(&[0.0; 6], Some(&[0]), &mut out).is_err());
+    let bad = Tensor::zeros((2, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
+    let e = f.forward_tensor(&bad, None).unwrap_err().to_string();
+    assert!(e.contains("input"), "{e}");
+}
+
+/// GPU 0, when there is one: the CUDA forward (both paths) equals the CPU forward within
+/// 1e-3 relative (to the output's scale), and the noise is the same on both devices.
+#[test]
+#[cfg_attr(not(feature = "cuda"), ignore = "needs --features cuda and a GPU")]
+fn cuda_forward_equals_cpu_forward() {
+    let Ok(gpu) = Device::new_cuda(0) else {
+        eprintln!("SKIPPED cuda_forward_equals_cpu_forward: no CUDA device");
+        return;
+    };
+    for (sizes, rank, simple) in [
+        (vec![4, 64, 64, 2], 1, false),
+        (vec![256, 256, 256, 256], 1, false),
+        (vec![33, 70, 9], 4, false),
+        (vec![12, 20, 5], 1, true),
+    ] {
+        let cfg = MlpConfig {
+            sizes: sizes.clone(),
+            activation: Activation::Tanh,
+            bias: true,
+        };
+        let es = EsConfig {
+            population_size: 512,
+            rank,
+            sigma: 0.1,
+            ..EsConfig::default()
+        };
+        let (cpu_params, cpu_pop) = setup(&cfg, es.clone(), simple, &Device::Cpu);
+        let (gpu_params, gpu_pop) = setup(&cfg, es, simple, &gpu);
+        // Same counters → same noise on both devices.
+        for (nc, ng) in cpu_pop.noise.iter().zip(&gpu_pop.noise) {
+            if let (
+                eggroll_core::Noise::LowRank { a: ac, .. },
+                eggroll_core::Noise::LowRank { a: ag, .. },
+            ) = (nc, ng)
+            {
+                let (ac, ag) = (
+                    ac.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                    ag.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                );
+                assert_eq!(ac, ag);
+            }
+        }
+        let rows = 1000;
+        let members: Vec<u32> = (0..rows as u32).map(|i| (i * 13) % 512).collect();
+        let x = inputs(rows, sizes[0]);
+        let dout = *sizes.last().unwrap();
+        let mut cpu = vec![0.0; rows * dout];
+        PopulationForward::new(&cfg, &cpu_params, Some(&cpu_pop))
+            .unwrap()
+            .forward(&x, Some(&members), &mut cpu)
+            .unwrap();
+        let scale = cpu.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
+        for path in [LowRankPath::Fused, LowRankPath::Ops] {
+            let mut dev = vec![0.0; rows * dout];
+            DeviceForward::new(&cfg, &gpu_params, Some(&gpu_pop), &gpu)
+                .unwrap()
+                .with_path(path)
+                .forward(&x, Some(&members), &mut dev)
+                .unwrap();
+            let rel = max_abs_diff(&dev, &cpu) / scale;
+            assert!(
+                rel <= 1e-3,
+                "{sizes:?} r={rank} {path:?}: relative error {rel}"
+            );
+        }
+    }
+}
+
+#[test]
+fn device_materialized_baseline_equals_host_reference() {
+    let cfg = MlpConfig {
+        sizes: vec![5, 11, 3],
+        activation: Activation::Relu,
+        bias: true,
+    };
+    for simple in [false, true] {
+        let es = EsConfig {
+            population_size: 24,
+            rank: 2,
+            sigma: 0.3,
+            ..EsConfig::default()
+        };
+        let (params, pop) = setup(&cfg, es, simple, &Device::Cpu);
+        let x = inputs(24, 5);
+        let mut host = vec![0.0; 24 * 3];
+        materialized_forward(&cfg, &params, &pop, &x, None, &mut host).unwrap();
+        let xt = Tensor::from_vec(x, (24, 5), &Device::Cpu).unwrap();
+        let dev = eggroll_policies::device::materialized_forward_tensor(&cfg, &params, &pop, &xt)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert!(max_abs_diff(&host, &dev) <= 1e-4, "simple={simple}");
+    }
+}
+
+/// CartPole-v1 trained with parameters, noise, forward and update on GPU 0 (environments on
+/// the CPU) reaches a 100-episode mean of 475 within 30 generations.
+#[test]
+#[cfg_attr(not(feature = "cuda"), ignore = "needs --features cuda and a GPU")]
+fn cuda_cartpole_training_reaches_475() {
+    use eggroll_core::{OptimizerConfig, Trainer};
+    use eggroll_envs::vec::CartPoleVec;
+    use eggroll_policies::{Head, RolloutEvaluator};
+    let Ok(gpu) = Device::new_cuda(0) else {
+        eprintln!("SKIPPED cuda_cartpole_training_reaches_475: no CUDA device");
+        return;
+    };
+    let cfg = MlpConfig {
+        sizes: vec![4, 16, 2],
+        activation: Activation::Tanh,
+        bias: true,
+    };
+    let params = cfg.init(0, &Device::Cpu).unwrap().to_device(&gpu).unwrap();
+    let es = EsConfig {
+        population_size: 256,
+        sigma: 0.2,
+        learning_rate: 0.1,
+        optimizer: OptimizerConfig::Sgd { momentum: 0.0 },
+        seed: 0,
+        ..EsConfig::default()
+    };
+    let mut trainer = Trainer::new(Eggroll::new(es, &params).unwrap(), params);
+    let mut ev = RolloutEvaluator::new(
+        cfg,
+        Head::Argmax,
+        Box::new(|n| Box::new(CartPoleVec::new(n))),
+        1,
+        0,
+    )
+    .unwrap();
+    for g in 0..30 {
+        trainer.step(&mut ev).unwrap();
+        assert!(trainer.params().device().is_cuda());
+        let r = ev.evaluate_plain(trainer.params(), 100, 1000 + g).unwrap();
+        if r.mean >= 475.0 {
+            let fresh = ev.evaluate_plain(trainer.params(), 100, 77_777).unwrap();
+            assert!(fresh.mean >= 475.0, "fresh eval {}", fresh.mean);
+            return;
+        }
+    }
+    panic!("CartPole not solved on the GPU in 30 generations");
+}
+
+/// The device benchmark's code path, run on the CPU device with a small shape.
+#[test]
+fn device_benchmark_runs_on_the_cpu_device() {
+    let r = eggroll_policies::bench::ForwardBench {
+        population: 64,
+        layers: vec![8, 16, 4],
+        rank: 2,
+        rounds: 1,
+        materialized_rows: 16,
+        device: Device::Cpu,
+    }
+    .run_device()
+    .unwrap();
+    assert!(r.eggroll_ops_members_per_s.is_some_and(|v| v > 0.0));
+    assert!(r.inference_members_per_s > 0.0 && r.materialized_members_per_s > 0.0);
+    assert_eq!(r.device, "cpu");
+}
