@@ -10,6 +10,11 @@
 // Launch: grid = rows, block = a multiple of 32 (≤ 1024), dynamic shared memory =
 // (r + (block / 32) · r) floats, r ≤ block.
 
+// The CPU emulator (emulate.cpp) provides its own shared memory.
+#ifndef EGGROLL_SHARED_DECL
+#define EGGROLL_SHARED_DECL extern __shared__ float sh[]
+#endif
+
 extern "C" __global__ void eggroll_lowrank_finish(
     const float* __restrict__ x,
     const float* __restrict__ a,
@@ -22,7 +27,7 @@ extern "C" __global__ void eggroll_lowrank_finish(
     float* __restrict__ y,
     int n, int m, int r, int act, int flags)
 {
-    extern __shared__ float sh[];
+    EGGROLL_SHARED_DECL;
     float* t = sh;          // r values
     float* part = sh + r;   // (block / 32) × r warp partial sums
     const int row = blockIdx.x;
