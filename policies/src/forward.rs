@@ -382,15 +382,49 @@ pub fn shared_gemm(x: &[f32], wt: &[f32], rows: usize, n: usize, m: usize, y: &m
 const TILE_R: usize = 8;
 const TILE_C: usize = 32;
 
+/// Rows per block of the narrow-column path (rows are the SIMD lanes there).
+const TILE_RN: usize = 16;
+
 eggroll_core::multiversion! {
     fn gemm_kernel(x: &[f32], wt: &[f32], rows: usize, n: usize, m: usize, y: &mut [f32]) {
+        // Narrow column edges (m % TILE_C, e.g. a 1-output layer): rows are the lanes. A block
+        // of TILE_RN rows is transposed once, then every edge column is TILE_RN independent
+        // in-order fma chains — the same per-element order as below, so the same bits.
+        let edge0 = m - m % TILE_C;
+        let narrow_rows = if edge0 < m { rows - rows % TILE_RN } else { 0 };
+        if narrow_rows > 0 {
+            let mut xt = vec![0.0f32; n * TILE_RN];
+            for i in (0..narrow_rows).step_by(TILE_RN) {
+                for r in 0..TILE_RN {
+                    for j in 0..n {
+                        xt[j * TILE_RN + r] = x[(i + r) * n + j];
+                    }
+                }
+                for c in edge0..m {
+                    let mut acc = [0.0f32; TILE_RN];
+                    for j in 0..n {
+                        let w = wt[j * m + c];
+                        let xj: &[f32; TILE_RN] =
+                            xt[j * TILE_RN..(j + 1) * TILE_RN].try_into().expect("block");
+                        for (a, xv) in acc.iter_mut().zip(xj) {
+                            *a = xv.mul_add(w, *a);
+                        }
+                    }
+                    for (r, a) in acc.iter().enumerate() {
+                        y[(i + r) * m + c] = *a;
+                    }
+                }
+            }
+        }
         let mut i = 0;
         while i < rows {
             let rb = TILE_R.min(rows - i);
             let mut c = 0;
             while c < m {
                 let cb = TILE_C.min(m - c);
-                if rb == TILE_R && cb == TILE_C {
+                if c >= edge0 && i + rb <= narrow_rows {
+                    // Done by the narrow path above.
+                } else if rb == TILE_R && cb == TILE_C {
                     let mut acc = [[0.0f32; TILE_C]; TILE_R];
                     for j in 0..n {
                         let w: &[f32; TILE_C] = wt[j * m + c..j * m + c + TILE_C].try_into().expect("tile");
