@@ -323,3 +323,37 @@ fn row_outputs_do_not_depend_on_batch_composition() {
         );
     }
 }
+
+/// The shared GEMM is bit-identical to an in-order fma chain per output, for every tile
+/// path: full 8×32 tiles, narrow column edges (row-lane blocks of 16) and leftover rows.
+#[test]
+fn shared_gemm_is_an_in_order_fma_chain() {
+    for (rows, n, m) in [
+        (64, 3, 64),
+        (64, 64, 1),
+        (37, 17, 9),
+        (16, 5, 33),
+        (100, 64, 70),
+        (7, 2, 3),
+    ] {
+        let x = inputs(rows, n);
+        let wt: Vec<f32> = (0..n * m)
+            .map(|i| ((i * 53 % 89) as f32 / 44.0) - 1.0)
+            .collect();
+        let mut y = vec![0.0f32; rows * m];
+        eggroll_policies::forward::shared_gemm(&x, &wt, rows, n, m, &mut y);
+        for i in 0..rows {
+            for c in 0..m {
+                let mut acc = 0.0f32;
+                for j in 0..n {
+                    acc = x[i * n + j].mul_add(wt[j * m + c], acc);
+                }
+                assert_eq!(
+                    acc.to_bits(),
+                    y[i * m + c].to_bits(),
+                    "rows={rows} n={n} m={m} ({i},{c})"
+                );
+            }
+        }
+    }
+}
