@@ -25,6 +25,12 @@ fn setup(cfg: &MlpConfig, es: EsConfig, simple: bool, device: &Device) -> (Param
     (params, pop)
 }
 
+/// Print a skip notice on the real stderr (the test harness captures `eprintln!`).
+fn skipped(what: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {what}");
+}
+
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter()
         .zip(b)
@@ -153,7 +159,7 @@ fn device_forward_bad_shapes_are_typed_errors() {
 #[cfg_attr(not(feature = "cuda"), ignore = "needs --features cuda and a GPU")]
 fn cuda_forward_equals_cpu_forward() {
     let Ok(gpu) = Device::new_cuda(0) else {
-        eprintln!("SKIPPED cuda_forward_equals_cpu_forward: no CUDA device");
+        skipped("cuda_forward_equals_cpu_forward: no CUDA device");
         return;
     };
     for (sizes, rank, simple) in [
@@ -253,7 +259,7 @@ fn cuda_cartpole_training_reaches_475() {
     use eggroll_envs::vec::CartPoleVec;
     use eggroll_policies::{Head, RolloutEvaluator};
     let Ok(gpu) = Device::new_cuda(0) else {
-        eprintln!("SKIPPED cuda_cartpole_training_reaches_475: no CUDA device");
+        skipped("cuda_cartpole_training_reaches_475: no CUDA device");
         return;
     };
     let cfg = MlpConfig {
@@ -325,7 +331,7 @@ fn cuda_kernel_matches_reference_under_cpu_emulation() {
     let built = match built {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("SKIPPED cuda kernel emulation: no g++ ({e})");
+            skipped(&format!("cuda kernel emulation: no g++ ({e})"));
             return;
         }
     };
