@@ -51,6 +51,23 @@ struct DeviceLayer {
 
 /// A population forward whose weights and noise live on a candle device. Build once per
 /// generation; call [`forward`](DeviceForward::forward) at every environment step.
+///
+/// ```
+/// use candle_core::Device;
+/// use eggroll_core::{Eggroll, EsConfig, Strategy};
+/// use eggroll_policies::{Activation, DeviceForward, MlpConfig};
+///
+/// let cfg = MlpConfig { sizes: vec![4, 8, 2], activation: Activation::Tanh, bias: true };
+/// // With the `cuda` feature: `let device = Device::new_cuda(0)?;`
+/// let device = Device::Cpu;
+/// let params = cfg.init(0, &Device::Cpu)?.to_device(&device)?;
+/// let es = EsConfig { population_size: 6, ..EsConfig::default() };
+/// let population = Eggroll::new(es, &params)?.ask(&params, 0)?;
+/// let fwd = DeviceForward::new(&cfg, &params, Some(&population), &device)?;
+/// let mut actions = vec![0.0f32; 6 * 2];
+/// fwd.forward(&[0.1f32; 6 * 4], None, &mut actions)?; // row i is member i
+/// # Ok::<(), eggroll_core::Error>(())
+/// ```
 pub struct DeviceForward {
     config: MlpConfig,
     layers: Vec<DeviceLayer>,

@@ -3,6 +3,10 @@
 //! MLP policies on candle-core whose whole population runs in ONE batched forward pass with
 //! per-member low-rank perturbations ([`PopulationForward`]), and rollouts of populations over
 //! vectorised environments ([`RolloutEvaluator`]) that plug into `eggroll-core`'s trainer.
+//!
+//! The same forward runs on any candle device through [`DeviceForward`] (candle's matmul plus
+//! one fused low-rank custom op per layer, with a CPU body and, with the `cuda` feature, a CUDA
+//! body); [`device::Forward`] picks the path from where the parameters live.
 #![warn(missing_docs)]
 
 pub mod bench;
