@@ -324,6 +324,11 @@ fn cuda_kernel_matches_reference_under_cpu_emulation() {
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("emulate");
     let src = concat!(env!("CARGO_MANIFEST_DIR"), "/kernels/emulate.cpp");
+    if !std::path::Path::new(src).exists() {
+        // A test binary copied to another machine (scripts/gpu-check.sh) has no sources.
+        skipped(&format!("cuda kernel emulation: {src} is not here"));
+        return;
+    }
     let built = std::process::Command::new("g++")
         .args(["-std=c++20", "-O1", "-pthread", "-x", "c++", src, "-o"])
         .arg(&exe)
