@@ -681,8 +681,19 @@ impl<'a> Forward<'a> {
         params: &'a Params,
         population: Option<&'a Population>,
     ) -> Result<Self> {
+        Self::with_device_path(config, params, population, false)
+    }
+
+    /// As [`new`](Self::new); with `device_path`, [`DeviceForward`] even for CPU parameters
+    /// (the code a GPU runs, with the CPU bodies of its kernels).
+    pub fn with_device_path(
+        config: &'a MlpConfig,
+        params: &'a Params,
+        population: Option<&'a Population>,
+        device_path: bool,
+    ) -> Result<Self> {
         Ok(match params.device() {
-            Device::Cpu => {
+            Device::Cpu if !device_path => {
                 Forward::Host(crate::PopulationForward::new(config, params, population)?)
             }
             d => Forward::Device(DeviceForward::new(config, params, population, &d)?),

@@ -23,6 +23,7 @@ pub struct RolloutEvaluator {
     seed: u64,
     env: Option<Box<dyn VecEnv>>,
     steps: u64,
+    device_path: bool,
 }
 
 /// Return statistics of a plain (unperturbed) evaluation.
@@ -91,7 +92,15 @@ impl RolloutEvaluator {
             seed,
             env: None,
             steps: 0,
+            device_path: false,
         })
+    }
+
+    /// Run the policy through [`crate::DeviceForward`] even when the parameters are on the
+    /// CPU: the code path of GPU training, for tests and comparisons.
+    pub fn with_device_forward(mut self) -> Self {
+        self.device_path = true;
+        self
     }
 
     /// Environment steps taken so far (all members).
@@ -123,7 +132,7 @@ impl RolloutEvaluator {
             Some(e) if e.num_envs() == rows => e,
             slot => slot.insert((self.make_env)(rows)),
         };
-        let fwd = Forward::new(&self.policy, params, population)?;
+        let fwd = Forward::with_device_path(&self.policy, params, population, self.device_path)?;
         let (din, dout) = (fwd.in_dim(), fwd.out_dim());
         let row_seeds: Vec<u64> = (0..rows).map(|r| seeds[r % k]).collect();
         env.reset_seeds(&row_seeds);
