@@ -185,7 +185,7 @@ pub struct TrainArgs {
     /// Worker threads (0 = all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Run directory (default runs/<task>-<timestamp>): config.toml, metrics.jsonl,
+    /// Run directory (default runs/TASK-TIMESTAMP): config.toml, metrics.jsonl,
     /// checkpoint.safetensors, policy.safetensors, policy_best.safetensors, fitness.png/svg.
     #[arg(long)]
     pub out: Option<PathBuf>,
