@@ -18,6 +18,17 @@ pub enum Pairing {
     Independent,
 }
 
+impl Pairing {
+    /// Member → (noise block, sign).
+    #[inline]
+    pub fn block_and_sign(self, member: usize) -> (usize, f32) {
+        match self {
+            Pairing::Antithetic => (member / 2, if member % 2 == 1 { -1.0 } else { 1.0 }),
+            Pairing::Independent => (member, 1.0),
+        }
+    }
+}
+
 /// The noise of one parameter for a whole population.
 #[derive(Debug, Clone)]
 pub enum Noise {
@@ -185,18 +196,12 @@ impl Population {
 
     /// The sign `s_i` of member `i` (`+1` or `−1`).
     pub fn sign(&self, member: usize) -> f32 {
-        match self.pairing {
-            Pairing::Antithetic if member % 2 == 1 => -1.0,
-            _ => 1.0,
-        }
+        self.pairing.block_and_sign(member).1
     }
 
     /// The noise block used by member `i`.
     pub fn noise_index(&self, member: usize) -> usize {
-        match self.pairing {
-            Pairing::Antithetic => member / 2,
-            Pairing::Independent => member,
-        }
+        self.pairing.block_and_sign(member).0
     }
 
     /// Number of noise blocks (pairs for antithetic sampling).

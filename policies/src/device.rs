@@ -81,6 +81,7 @@ pub struct DeviceForward {
 /// Per-row data of one call: the noise block, `σ·sign/√r` per layer rank, and `σ·sign`.
 struct Rows {
     blk: Tensor,
+    blk_host: Vec<u32>,
     sig: Vec<f32>,
     sig_t: Tensor,
 }
@@ -98,46 +99,24 @@ impl DeviceForward {
         population: Option<&Population>,
         device: &Device,
     ) -> Result<Self> {
-        config.check_params(params)?;
         let mut layers = Vec::with_capacity(config.num_layers());
-        for l in 0..config.num_layers() {
-            let (wn, bn) = MlpConfig::names(l);
-            let wi = params.index_of(&wn).expect("checked");
-            let w = on(params.iter().nth(wi).expect("index").tensor(), device)?;
-            let (m, n) = (config.sizes[l + 1], config.sizes[l]);
+        for src in crate::forward::layer_sources(config, params, population)? {
             let (mut lowrank, mut full) = (None, None);
-            match population.map(|p| &p.noise[wi]) {
+            match src.noise {
                 Some(Noise::LowRank { rank, a, b }) => {
                     lowrank = Some((on(a, device)?, on(b, device)?, *rank));
                 }
                 Some(Noise::Full { eps }) => full = Some(on(eps, device)?),
                 _ => {}
             }
-            let (bias, bias_eps) = if config.bias {
-                let bi = params.index_of(&bn).expect("checked");
-                let b = on(params.iter().nth(bi).expect("index").tensor(), device)?;
-                let eps = match population.map(|p| &p.noise[bi]) {
-                    Some(Noise::Full { eps }) => Some(on(eps, device)?),
-                    Some(Noise::LowRank { .. }) => {
-                        return Err(Error::Param {
-                            name: bn,
-                            reason: "a bias cannot have low-rank noise".into(),
-                        });
-                    }
-                    _ => None,
-                };
-                (Some(b), eps)
-            } else {
-                (None, None)
-            };
             layers.push(DeviceLayer {
-                w,
-                bias,
+                w: on(src.w, device)?,
+                bias: src.bias.map(|b| on(b, device)).transpose()?,
                 lowrank,
                 full,
-                bias_eps,
-                m,
-                n,
+                bias_eps: src.bias_noise.map(|e| on(e, device)).transpose()?,
+                m: src.m,
+                n: src.n,
             });
         }
         Ok(Self {
@@ -181,21 +160,17 @@ impl DeviceForward {
                 reason: format!("{} member ids for {rows} rows", m.len()),
             });
         }
-        let antithetic = self.pairing == Pairing::Antithetic;
         let mut blk = Vec::with_capacity(rows);
         let mut sig = Vec::with_capacity(rows);
         for i in 0..rows {
-            let member = members.map_or(i as u32, |m| m[i]);
-            let (b, s) = if antithetic {
-                (member / 2, if member % 2 == 1 { -1.0f32 } else { 1.0 })
-            } else {
-                (member, 1.0)
-            };
-            blk.push(b);
+            let member = members.map_or(i, |m| m[i] as usize);
+            let (b, s) = self.pairing.block_and_sign(member);
+            blk.push(b as u32);
             sig.push(self.sigma * s);
         }
         Ok(Rows {
-            blk: Tensor::from_vec(blk, rows, &self.device)?,
+            blk: Tensor::from_slice(&blk, rows, &self.device)?,
+            blk_host: blk,
             sig_t: Tensor::from_slice(&sig, rows, &self.device)?,
             sig,
         })
@@ -217,6 +192,15 @@ impl DeviceForward {
         }
         let rows = dims[0];
         let info = self.rows(rows, members)?;
+        // σ·sign/√r per row for the CUDA body: once per distinct rank, not per layer.
+        let mut coefs: Vec<(usize, Tensor)> = Vec::new();
+        if self.perturbed && self.path == LowRankPath::Fused && self.device.is_cuda() {
+            for (_, _, r) in self.layers.iter().filter_map(|l| l.lowrank.as_ref()) {
+                if !coefs.iter().any(|(q, _)| q == r) {
+                    coefs.push((*r, info.sig_t.affine(1.0 / (*r as f64).sqrt(), 0.0)?));
+                }
+            }
+        }
         let nl = self.layers.len();
         let mut h = x.contiguous()?;
         for (l, layer) in self.layers.iter().enumerate() {
@@ -231,23 +215,19 @@ impl DeviceForward {
                     self.finish_ops(layer, &h, y, &info, act)?
                 }
                 (LowRankPath::Fused, _, _) => {
+                    let lowrank = layer
+                        .lowrank
+                        .as_ref()
+                        .filter(|_| self.perturbed)
+                        .map(|(a, b, r)| (a, b, *r));
                     let op = FinishOp {
-                        lowrank: layer
-                            .lowrank
-                            .as_ref()
-                            .filter(|_| self.perturbed)
-                            .map(|(a, b, r)| (a.clone(), b.clone(), *r)),
-                        bias: layer.bias.clone(),
-                        bias_eps: layer.bias_eps.clone().filter(|_| self.perturbed),
-                        blk: info.blk.clone(),
-                        sig: info.sig.clone(),
-                        coef_t: match &layer.lowrank {
-                            Some((_, _, r)) if self.perturbed => {
-                                Some(info.sig_t.affine(1.0 / (*r as f64).sqrt(), 0.0)?)
-                            }
-                            _ => None,
-                        },
-                        sig_t: info.sig_t.clone(),
+                        lowrank,
+                        bias: layer.bias.as_ref(),
+                        bias_eps: layer.bias_eps.as_ref().filter(|_| self.perturbed),
+                        rows: &info,
+                        coef_t: lowrank.and_then(|(_, _, r)| {
+                            coefs.iter().find(|(q, _)| *q == r).map(|(_, t)| t)
+                        }),
                         n: layer.n,
                         m: layer.m,
                         act,
@@ -380,18 +360,15 @@ impl HostDataCopy {
 /// One layer's finish, in place on `y = H Wᵀ`: per row `i` (noise block `k`, sign `s`),
 /// `y_i ← act(y_i + (σ s/√r)(h_i B_k) A_kᵀ + b + σ s ε_k)`. The CPU body is below; the CUDA
 /// body is `kernels/lowrank.cu`. The second operand of the op is `H`.
-pub struct FinishOp {
-    lowrank: Option<(Tensor, Tensor, usize)>,
-    bias: Option<Tensor>,
-    bias_eps: Option<Tensor>,
-    blk: Tensor,
-    sig: Vec<f32>,
-    /// `σ·sign/√r` per row (device copy for the CUDA body).
+pub struct FinishOp<'r> {
+    lowrank: Option<(&'r Tensor, &'r Tensor, usize)>,
+    bias: Option<&'r Tensor>,
+    bias_eps: Option<&'r Tensor>,
+    /// The rows' noise blocks and `σ·sign`, on the host and on the device.
+    rows: &'r Rows,
+    /// `σ·sign/√r` per row on the device (CUDA body only; None on the CPU).
     #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
-    coef_t: Option<Tensor>,
-    /// `σ·sign` per row (device copy for the CUDA body).
-    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
-    sig_t: Tensor,
+    coef_t: Option<&'r Tensor>,
     n: usize,
     m: usize,
     act: Option<Activation>,
@@ -408,7 +385,7 @@ fn cpu_f32<'s>(s: &'s CpuStorage, l: &Layout) -> candle_core::Result<&'s [f32]> 
     Ok(&s.as_slice::<f32>()?[start..end])
 }
 
-impl candle_core::InplaceOp2 for FinishOp {
+impl candle_core::InplaceOp2 for FinishOp<'_> {
     fn name(&self) -> &'static str {
         "eggroll-lowrank-finish"
     }
@@ -429,20 +406,20 @@ impl candle_core::InplaceOp2 for FinishOp {
             CpuStorage::F32(v) => &mut v[start..end],
             _ => return Err(candle_core::Error::Msg("finish op: f32 only".into())),
         };
-        let blk: Vec<u32> = self.blk.to_vec1()?;
-        let lr = match &self.lowrank {
-            Some((a, b, r)) => Some((host(a)?, host(b)?, *r)),
+        let (blk, sig) = (&self.rows.blk_host, &self.rows.sig);
+        let lr = match self.lowrank {
+            Some((a, b, r)) => Some((host(a)?, host(b)?, r)),
             None => None,
         };
-        let bias = self.bias.as_ref().map(host).transpose()?;
-        let beps = self.bias_eps.as_ref().map(host).transpose()?;
+        let bias = self.bias.map(host).transpose()?;
+        let beps = self.bias_eps.map(host).transpose()?;
         y.par_chunks_mut(m)
             .zip(x.par_chunks(n))
             .enumerate()
             .for_each(|(i, (yi, xi))| {
                 let k = blk[i] as usize;
                 if let Some((a, b, r)) = &lr {
-                    let c = self.sig[i] / (*r as f32).sqrt();
+                    let c = sig[i] / (*r as f32).sqrt();
                     let (a, b) = (a.as_slice(), b.as_slice());
                     let ak = &a[k * m * r..(k + 1) * m * r];
                     let bk = &b[k * n * r..(k + 1) * n * r];
@@ -462,7 +439,7 @@ impl candle_core::InplaceOp2 for FinishOp {
                 if let Some(e) = &beps {
                     let ek = &e.as_slice()[k * m..(k + 1) * m];
                     for (yv, ev) in yi.iter_mut().zip(ek) {
-                        *yv += self.sig[i] * ev;
+                        *yv += sig[i] * ev;
                     }
                 }
                 if let Some(act) = self.act {
@@ -491,7 +468,7 @@ mod cuda {
     //! The CUDA body of [`FinishOp`]: `kernels/lowrank.cu`, compiled to PTX by `build.rs`.
 
     use super::FinishOp;
-    use candle_core::cuda_backend::cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
+    use candle_core::cuda_backend::cudarc::driver::{LaunchConfig, PushKernelArg};
     use candle_core::{CudaStorage, Layout, Storage, Tensor};
 
     const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/lowrank.ptx"));
@@ -506,29 +483,23 @@ mod cuda {
             .ok_or_else(|| err("non-contiguous operand"))
     }
 
-    /// Run `f` with the device slice of `t` (or of `dummy` when `t` is None).
+    /// Run `f` with the device slice of `t`.
     fn with_slice<T: candle_core::cuda_backend::CudaDType, R>(
-        t: Option<&Tensor>,
-        dummy: &CudaSlice<T>,
+        t: &Tensor,
         f: impl FnOnce(
             candle_core::cuda_backend::cudarc::driver::CudaView<'_, T>,
         ) -> candle_core::Result<R>,
     ) -> candle_core::Result<R> {
-        match t {
-            None => f(dummy.slice(0..)),
-            Some(t) => {
-                let (guard, layout) = t.storage_and_layout();
-                let off = offset(layout)?;
-                match &*guard {
-                    Storage::Cuda(cs) => f(cs.as_cuda_slice::<T>()?.slice(off..)),
-                    _ => Err(err("operand is not on the CUDA device")),
-                }
-            }
+        let (guard, layout) = t.storage_and_layout();
+        let off = offset(layout)?;
+        match &*guard {
+            Storage::Cuda(cs) => f(cs.as_cuda_slice::<T>()?.slice(off..)),
+            _ => Err(err("operand is not on the CUDA device")),
         }
     }
 
     pub(super) fn finish(
-        op: &FinishOp,
+        op: &FinishOp<'_>,
         s1: &mut CudaStorage,
         l1: &Layout,
         s2: &CudaStorage,
@@ -548,8 +519,8 @@ mod cuda {
         }
         let func =
             dev.get_or_load_custom_func("eggroll_lowrank_finish", "eggroll_policies", PTX)?;
-        let dummy_f = dev.alloc_zeros::<f32>(1)?;
-        let dummy_u = dev.alloc_zeros::<u32>(1)?;
+        // Absent operands get a placeholder the kernel never reads (its flag is off).
+        let unused = &op.rows.sig_t;
         let flags: i32 = i32::from(op.lowrank.is_some())
             | (i32::from(op.bias.is_some()) << 1)
             | (i32::from(op.bias_eps.is_some()) << 2);
@@ -558,10 +529,13 @@ mod cuda {
             Some(crate::mlp::Activation::Tanh) => 1,
             Some(crate::mlp::Activation::Relu) => 2,
         };
-        let (a, b) = match &op.lowrank {
+        let (a, b) = match op.lowrank {
             Some((a, b, _)) => (Some(a), Some(b)),
             None => (None, None),
         };
+        if op.lowrank.is_some() && op.coef_t.is_none() {
+            return Err(err("low-rank term without per-row coefficients"));
+        }
         let cfg = LaunchConfig {
             grid_dim: (rows as u32, 1, 1),
             block_dim: (block as u32, 1, 1),
@@ -572,13 +546,13 @@ mod cuda {
         let x = s2.as_cuda_slice::<f32>()?.slice(x_off..);
         let mut y = s1.as_cuda_slice_mut::<f32>()?.slice_mut(y_off..);
         let (n32, m32, r32) = (n as i32, m as i32, r as i32);
-        with_slice(a, &dummy_f, |a| {
-            with_slice(b, &dummy_f, |b| {
-                with_slice(Some(&op.blk), &dummy_u, |blk| {
-                    with_slice(Some(&op.sig_t), &dummy_f, |sig| {
-                        with_slice(op.bias.as_ref(), &dummy_f, |bias| {
-                            with_slice(op.bias_eps.as_ref(), &dummy_f, |beps| {
-                                with_slice(op.coef_t.as_ref(), &dummy_f, |coef| {
+        with_slice::<f32, _>(a.unwrap_or(unused), |a| {
+            with_slice::<f32, _>(b.unwrap_or(unused), |b| {
+                with_slice::<u32, _>(&op.rows.blk, |blk| {
+                    with_slice::<f32, _>(&op.rows.sig_t, |sig| {
+                        with_slice::<f32, _>(op.bias.unwrap_or(unused), |bias| {
+                            with_slice::<f32, _>(op.bias_eps.unwrap_or(unused), |beps| {
+                                with_slice::<f32, _>(op.coef_t.unwrap_or(unused), |coef| {
                                     let mut builder = func.builder();
                                     builder.arg(&x);
                                     builder.arg(&a);

@@ -50,19 +50,73 @@ pub struct PopulationForward<'a> {
     perturbed: bool,
 }
 
-fn noise_view(n: &Noise) -> Result<(MatNoise<'_>, Option<HostData<'_>>)> {
+fn noise_view(n: Option<&Noise>) -> Result<MatNoise<'_>> {
     Ok(match n {
-        Noise::None => (MatNoise::None, None),
-        Noise::LowRank { rank, a, b } => (
-            MatNoise::LowRank {
-                a: HostData::new(a)?,
-                b: HostData::new(b)?,
-                r: *rank,
-            },
-            None,
-        ),
-        Noise::Full { eps } => (MatNoise::Full(HostData::new(eps)?), None),
+        None | Some(Noise::None) => MatNoise::None,
+        Some(Noise::LowRank { rank, a, b }) => MatNoise::LowRank {
+            a: HostData::new(a)?,
+            b: HostData::new(b)?,
+            r: *rank,
+        },
+        Some(Noise::Full { eps }) => MatNoise::Full(HostData::new(eps)?),
     })
+}
+
+/// One layer's parameters and this generation's noise for them, looked up by name.
+pub(crate) struct LayerSource<'a> {
+    /// Weight `(m, n)`.
+    pub w: &'a Tensor,
+    /// The weight's noise (None: plain inference).
+    pub noise: Option<&'a Noise>,
+    /// Bias `(m)`.
+    pub bias: Option<&'a Tensor>,
+    /// The bias's full noise `(K, m)` (None when frozen or plain inference).
+    pub bias_noise: Option<&'a Tensor>,
+    /// Outputs.
+    pub m: usize,
+    /// Inputs.
+    pub n: usize,
+}
+
+/// The layers of `config` in `params`, with `population`'s noise: shared by the CPU and the
+/// device forward. Checks the parameters and rejects low-rank noise on a bias.
+pub(crate) fn layer_sources<'a>(
+    config: &MlpConfig,
+    params: &'a Params,
+    population: Option<&'a Population>,
+) -> Result<Vec<LayerSource<'a>>> {
+    config.check_params(params)?;
+    let tensor = |i: usize| params.iter().nth(i).expect("index").tensor();
+    (0..config.num_layers())
+        .map(|l| {
+            let (wn, bn) = MlpConfig::names(l);
+            let wi = params.index_of(&wn).expect("checked");
+            let (bias, bias_noise) = if config.bias {
+                let bi = params.index_of(&bn).expect("checked");
+                let eps = match population.map(|p| &p.noise[bi]) {
+                    Some(Noise::Full { eps }) => Some(eps),
+                    Some(Noise::LowRank { .. }) => {
+                        return Err(Error::Param {
+                            name: bn,
+                            reason: "a bias cannot have low-rank noise".into(),
+                        });
+                    }
+                    _ => None,
+                };
+                (Some(tensor(bi)), eps)
+            } else {
+                (None, None)
+            };
+            Ok(LayerSource {
+                w: tensor(wi),
+                noise: population.map(|p| &p.noise[wi]),
+                bias,
+                bias_noise,
+                m: config.sizes[l + 1],
+                n: config.sizes[l],
+            })
+        })
+        .collect()
 }
 
 impl<'a> PopulationForward<'a> {
@@ -73,13 +127,10 @@ impl<'a> PopulationForward<'a> {
         params: &'a Params,
         population: Option<&'a Population>,
     ) -> Result<Self> {
-        config.check_params(params)?;
         let mut layers = Vec::with_capacity(config.num_layers());
-        for l in 0..config.num_layers() {
-            let (wn, bn) = MlpConfig::names(l);
-            let wi = params.index_of(&wn).expect("checked");
-            let w = HostData::new(params.iter().nth(wi).expect("index").tensor())?;
-            let (m, n) = (config.sizes[l + 1], config.sizes[l]);
+        for src in layer_sources(config, params, population)? {
+            let (m, n) = (src.m, src.n);
+            let w = HostData::new(src.w)?;
             let ws = w.as_slice();
             let mut wt = vec![0.0f32; m * n];
             for k in 0..m {
@@ -87,34 +138,13 @@ impl<'a> PopulationForward<'a> {
                     wt[j * m + k] = ws[k * n + j];
                 }
             }
-            let (noise, _) = match population {
-                Some(p) => noise_view(&p.noise[wi])?,
-                None => (MatNoise::None, None),
-            };
-            let (b, bias_noise) = if config.bias {
-                let bi = params.index_of(&bn).expect("checked");
-                let b = HostData::new(params.iter().nth(bi).expect("index").tensor())?;
-                let bn = match population.map(|p| &p.noise[bi]) {
-                    Some(Noise::Full { eps }) => Some(HostData::new(eps)?),
-                    Some(Noise::LowRank { .. }) => {
-                        return Err(Error::Param {
-                            name: bn,
-                            reason: "a bias cannot have low-rank noise".into(),
-                        });
-                    }
-                    _ => None,
-                };
-                (Some(b), bn)
-            } else {
-                (None, None)
-            };
             layers.push(Layer {
                 wt,
-                b,
-                m: config.sizes[l + 1],
-                n: config.sizes[l],
-                noise,
-                bias_noise,
+                b: src.bias.map(HostData::new).transpose()?,
+                m,
+                n,
+                noise: noise_view(src.noise)?,
+                bias_noise: src.bias_noise.map(HostData::new).transpose()?,
             });
         }
         Ok(Self {
@@ -218,7 +248,7 @@ impl<'a> PopulationForward<'a> {
     fn row_ctx<'s>(&'s self, layer: &'s Layer<'a>, last: bool) -> RowCtx<'s> {
         RowCtx {
             sigma: self.sigma,
-            antithetic: self.pairing == Pairing::Antithetic,
+            pairing: self.pairing,
             perturbed: self.perturbed,
             m: layer.m,
             n: layer.n,
@@ -316,11 +346,7 @@ impl<'a> PopulationForward<'a> {
             },
             |(z, buf_a, buf_b), (i, o)| {
                 let member = first + i;
-                let (blk, sign) = if ctx.antithetic {
-                    (member / 2, if member % 2 == 1 { -1.0f32 } else { 1.0 })
-                } else {
-                    (member, 1.0)
-                };
+                let (blk, sign) = ctx.pairing.block_and_sign(member);
                 z.copy_from_slice(&h);
                 // Low-rank correction from T: z[b] += c Σ_q T_q[b, blk] A_blk[:, q].
                 if let (Some((t, k)), RowNoise::LowRank { a, r, .. }) = (&lowrank, &ctx.noise) {
@@ -472,7 +498,7 @@ enum RowNoise<'s> {
 #[derive(Clone)]
 struct RowCtx<'s> {
     sigma: f32,
-    antithetic: bool,
+    pairing: Pairing,
     perturbed: bool,
     m: usize,
     n: usize,
@@ -489,12 +515,7 @@ eggroll_core::multiversion! {
         for (i, &member) in ids.iter().enumerate() {
             let xi = &x[i * n..(i + 1) * n];
             let yi = &mut y[i * m..(i + 1) * m];
-            let member = member as usize;
-            let (blk, sign) = if ctx.antithetic {
-                (member / 2, if member % 2 == 1 { -1.0f32 } else { 1.0 })
-            } else {
-                (member, 1.0)
-            };
+            let (blk, sign) = ctx.pairing.block_and_sign(member as usize);
             let ss = ctx.sigma * sign;
             if ctx.perturbed {
                 match ctx.noise {

@@ -3,39 +3,20 @@
 //! feature and a GPU, the same checks run on GPU 0 (relative error ≤ 1e-3).
 
 use candle_core::{Device, Tensor};
-use eggroll_core::{Eggroll, EsConfig, Params, Population, SimpleEs, Strategy};
+use eggroll_core::EsConfig;
 use eggroll_policies::device::{DeviceForward, Forward, LowRankPath};
 use eggroll_policies::forward::{PopulationForward, materialized_forward};
 use eggroll_policies::{Activation, MlpConfig};
 
-fn inputs(rows: usize, din: usize) -> Vec<f32> {
-    (0..rows * din)
-        .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
-        .collect()
-}
-
-fn setup(cfg: &MlpConfig, es: EsConfig, simple: bool, device: &Device) -> (Params, Population) {
-    let params = cfg.init(3, device).unwrap();
-    let mut s: Box<dyn Strategy> = if simple {
-        Box::new(SimpleEs::new(es, &params).unwrap())
-    } else {
-        Box::new(Eggroll::new(es, &params).unwrap())
-    };
-    let pop = s.ask(&params, 5).unwrap();
-    (params, pop)
-}
+mod common;
+use common::{
+    assert_cartpole_solves, cartpole_evaluator, cartpole_policy, inputs, max_abs_diff, setup,
+};
 
 /// Print a skip notice on the real stderr (the test harness captures `eprintln!`).
 fn skipped(what: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "SKIPPED {what}");
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 /// Every configuration of the reference test, through both device paths on the CPU device.
@@ -255,47 +236,14 @@ fn device_materialized_baseline_equals_host_reference() {
 #[test]
 #[cfg_attr(not(feature = "cuda"), ignore = "needs --features cuda and a GPU")]
 fn cuda_cartpole_training_reaches_475() {
-    use eggroll_core::{OptimizerConfig, Trainer};
-    use eggroll_envs::vec::CartPoleVec;
-    use eggroll_policies::{Head, RolloutEvaluator};
     let Ok(gpu) = Device::new_cuda(0) else {
         skipped("cuda_cartpole_training_reaches_475: no CUDA device");
         return;
     };
-    let cfg = MlpConfig {
-        sizes: vec![4, 16, 2],
-        activation: Activation::Tanh,
-        bias: true,
-    };
-    let params = cfg.init(0, &Device::Cpu).unwrap().to_device(&gpu).unwrap();
-    let es = EsConfig {
-        population_size: 256,
-        sigma: 0.2,
-        learning_rate: 0.1,
-        optimizer: OptimizerConfig::Sgd { momentum: 0.0 },
-        seed: 0,
-        ..EsConfig::default()
-    };
-    let mut trainer = Trainer::new(Eggroll::new(es, &params).unwrap(), params);
-    let mut ev = RolloutEvaluator::new(
-        cfg,
-        Head::Argmax,
-        Box::new(|n| Box::new(CartPoleVec::new(n))),
-        1,
-        0,
-    )
-    .unwrap();
-    for g in 0..30 {
-        trainer.step(&mut ev).unwrap();
-        assert!(trainer.params().device().is_cuda());
-        let r = ev.evaluate_plain(trainer.params(), 100, 1000 + g).unwrap();
-        if r.mean >= 475.0 {
-            let fresh = ev.evaluate_plain(trainer.params(), 100, 77_777).unwrap();
-            assert!(fresh.mean >= 475.0, "fresh eval {}", fresh.mean);
-            return;
-        }
-    }
-    panic!("CartPole not solved on the GPU in 30 generations");
+    let params = cartpole_policy().init(0, &Device::Cpu).unwrap();
+    let params = params.to_device(&gpu).unwrap();
+    assert!(params.device().is_cuda());
+    assert_cartpole_solves(params, &mut cartpole_evaluator(), "cuda");
 }
 
 /// The device benchmark's code path, run on the CPU device with a small shape.
@@ -356,41 +304,7 @@ fn cuda_kernel_matches_reference_under_cpu_emulation() {
 /// within 30 generations. (The update's device path is tested in core's engine tests.)
 #[test]
 fn device_path_cartpole_training_reaches_475() {
-    use eggroll_core::{OptimizerConfig, Trainer};
-    use eggroll_envs::vec::CartPoleVec;
-    use eggroll_policies::{Head, RolloutEvaluator};
-    let cfg = MlpConfig {
-        sizes: vec![4, 16, 2],
-        activation: Activation::Tanh,
-        bias: true,
-    };
-    let params = cfg.init(0, &Device::Cpu).unwrap();
-    let es = EsConfig {
-        population_size: 256,
-        sigma: 0.2,
-        learning_rate: 0.1,
-        optimizer: OptimizerConfig::Sgd { momentum: 0.0 },
-        seed: 0,
-        ..EsConfig::default()
-    };
-    let mut trainer = Trainer::new(Eggroll::new(es, &params).unwrap(), params);
-    let mut ev = RolloutEvaluator::new(
-        cfg,
-        Head::Argmax,
-        Box::new(|n| Box::new(CartPoleVec::new(n))),
-        1,
-        0,
-    )
-    .unwrap()
-    .with_device_forward();
-    for g in 0..30 {
-        trainer.step(&mut ev).unwrap();
-        let r = ev.evaluate_plain(trainer.params(), 100, 1000 + g).unwrap();
-        if r.mean >= 475.0 {
-            let fresh = ev.evaluate_plain(trainer.params(), 100, 77_777).unwrap();
-            assert!(fresh.mean >= 475.0, "fresh eval {}", fresh.mean);
-            return;
-        }
-    }
-    panic!("CartPole not solved through the device path in 30 generations");
+    let params = cartpole_policy().init(0, &Device::Cpu).unwrap();
+    let mut ev = cartpole_evaluator().with_device_forward();
+    assert_cartpole_solves(params, &mut ev, "device path on the CPU");
 }

@@ -2,32 +2,15 @@
 #![allow(clippy::needless_range_loop)]
 
 use candle_core::Device;
-use eggroll_core::{Eggroll, EsConfig, Params, Population, SimpleEs, Strategy};
+use eggroll_core::{EsConfig, Params, Population};
 use eggroll_policies::forward::{PopulationForward, materialized_forward};
 use eggroll_policies::{Activation, MlpConfig};
 
-fn inputs(rows: usize, din: usize) -> Vec<f32> {
-    (0..rows * din)
-        .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
-        .collect()
-}
+mod common;
+use common::{inputs, max_abs_diff};
 
 fn setup(cfg: &MlpConfig, es: EsConfig, simple: bool) -> (Params, Population) {
-    let params = cfg.init(3, &Device::Cpu).unwrap();
-    let mut s: Box<dyn Strategy> = if simple {
-        Box::new(SimpleEs::new(es, &params).unwrap())
-    } else {
-        Box::new(Eggroll::new(es, &params).unwrap())
-    };
-    let pop = s.ask(&params, 5).unwrap();
-    (params, pop)
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    common::setup(cfg, es, simple, &Device::Cpu)
 }
 
 /// Max abs error ≤ 1e-4 in f32 for r ∈ {1, 2, 4}, with and without biases, frozen and

@@ -8,13 +8,8 @@ use eggroll_envs::{Action, CartPole, Environment};
 use eggroll_policies::forward::plain_row_forward;
 use eggroll_policies::{Activation, Head, MlpConfig, RolloutEvaluator};
 
-fn cartpole_policy() -> MlpConfig {
-    MlpConfig {
-        sizes: vec![4, 16, 2],
-        activation: Activation::Tanh,
-        bias: true,
-    }
-}
+mod common;
+use common::{assert_cartpole_solves, cartpole_evaluator, cartpole_policy};
 
 /// The batched rollout's fitness equals per-member scalar rollouts of the materialised member
 /// policies on the same initial states. The two paths round differently (GEMM vs dot), which
@@ -88,42 +83,8 @@ fn batched_rollouts_equal_scalar_rollouts() {
 /// episodes reaches 475 within 30 generations (seed 0; the CLI default config solves it in 7).
 #[test]
 fn cartpole_training_reaches_475() {
-    let cfg = cartpole_policy();
-    let params = cfg.init(0, &Device::Cpu).unwrap();
-    let es = EsConfig {
-        population_size: 256,
-        sigma: 0.2,
-        learning_rate: 0.1,
-        optimizer: OptimizerConfig::Sgd { momentum: 0.0 },
-        seed: 0,
-        ..EsConfig::default()
-    };
-    let mut trainer = Trainer::new(Eggroll::new(es, &params).unwrap(), params);
-    let mut ev = RolloutEvaluator::new(
-        cfg,
-        Head::Argmax,
-        Box::new(|n| Box::new(CartPoleVec::new(n))),
-        1,
-        0,
-    )
-    .unwrap();
-    let mut solved_at = None;
-    for g in 0..30 {
-        trainer.step(&mut ev).unwrap();
-        let r = ev.evaluate_plain(trainer.params(), 100, 1000 + g).unwrap();
-        if r.mean >= 475.0 {
-            solved_at = Some(g);
-            break;
-        }
-    }
-    let g = solved_at.expect("CartPole not solved in 30 generations");
-    // Confirm on another 100 fresh episodes.
-    let r = ev.evaluate_plain(trainer.params(), 100, 77_777).unwrap();
-    assert!(
-        r.mean >= 475.0,
-        "solved at generation {g} but fresh eval gives {}",
-        r.mean
-    );
+    let params = cartpole_policy().init(0, &Device::Cpu).unwrap();
+    assert_cartpole_solves(params, &mut cartpole_evaluator(), "cpu");
 }
 
 #[test]
