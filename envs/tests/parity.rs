@@ -1,7 +1,8 @@
-//! Step-for-step parity with trajectories recorded from Gymnasium 1.4 (`shared/parity/`).
+//! Step-for-step parity with trajectories recorded from Gymnasium 1.4, vendored in
+//! `envs/tests/data/parity/` (regenerate with `envs/tests/data/tools/gen_parity*.py`).
 //!
-//! The directory comes from `EGGROLL_PARITY_DIR`, else `../shared/parity` relative to the
-//! workspace root. A missing directory FAILS these tests (it never skips them).
+//! `EGGROLL_PARITY_DIR`, when set, overrides that folder. A missing folder or file FAILS these
+//! tests (they never skip).
 //!
 //! Tolerances: observations equal as f32 bit patterns (exact), rewards within 1e-9, flags
 //! exactly. Initial states drawn by `reset(seed)` equal the recorded ones exactly.
@@ -14,7 +15,7 @@ use serde_json::Value;
 fn parity_dir() -> PathBuf {
     match std::env::var_os("EGGROLL_PARITY_DIR") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/parity"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/parity"),
     }
 }
 
