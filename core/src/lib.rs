@@ -52,7 +52,9 @@ pub use params::{Param, ParamKind, ParamView, Params};
 pub use population::{Noise, NoiseSpec, Pairing, Population};
 pub use schedule::Schedule;
 pub use shaping::Shaping;
-pub use strategy::{Eggroll, EsConfig, Scaling, SimpleEs, Strategy, StrategyState, TellReport};
+pub use strategy::{
+    Eggroll, EsConfig, MAX_RANK, Scaling, SimpleEs, Strategy, StrategyState, TellReport,
+};
 pub use trainer::{
     Best, ChannelObserver, Control, GenStats, NonFinitePolicy, Observer, RunSummary, StopCondition,
     StopReason, Trainer,

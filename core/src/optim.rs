@@ -216,9 +216,9 @@ impl Optimizer {
         tensors: Vec<(String, Tensor)>,
         params: &Params,
     ) -> Result<()> {
-        self.step = step;
-        self.m = vec![None; params.len()];
-        self.v = vec![None; params.len()];
+        // All or nothing: build the new state aside, assign it only once every tensor checks.
+        let mut m = vec![None; params.len()];
+        let mut v = vec![None; params.len()];
         for (name, t) in tensors {
             let bad = |reason: String| Error::Param {
                 name: format!("optimizer.{name}"),
@@ -243,12 +243,23 @@ impl Optimizer {
                 )));
             }
             let t = t.to_device(&params.device())?;
+            if !t
+                .flatten_all()?
+                .to_vec1::<f32>()?
+                .iter()
+                .all(|x| x.is_finite())
+            {
+                return Err(bad("holds a non-finite value".into()));
+            }
             match kind {
-                "m" => self.m[idx] = Some(t),
-                "v" => self.v[idx] = Some(t),
+                "m" => m[idx] = Some(t),
+                "v" => v[idx] = Some(t),
                 _ => return Err(bad("unrecognised state tensor".into())),
             }
         }
+        self.step = step;
+        self.m = m;
+        self.v = v;
         Ok(())
     }
 }

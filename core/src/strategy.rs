@@ -71,7 +71,8 @@ pub trait Strategy: Send {
     fn state(&self) -> Result<StrategyState> {
         Ok(StrategyState::default())
     }
-    /// Restore a state produced by [`Strategy::state`].
+    /// Restore a state produced by [`Strategy::state`]. All or nothing: on error the strategy
+    /// must be left exactly as it was (validate everything before changing anything).
     fn load_state(&mut self, _state: StrategyState, _params: &Params) -> Result<()> {
         Ok(())
     }
@@ -89,6 +90,10 @@ pub enum Scaling {
     Official,
 }
 
+/// The largest accepted `rank`: a guard against a typo allocating the whole memory (full rank of
+/// a 4096-wide layer; beyond it low-rank noise costs more than full noise).
+pub const MAX_RANK: usize = 4096;
+
 /// Configuration shared by [`Eggroll`] and [`SimpleEs`] (names follow the seed package).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -99,7 +104,8 @@ pub struct EsConfig {
     pub sigma: f32,
     /// Base learning rate > 0.
     pub learning_rate: f32,
-    /// Low-rank rank r (EGGROLL only); 1 ≤ r ≤ min(m, n) of every matrix.
+    /// Low-rank rank r ≥ 1 (EGGROLL only). Any r is valid for every matrix, also r > min(m, n)
+    /// (A is m×r, B is n×r, scaled by 1/√r), as in the official implementation.
     pub rank: usize,
     /// Seed of the noise.
     pub seed: u64,
@@ -171,6 +177,16 @@ impl EsConfig {
         if self.rank == 0 {
             return Err(config_err("rank", "is 0; must be ≥ 1"));
         }
+        if self.rank > MAX_RANK {
+            return Err(config_err(
+                "rank",
+                format!(
+                    "is {}; must be ≤ {MAX_RANK} (the noise of one generation holds \
+                     population/2 × (m + n) × rank numbers per matrix)",
+                    self.rank
+                ),
+            ));
+        }
         if self.noise_reuse == 0 {
             return Err(config_err(
                 "noise_reuse",
@@ -225,20 +241,10 @@ impl EsCore {
         let mut specs = Vec::with_capacity(params.len());
         for p in params.iter() {
             specs.push(match (family, p.kind()) {
-                (NoiseFamily::LowRank, ParamKind::Matrix { rows, cols }) => {
-                    if config.rank > rows.min(cols) {
-                        return Err(config_err(
-                            "rank",
-                            format!(
-                                "is {}; must be ≤ min(m, n) = {} for matrix `{}` ({rows}×{cols})",
-                                config.rank,
-                                rows.min(cols),
-                                p.name()
-                            ),
-                        ));
-                    }
-                    NoiseSpec::LowRank(config.rank)
-                }
+                // Any r ≥ 1 is valid for every matrix, as in the official implementation: A is
+                // m×r and B is n×r, scaled by 1/√r (Cov(vec E) = I for every r, even when
+                // r > min(m, n)).
+                (NoiseFamily::LowRank, ParamKind::Matrix { .. }) => NoiseSpec::LowRank(config.rank),
                 (NoiseFamily::Full, ParamKind::Matrix { .. }) => NoiseSpec::Full,
                 (_, ParamKind::Other) if config.freeze_nonlora => NoiseSpec::None,
                 (_, ParamKind::Other) => NoiseSpec::Full,
@@ -331,10 +337,14 @@ impl EsCore {
             name: "strategy state".into(),
             reason: e.to_string(),
         })?;
-        self.sigma_base = j.sigma_base;
-        self.lr_base = j.lr_base;
-        self.optimizer
-            .load_state(j.optimizer_steps, state.tensors, params)
+        // All or nothing: validate everything on a copy, then apply.
+        let mut next = self.clone();
+        next.set_sigma(j.sigma_base)?;
+        next.set_lr(j.lr_base)?;
+        next.optimizer
+            .load_state(j.optimizer_steps, state.tensors, params)?;
+        *self = next;
+        Ok(())
     }
 
     fn set_sigma(&mut self, sigma: f32) -> Result<()> {

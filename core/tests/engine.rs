@@ -512,14 +512,7 @@ fn invalid_configs_are_typed_errors_naming_the_field() {
         ),
         (
             EsConfig {
-                rank: 13,
-                ..config()
-            },
-            "rank",
-        ), // w1 is 16×12, w2 is 3×16
-        (
-            EsConfig {
-                rank: 4,
+                rank: MAX_RANK + 1,
                 ..config()
             },
             "rank",
@@ -588,6 +581,10 @@ fn invalid_configs_are_typed_errors_naming_the_field() {
             "lr_schedule.decay",
         ),
     ];
+    // Any rank up to MAX_RANK is valid for every matrix, also above min(m, n) (w2 is 3×16).
+    for rank in [4, 13, MAX_RANK] {
+        Eggroll::new(EsConfig { rank, ..config() }, &params).unwrap();
+    }
     for (cfg, field) in cases {
         let err = Eggroll::new(cfg.clone(), &params).unwrap_err();
         match &err {
@@ -649,7 +646,12 @@ fn nonfinite_fitness_error_names_member_and_generation_or_is_worst() {
 fn wrong_fitness_length_is_an_error() {
     struct Short;
     impl Evaluator for Short {
-        fn evaluate(&mut self, _: &Params, _: &Population) -> Result<Vec<f32>> {
+        fn evaluate_members(
+            &mut self,
+            _: &Params,
+            _: &Population,
+            _: std::ops::Range<usize>,
+        ) -> Result<Vec<f32>> {
             Ok(vec![0.0; 3])
         }
     }
@@ -787,4 +789,70 @@ fn update_ops_path_equals_host_kernels() {
             );
         }
     }
+}
+
+/// Loading a strategy state is all or nothing: a state with a valid σ and lr but a broken
+/// optimiser tensor, or with σ ≤ 0 / a non-finite lr, is rejected and changes nothing; a good
+/// state then applies in full.
+#[test]
+fn strategy_state_load_is_all_or_nothing() {
+    let params = two_params();
+    let mut t = Trainer::new(Eggroll::new(config(), &params).unwrap(), params.clone());
+    let mut eval =
+        FnEvaluator::new(|p: &ParamView| -p.values(0).iter().map(|x| x * x).sum::<f32>());
+    for _ in 0..3 {
+        t.step(&mut eval).unwrap();
+    }
+    let es = t.strategy_mut();
+    let good = es.state().unwrap();
+    assert!(!good.tensors.is_empty(), "Adam keeps moments");
+    let snapshot = |es: &dyn Strategy| {
+        let s = es.state().unwrap();
+        let tensors: Vec<(String, Vec<f32>)> = s
+            .tensors
+            .iter()
+            .map(|(n, t)| (n.clone(), t.flatten_all().unwrap().to_vec1().unwrap()))
+            .collect();
+        (es.sigma(0), es.learning_rate(0), s.json, tensors)
+    };
+    let before = snapshot(&*es);
+    let with_json =
+        |json: serde_json::Value, tensors: Vec<(String, Tensor)>| StrategyState { json, tensors };
+    let mut changed = good.json.clone();
+    changed["sigma_base"] = serde_json::json!(0.7);
+    changed["lr_base"] = serde_json::json!(0.3);
+    let wrong_shape = Tensor::zeros((2, 2), DType::F32, &Device::Cpu).unwrap();
+    let cases = vec![
+        // Good scalars, a moment of the wrong shape.
+        with_json(changed.clone(), vec![("m.0".into(), wrong_shape)]),
+        // Good scalars, a moment of a parameter that does not exist.
+        with_json(
+            changed.clone(),
+            vec![("v.9".into(), good.tensors[0].1.clone())],
+        ),
+        // σ ≤ 0, a non-finite lr.
+        with_json(
+            {
+                let mut j = changed.clone();
+                j["sigma_base"] = serde_json::json!(-1.0);
+                j
+            },
+            good.tensors.clone(),
+        ),
+        with_json(
+            {
+                let mut j = changed.clone();
+                j["lr_base"] = serde_json::json!(1e39);
+                j
+            },
+            good.tensors.clone(),
+        ),
+    ];
+    for (i, bad) in cases.into_iter().enumerate() {
+        assert!(es.load_state(bad, &params).is_err(), "case {i} loaded");
+        assert!(snapshot(&*es) == before, "case {i} changed the strategy");
+    }
+    es.load_state(with_json(changed, good.tensors.clone()), &params)
+        .unwrap();
+    assert_eq!((es.sigma(0), es.learning_rate(0)), (0.7, 0.3));
 }

@@ -33,10 +33,11 @@ fn eggroll_pop(
     (params, pop)
 }
 
-/// Fact 1 (covariance): Cov(vec E) = I for every rank.
+/// Fact 1 (covariance): Cov(vec E) = I for every rank, including r > min(m, n) = 4 (the
+/// official implementation allows any r ≥ 1).
 #[test]
 fn covariance_of_vec_e_is_identity() {
-    for r in [1, 2, 4] {
+    for r in [1, 2, 4, 7] {
         let (params, pop) = eggroll_pop(4, 5, r, 20_000, 11, 0);
         // One member per pair (members 2k); pairs are independent draws.
         let e: Vec<Vec<f64>> = perturbations(&pop, &params)
@@ -55,11 +56,11 @@ fn covariance_of_vec_e_is_identity() {
     }
 }
 
-/// Fact (kurtosis): E[E_jk⁴] = 3 + 6/r; a z-test per rank, and the Gaussian value 3 is
-/// rejected at r = 1 (the test has power).
+/// Fact (kurtosis): E[E_jk⁴] = 3 + 6/r; a z-test per rank (r = 6 exceeds min(m, n) = 4),
+/// and the Gaussian value 3 is rejected at r = 1 (the test has power).
 #[test]
 fn fourth_moment_is_3_plus_6_over_r() {
-    for r in [1, 2, 4] {
+    for r in [1, 2, 4, 6] {
         let (params, pop) = eggroll_pop(4, 4, r, 60_000, 5, 0);
         let e = perturbations(&pop, &params);
         // Per pair, the average fourth power over the 16 entries (identically distributed).
@@ -265,6 +266,10 @@ fn update_rank_is_min_of_pairs_r_m_n() {
         (20, 30, 5, 3),
         (20, 30, 20, 2),
         (12, 8, 50, 1),
+        // r > min(m, n): still a valid perturbation, and the update rank still follows the law.
+        (2, 16, 1, 4),
+        (3, 8, 5, 4),
+        (6, 5, 1, 9),
     ] {
         let (params, pop) = eggroll_pop(m, n, r, pairs, 8, 1);
         let w: Vec<f32> = (0..2 * pairs)
