@@ -50,7 +50,7 @@ impl Mpi {
         (rank * n / size)..((rank + 1) * n / size)
     }
 
-    /// All-gather every rank's slice into the full fitness vector.
+    /// All-gather every rank's slice of `n` values into the full vector.
     pub fn gather(&self, local: &[f32], n: usize) -> Vec<f32> {
         let p = self.size();
         let counts: Vec<mpi::Count> = (0..p)
@@ -64,6 +64,13 @@ impl Mpi {
             let mut part = PartitionMut::new(&mut all[..], counts, &displs[..]);
             self.world.all_gather_varcount_into(local, &mut part);
         }
+        all
+    }
+
+    /// All-gather one counter per rank.
+    pub fn gather_counts(&self, mine: u64) -> Vec<u64> {
+        let mut all = vec![0u64; self.size()];
+        self.world.all_gather_into(&mine, &mut all[..]);
         all
     }
 
@@ -102,17 +109,32 @@ pub struct Distributed {
     pub inner: Box<dyn TaskEvaluator>,
     /// The MPI world.
     pub mpi: Mpi,
+    /// Member evaluations this rank has computed (its slices only).
+    pub local_evals: u64,
 }
 
 impl Evaluator for Distributed {
-    fn evaluate(
+    /// Splits `members` across the ranks: this rank evaluates its slice through the inner
+    /// evaluator's `evaluate_members`, then the slices are all-gathered.
+    fn evaluate_members(
         &mut self,
         params: &Params,
         population: &Population,
+        members: Range<usize>,
     ) -> eggroll_core::Result<Vec<f32>> {
-        let n = population.size;
-        let mine = Mpi::slice_of(self.mpi.rank(), self.mpi.size(), n);
-        let local = self.inner.evaluate_members(params, population, mine)?;
+        let n = members.len();
+        let slice = Mpi::slice_of(self.mpi.rank(), self.mpi.size(), n);
+        let mine = members.start + slice.start..members.start + slice.end;
+        let local = self
+            .inner
+            .evaluate_members(params, population, mine.clone())?;
+        if local.len() != mine.len() {
+            return Err(eggroll_core::Error::FitnessLength {
+                expected: mine.len(),
+                got: local.len(),
+            });
+        }
+        self.local_evals += local.len() as u64;
         Ok(self.mpi.gather(&local, n))
     }
 }
@@ -138,5 +160,8 @@ impl TaskEvaluator for Distributed {
     }
     fn is_writer(&self) -> bool {
         self.mpi.rank() == 0
+    }
+    fn evals_by_rank(&mut self) -> Option<Vec<u64>> {
+        Some(self.mpi.gather_counts(self.local_evals))
     }
 }

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_eggroll");
 
 fn mpirun(np: usize, args: &[&str]) -> Output {
@@ -73,6 +75,67 @@ fn ranks_end_bit_identical_to_one_process() {
             );
         }
     }
+}
+
+/// MNIST splits its population across ranks: with `-np 2` each rank computes exactly half of
+/// the member evaluations (counted by each rank and all-gathered into `evals_by_rank`), and
+/// the run ends bit-identical to the single-process one.
+#[test]
+fn mnist_population_is_split_across_ranks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    common::synthetic_mnist(&data, 400, 100);
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "mnist",
+            "--quiet",
+            "--json",
+            "--generations",
+            "6",
+            "--population",
+            "64",
+            "--batch",
+            "32",
+            "--set",
+            "policy.hidden=[16]",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let one = tmp.path().join("one");
+    let a = args(&one);
+    let out = single(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let two = tmp.path().join("two");
+    let a = args(&two);
+    let out = mpirun(2, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let j: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(j["evals"], 6 * 64, "{j}");
+    assert_eq!(
+        j["evals_by_rank"],
+        serde_json::json!([6 * 32, 6 * 32]),
+        "{j}"
+    );
+    assert!(
+        policy_bytes(&one) == policy_bytes(&two),
+        "mnist -np 2 differs"
+    );
 }
 
 /// Ranks whose parameters diverge abort with a clear error.

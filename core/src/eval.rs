@@ -12,19 +12,20 @@ use crate::population::Population;
 /// base parameters and the noise handles and never materialise members; [`FnEvaluator`]
 /// materialises each member and calls a closure.
 pub trait Evaluator: Send {
-    /// One fitness per member (higher is better), in member order.
-    fn evaluate(&mut self, params: &Params, population: &Population) -> Result<Vec<f32>>;
-
-    /// The fitness of members `members` only (in order) — what one worker of a distributed
-    /// run evaluates. A member's fitness must not depend on which other members are evaluated
-    /// with it. The default evaluates everything and slices.
+    /// The fitness of members `members` only, in order (higher is better) — the one method an
+    /// evaluator must implement, and what one worker of a distributed run calls for its slice.
+    /// It must compute only those members (never the whole population), and a member's
+    /// fitness must not depend on which other members are evaluated with it.
     fn evaluate_members(
         &mut self,
         params: &Params,
         population: &Population,
         members: Range<usize>,
-    ) -> Result<Vec<f32>> {
-        Ok(self.evaluate(params, population)?[members].to_vec())
+    ) -> Result<Vec<f32>>;
+
+    /// One fitness per member of the whole population, in member order.
+    fn evaluate(&mut self, params: &Params, population: &Population) -> Result<Vec<f32>> {
+        self.evaluate_members(params, population, 0..population.size)
     }
 }
 
@@ -66,10 +67,6 @@ impl<F> Evaluator for FnEvaluator<F>
 where
     F: Fn(&ParamView) -> f32 + Send + Sync,
 {
-    fn evaluate(&mut self, params: &Params, population: &Population) -> Result<Vec<f32>> {
-        self.evaluate_members(params, population, 0..population.size)
-    }
-
     fn evaluate_members(
         &mut self,
         params: &Params,

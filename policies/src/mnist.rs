@@ -60,10 +60,6 @@ impl MnistEvaluator {
 }
 
 impl Evaluator for MnistEvaluator {
-    fn evaluate(&mut self, params: &Params, population: &Population) -> Result<Vec<f32>> {
-        self.evaluate_members(params, population, 0..population.size)
-    }
-
     fn evaluate_members(
         &mut self,
         params: &Params,

@@ -223,10 +223,6 @@ impl RolloutEvaluator {
 }
 
 impl Evaluator for RolloutEvaluator {
-    fn evaluate(&mut self, params: &Params, population: &Population) -> Result<Vec<f32>> {
-        self.evaluate_members(params, population, 0..population.size)
-    }
-
     fn evaluate_members(
         &mut self,
         params: &Params,

@@ -1,0 +1,31 @@
+//! Helpers shared by the CLI integration tests.
+#![allow(dead_code, clippy::needless_range_loop)]
+
+/// Write a separable synthetic 10-class "MNIST" (12×12 images: class c lights its own 2×2
+/// block, plus deterministic noise) as IDX files: `train` and `t10k` splits.
+pub fn synthetic_mnist(dir: &std::path::Path, train: usize, test: usize) {
+    use eggroll_envs::mnist::encode_idx;
+    let make = |n: usize, salt: u64| {
+        let mut images = vec![0u8; n * 144];
+        let mut labels = vec![0u8; n];
+        for i in 0..n {
+            let h = eggroll_core::noise::mix64(i as u64 ^ salt);
+            let c = (h % 10) as usize;
+            labels[i] = c as u8;
+            let (r0, c0) = ((c / 5) * 6 + 2, (c % 5) * 2 + 1);
+            for p in 0..144 {
+                images[i * 144 + p] = (eggroll_core::noise::mix64(h ^ p as u64) % 60) as u8;
+            }
+            for (dr, dc) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                images[i * 144 + (r0 + dr) * 12 + c0 + dc] = 255;
+            }
+        }
+        (encode_idx(&[n, 12, 12], &images), encode_idx(&[n], &labels))
+    };
+    let (ti, tl) = make(train, 1);
+    let (vi, vl) = make(test, 2);
+    std::fs::write(dir.join("train-images-idx3-ubyte"), ti).unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), tl).unwrap();
+    std::fs::write(dir.join("t10k-images-idx3-ubyte"), vi).unwrap();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), vl).unwrap();
+}
