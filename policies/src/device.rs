@@ -74,6 +74,8 @@ pub struct DeviceForward {
     sigma: f32,
     pairing: Pairing,
     perturbed: bool,
+    /// Members of the population (None: plain inference).
+    size: Option<usize>,
     device: Device,
     path: LowRankPath,
 }
@@ -125,6 +127,7 @@ impl DeviceForward {
             sigma: population.map_or(0.0, |p| p.sigma),
             pairing: population.map_or(Pairing::Antithetic, |p| p.pairing),
             perturbed: population.is_some(),
+            size: population.map(|p| p.size),
             device: device.clone(),
             path: LowRankPath::default(),
         })
@@ -160,6 +163,8 @@ impl DeviceForward {
                 reason: format!("{} member ids for {rows} rows", m.len()),
             });
         }
+        // Host-side bounds check: the kernels index noise blocks by these ids unchecked.
+        crate::forward::check_members(members, rows, self.size)?;
         let mut blk = Vec::with_capacity(rows);
         let mut sig = Vec::with_capacity(rows);
         for i in 0..rows {
@@ -324,6 +329,7 @@ impl DeviceForward {
                 reason: format!("{} values is not a whole number of rows of {din}", x.len()),
             });
         }
+        crate::forward::check_member_range(&members, self.size)?;
         let batch = x.len() / din;
         let count = members.len();
         let xt = Tensor::from_slice(x, (1, batch, din), &self.device)?

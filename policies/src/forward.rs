@@ -48,6 +48,8 @@ pub struct PopulationForward<'a> {
     sigma: f32,
     pairing: Pairing,
     perturbed: bool,
+    /// Members of the population (None: plain inference).
+    size: Option<usize>,
 }
 
 fn noise_view(n: Option<&Noise>) -> Result<MatNoise<'_>> {
@@ -86,6 +88,9 @@ pub(crate) fn layer_sources<'a>(
     population: Option<&'a Population>,
 ) -> Result<Vec<LayerSource<'a>>> {
     config.check_params(params)?;
+    if let Some(p) = population {
+        check_population_shapes(config, params, p)?;
+    }
     let tensor = |i: usize| params.iter().nth(i).expect("index").tensor();
     (0..config.num_layers())
         .map(|l| {
@@ -117,6 +122,107 @@ pub(crate) fn layer_sources<'a>(
             })
         })
         .collect()
+}
+
+/// Checks `population` against the network before any kernel indexes its noise (the public
+/// fields of a [`Population`] can describe anything): one noise entry per parameter, and for
+/// every layer noise tensors of shape `(K, m, r)` / `(K, n, r)` (low rank), `(K, m·n)` (full)
+/// or `(K, m)` (bias) with enough blocks `K` for every member of the population.
+fn check_population_shapes(config: &MlpConfig, params: &Params, p: &Population) -> Result<()> {
+    let bad = |name: &str, reason: String| Error::Param {
+        name: name.to_string(),
+        reason,
+    };
+    if p.noise.len() != params.len() {
+        return Err(bad(
+            "population.noise",
+            format!("{} entries for {} parameters", p.noise.len(), params.len()),
+        ));
+    }
+    if p.size == 0 {
+        return Err(bad("population.size", "is 0".into()));
+    }
+    let blocks = p.pairing.block_and_sign(p.size - 1).0 + 1;
+    let check = |name: &str, t: &Tensor, want: &[usize]| -> Result<()> {
+        let d = t.dims();
+        if d.len() != want.len() + 1 || d[1..] != *want || d[0] < blocks {
+            return Err(bad(
+                name,
+                format!(
+                    "noise of shape {d:?}; expected (K ≥ {blocks}, {})",
+                    want.iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        Ok(())
+    };
+    for l in 0..config.num_layers() {
+        let (m, n) = (config.sizes[l + 1], config.sizes[l]);
+        let (wn, bn) = MlpConfig::names(l);
+        match &p.noise[params.index_of(&wn).expect("checked")] {
+            Noise::None => {}
+            Noise::LowRank { rank, a, b } => {
+                if *rank == 0 {
+                    return Err(bad(&wn, "low-rank noise of rank 0".into()));
+                }
+                check(&wn, a, &[m, *rank])?;
+                check(&wn, b, &[n, *rank])?;
+            }
+            Noise::Full { eps } => check(&wn, eps, &[m * n])?,
+        }
+        if config.bias
+            && let Noise::Full { eps } = &p.noise[params.index_of(&bn).expect("checked")]
+        {
+            check(&bn, eps, &[m])?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every member id a caller passes exists in the population (`size`; None is plain
+/// inference, where ids are not used). Without ids, row `i` is member `i`, so `rows ≤ size`.
+pub(crate) fn check_members(
+    members: Option<&[u32]>,
+    rows: usize,
+    size: Option<usize>,
+) -> Result<()> {
+    let Some(size) = size else { return Ok(()) };
+    let bad = match members {
+        Some(ids) => ids
+            .iter()
+            .find(|&&m| m as usize >= size)
+            .map(|&m| m as usize),
+        None => (rows > size).then_some(rows - 1),
+    };
+    match bad {
+        Some(m) => Err(Error::Param {
+            name: "members".into(),
+            reason: format!("member id {m} is out of range for a population of {size}"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Checks a range of members against the population size (None: plain inference).
+pub(crate) fn check_member_range(
+    members: &std::ops::Range<usize>,
+    size: Option<usize>,
+) -> Result<()> {
+    if let Some(size) = size
+        && members.end > size
+    {
+        return Err(Error::Param {
+            name: "members".into(),
+            reason: format!(
+                "members {}..{} are out of range for a population of {size}",
+                members.start, members.end
+            ),
+        });
+    }
+    Ok(())
 }
 
 impl<'a> PopulationForward<'a> {
@@ -153,6 +259,7 @@ impl<'a> PopulationForward<'a> {
             sigma: population.map_or(0.0, |p| p.sigma),
             pairing: population.map_or(Pairing::Antithetic, |p| p.pairing),
             perturbed: population.is_some(),
+            size: population.map(|p| p.size),
         })
     }
 
@@ -192,6 +299,7 @@ impl<'a> PopulationForward<'a> {
                 reason: format!("{} member ids for {rows} rows", m.len()),
             });
         }
+        check_members(members, rows, self.size)?;
         let max_w = *self.config.sizes.iter().max().expect("validated");
         x.par_chunks(CHUNK * din)
             .zip(out.par_chunks_mut(CHUNK * dout))
@@ -284,6 +392,7 @@ impl<'a> PopulationForward<'a> {
         members: std::ops::Range<usize>,
         out: &mut [f32],
     ) -> Result<()> {
+        check_member_range(&members, self.size)?;
         let first = members.start;
         let members = members.len();
         let (din, dout) = (self.in_dim(), self.out_dim());
@@ -600,9 +709,30 @@ pub fn materialized_forward(
     out: &mut [f32],
 ) -> Result<()> {
     config.check_params(params)?;
+    check_population_shapes(config, params, population)?;
     let base = params.to_host()?;
     let (din, dout) = (config.sizes[0], *config.sizes.last().expect("validated"));
     let rows = x.len() / din;
+    if x.len() % din != 0 || out.len() != rows * dout {
+        return Err(Error::Param {
+            name: "input".into(),
+            reason: format!(
+                "{} input values and {} output slots are not rows of {din} → {dout}",
+                x.len(),
+                out.len()
+            ),
+        });
+    }
+    if members.is_some_and(|m| m.len() != rows) {
+        return Err(Error::Param {
+            name: "members".into(),
+            reason: format!(
+                "{} member ids for {rows} rows",
+                members.map_or(0, <[u32]>::len)
+            ),
+        });
+    }
+    check_members(members, rows, Some(population.size))?;
     out.par_chunks_mut(dout)
         .zip(x.par_chunks(din))
         .enumerate()

@@ -19,6 +19,67 @@ fn skipped(what: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED {what}");
 }
 
+/// GPU 0, or None (with a SKIPPED notice) when this machine has no CUDA device or driver.
+/// Any other CUDA error (a broken driver, a version mismatch, an init failure) fails the
+/// test, and with `EGGROLL_REQUIRE_GPU=1` (set by `scripts/gpu-check.sh`) so does a missing
+/// device.
+fn gpu_or_skip(test: &str) -> Option<Device> {
+    let e = match Device::new_cuda(0) {
+        Ok(d) => return Some(d),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        is_missing_device(&e) && std::env::var_os("EGGROLL_REQUIRE_GPU").is_none(),
+        "{test}: opening CUDA device 0 failed: {e}"
+    );
+    skipped(&format!("{test}: no CUDA device ({e})"));
+    None
+}
+
+/// Whether a CUDA initialisation error means "there is no GPU here" (as opposed to a GPU
+/// whose driver is broken).
+fn is_missing_device(e: &str) -> bool {
+    [
+        "CUDA_ERROR_NO_DEVICE",
+        "CUDA_ERROR_STUB_LIBRARY",
+        "no CUDA-capable device",
+        "not compiled with cuda support",
+        "libcuda.so",
+    ]
+    .iter()
+    .any(|k| e.contains(k))
+}
+
+#[test]
+fn only_a_missing_device_counts_as_no_gpu() {
+    assert!(is_missing_device(
+        "DriverError(CUDA_ERROR_NO_DEVICE, \"no CUDA-capable device is detected\")"
+    ));
+    assert!(is_missing_device(
+        "DriverError(CUDA_ERROR_STUB_LIBRARY, \"CUDA driver is a stub library\")"
+    ));
+    assert!(!is_missing_device(
+        "DriverError(CUDA_ERROR_SYSTEM_DRIVER_MISMATCH, \"system has unsupported display driver / cuda driver combination\")"
+    ));
+    assert!(!is_missing_device(
+        "DriverError(CUDA_ERROR_UNKNOWN, \"unknown error\")"
+    ));
+    assert!(!is_missing_device(
+        "DriverError(CUDA_ERROR_INSUFFICIENT_DRIVER, \"CUDA driver version is insufficient for CUDA runtime version\")"
+    ));
+}
+
+/// Every tensor of one parameter's noise, as host vectors (none for frozen parameters).
+fn noise_tensors(n: &eggroll_core::Noise) -> Vec<Vec<f32>> {
+    use eggroll_core::Noise;
+    let host = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    match n {
+        Noise::None => vec![],
+        Noise::LowRank { a, b, .. } => vec![host(a), host(b)],
+        Noise::Full { eps } => vec![host(eps)],
+    }
+}
+
 /// Every configuration of the reference test, through both device paths on the CPU device.
 #[test]
 fn device_forward_equals_cpu_forward_and_reference() {
@@ -139,8 +200,7 @@ fn device_forward_bad_shapes_are_typed_errors() {
 #[test]
 #[cfg_attr(not(feature = "cuda"), ignore = "needs --features cuda and a GPU")]
 fn cuda_forward_equals_cpu_forward() {
-    let Ok(gpu) = Device::new_cuda(0) else {
-        skipped("cuda_forward_equals_cpu_forward: no CUDA device");
+    let Some(gpu) = gpu_or_skip("cuda_forward_equals_cpu_forward") else {
         return;
     };
     for (sizes, rank, simple) in [
@@ -162,20 +222,23 @@ fn cuda_forward_equals_cpu_forward() {
         };
         let (cpu_params, cpu_pop) = setup(&cfg, es.clone(), simple, &Device::Cpu);
         let (gpu_params, gpu_pop) = setup(&cfg, es, simple, &gpu);
-        // Same counters → same noise on both devices.
-        for (nc, ng) in cpu_pop.noise.iter().zip(&gpu_pop.noise) {
-            if let (
-                eggroll_core::Noise::LowRank { a: ac, .. },
-                eggroll_core::Noise::LowRank { a: ag, .. },
-            ) = (nc, ng)
-            {
-                let (ac, ag) = (
-                    ac.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-                    ag.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-                );
-                assert_eq!(ac, ag);
+        // Same counters → same noise on both devices: every tensor of every parameter (A, B,
+        // full ε of weights and biases), bit for bit.
+        assert_eq!(cpu_pop.noise.len(), gpu_pop.noise.len());
+        let mut compared = 0;
+        for (i, (nc, ng)) in cpu_pop.noise.iter().zip(&gpu_pop.noise).enumerate() {
+            let (tc, tg) = (noise_tensors(nc), noise_tensors(ng));
+            assert_eq!(tc.len(), tg.len(), "parameter {i}: noise kinds differ");
+            for (c, g) in tc.iter().zip(&tg) {
+                let bits = |v: &Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(c), bits(g), "parameter {i}: noise bits differ");
+                compared += 1;
             }
         }
+        assert!(
+            compared >= cpu_pop.noise.len(),
+            "only {compared} noise tensors compared"
+        );
         let rows = 1000;
         let members: Vec<u32> = (0..rows as u32).map(|i| (i * 13) % 512).collect();
         let x = inputs(rows, sizes[0]);
@@ -236,8 +299,7 @@ fn device_materialized_baseline_equals_host_reference() {
 #[test]
 #[cfg_attr(not(feature = "cuda"), ignore = "needs --features cuda and a GPU")]
 fn cuda_cartpole_training_reaches_475() {
-    let Ok(gpu) = Device::new_cuda(0) else {
-        skipped("cuda_cartpole_training_reaches_475: no CUDA device");
+    let Some(gpu) = gpu_or_skip("cuda_cartpole_training_reaches_475") else {
         return;
     };
     let params = cartpole_policy().init(0, &Device::Cpu).unwrap();
@@ -307,4 +369,105 @@ fn device_path_cartpole_training_reaches_475() {
     let params = cartpole_policy().init(0, &Device::Cpu).unwrap();
     let mut ev = cartpole_evaluator().with_device_forward();
     assert_cartpole_solves(params, &mut ev, "device path on the CPU");
+}
+
+/// Bad member ids and inconsistent noise never reach a kernel: every public entry point of the
+/// CPU, device and materialised forwards checks them on the host and returns a typed error
+/// naming the field (before the checks, an out-of-range id read out of bounds).
+#[test]
+fn member_ids_and_noise_shapes_are_checked_before_any_kernel() {
+    use eggroll_core::{Error, Noise};
+    let cfg = MlpConfig {
+        sizes: vec![5, 7, 3],
+        activation: Activation::Tanh,
+        bias: true,
+    };
+    let es = EsConfig {
+        population_size: 8,
+        rank: 2,
+        ..EsConfig::default()
+    };
+    let (params, pop) = setup(&cfg, es, false, &Device::Cpu);
+    let x = inputs(4, 5);
+    let mut out = vec![0.0; 4 * 3];
+    let names = |e: Error, field: &str| {
+        let msg = e.to_string();
+        assert!(msg.contains(field), "error does not name `{field}`: {msg}");
+    };
+    // Member id 8 in a population of 8, explicitly or implicitly (9 rows without ids).
+    let ids = [0u32, 3, 8, 1];
+    let x9 = inputs(9, 5);
+    let mut out9 = vec![0.0; 9 * 3];
+    let cpu = PopulationForward::new(&cfg, &params, Some(&pop)).unwrap();
+    names(
+        cpu.forward(&x, Some(&ids), &mut out).unwrap_err(),
+        "members",
+    );
+    names(cpu.forward(&x9, None, &mut out9).unwrap_err(), "members");
+    let mut shared = vec![0.0; 3 * 4 * 3];
+    names(
+        cpu.forward_shared(&x, 6..9, &mut shared).unwrap_err(),
+        "members",
+    );
+    for path in [LowRankPath::Fused, LowRankPath::Ops] {
+        let dev = DeviceForward::new(&cfg, &params, Some(&pop), &Device::Cpu)
+            .unwrap()
+            .with_path(path);
+        names(
+            dev.forward(&x, Some(&ids), &mut out).unwrap_err(),
+            "members",
+        );
+        names(dev.forward(&x9, None, &mut out9).unwrap_err(), "members");
+        names(
+            dev.forward_shared(&x, 6..9, &mut shared).unwrap_err(),
+            "members",
+        );
+    }
+    names(
+        materialized_forward(&cfg, &params, &pop, &x, Some(&ids), &mut out).unwrap_err(),
+        "members",
+    );
+    // In range: all fine.
+    let ok = [0u32, 3, 7, 1];
+    cpu.forward(&x, Some(&ok), &mut out).unwrap();
+    // Too few noise blocks for the population, a wrong rank, a missing noise entry.
+    let mut short = pop.clone();
+    if let Noise::LowRank { a, .. } = &mut short.noise[0] {
+        *a = a.narrow(0, 0, 2).unwrap();
+    } else {
+        panic!("layers.0.weight has low-rank noise");
+    }
+    let mut wrong_rank = pop.clone();
+    if let Noise::LowRank { rank, .. } = &mut wrong_rank.noise[0] {
+        *rank = 3;
+    }
+    let mut missing = pop.clone();
+    missing.noise.pop();
+    for (what, bad) in [
+        ("layers.0.weight", &short),
+        ("layers.0.weight", &wrong_rank),
+    ] {
+        names(
+            PopulationForward::new(&cfg, &params, Some(bad))
+                .err()
+                .unwrap(),
+            what,
+        );
+        names(
+            DeviceForward::new(&cfg, &params, Some(bad), &Device::Cpu)
+                .err()
+                .unwrap(),
+            what,
+        );
+        names(
+            materialized_forward(&cfg, &params, bad, &x, None, &mut out).unwrap_err(),
+            what,
+        );
+    }
+    names(
+        PopulationForward::new(&cfg, &params, Some(&missing))
+            .err()
+            .unwrap(),
+        "population.noise",
+    );
 }
