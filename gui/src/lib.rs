@@ -72,6 +72,9 @@ pub struct RunFeed {
     pub noise: Option<NoiseInfo>,
     /// MNIST test images for the prediction grid (mnist runs).
     pub mnist: Option<std::sync::Arc<eggroll_envs::mnist::Dataset>>,
+    /// The run's fitness shaping and group size, for the shaped-weights panel (the strategy's
+    /// `es.shaping` and `es.group_size`; z-score and 0 unless the run says otherwise).
+    pub shaping: (eggroll_core::Shaping, usize),
 }
 
 /// What the dashboard needs to regenerate a member's low-rank perturbation (noise is a pure
@@ -140,6 +143,9 @@ pub struct Dashboard {
     sim: Option<LiveSim>,
     /// Matrix parameter shown in the rank/σ panel.
     pub layer: usize,
+    /// Errors of runs (label, message), shown at the top of the window as they arrive.
+    pub errors: Vec<(String, String)>,
+    error_rx: Option<Receiver<(String, String)>>,
 }
 
 fn hsv(i: usize) -> Color32 {
@@ -182,7 +188,16 @@ impl Dashboard {
             title,
             sim: None,
             layer: 0,
+            errors: Vec::new(),
+            error_rx: None,
         }
+    }
+
+    /// Show the errors that arrive on `rx` (label of the run, message) at the top of the
+    /// window, as soon as they arrive (compare mode: a run that fails while others train).
+    pub fn with_errors(mut self, rx: Receiver<(String, String)>) -> Self {
+        self.error_rx = Some(rx);
+        self
     }
 
     /// The window title (task, config, throughput).
@@ -195,6 +210,9 @@ impl Dashboard {
 
     /// Take everything that arrived on the channels (never blocks).
     pub fn poll(&mut self) {
+        if let Some(rx) = &self.error_rx {
+            self.errors.extend(rx.try_iter());
+        }
         for r in &mut self.runs {
             r.history.extend(r.feed.stats.try_iter());
             if let Some(rx) = &r.feed.snapshots {
@@ -255,6 +273,12 @@ impl Dashboard {
         ui.horizontal(|ui| {
             ui.heading(&self.title);
         });
+        for (label, message) in &self.errors {
+            ui.colored_label(
+                Color32::from_rgb(214, 39, 40),
+                format!("run {label} failed: {message}"),
+            );
+        }
         ui.horizontal(|ui| {
             ui.label("x axis:");
             ui.radio_value(&mut self.x_axis, XAxis::Generation, "generation");
@@ -470,8 +494,8 @@ impl Dashboard {
         Plot::new("histogram").height(140.0).show(ui, |p| {
             p.bar_chart(BarChart::new("fitness", bars));
         });
-        // Shaped weights (z-score, the default): what each member contributes to the update.
-        let shaped = eggroll_core::shaping::shape(f, eggroll_core::Shaping::ZScore, 0);
+        // Shaped weights, with the run's own shaping: what each member contributes.
+        let shaped = self.shaped_weights().unwrap_or_default();
         Plot::new("shaped").height(100.0).show(ui, |p| {
             let pts: PlotPoints<'_> = shaped
                 .iter()
@@ -480,6 +504,18 @@ impl Dashboard {
                 .collect();
             p.points(egui_plot::Points::new("shaped weight", pts).radius(1.5));
         });
+    }
+
+    /// The shaped weights of the first run's latest generation, with that run's shaping and
+    /// group size (what the shaped-weights panel plots); None before per-member fitness arrives.
+    pub fn shaped_weights(&self) -> Option<Vec<f32>> {
+        let run = self.runs.first()?;
+        let s = run.history.last()?;
+        if s.fitness.is_empty() {
+            return None;
+        }
+        let (shaping, group) = run.feed.shaping;
+        Some(eggroll_core::shaping::shape(&s.fitness, shaping, group))
     }
 
     fn rank_panel(&mut self, ui: &mut egui::Ui) {
@@ -909,6 +945,7 @@ pub fn live_channels(
             commands: Some(ctx),
             noise: None,
             mnist: None,
+            shaping: (eggroll_core::Shaping::ZScore, 0),
         },
     )
 }
@@ -1004,5 +1041,6 @@ pub fn replay_feed(path: &Path) -> std::io::Result<RunFeed> {
         commands: None,
         noise: None,
         mnist: None,
+        shaping: (eggroll_core::Shaping::ZScore, 0),
     })
 }

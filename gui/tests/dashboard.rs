@@ -199,6 +199,7 @@ fn singular_values_of_a_known_matrix() {
         a[r * n + 1] = s * x + c * y;
     }
     let sv = eggroll_gui::singular_values(&a, m, n);
+    assert_eq!(sv.len(), 3, "{sv:?}");
     for (got, want) in sv.iter().zip([3.0, 2.0, 0.5]) {
         assert!((got - want).abs() < 1e-5, "{sv:?}");
     }
@@ -207,5 +208,47 @@ fn singular_values_of_a_known_matrix() {
         .map(|i| ((i / 4) as f32 + 1.0) * ((i % 4) as f32 - 1.5))
         .collect();
     let sv = eggroll_gui::singular_values(&b, 3, 4);
+    assert_eq!(sv.len(), 3, "{sv:?}");
     assert!(sv[0] > 1.0 && sv[1] < 1e-3 * sv[0], "{sv:?}");
+}
+
+/// The shaped-weights panel uses the run's own shaping: centered ranks stay in [−0.5, 0.5]
+/// and equal `shape(.., CenteredRank, ..)`, not the z-scores it used to plot for every run.
+#[test]
+fn shaped_weights_panel_uses_the_runs_shaping() {
+    let (mut feed, handle) = sphere_run(1, "ranks");
+    feed.shaping = (Shaping::CenteredRank, 0);
+    let mut h = harness(Dashboard::new(vec![feed]));
+    wait_until(&mut h, "per-member fitness", |d| {
+        d.shaped_weights().is_some()
+    });
+    let d = h.state();
+    let f = &d.runs[0].history.last().unwrap().fitness;
+    let w = d.shaped_weights().unwrap();
+    assert_eq!(w, shaping::shape(f, Shaping::CenteredRank, 0));
+    assert!(w.iter().all(|x| (-0.5..=0.5).contains(x)), "{w:?}");
+    assert_ne!(w, shaping::shape(f, Shaping::ZScore, 0));
+    h.state_mut().send(0, Command::Stop);
+    drop(h);
+    handle.join().unwrap().unwrap();
+}
+
+/// A compared run's error shows in the window as soon as it arrives, while the others train.
+#[test]
+fn run_errors_show_in_the_window_at_once() {
+    let (feed, handle) = sphere_run(1, "ok");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut h = harness(Dashboard::new(vec![feed]).with_errors(rx));
+    h.step();
+    tx.send((
+        "σ -1".to_string(),
+        "invalid config: `sigma` is -1".to_string(),
+    ))
+    .unwrap();
+    h.step();
+    h.get_by_label_contains("run σ -1 failed: invalid config: `sigma` is -1");
+    assert_eq!(h.state().errors.len(), 1);
+    h.state_mut().send(0, Command::Stop);
+    drop(h);
+    handle.join().unwrap().unwrap();
 }
