@@ -42,10 +42,10 @@ enum Command {
         #[arg(long)]
         policy: PathBuf,
         /// Episodes (control tasks).
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, allow_negative_numbers = true)]
         episodes: usize,
         /// Seed of the episodes.
-        #[arg(long, default_value_t = 12345)]
+        #[arg(long, default_value_t = 12345, allow_negative_numbers = true)]
         seed: u64,
         /// MNIST directory (mnist).
         #[arg(long)]
@@ -86,13 +86,13 @@ pub struct DashboardArgs {
     #[arg(long, default_value = "cartpole")]
     pub task: String,
     /// Ranks to compare (one run each).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     pub ranks: Vec<usize>,
     /// σ values to compare (one run each).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     pub sigmas: Vec<f32>,
     /// Generations of each compared run.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub generations: Option<u64>,
 }
 
@@ -115,23 +115,23 @@ enum BenchCommand {
     /// and the materialised per-member baseline, measured side by side.
     Forward {
         /// Members (rows).
-        #[arg(long, default_value_t = 4096)]
+        #[arg(long, default_value_t = 4096, allow_negative_numbers = true)]
         population: usize,
         /// Layer widths including input and output.
         #[arg(long, default_value = "256,256,256", value_delimiter = ',')]
         layers: Vec<usize>,
         /// Low-rank rank.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
         rank: usize,
         /// Interleaved measurement rounds (the median is reported).
-        #[arg(long, default_value_t = 11)]
+        #[arg(long, default_value_t = 11, allow_negative_numbers = true)]
         rounds: usize,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
         /// MNIST-style: every member sees the same batch of this many inputs; compares the
         /// shared-input forward with plain inference on members × batch rows.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         shared_batch: Option<usize>,
         /// cpu (default), cuda (GPU 0) or cuda:N; the GPU needs the `cuda` feature.
         #[arg(long)]
@@ -165,41 +165,41 @@ pub struct TrainArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
     /// Noise seed (es.seed).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Generations to run.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub generations: Option<u64>,
     /// Population size (es.population_size).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub population: Option<usize>,
     /// Low-rank rank (es.rank).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub rank: Option<usize>,
     /// Noise scale σ (es.sigma).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub sigma: Option<f32>,
     /// Learning rate (es.learning_rate).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f32>,
     /// Worker threads (0 = all cores).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<usize>,
     /// Run directory (default runs/TASK-TIMESTAMP): config.toml, metrics.jsonl,
     /// checkpoint.safetensors, policy.safetensors, policy_best.safetensors, fitness.png/svg.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Episodes per member per generation (control tasks).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub episodes: Option<usize>,
     /// MNIST directory (mnist; else EGGROLL_MNIST_DIR, else data/mnist).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Images per generation (mnist).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub batch: Option<usize>,
     /// Stop after this many seconds of training.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub time_budget: Option<f64>,
     /// Open the live dashboard while training runs on its own thread.
     #[arg(long)]
@@ -358,6 +358,8 @@ fn dashboard(d: DashboardArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!variants.is_empty(), "--compare needs --ranks or --sigmas");
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
     let (tx, rx) = std::sync::mpsc::channel();
+    // Errors of compared runs go to the terminal at once and to the window.
+    let (err_tx, err_rx) = std::sync::mpsc::channel::<(String, String)>();
     let mut workers = Vec::new();
     for (label, set) in &variants {
         let args = TrainArgs {
@@ -376,20 +378,34 @@ fn dashboard(d: DashboardArgs) -> anyhow::Result<()> {
             tx: tx.clone(),
             label: label.clone(),
         };
+        let (err_tx, label) = (err_tx.clone(), label.clone());
         workers.push(std::thread::spawn(move || {
-            train::run_with(&args, Some(link))
+            let result = train::run_with(&args, Some(link));
+            if let Err(e) = &result {
+                eprintln!("error: compared run `{label}` failed: {e:#}");
+                let _ = err_tx.send((label, format!("{e:#}")));
+            }
+            result.is_ok()
         }));
     }
     drop(tx);
+    drop(err_tx);
     let feeds: Vec<_> = rx.iter().take(variants.len()).collect();
-    anyhow::ensure!(!feeds.is_empty(), "no run started");
-    if let Err(e) = eggroll_gui::run_native(eggroll_gui::Dashboard::new(feeds)) {
-        eprintln!("dashboard: {e}");
-    }
-    for w in workers {
-        if let Ok(Err(e)) = w.join() {
-            eprintln!("a compared run failed: {e:#}");
+    if !feeds.is_empty() {
+        let dash = eggroll_gui::Dashboard::new(feeds).with_errors(err_rx);
+        if let Err(e) = eggroll_gui::run_native(dash) {
+            eprintln!("dashboard: {e} (the runs continue without a window)");
         }
     }
+    let failed = workers
+        .into_iter()
+        .map(|w| w.join().unwrap_or(false))
+        .filter(|ok| !ok)
+        .count();
+    anyhow::ensure!(
+        failed == 0,
+        "{failed} of {} compared runs failed (see above)",
+        variants.len()
+    );
     Ok(())
 }

@@ -124,9 +124,31 @@ pub fn load_validation(dir: &Path, like: &Params) -> Result<Option<(f64, Params)
 
 /// Read `metrics.jsonl`, keep the lines of generations `< generation` (dropping any written
 /// after the last checkpoint) and rewrite it atomically. Returns the kept statistics.
+///
+/// A missing file is an empty history. A file that cannot be read, is not UTF-8 or has a
+/// corrupt line before its last is an error, and the file is left exactly as it was.
 pub fn truncate_metrics(dir: &Path, generation: u64) -> Result<Vec<GenStats>> {
     let path = dir.join(METRICS);
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let text = match std::fs::read(&path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let bad = e.utf8_error().valid_up_to();
+                let bytes = e.into_bytes();
+                let last_line = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                if bad < last_line {
+                    anyhow::bail!(
+                        "{}: not UTF-8 at byte {bad} (left unchanged; fix or remove it to resume)",
+                        path.display()
+                    );
+                }
+                // A torn last line from a crash (cut inside a character): drop it.
+                String::from_utf8_lossy(&bytes[..last_line]).into_owned()
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
     let mut kept = Vec::new();
     let mut out = String::new();
     for (i, line) in text.lines().enumerate() {
@@ -136,7 +158,7 @@ pub fn truncate_metrics(dir: &Path, generation: u64) -> Result<Vec<GenStats>> {
                 break;
             }
             anyhow::bail!(
-                "{}: line {} is not valid metrics JSON",
+                "{}: line {} is not valid metrics JSON (left unchanged)",
                 path.display(),
                 i + 1
             );

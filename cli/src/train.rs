@@ -66,6 +66,32 @@ fn flags(args: &TrainArgs) -> Vec<(&'static str, toml::Value)> {
     f
 }
 
+/// The flags `--resume` applies on top of the saved config: those that cannot change the
+/// bits of the generations computed (the total, the wall-clock budget, the thread count and
+/// where the data lives). Flags that would change the fitness (`--episodes`, `--batch`) are
+/// refused so that a resumed run stays bit-identical to an uninterrupted one; the others
+/// (`--seed`, `--population`, ...) are refused by the argument parser.
+pub fn resume_flags(args: &TrainArgs) -> Result<Vec<(&'static str, toml::Value)>> {
+    let refused: Vec<&str> = [
+        ("--episodes", args.episodes.is_some()),
+        ("--batch", args.batch.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, given)| given.then_some(name))
+    .collect();
+    if !refused.is_empty() {
+        anyhow::bail!(
+            "--resume: {} would change every later generation's fitness, so the resumed run \
+             would no longer match an uninterrupted one; start a new run instead",
+            refused.join(" and ")
+        );
+    }
+    Ok(flags(args)
+        .into_iter()
+        .filter(|(k, _)| matches!(*k, "generations" | "threads" | "data_dir" | "time_budget_s"))
+        .collect())
+}
+
 /// Build the strategy named by the config.
 pub fn build_strategy(config: &TrainConfig, params: &Params) -> Result<Box<dyn Strategy>> {
     Ok(match config.strategy {
@@ -283,12 +309,13 @@ struct MnistTask {
 }
 
 impl Evaluator for MnistTask {
-    fn evaluate(
+    fn evaluate_members(
         &mut self,
         params: &Params,
         population: &Population,
+        members: std::ops::Range<usize>,
     ) -> eggroll_core::Result<Vec<f32>> {
-        self.eval.evaluate(params, population)
+        self.eval.evaluate_members(params, population, members)
     }
 }
 
@@ -332,6 +359,11 @@ pub trait TaskEvaluator: Evaluator {
     fn is_writer(&self) -> bool {
         true
     }
+    /// Distributed runs: the member evaluations each rank computed (a collective call: every
+    /// rank must make it).
+    fn evals_by_rank(&mut self) -> Option<Vec<u64>> {
+        None
+    }
 }
 
 impl<F: Fn(&ParamView) -> f32 + Send + Sync> TaskEvaluator for FnEvaluator<F> {
@@ -358,6 +390,23 @@ impl TaskEvaluator for RolloutEvaluator {
     fn env_steps(&self) -> u64 {
         RolloutEvaluator::env_steps(self)
     }
+}
+
+/// Write `policy.safetensors` (`final_params`) and `policy_best.safetensors` (the best evaluated
+/// member), each atomically.
+fn save_policies(
+    dir: &Path,
+    task: &str,
+    net: Option<&MlpConfig>,
+    final_params: &Params,
+    trainer: &Trainer,
+) -> Result<()> {
+    rundir::save_policy(&dir.join(rundir::POLICY), final_params, task, net)?;
+    if let Some(best) = trainer.best() {
+        let best_params = trainer.params().from_host_like(&best.values)?;
+        rundir::save_policy(&dir.join(rundir::POLICY_BEST), &best_params, task, net)?;
+    }
+    Ok(())
 }
 
 /// Set by Ctrl-C: the loop finishes the generation in progress, then saves and stops.
@@ -416,11 +465,7 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
             if args.task.as_ref().is_some_and(|t| *t != task) {
                 anyhow::bail!("--resume: {} is a `{task}` run", dir.display());
             }
-            let mut f = Vec::new();
-            if let Some(g) = args.generations {
-                f.push(("generations", toml::Value::Integer(g as i64)));
-            }
-            let config = resolve(&task, Some(&saved), &[], &f)?;
+            let config = resolve(&task, Some(&saved), &[], &resume_flags(args)?)?;
             (config, dir.clone(), true)
         }
         None => {
@@ -454,6 +499,7 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
             evaluator = Box::new(crate::distributed::Distributed {
                 inner: evaluator,
                 mpi: crate::distributed::Mpi::init()?,
+                local_evals: 0,
             });
         }
         #[cfg(not(feature = "mpi"))]
@@ -545,6 +591,7 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
                 noise_reuse: config.es.noise_reuse,
             });
         }
+        feed.shaping = (config.es.shaping, config.es.group_size);
         if let Task::Mnist { test, .. } = &task {
             feed.mnist = Some(test.clone());
         }
@@ -556,7 +603,10 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
 
     // The loop: generations until the budget, the target, "solved" or Ctrl-C.
     let start = Instant::now();
-    let budget = config.time_budget_s.map(Duration::from_secs_f64);
+    // A budget beyond `Duration`'s range (about 5.8e11 years) is no limit at all.
+    let budget = config
+        .time_budget_s
+        .and_then(|s| Duration::try_from_secs_f64(s).ok());
     let mut solved_early = None;
     let mut interrupted = false;
     let reason = loop {
@@ -625,39 +675,35 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
         trainer.save_checkpoint(&dir.join(rundir::CHECKPOINT))?;
         rundir::plot(&dir, &config.task, &history)?;
     }
-    if interrupted {
-        eprintln!(
-            "interrupted after generation {}: checkpoint, metrics and plots saved in {} (continue with --resume)",
-            trainer.generation(),
-            dir.display()
-        );
-        std::process::exit(130);
-    }
     // The parameters to report: the last ones, or the best on validation episodes.
     let final_params = match (&best_eval, solved_early) {
         (Some((_, p)), None) => p.clone(),
         _ => trainer.params().clone(),
     };
+    let net = task.policy();
+    if interrupted {
+        // Ctrl-C: the policy files too (atomically), then exit without the final evaluation.
+        if writer {
+            save_policies(&dir, &config.task, net, &final_params, &trainer)?;
+        }
+        eprintln!(
+            "interrupted after generation {}: checkpoint, metrics, plots and policy files saved in {} (continue with --resume)",
+            trainer.generation(),
+            dir.display()
+        );
+        std::process::exit(130);
+    }
     // Final evaluation on fresh seeds (never those used for validation).
     let (final_score, report) = evaluator.final_score(
         &final_params,
         config.eval_episodes,
         config.es.seed ^ 0x5eed_f1a1,
     )?;
+    let evals_by_rank = evaluator.evals_by_rank();
     if !writer {
         return Ok(());
     }
-    let net = task.policy();
-    rundir::save_policy(&dir.join(rundir::POLICY), &final_params, &config.task, net)?;
-    if let Some(best) = trainer.best() {
-        let best_params = trainer.params().from_host_like(&best.values)?;
-        rundir::save_policy(
-            &dir.join(rundir::POLICY_BEST),
-            &best_params,
-            &config.task,
-            net,
-        )?;
-    }
+    save_policies(&dir, &config.task, net, &final_params, &trainer)?;
     let solved = final_score >= config.solved_at as f64;
     let mut json = serde_json::json!({
         "task": config.task,
@@ -677,6 +723,9 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
         "out": dir.display().to_string(),
     });
     json[evaluator.score_name()] = serde_json::json!(final_score);
+    if let Some(counts) = evals_by_rank {
+        json["evals_by_rank"] = serde_json::json!(counts);
+    }
     if let Some(r) = &report {
         json["eval_mean"] = serde_json::json!(r.mean);
         json["eval_std"] = serde_json::json!(r.std);

@@ -3,6 +3,9 @@
 
 use std::process::{Command, Output};
 
+mod common;
+use common::synthetic_mnist;
+
 fn eggroll(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_eggroll"))
         .args(args)
@@ -87,7 +90,11 @@ fn bad_input_exits_nonzero_naming_the_problem() {
         (&["--population", "0"], "population_size"),
         (&["--population", "7"], "population_size"),
         (&["--rank", "0"], "rank"),
-        (&["--rank", "65"], "rank"),
+        (&["--rank", "5000"], "rank"),
+        (&["--sigma", "-1"], "sigma"),
+        (&["--lr", "-0.5"], "learning_rate"),
+        (&["--time-budget", "-3"], "time_budget_s"),
+        (&["--population", "-4"], "--population"),
         (&["--sigma", "0"], "sigma"),
         (&["--sigma=-1"], "sigma"),
         (&["--lr", "NaN"], "learning_rate"),
@@ -110,7 +117,9 @@ fn bad_input_exits_nonzero_naming_the_problem() {
         let out = eggroll(&args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{extra:?} should fail");
-        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        // Invalid values exit 1; a value the flag's type cannot hold is a usage error (2).
+        let code = if needle.starts_with("--") { 2 } else { 1 };
+        assert_eq!(out.status.code(), Some(code), "{extra:?}: {err}");
         assert!(
             err.contains(needle),
             "{extra:?}: stderr lacks `{needle}`: {err}"
@@ -251,35 +260,6 @@ fn bench_forward_json_has_all_keys() {
     ] {
         assert!(j[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {j}");
     }
-}
-
-/// Write a separable synthetic 10-class "MNIST" (12×12 images: class c lights its own 2×2
-/// block, plus deterministic noise) as IDX files: `train` and `t10k` splits.
-fn synthetic_mnist(dir: &std::path::Path, train: usize, test: usize) {
-    use eggroll_envs::mnist::encode_idx;
-    let make = |n: usize, salt: u64| {
-        let mut images = vec![0u8; n * 144];
-        let mut labels = vec![0u8; n];
-        for i in 0..n {
-            let h = eggroll_core::noise::mix64(i as u64 ^ salt);
-            let c = (h % 10) as usize;
-            labels[i] = c as u8;
-            let (r0, c0) = ((c / 5) * 6 + 2, (c % 5) * 2 + 1);
-            for p in 0..144 {
-                images[i * 144 + p] = (eggroll_core::noise::mix64(h ^ p as u64) % 60) as u8;
-            }
-            for (dr, dc) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                images[i * 144 + (r0 + dr) * 12 + c0 + dc] = 255;
-            }
-        }
-        (encode_idx(&[n, 12, 12], &images), encode_idx(&[n], &labels))
-    };
-    let (ti, tl) = make(train, 1);
-    let (vi, vl) = make(test, 2);
-    std::fs::write(dir.join("train-images-idx3-ubyte"), ti).unwrap();
-    std::fs::write(dir.join("train-labels-idx1-ubyte"), tl).unwrap();
-    std::fs::write(dir.join("t10k-images-idx3-ubyte"), vi).unwrap();
-    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), vl).unwrap();
 }
 
 /// IDX → bandit → shared-input batched forward → update, end to end on the synthetic fixture:
@@ -504,6 +484,57 @@ fn resume_and_output_errors() {
     std::fs::write(&cfg, text.replace("rows = 64", "rows = 32")).unwrap();
     assert!(resume("shape").contains("shape"));
     std::fs::write(&cfg, &text).unwrap();
+    // Flags that would change the fitness are refused; the others apply.
+    for flag in [["--episodes", "3"], ["--batch", "64"]] {
+        let out = eggroll(&[
+            "train",
+            "--resume",
+            run.to_str().unwrap(),
+            flag[0],
+            flag[1],
+            "--quiet",
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{flag:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag[0]) && err.contains("--resume"), "{err}");
+    }
+    // A metrics file with an invalid UTF-8 line before its last: an error, the file untouched.
+    let metrics = run.join("metrics.jsonl");
+    let before = std::fs::read(&metrics).unwrap();
+    let mut bad = before.clone();
+    let first_nl = bad.iter().position(|&b| b == b'\n').unwrap();
+    bad.insert(first_nl, 0xff);
+    std::fs::write(&metrics, &bad).unwrap();
+    let err = resume("invalid utf-8");
+    assert!(
+        err.contains("metrics.jsonl") && err.contains("UTF-8"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&metrics).unwrap(),
+        bad,
+        "metrics.jsonl was changed"
+    );
+    std::fs::write(&metrics, &before).unwrap();
+    let out = eggroll(&[
+        "train",
+        "--resume",
+        run.to_str().unwrap(),
+        "--generations",
+        "7",
+        "--time-budget",
+        "1e300",
+        "--threads",
+        "1",
+        "--quiet",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(last_json(&out)["generations"], 7);
     // Missing run directory.
     let out = eggroll(&["train", "--resume", "/nonexistent/run", "--quiet"]);
     assert_eq!(out.status.code(), Some(1));
@@ -521,7 +552,8 @@ fn resume_and_output_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("output directory"));
 }
 
-/// Ctrl-C mid-run: exit code 130, a loadable checkpoint and intact metrics; --resume finishes.
+/// Ctrl-C mid-run: exit code 130, a loadable checkpoint, intact metrics and both policy files
+/// (which `eggroll policy forward` loads); --resume finishes.
 #[test]
 fn ctrl_c_saves_and_resumes() {
     let tmp = tempfile::tempdir().unwrap();
@@ -529,10 +561,12 @@ fn ctrl_c_saves_and_resumes() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eggroll"))
         .args([
             "train",
-            "rastrigin",
+            "pendulum",
             "--quiet",
             "--generations",
             "100000",
+            "--set",
+            "eval_every=0",
             "--out",
             run.to_str().unwrap(),
         ])
@@ -550,6 +584,21 @@ fn ctrl_c_saves_and_resumes() {
         serde_json::from_str::<serde_json::Value>(line).unwrap();
     }
     assert!(run.join("fitness.png").exists() && run.join("fitness.svg").exists());
+    for f in ["policy.safetensors", "policy_best.safetensors"] {
+        let out = eggroll(&[
+            "policy",
+            "forward",
+            "--policy",
+            run.join(f).to_str().unwrap(),
+            "--input",
+            "0.1,-0.2,0.3",
+        ]);
+        assert!(
+            out.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let out = eggroll(&[
         "train",
         "--resume",
@@ -621,6 +670,56 @@ fn dashboard_compare_starts_one_run_per_rank() {
             5
         );
     }
+}
+
+/// README's example: `dashboard --compare --task cartpole --ranks 1,4,16` (CartPole's 4-16-2
+/// network has a 2-wide layer: ranks above 2 are valid, as in the official implementation).
+/// A compared run that fails reports at once on the terminal, names itself, and the command
+/// exits non-zero after the others finish.
+#[test]
+fn dashboard_compare_readme_example_and_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_eggroll"))
+            .args(args)
+            .current_dir(tmp.path())
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "dashboard",
+        "--compare",
+        "--task",
+        "cartpole",
+        "--ranks",
+        "1,4,16",
+        "--generations",
+        "3",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "dashboard",
+        "--compare",
+        "--task",
+        "sphere",
+        "--sigmas",
+        "0.1,-1",
+        "--generations",
+        "3",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("compared run `σ -1` failed") && err.contains("sigma"),
+        "{err}"
+    );
+    assert!(err.contains("1 of 2 compared runs failed"), "{err}");
 }
 
 /// `--device`: unknown devices are errors naming the flag; on a build without the `cuda`
