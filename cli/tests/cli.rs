@@ -742,3 +742,62 @@ fn device_flag_errors_are_clear() {
         assert!(err.contains("built without CUDA support"), "{err}");
     }
 }
+
+/// README's CLI reference names every subcommand and every flag that `--help` lists.
+#[test]
+fn readme_cli_reference_lists_every_flag() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("## CLI reference")
+        .expect("a CLI reference section");
+    let rest = &readme[start + 3..];
+    let section = &rest[..rest.find("\n## ").unwrap_or(rest.len())];
+    let flags = |help: &str| -> Vec<String> {
+        help.lines()
+            .filter_map(|l| l.trim_start().strip_prefix("--"))
+            .map(|l| format!("--{}", l.split([' ', ',', '<']).next().unwrap()))
+            .filter(|f| f != "--help" && f != "--version")
+            .collect()
+    };
+    // Every top-level subcommand of `eggroll --help` appears.
+    let top = String::from_utf8_lossy(&eggroll(&["--help"]).stdout).to_string();
+    let commands = &top[top.find("Commands:").expect("a Commands section")..];
+    for line in commands
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+    {
+        let sub = line.split_whitespace().next().unwrap();
+        if sub != "help" {
+            assert!(
+                section.contains(&format!("eggroll {sub}")),
+                "README lacks `eggroll {sub}`"
+            );
+        }
+    }
+    let mut checked = 0;
+    for cmd in [
+        vec!["train"],
+        vec!["eval"],
+        vec!["dashboard"],
+        vec!["policy", "forward"],
+        vec!["bench", "forward"],
+        vec!["config", "show"],
+    ] {
+        let name = format!("eggroll {}", cmd.join(" "));
+        assert!(section.contains(&name), "README lacks `{name}`");
+        let mut args = cmd.clone();
+        args.push("--help");
+        let out = eggroll(&args);
+        assert!(out.status.success());
+        for f in flags(&String::from_utf8_lossy(&out.stdout)) {
+            assert!(
+                section.contains(&f),
+                "README's CLI reference lacks `{name} {f}`"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "only {checked} flags found in --help");
+}
