@@ -2,13 +2,14 @@
 """Check that an exported eggroll policy is a PyTorch `nn.Linear` state dict and that its
 forward pass matches eggroll's.
 
-    scripts/check-torch-interop.py [path/to/eggroll]
+    scripts/check-torch-interop.py [--require-torch] [path/to/eggroll]
 
 Trains CartPole into a temporary run directory, loads `policy.safetensors` with the
 `safetensors` package into `nn.Linear` layers (`layers.<l>.weight` is out × in) with
 `load_state_dict(strict=True)`, and compares the outputs on a few inputs with
 `eggroll policy forward` (max abs difference ≤ 1e-5). Without torch it checks the same
 layout with numpy (x @ W.T + b); without safetensors/numpy it prints SKIPPED and exits 0.
+With --require-torch (what CI passes) a missing torch, numpy or safetensors is a failure.
 """
 import json
 import os
@@ -16,18 +17,24 @@ import subprocess
 import sys
 import tempfile
 
+ARGS = [a for a in sys.argv[1:] if a != "--require-torch"]
+REQUIRE_TORCH = "--require-torch" in sys.argv[1:]
 try:
     from safetensors import safe_open
     import numpy as np
 except ImportError as e:  # optional dependency
+    if REQUIRE_TORCH:
+        sys.exit(f"--require-torch: {e}")
     print(f"SKIPPED: {e}")
     sys.exit(0)
 try:
     import torch
-except ImportError:
+except ImportError as e:
+    if REQUIRE_TORCH:
+        sys.exit(f"--require-torch: {e}")
     torch = None
 
-BIN = sys.argv[1] if len(sys.argv) > 1 else "target/release/eggroll"
+BIN = ARGS[0] if ARGS else "target/release/eggroll"
 INPUTS = [[0.1, -0.2, 0.03, 0.5], [0.0, 0.0, 0.0, 0.0], [-1.5, 2.0, -0.2, -3.0], [2.4, -1.0, 0.2, 1.0]]
 
 

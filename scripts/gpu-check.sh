@@ -2,8 +2,10 @@
 # On a GPU machine, from a directory holding the output of scripts/build-cuda.sh
 # (target/cuda-dist): the CUDA tests, the forward benchmarks of the CUDA issue, a CartPole run
 # on the GPU and, if PyTorch is installed, the same shapes through PyTorch. JSON lines go to
-# stdout and to ${OUT:-.}/gpu-check.jsonl.
-set -uo pipefail
+# stdout and to ${OUT:-.}/gpu-check.jsonl. Any failing step (a test, a benchmark, the
+# CartPole run) fails the script; with EGGROLL_REQUIRE_GPU=1 a GPU test never skips.
+set -euo pipefail
+export EGGROLL_REQUIRE_GPU=1
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-.}/gpu-check.jsonl
 : > "$out"

@@ -1,13 +1,23 @@
 //! `--device`: where parameters, noise and the population forward live.
+//!
+//! `auto` (the default) uses GPU 0 when this binary has CUDA support and a usable GPU, and the
+//! CPU otherwise. A build with the `cuda` feature opens the CUDA libraries at run time (candle's
+//! cudarc with `dynamic-loading`, see `vendor/candle-core/VENDORED.md`), so it starts and runs
+//! every CPU command on a machine without a GPU or CUDA libraries.
 
 use anyhow::{Context, Result, bail};
 use candle_core::Device;
 
-/// Parse `cpu`, `cuda` (GPU 0) or `cuda:N`; None is the CPU.
+/// Parse `auto` (default), `cpu`, `cuda` (GPU 0) or `cuda:N`.
 pub fn parse(spec: Option<&str>) -> Result<Device> {
-    let spec = spec.unwrap_or("cpu");
+    let spec = spec.unwrap_or("auto");
     match spec {
         "cpu" => Ok(Device::Cpu),
+        "auto" => Ok(if cfg!(feature = "cuda") {
+            open_cuda(0).unwrap_or(Device::Cpu)
+        } else {
+            Device::Cpu
+        }),
         s if s == "cuda" || s.starts_with("cuda:") => {
             let ordinal = match s.strip_prefix("cuda:") {
                 Some(n) => n
@@ -18,18 +28,60 @@ pub fn parse(spec: Option<&str>) -> Result<Device> {
             if !cfg!(feature = "cuda") {
                 bail!(
                     "--device {s}: this eggroll was built without CUDA support; rebuild with \
-                     `cargo build --release -p eggroll-cli --features cuda` (README, section CUDA)"
+                     scripts/build-cuda.sh (README, section CUDA), or use --device auto"
                 );
             }
-            Device::new_cuda(ordinal).map_err(|e| {
-                // The driver's message, without a captured backtrace.
-                let e = match e {
-                    candle_core::Error::WithBacktrace { inner, .. } => *inner,
-                    e => e,
-                };
-                anyhow::anyhow!("--device {s}: opening GPU {ordinal}: {e}")
+            open_cuda(ordinal).map_err(|e| anyhow::anyhow!("--device {s}: {e}"))
+        }
+        other => {
+            bail!("--device: unknown device `{other}` (expected auto, cpu, cuda or cuda:N)")
+        }
+    }
+}
+
+/// The name of a device as reported in JSON output: `cpu` or `cuda:N`.
+pub fn name(device: &Device) -> String {
+    match device {
+        Device::Cpu => "cpu".into(),
+        Device::Cuda(_) => match device.location() {
+            candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+            _ => "cuda".into(),
+        },
+        other => format!("{:?}", other.location()),
+    }
+}
+
+/// Open GPU `ordinal`. cudarc loads the driver and libraries on first use and panics when
+/// they are missing; that panic becomes an error ("no CUDA driver found: …") here.
+fn open_cuda(ordinal: usize) -> std::result::Result<Device, String> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let opened = std::panic::catch_unwind(|| Device::new_cuda(ordinal));
+    std::panic::set_hook(previous);
+    match opened {
+        Ok(Ok(d)) => Ok(d),
+        Ok(Err(e)) => {
+            // The driver's message, without a captured backtrace.
+            let e = match e {
+                candle_core::Error::WithBacktrace { inner, .. } => *inner,
+                e => e,
+            };
+            let e = e.to_string();
+            Err(if e.contains("CUDA_ERROR_STUB_LIBRARY") {
+                format!("no CUDA driver found: {e}")
+            } else if e.contains("CUDA_ERROR_NO_DEVICE") {
+                format!("no CUDA device found: {e}")
+            } else {
+                format!("opening GPU {ordinal}: {e}")
             })
         }
-        other => bail!("--device: unknown device `{other}` (expected cpu, cuda or cuda:N)"),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "CUDA initialisation failed".into());
+            Err(format!("no CUDA driver found: {msg}"))
+        }
     }
 }

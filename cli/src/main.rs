@@ -133,7 +133,8 @@ enum BenchCommand {
         /// shared-input forward with plain inference on members × batch rows.
         #[arg(long, allow_negative_numbers = true)]
         shared_batch: Option<usize>,
-        /// cpu (default), cuda (GPU 0) or cuda:N; the GPU needs the `cuda` feature.
+        /// auto (default: GPU 0 when this build has CUDA and a GPU is usable, else the CPU),
+        /// cpu, cuda (GPU 0) or cuda:N.
         #[arg(long)]
         device: Option<String>,
     },
@@ -208,8 +209,9 @@ pub struct TrainArgs {
     /// feature). Rank 0 writes the run directory.
     #[arg(long, value_name = "BACKEND")]
     pub distributed: Option<String>,
-    /// cpu (default), cuda (GPU 0) or cuda:N: where parameters, noise, the population
-    /// forward and the update run (environments stay on the CPU). Needs the `cuda` feature.
+    /// auto (default: GPU 0 when this build has CUDA and a GPU is usable, else the CPU), cpu,
+    /// cuda (GPU 0) or cuda:N: where parameters, noise, the population forward and the update
+    /// run (environments stay on the CPU). The JSON output names the device used.
     #[arg(long)]
     pub device: Option<String>,
     /// Print one JSON object as the last stdout line.
@@ -236,9 +238,9 @@ fn main() -> ExitCode {
                     device,
                 },
         } => match shared_batch {
-            Some(_) if device.as_deref().is_some_and(|d| d != "cpu") => Err(anyhow::anyhow!(
-                "--shared-batch runs on the CPU only; drop --device"
-            )),
+            Some(_) if device.as_deref().is_some_and(|d| d != "cpu" && d != "auto") => Err(
+                anyhow::anyhow!("--shared-batch runs on the CPU only; drop --device"),
+            ),
             Some(b) => {
                 eggroll_policies::bench::shared_batch(population, b, &layers, rank, rounds.max(1))
                     .map_err(anyhow::Error::from)

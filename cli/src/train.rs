@@ -720,6 +720,7 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
         "final_fitness": final_score,
         "solved": solved,
         "stop_reason": summary.stop_reason,
+        "device": crate::device::name(&device),
         "out": dir.display().to_string(),
     });
     json[evaluator.score_name()] = serde_json::json!(final_score);

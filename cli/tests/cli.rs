@@ -741,6 +741,23 @@ fn device_flag_errors_are_clear() {
     } else {
         assert!(err.contains("built without CUDA support"), "{err}");
     }
+    // `auto` is the default and the JSON names the device it chose.
+    for extra in [&[][..], &["--device", "auto"][..], &["--device", "cpu"][..]] {
+        let mut args = vec!["train", "sphere", "--generations", "2", "--json", "--quiet"];
+        args.extend_from_slice(extra);
+        let out = eggroll(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let device = last_json(&out)["device"].as_str().unwrap().to_string();
+        if cfg!(feature = "cuda") && extra != ["--device", "cpu"] {
+            assert!(device == "cpu" || device.starts_with("cuda:"), "{device}");
+        } else {
+            assert_eq!(device, "cpu", "{extra:?}");
+        }
+    }
 }
 
 /// README's CLI reference names every subcommand and every flag that `--help` lists.
