@@ -223,12 +223,56 @@ fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<
     Ok(())
 }
 
-fn parse_value(raw: &str) -> toml::Value {
+fn parse_value(raw: &str) -> Result<toml::Value> {
     // A TOML value if it parses as one (numbers, booleans, arrays, inline tables), else a string.
     let doc = format!("v = {raw}");
     match doc.parse::<toml::Table>() {
-        Ok(mut t) => t.remove("v").expect("key present"),
-        Err(_) => toml::Value::String(raw.to_string()),
+        Ok(mut t) => Ok(t.remove("v").expect("key present")),
+        Err(_) if raw.parse::<i128>().is_ok() => bail!(
+            "`{raw}` is out of range: config integers are signed 64-bit (at most {})",
+            i64::MAX
+        ),
+        Err(_) => Ok(toml::Value::String(raw.to_string())),
+    }
+}
+
+/// Dotted paths of every leaf of `table` (`es.optimizer.kind`, ...).
+fn leaf_keys(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => leaf_keys(t, &key, out),
+            _ => out.push(key),
+        }
+    }
+}
+
+/// Where each key that is not a default came from, for error messages.
+#[derive(Default)]
+struct Origins(Vec<(String, String)>);
+
+impl Origins {
+    fn set(&mut self, key: &str, origin: String) {
+        self.0.retain(|(k, _)| k != key);
+        self.0.push((key.to_string(), origin));
+    }
+
+    /// The origin of `path` (or of the closest key it lies under or that lies under it).
+    fn of(&self, path: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| {
+                k == path
+                    || path.starts_with(&format!("{k}."))
+                    || path.starts_with(&format!("{k}["))
+                    || k.starts_with(&format!("{path}."))
+            })
+            .map(|(_, o)| o.as_str())
     }
 }
 
@@ -242,27 +286,41 @@ pub fn resolve(
 ) -> Result<TrainConfig> {
     let base = task_default(task)?;
     let mut table = toml::Table::try_from(&base).context("serialising defaults")?;
+    let mut origins = Origins::default();
     if let Some(path) = file {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading config file {}", path.display()))?;
         let user: toml::Table = text
             .parse()
             .with_context(|| format!("parsing config file {}", path.display()))?;
+        let mut keys = Vec::new();
+        leaf_keys(&user, "", &mut keys);
+        for k in keys {
+            origins.set(&k, format!("config file {}", path.display()));
+        }
         merge(&mut table, user);
     }
     for s in sets {
         let (k, v) = s
             .split_once('=')
             .with_context(|| format!("--set `{s}`: expected key=value"))?;
-        set_dotted(&mut table, k.trim(), parse_value(v.trim()))
-            .with_context(|| format!("--set `{s}`"))?;
+        let value = parse_value(v.trim()).with_context(|| format!("--set `{s}`"))?;
+        set_dotted(&mut table, k.trim(), value).with_context(|| format!("--set `{s}`"))?;
+        origins.set(k.trim(), format!("--set {s}"));
     }
     for (k, v) in flags {
         set_dotted(&mut table, k, v.clone())?;
+        origins.set(k, format!("a command-line flag ({k} = {v})"));
     }
-    let config: TrainConfig = toml::Value::Table(table)
-        .try_into()
-        .context("invalid configuration")?;
+    // Deserialise with the path of the failing key, and say where its value came from.
+    let config: TrainConfig =
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let key = e.path().to_string();
+            let from = origins
+                .of(&key)
+                .map_or_else(String::new, |o| format!(" (from {o})"));
+            anyhow::anyhow!("invalid config: `{key}`{from}: {}", e.inner())
+        })?;
     if config.task != task {
         bail!(
             "config key `task` is `{}` but the command trains `{task}`",

@@ -28,6 +28,10 @@ pub fn run(
         );
     }
     anyhow::ensure!(episodes >= 1, "--episodes must be ≥ 1");
+    let widest = net.sizes.iter().copied().max().unwrap_or(1);
+    eggroll_run::limits::Estimate::new()
+        .add("episodes × network width", &[episodes, 4, widest])
+        .check("--episodes")?;
     let out = if let Some((_, _, head, env)) = control_task(task) {
         let mut ev = RolloutEvaluator::new(net, head, Box::new(env), 1, seed)?;
         let r = ev.evaluate_plain(&params, episodes, seed)?;
@@ -66,6 +70,12 @@ pub fn forward(path: &Path, input: &[f32]) -> Result<()> {
         fwd.in_dim(),
         input.len()
     );
+    if let Some(i) = input.iter().position(|x| !x.is_finite()) {
+        bail!(
+            "--input: value {} (position {i}) is not a finite number",
+            input[i]
+        );
+    }
     let mut out = vec![0.0f32; fwd.out_dim()];
     fwd.forward(input, None, &mut out).context("forward pass")?;
     println!("{}", serde_json::to_string(&out)?);

@@ -190,6 +190,11 @@ pub struct TrainArgs {
     /// checkpoint.safetensors, policy.safetensors, policy_best.safetensors, fitness.png/svg.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// With --out: if the directory holds anything, move its contents aside to a new sibling
+    /// directory `<name>.replaced-<timestamp>` first (nothing is deleted or mixed). Without it
+    /// a non-empty --out is refused.
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
     /// Episodes per member per generation (control tasks).
     #[arg(long, allow_negative_numbers = true)]
     pub episodes: Option<usize>,
@@ -241,14 +246,14 @@ fn main() -> ExitCode {
             Some(_) if device.as_deref().is_some_and(|d| d != "cpu" && d != "auto") => Err(
                 anyhow::anyhow!("--shared-batch runs on the CPU only; drop --device"),
             ),
-            Some(b) => {
+            Some(b) => bench_fits(population, &layers, rank, b).and_then(|()| {
                 eggroll_policies::bench::shared_batch(population, b, &layers, rank, rounds.max(1))
                     .map_err(anyhow::Error::from)
                     .and_then(|r| {
                         println!("{}", serde_json::to_string(&r)?);
                         Ok(())
                     })
-            }
+            }),
             None => bench_forward(population, layers, rank, rounds, json, device.as_deref()),
         },
         Command::Eval {
@@ -279,6 +284,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// Refuse a benchmark whose buffers would not fit in memory (sizes come from the user).
+fn bench_fits(
+    population: usize,
+    layers: &[usize],
+    rank: usize,
+    batch: usize,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        layers.len() >= 2 && layers.iter().all(|&w| w >= 1),
+        "--layers needs at least two widths, each ≥ 1, got {layers:?}"
+    );
+    let widest = layers.iter().copied().max().unwrap_or(1);
+    let mut need = eggroll_run::limits::Estimate::new();
+    need.add("rows of the forward", &[population, batch, 4, widest]);
+    for w in layers.windows(2) {
+        need.add("weights", &[2, w[0], w[1]]);
+        need.add(
+            "noise",
+            &[population, w[0].saturating_add(w[1]), rank.max(1)],
+        );
+    }
+    need.check("--population, --layers, --rank or --shared-batch")?;
+    Ok(())
+}
+
 fn bench_forward(
     population: usize,
     layers: Vec<usize>,
@@ -290,9 +320,10 @@ fn bench_forward(
     let device = device::parse(device)?;
     anyhow::ensure!(layers.len() >= 2, "--layers needs at least two widths");
     anyhow::ensure!(
-        population >= 2 && population % 2 == 0,
+        population >= 2 && population.is_multiple_of(2),
         "--population must be even and ≥ 2"
     );
+    bench_fits(population, &layers, rank, 1)?;
     let r = eggroll_policies::bench::ForwardBench {
         population,
         layers,
@@ -358,7 +389,7 @@ fn dashboard(d: DashboardArgs) -> anyhow::Result<()> {
             .map(|s| (format!("σ {s}"), format!("es.sigma={s}"))),
     );
     anyhow::ensure!(!variants.is_empty(), "--compare needs --ranks or --sigmas");
-    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let parent = eggroll_run::default_dir(&format!("compare-{}", d.task));
     let (tx, rx) = std::sync::mpsc::channel();
     // Errors of compared runs go to the terminal at once and to the window.
     let (err_tx, err_rx) = std::sync::mpsc::channel::<(String, String)>();
@@ -369,11 +400,7 @@ fn dashboard(d: DashboardArgs) -> anyhow::Result<()> {
             sets: vec![set.clone()],
             generations: d.generations,
             quiet: true,
-            out: Some(
-                PathBuf::from("runs")
-                    .join(format!("compare-{}-{stamp}", d.task))
-                    .join(label.replace(' ', "-")),
-            ),
+            out: Some(parent.join(label.replace(' ', "-"))),
             ..TrainArgs::default()
         };
         let link = train::GuiLink {

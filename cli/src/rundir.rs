@@ -2,20 +2,22 @@
 //!
 //! Every file is written atomically (temporary file + rename) except `metrics.jsonl`, which is
 //! appended and flushed one line per generation (a crash loses at most the line being written).
+//! The rules that protect existing directories (no overwrite, one process per run, stale
+//! temporaries) live in `eggroll_run::RunDir`.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
-use eggroll_core::checkpoint::{load_safetensors, save_safetensors, write_atomic};
+use eggroll_core::checkpoint::{load_safetensors, save_safetensors};
 use eggroll_core::{GenStats, Params};
 use eggroll_policies::MlpConfig;
 
 /// File names inside a run directory.
 pub const CONFIG: &str = "config.toml";
 /// Metrics, one JSON object per generation.
-pub const METRICS: &str = "metrics.jsonl";
+pub const METRICS: &str = eggroll_run::METRICS;
 /// The latest checkpoint.
 pub const CHECKPOINT: &str = "checkpoint.safetensors";
 /// The final (mean or best-validated) parameters.
@@ -24,23 +26,6 @@ pub const POLICY: &str = "policy.safetensors";
 pub const POLICY_BEST: &str = "policy_best.safetensors";
 /// Best validation parameters and score (control tasks, for resume).
 pub const VALIDATION: &str = "validation.safetensors";
-
-/// A default run directory `runs/<task>-<timestamp>`.
-pub fn default_dir(task: &str) -> PathBuf {
-    let ts = chrono::Local::now().format("%Y%m%d-%H%M%S");
-    PathBuf::from("runs").join(format!("{task}-{ts}"))
-}
-
-/// Create the directory (and check it is writable) before any training starts.
-pub fn prepare(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating output directory {}", dir.display()))?;
-    let probe = dir.join(".write-test");
-    std::fs::write(&probe, b"")
-        .with_context(|| format!("output directory {} is not writable", dir.display()))?;
-    let _ = std::fs::remove_file(probe);
-    Ok(())
-}
 
 /// Export parameters as safetensors with PyTorch `nn.Linear` names and layouts
 /// (`layers.<l>.weight` is out × in), and metadata naming the task and the network.
@@ -73,11 +58,28 @@ pub fn load_policy(path: &Path) -> Result<(String, MlpConfig, Params)> {
             path.display()
         )
     })?;
+    if !meta.contains_key("policy") && (task == "sphere" || task == "rastrigin") {
+        anyhow::bail!(
+            "{}: a `{task}` policy is a point, not a network: {task} policies have no environment \
+             to evaluate and no inputs (its fitness is in the run's JSON and metrics)",
+            path.display()
+        );
+    }
     let policy: MlpConfig = serde_json::from_str(meta.get("policy").map_or("", |s| s))
         .with_context(|| format!("{}: missing or invalid `policy` metadata", path.display()))?;
     let mut params = Params::new();
     for (name, t) in tensors {
         params.push(name, t)?;
+    }
+    for (p, v) in params.iter().zip(params.to_host()?) {
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            anyhow::bail!(
+                "{}: tensor `{}` holds a non-finite value ({} at index {i}); the policy is unusable",
+                path.display(),
+                p.name(),
+                v[i]
+            );
+        }
     }
     policy
         .check_params(&params)
@@ -122,55 +124,22 @@ pub fn load_validation(dir: &Path, like: &Params) -> Result<Option<(f64, Params)
     Ok(Some((score, params)))
 }
 
-/// Read `metrics.jsonl`, keep the lines of generations `< generation` (dropping any written
-/// after the last checkpoint) and rewrite it atomically. Returns the kept statistics.
-///
-/// A missing file is an empty history. A file that cannot be read, is not UTF-8 or has a
-/// corrupt line before its last is an error, and the file is left exactly as it was.
+/// Read `metrics.jsonl` back for `--resume` (see [`eggroll_run::truncate_metrics`]: an
+/// unreadable file is an error and stays as it was), dropping generations ≥ `generation`.
 pub fn truncate_metrics(dir: &Path, generation: u64) -> Result<Vec<GenStats>> {
-    let path = dir.join(METRICS);
-    let text = match std::fs::read(&path) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(e) => {
-                let bad = e.utf8_error().valid_up_to();
-                let bytes = e.into_bytes();
-                let last_line = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-                if bad < last_line {
-                    anyhow::bail!(
-                        "{}: not UTF-8 at byte {bad} (left unchanged; fix or remove it to resume)",
-                        path.display()
-                    );
-                }
-                // A torn last line from a crash (cut inside a character): drop it.
-                String::from_utf8_lossy(&bytes[..last_line]).into_owned()
-            }
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
-    let mut kept = Vec::new();
-    let mut out = String::new();
-    for (i, line) in text.lines().enumerate() {
-        let Ok(s) = serde_json::from_str::<GenStats>(line) else {
-            // A torn last line from a crash: drop it; anything else is corruption.
-            if i + 1 == text.lines().count() {
-                break;
-            }
-            anyhow::bail!(
-                "{}: line {} is not valid metrics JSON (left unchanged)",
-                path.display(),
-                i + 1
-            );
-        };
-        if s.generation < generation {
-            out.push_str(line);
-            out.push('\n');
-            kept.push(s);
-        }
-    }
-    write_atomic(&path, out.as_bytes())?;
-    Ok(kept)
+    eggroll_run::truncate_metrics(dir, generation)?
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_str(line).with_context(|| {
+                format!(
+                    "{}: line {} is not valid metrics JSON",
+                    dir.join(METRICS).display(),
+                    i + 1
+                )
+            })
+        })
+        .collect()
 }
 
 /// Draw `fitness.png` and `fitness.svg`: mean, max, min, best-ever fitness over generations

@@ -27,10 +27,18 @@ use crate::TrainArgs;
 use crate::config::{StrategyKind, TrainConfig, resolve};
 use crate::rundir;
 
-fn flags(args: &TrainArgs) -> Vec<(&'static str, toml::Value)> {
+fn flags(args: &TrainArgs) -> Result<Vec<(&'static str, toml::Value)>> {
     let mut f = Vec::new();
-    let int = |v: u64| toml::Value::Integer(v as i64);
+    // Values beyond i64 saturate (and are then refused by validation or the memory check).
+    let int = |v: u64| toml::Value::Integer(i64::try_from(v).unwrap_or(i64::MAX));
     if let Some(v) = args.seed {
+        // TOML integers are signed 64-bit: larger seeds cannot be stored in config.toml.
+        if v > i64::MAX as u64 {
+            anyhow::bail!(
+                "--seed {v}: must be ≤ {} (a config file holds signed 64-bit integers)",
+                i64::MAX
+            );
+        }
         f.push(("es.seed", int(v)));
     }
     if let Some(v) = args.generations {
@@ -63,7 +71,7 @@ fn flags(args: &TrainArgs) -> Vec<(&'static str, toml::Value)> {
     if let Some(v) = args.time_budget {
         f.push(("time_budget_s", toml::Value::Float(v)));
     }
-    f
+    Ok(f)
 }
 
 /// The flags `--resume` applies on top of the saved config: those that cannot change the
@@ -86,7 +94,7 @@ pub fn resume_flags(args: &TrainArgs) -> Result<Vec<(&'static str, toml::Value)>
             refused.join(" and ")
         );
     }
-    Ok(flags(args)
+    Ok(flags(args)?
         .into_iter()
         .filter(|(k, _)| matches!(*k, "generations" | "threads" | "data_dir" | "time_budget_s"))
         .collect())
@@ -190,6 +198,82 @@ pub fn control_task(task: &str) -> Option<(usize, usize, Head, fn(usize) -> Box<
     }
 }
 
+/// The config keys that size a run (named when it does not fit in memory).
+const MEMORY_KEYS: &str =
+    "es.population_size, es.rank, policy.hidden, problem.rows/cols, episodes or batch";
+
+/// The memory a run needs, computed from its sizes before anything is allocated, checked
+/// against the machine: parameters and their copies (optimiser moments, update, best member,
+/// validation), one generation's noise, the rows of the batched forward, the fitness vector
+/// and (MNIST) the images.
+fn check_memory(
+    config: &TrainConfig,
+    policy: Option<&MlpConfig>,
+    images: Option<(usize, usize)>,
+) -> Result<()> {
+    let es = &config.es;
+    let n = es.population_size;
+    let blocks = n.div_ceil(2);
+    // (rows, cols) of every matrix, and the lengths of the vectors.
+    let (mats, vecs): (Vec<(usize, usize)>, Vec<usize>) = match policy {
+        None => (vec![(config.problem.rows, config.problem.cols)], vec![]),
+        Some(p) => (
+            p.sizes.windows(2).map(|w| (w[1], w[0])).collect(),
+            if p.bias {
+                p.sizes[1..].to_vec()
+            } else {
+                vec![]
+            },
+        ),
+    };
+    let mut e = eggroll_run::limits::Estimate::new();
+    for &(m, nn) in &mats {
+        e.add("parameters and their copies", &[6, m, nn]);
+        match config.strategy {
+            StrategyKind::Eggroll => e.add("noise", &[blocks, m.saturating_add(nn), es.rank]),
+            StrategyKind::SimpleEs => e.add("noise", &[blocks, m, nn]),
+        };
+    }
+    for &v in &vecs {
+        e.add("parameters and their copies", &[6, v]);
+        e.add("noise", &[blocks, v]);
+    }
+    let widest = mats.iter().map(|&(m, nn)| m.max(nn)).max().unwrap_or(1);
+    match (policy, images) {
+        (None, _) => e.add(
+            "members materialised by the closure evaluator",
+            &[rayon::current_num_threads(), 2, mats[0].0, mats[0].1],
+        ),
+        // Observations, outputs and environment states of every row (the hidden layers run in
+        // fixed chunks of rows).
+        (Some(p), None) => e.add(
+            "forward rows",
+            &[
+                n.max(config.eval_episodes),
+                config.episodes,
+                p.sizes[0] + p.sizes[p.sizes.len() - 1] + 8,
+            ],
+        ),
+        // Every member's outputs on the shared batch, and the first layer's low-rank products.
+        (Some(p), Some((count, pixels))) => e
+            .add(
+                "forward rows",
+                &[n, config.batch, p.sizes[p.sizes.len() - 1] + 2],
+            )
+            .add(
+                "shared first layer",
+                &[
+                    config.batch,
+                    n.saturating_mul(es.rank).saturating_add(widest),
+                ],
+            )
+            .add("images", &[count, pixels]),
+    };
+    e.add("fitness", &[n, 4]);
+    e.check(MEMORY_KEYS).context("invalid config")?;
+    Ok(())
+}
+
 /// What a task contributes: its parameters, its evaluator and its final evaluation.
 enum Task {
     Benchmark(Problem),
@@ -218,30 +302,43 @@ impl Task {
             }
         };
         Ok(match config.task.as_str() {
-            "sphere" | "rastrigin" => Task::Benchmark(Problem::new(
-                if config.task == "sphere" {
-                    Objective::Sphere
-                } else {
-                    Objective::Rastrigin
-                },
-                config.problem.rows,
-                config.problem.cols,
-                config.es.seed,
-            )),
+            "sphere" | "rastrigin" => Task::Benchmark({
+                check_memory(config, None, None)?;
+                Problem::new(
+                    if config.task == "sphere" {
+                        Objective::Sphere
+                    } else {
+                        Objective::Rastrigin
+                    },
+                    config.problem.rows,
+                    config.problem.cols,
+                    config.es.seed,
+                )
+            }),
             "cartpole" | "pendulum" => {
                 let (din, dout, head, env) = control_task(&config.task).expect("known task");
-                Task::Control {
-                    policy: policy(din, dout),
-                    head,
-                    env,
-                }
+                let policy = policy(din, dout);
+                check_memory(config, Some(&policy), None)?;
+                Task::Control { policy, head, env }
             }
             "mnist" => {
                 let dir = mnist_dir(config.data_dir.as_deref().map(Path::new));
                 let train = Dataset::load(&dir, Split::Train)?;
                 let test = Dataset::load(&dir, Split::Test)?;
+                if (train.rows, train.cols) != (test.rows, test.cols) {
+                    anyhow::bail!(
+                        "MNIST in {}: training images are {}×{} but test images {}×{}",
+                        dir.display(),
+                        train.rows,
+                        train.cols,
+                        test.rows,
+                        test.cols
+                    );
+                }
+                let policy = policy(train.pixels(), 10);
+                check_memory(config, Some(&policy), Some((train.len(), train.pixels())))?;
                 Task::Mnist {
-                    policy: policy(train.pixels(), 10),
+                    policy,
                     train: Arc::new(train),
                     test: Arc::new(test),
                 }
@@ -473,19 +570,23 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
                 .task
                 .as_deref()
                 .context("a task is required (or --resume DIR)")?;
-            let config = resolve(task, args.config.as_deref(), &args.sets, &flags(args))?;
+            let config = resolve(task, args.config.as_deref(), &args.sets, &flags(args)?)?;
             let dir = args
                 .out
                 .clone()
-                .unwrap_or_else(|| rundir::default_dir(&config.task));
+                .unwrap_or_else(|| eggroll_run::default_dir(&config.task));
             (config, dir, false)
         }
     };
-    if config.threads > 0 {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(config.threads)
-            .build_global()
-            .context("configuring the thread pool")?;
+    let (threads, warning) = eggroll_run::limits::cap_threads(config.threads);
+    if let Some(w) = warning {
+        eprintln!("{w}");
+    }
+    if threads > 0 {
+        // A second run in this process (compare mode) shares the pool the first one built.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global();
     }
     let device = crate::device::parse(args.device.as_deref())?;
     let task = Task::new(&config)?;
@@ -521,21 +622,44 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
             .and_then(|v| v.parse().ok())
     };
 
-    if writer {
-        rundir::prepare(&dir)?;
-    }
+    // Rank 0 holds the run directory (an exclusive lock) for the whole run: a new run never
+    // writes into a directory that holds anything (--force moves the old contents aside).
+    let _run_dir = if !writer {
+        None
+    } else if resuming {
+        Some(eggroll_run::RunDir::open(&dir).context("--resume")?)
+    } else {
+        let (held, moved) = eggroll_run::RunDir::create(&dir, args.force).context("--out")?;
+        if let Some(old) = moved {
+            eprintln!(
+                "--force: the earlier contents of {} were moved to {}",
+                dir.display(),
+                old.display()
+            );
+        }
+        Some(held)
+    };
     let mut history = Vec::new();
     let mut best_eval: Option<(f64, Params)> = None;
     if resuming {
         trainer
             .load_checkpoint(&dir.join(rundir::CHECKPOINT))
             .with_context(|| format!("--resume {}", dir.display()))?;
+        if trainer.generation() > config.generations {
+            anyhow::bail!(
+                "--resume {}: the run is already at generation {}; --generations {} would not \
+                 continue it (give a total above {})",
+                dir.display(),
+                trainer.generation(),
+                config.generations,
+                trainer.generation()
+            );
+        }
         history = rundir::truncate_metrics(&dir, trainer.generation())?;
         best_eval = rundir::load_validation(&dir, trainer.params())?;
     } else if writer {
         let text = toml::to_string_pretty(&config)?;
         write_atomic(&dir.join(rundir::CONFIG), text.as_bytes())?;
-        let _ = std::fs::remove_file(dir.join(rundir::VALIDATION));
     }
     if writer {
         let metrics_path = dir.join(rundir::METRICS);
@@ -634,10 +758,10 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
                 values: trainer.params().to_host()?,
             });
         }
-        if config.lockstep_check_every > 0 && g % config.lockstep_check_every == 0 {
+        if config.lockstep_check_every > 0 && g.is_multiple_of(config.lockstep_check_every) {
             evaluator.check_lockstep(trainer.params(), g)?;
         }
-        if config.eval_every > 0 && g % config.eval_every == 0 {
+        if config.eval_every > 0 && g.is_multiple_of(config.eval_every) {
             let (score, _) = evaluator.final_score(
                 trainer.params(),
                 config.eval_episodes,
@@ -654,7 +778,7 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
                 break StopReason::Target;
             }
         }
-        if writer && config.checkpoint_every > 0 && g % config.checkpoint_every == 0 {
+        if writer && config.checkpoint_every > 0 && g.is_multiple_of(config.checkpoint_every) {
             trainer.save_checkpoint(&dir.join(rundir::CHECKPOINT))?;
         }
         if config.target_fitness.is_some_and(|t| stats.mean >= t) {
@@ -673,7 +797,6 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
     history.extend(history_rx.try_iter());
     if writer {
         trainer.save_checkpoint(&dir.join(rundir::CHECKPOINT))?;
-        rundir::plot(&dir, &config.task, &history)?;
     }
     // The parameters to report: the last ones, or the best on validation episodes.
     let final_params = match (&best_eval, solved_early) {
@@ -685,6 +808,7 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
         // Ctrl-C: the policy files too (atomically), then exit without the final evaluation.
         if writer {
             save_policies(&dir, &config.task, net, &final_params, &trainer)?;
+            rundir::plot(&dir, &config.task, &history)?;
         }
         eprintln!(
             "interrupted after generation {}: checkpoint, metrics, plots and policy files saved in {} (continue with --resume)",
@@ -704,6 +828,8 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<()> {
         return Ok(());
     }
     save_policies(&dir, &config.task, net, &final_params, &trainer)?;
+    // The plot last: a failure here (e.g. a full disk) is reported, the policies exist.
+    rundir::plot(&dir, &config.task, &history)?;
     let solved = final_score >= config.solved_at as f64;
     let mut json = serde_json::json!({
         "task": config.task,

@@ -128,7 +128,7 @@ const LANES: usize = 16;
 
 #[inline(always)]
 fn fill_block_generic(key: u64, start: u64, out: &mut [f32]) {
-    debug_assert!(start % 2 == 0);
+    debug_assert!(start.is_multiple_of(2));
     let k0 = key as u32;
     let k1 = (key >> 32) as u32;
     let mut base = start as u32; // positions are taken modulo 2^32 (blocks stay far below that)
@@ -166,7 +166,7 @@ crate::multiversion! {
     /// Fill `out` with the standard normals at positions `start .. start + out.len()` of the
     /// block with key `key`. `start` must be even (positions come in Box–Muller pairs).
     pub fn fill_block(key: u64, start: u64, out: &mut [f32]) {
-        assert!(start % 2 == 0, "noise block offsets must be even");
+        assert!(start.is_multiple_of(2), "noise block offsets must be even");
         fill_block_generic(key, start, out)
     }
 }
@@ -174,7 +174,7 @@ crate::multiversion! {
 /// The scalar reference implementation of [`fill_block`] (no SIMD dispatch); used by tests to
 /// show that every SIMD level gives the same bits.
 pub fn fill_block_scalar(key: u64, start: u64, out: &mut [f32]) {
-    assert!(start % 2 == 0, "noise block offsets must be even");
+    assert!(start.is_multiple_of(2), "noise block offsets must be even");
     let k0 = key as u32;
     let k1 = (key >> 32) as u32;
     let mut j = start as u32;

@@ -90,6 +90,18 @@ pub enum Scaling {
     Official,
 }
 
+/// Deserialise an f32 config value, refusing numbers beyond f32's range (they would silently
+/// become ±inf and then read as "sigma is inf").
+fn f32_in_range<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f32, D::Error> {
+    let v = <f64 as Deserialize>::deserialize(d)?;
+    if v.is_finite() && v.abs() > f64::from(f32::MAX) {
+        return Err(serde::de::Error::custom(format!(
+            "{v:e} is out of range for a 32-bit float (magnitude at most 3.4e38)"
+        )));
+    }
+    Ok(v as f32)
+}
+
 /// The largest accepted `rank`: a guard against a typo allocating the whole memory (full rank of
 /// a 4096-wide layer; beyond it low-rank noise costs more than full noise).
 pub const MAX_RANK: usize = 4096;
@@ -101,8 +113,10 @@ pub struct EsConfig {
     /// Members per generation; even (antithetic pairs).
     pub population_size: usize,
     /// Noise scale σ > 0.
+    #[serde(deserialize_with = "f32_in_range")]
     pub sigma: f32,
     /// Base learning rate > 0.
+    #[serde(deserialize_with = "f32_in_range")]
     pub learning_rate: f32,
     /// Low-rank rank r ≥ 1 (EGGROLL only). Any r is valid for every matrix, also r > min(m, n)
     /// (A is m×r, B is n×r, scaled by 1/√r), as in the official implementation.
@@ -156,7 +170,7 @@ impl EsConfig {
         if n == 0 {
             return Err(config_err("population_size", "is 0; must be ≥ 2 and even"));
         }
-        if n % 2 != 0 {
+        if !n.is_multiple_of(2) {
             return Err(config_err(
                 "population_size",
                 format!("is {n}; antithetic sampling needs an even population"),
@@ -193,7 +207,7 @@ impl EsConfig {
                 "is 0; must be ≥ 1 (1 = fresh noise every generation, k = reuse for k generations)",
             ));
         }
-        if self.group_size != 0 && n % self.group_size != 0 {
+        if self.group_size != 0 && !n.is_multiple_of(self.group_size) {
             return Err(config_err(
                 "group_size",
                 format!(

@@ -23,9 +23,11 @@ pub struct Idx {
     pub data: Vec<u8>,
 }
 
+/// An IDX error; [`read_idx`] and [`Dataset::load`] replace the placeholder path with the
+/// file's.
 fn idx_err(reason: String) -> EnvError {
     EnvError::Data {
-        path: "<idx>".into(),
+        path: "IDX data".into(),
         reason,
     }
 }
@@ -191,6 +193,9 @@ impl Dataset {
                 images.dims[0], labels.dims[0]
             )));
         }
+        if images.dims[0] == 0 {
+            return Err(idx_err("the split holds 0 images".into()));
+        }
         if images.dims[1] == 0 || images.dims[2] == 0 {
             return Err(idx_err(format!("empty image size {:?}", &images.dims[1..])));
         }
@@ -226,9 +231,16 @@ impl Dataset {
                 ),
             })
         };
-        let images = read_idx(&find("images-idx3")?)?;
-        let labels = read_idx(&find("labels-idx1")?)?;
-        Dataset::from_idx(images, labels)
+        let (ip, lp) = (find("images-idx3")?, find("labels-idx1")?);
+        let images = read_idx(&ip)?;
+        let labels = read_idx(&lp)?;
+        Dataset::from_idx(images, labels).map_err(|e| match e {
+            EnvError::Data { reason, .. } => EnvError::Data {
+                path: format!("{} and {}", ip.display(), lp.display()),
+                reason,
+            },
+            e => e,
+        })
     }
 
     /// Number of images.

@@ -93,7 +93,7 @@ fn pendulum_clips_torque() {
 
 fn policy(obs: &[f32], i: usize, t: usize) -> i64 {
     // Deterministic mix of a balancing rule and pseudo-random pushes.
-    if (i + t) % 7 == 0 {
+    if (i + t).is_multiple_of(7) {
         ((i * 31 + t) % 2) as i64
     } else {
         (obs[2] + 0.3 * obs[3] > 0.0) as i64

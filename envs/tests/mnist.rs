@@ -155,7 +155,7 @@ fn mutated_idx_never_panics() {
             b[i] = rng.next_u64() as u8;
         }
         let cut = (rng.next_u64() as usize) % (b.len() + 1);
-        if rng.next_u64() % 4 == 0 {
+        if rng.next_u64().is_multiple_of(4) {
             b.truncate(cut);
         }
         if let Ok(idx) = parse_idx(&b) {

@@ -292,7 +292,7 @@ impl DeviceForward {
     /// `x`, runs [`forward_tensor`](Self::forward_tensor), downloads into `out`.
     pub fn forward(&self, x: &[f32], members: Option<&[u32]>, out: &mut [f32]) -> Result<()> {
         let (din, dout) = (self.in_dim(), self.out_dim());
-        if x.len() % din != 0 {
+        if !x.len().is_multiple_of(din) {
             return Err(Error::Param {
                 name: "input".into(),
                 reason: format!("{} values is not a whole number of rows of {din}", x.len()),
@@ -323,7 +323,7 @@ impl DeviceForward {
         out: &mut [f32],
     ) -> Result<()> {
         let din = self.in_dim();
-        if x.is_empty() || x.len() % din != 0 {
+        if x.is_empty() || !x.len().is_multiple_of(din) {
             return Err(Error::Param {
                 name: "input".into(),
                 reason: format!("{} values is not a whole number of rows of {din}", x.len()),

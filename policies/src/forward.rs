@@ -278,7 +278,7 @@ impl<'a> PopulationForward<'a> {
     /// last layer is linear).
     pub fn forward(&self, x: &[f32], members: Option<&[u32]>, out: &mut [f32]) -> Result<()> {
         let (din, dout) = (self.in_dim(), self.out_dim());
-        if x.len() % din != 0 {
+        if !x.len().is_multiple_of(din) {
             return Err(Error::Param {
                 name: "input".into(),
                 reason: format!("{} values is not a whole number of rows of {din}", x.len()),
@@ -396,7 +396,7 @@ impl<'a> PopulationForward<'a> {
         let first = members.start;
         let members = members.len();
         let (din, dout) = (self.in_dim(), self.out_dim());
-        if x.is_empty() || x.len() % din != 0 {
+        if x.is_empty() || !x.len().is_multiple_of(din) {
             return Err(Error::Param {
                 name: "input".into(),
                 reason: format!("{} values is not a whole number of rows of {din}", x.len()),
@@ -713,7 +713,7 @@ pub fn materialized_forward(
     let base = params.to_host()?;
     let (din, dout) = (config.sizes[0], *config.sizes.last().expect("validated"));
     let rows = x.len() / din;
-    if x.len() % din != 0 || out.len() != rows * dout {
+    if !x.len().is_multiple_of(din) || out.len() != rows * dout {
         return Err(Error::Param {
             name: "input".into(),
             reason: format!(

@@ -1,0 +1,490 @@
+//! Hostile and careless inputs: each is a clear error (exit ≠ 0, no panic, no abort) that names
+//! the key, flag, file or offset, and leaves every earlier file byte-identical.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+
+fn eggroll(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eggroll"))
+        .args(args)
+        .output()
+        .expect("run eggroll")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Fails unless `out` is a clean error whose message contains every needle.
+fn clear_error(out: &Output, what: &str, needles: &[&str]) {
+    let err = stderr(out);
+    assert!(!out.status.success(), "{what}: succeeded\n{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("memory allocation"),
+        "{what}: {err}"
+    );
+    assert!(
+        matches!(out.status.code(), Some(1 | 2)),
+        "{what}: {:?} {err}",
+        out.status
+    );
+    for n in needles {
+        assert!(err.contains(n), "{what}: stderr lacks `{n}`: {err}");
+    }
+}
+
+/// Every file under `dir` with its bytes.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            out.insert(
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            );
+        }
+    }
+    out
+}
+
+fn finished_run(dir: &Path) {
+    let out = eggroll(&[
+        "train",
+        "sphere",
+        "--quiet",
+        "--generations",
+        "4",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Class 1: `--out` at an existing run (finished, or any non-empty folder) is refused and left
+/// byte-identical, also when the new run would fail; `--force` moves it aside whole.
+#[test]
+fn out_never_overwrites_an_existing_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    finished_run(&run);
+    let before = tree(&run);
+    for extra in [&[][..], &["--sigma", "1e30"][..]] {
+        let mut args = vec![
+            "train",
+            "sphere",
+            "--quiet",
+            "--generations",
+            "3",
+            "--out",
+            run.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        clear_error(
+            &eggroll(&args),
+            "--out existing",
+            &["not empty", "--force", "config.toml"],
+        );
+        assert_eq!(tree(&run), before, "the earlier run changed");
+    }
+    // A folder of the user's is refused too.
+    let mine = tmp.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("thesis.tex"), b"do not touch").unwrap();
+    clear_error(
+        &eggroll(&[
+            "train",
+            "sphere",
+            "--quiet",
+            "--out",
+            mine.to_str().unwrap(),
+        ]),
+        "--out user folder",
+        &["thesis.tex"],
+    );
+    assert_eq!(
+        std::fs::read(mine.join("thesis.tex")).unwrap(),
+        b"do not touch"
+    );
+    // --force: the old run moves aside unchanged; the new run has the directory to itself.
+    let out = eggroll(&[
+        "train",
+        "sphere",
+        "--quiet",
+        "--generations",
+        "3",
+        "--force",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let moved: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("run.replaced-")
+        })
+        .collect();
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert!(stderr(&out).contains(moved[0].file_name().unwrap().to_str().unwrap()));
+    assert_eq!(tree(&moved[0]), before, "--force changed the old run");
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 3, "a mix of two runs");
+}
+
+/// Class 3: two processes on one run directory: the second fails at once naming the pid.
+#[test]
+fn a_second_process_on_a_run_fails_at_once_naming_the_holder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut first = Command::new(env!("CARGO_BIN_EXE_eggroll"))
+        .args([
+            "train",
+            "pendulum",
+            "--quiet",
+            "--generations",
+            "100000",
+            "--set",
+            "eval_every=0",
+        ])
+        .args([
+            "--set",
+            "checkpoint_every=1",
+            "--out",
+            run.to_str().unwrap(),
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !run.join("checkpoint.safetensors").exists() {
+        assert!(t.elapsed() < Duration::from_secs(30), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let t = Instant::now();
+    let out = eggroll(&[
+        "train",
+        "--resume",
+        run.to_str().unwrap(),
+        "--generations",
+        "200000",
+        "--quiet",
+    ]);
+    let pid = first.id().to_string();
+    clear_error(&out, "second --resume", &["in use", &pid]);
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "the second process did not fail at once"
+    );
+    clear_error(
+        &eggroll(&[
+            "train",
+            "sphere",
+            "--quiet",
+            "--force",
+            "--out",
+            run.to_str().unwrap(),
+        ]),
+        "--force on a held run",
+        &["in use", &pid],
+    );
+    // SAFETY: a signal to our own child.
+    unsafe { libc_kill(first.id() as i32, 15) };
+    let status = first.wait().unwrap();
+    // Class (weak): SIGTERM is handled like Ctrl-C: the run saves and exits with 130.
+    assert_eq!(status.code(), Some(130), "SIGTERM: {status:?}");
+    assert!(run.join("policy.safetensors").exists());
+    let out = eggroll(&[
+        "train",
+        "--resume",
+        run.to_str().unwrap(),
+        "--generations",
+        "1",
+        "--quiet",
+    ]);
+    clear_error(
+        &out,
+        "--resume below the current generation",
+        &["already at generation", "--generations 1"],
+    );
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+/// Class 4 and 5: sizes a machine cannot hold are refused up front with the bytes needed;
+/// absurd thread counts are capped with a warning.
+#[test]
+fn sizes_beyond_the_machine_are_refused_up_front() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &[
+                "train",
+                "sphere",
+                "--set",
+                "es.population_size=1000000000000",
+            ],
+            &["needs about", "es.population_size"],
+        ),
+        (
+            &["train", "cartpole", "--set", "policy.hidden=[100000000000]"],
+            &["needs about", "policy.hidden"],
+        ),
+        (
+            &[
+                "train",
+                "sphere",
+                "--set",
+                "problem.rows=10000000",
+                "--set",
+                "problem.cols=10000000",
+            ],
+            &["needs about", "problem.rows"],
+        ),
+        (
+            &[
+                "bench",
+                "forward",
+                "--population",
+                "1000000000",
+                "--layers",
+                "4096,4096",
+            ],
+            &["needs about", "--population"],
+        ),
+        (
+            &[
+                "train",
+                "sphere",
+                "--time-budget",
+                "1e300",
+                "--generations",
+                "2",
+                "--set",
+                "es.population_size=1000000000000",
+            ],
+            &["needs about"],
+        ),
+    ];
+    for (args, needles) in cases {
+        clear_error(&eggroll(args), &format!("{args:?}"), needles);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let out = eggroll(&[
+        "train",
+        "cartpole",
+        "--quiet",
+        "--generations",
+        "2",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    clear_error(
+        &eggroll(&[
+            "eval",
+            "cartpole",
+            "--policy",
+            run.join("policy.safetensors").to_str().unwrap(),
+            "--episodes",
+            "100000000000",
+        ]),
+        "eval --episodes",
+        &["needs about", "--episodes"],
+    );
+    let t = Instant::now();
+    let out = eggroll(&[
+        "train",
+        "sphere",
+        "--quiet",
+        "--generations",
+        "2",
+        "--threads",
+        "10000",
+        "--out",
+        tmp.path().join("t").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("threads") && stderr(&out).contains("10000"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(t.elapsed() < Duration::from_secs(20));
+}
+
+/// Class 6: nonsense never reports success.
+#[test]
+fn nonsense_is_never_a_success() {
+    let tmp = tempfile::tempdir().unwrap();
+    // An MNIST test split with 0 images.
+    let data = tmp.path().join("mnist");
+    std::fs::create_dir(&data).unwrap();
+    common::synthetic_mnist(&data, 50, 0);
+    clear_error(
+        &eggroll(&[
+            "train",
+            "mnist",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--generations",
+            "1",
+        ]),
+        "0 test images",
+        &["0 images", "t10k-images-idx3-ubyte"],
+    );
+    // An all-NaN policy.
+    let run = tmp.path().join("run");
+    assert!(
+        eggroll(&[
+            "train",
+            "cartpole",
+            "--quiet",
+            "--generations",
+            "1",
+            "--out",
+            run.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    let p = run.join("policy.safetensors");
+    let mut bytes = std::fs::read(&p).unwrap();
+    let header = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    for c in bytes[header..].chunks_mut(4) {
+        c.copy_from_slice(&f32::NAN.to_le_bytes());
+    }
+    let nan = tmp.path().join("nan.safetensors");
+    std::fs::write(&nan, &bytes).unwrap();
+    clear_error(
+        &eggroll(&["eval", "cartpole", "--policy", nan.to_str().unwrap()]),
+        "NaN policy",
+        &["non-finite", "layers."],
+    );
+    clear_error(
+        &eggroll(&[
+            "policy",
+            "forward",
+            "--policy",
+            p.to_str().unwrap(),
+            "--input",
+            "NaN,0,0,0",
+        ]),
+        "NaN input",
+        &["--input", "NaN"],
+    );
+}
+
+/// Weak class: errors name the key, flag, file or offset.
+#[test]
+fn errors_name_the_key_the_flag_and_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("my.toml");
+    std::fs::write(&cfg, "generations = \"ten\"\n").unwrap();
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (
+            vec!["--config", cfg.to_str().unwrap()],
+            vec!["generations", "my.toml"],
+        ),
+        (
+            vec!["--set", "policy.hidden=[-4]"],
+            vec!["policy.hidden", "--set"],
+        ),
+        (
+            vec!["--set", "es.population_size=8.0"],
+            vec!["es.population_size"],
+        ),
+        (
+            vec!["--seed", "18446744073709551615"],
+            vec!["--seed", "9223372036854775807"],
+        ),
+        (
+            vec!["--set", "es.seed=9223372036854775808"],
+            vec!["es.seed", "64-bit"],
+        ),
+        (
+            vec!["--set", "es.sigma=1e308"],
+            vec!["es.sigma", "out of range"],
+        ),
+    ];
+    for (extra, needles) in cases {
+        let mut args = vec!["train", "cartpole", "--quiet"];
+        args.extend(extra.iter().copied());
+        clear_error(&eggroll(&args), &format!("{extra:?}"), &needles);
+    }
+    // A sphere policy has no environment.
+    let run = tmp.path().join("sphere");
+    finished_run(&run);
+    let p = run.join("policy.safetensors");
+    for args in [
+        vec!["eval", "sphere", "--policy", p.to_str().unwrap()],
+        vec![
+            "policy",
+            "forward",
+            "--policy",
+            p.to_str().unwrap(),
+            "--input",
+            "1",
+        ],
+    ] {
+        clear_error(
+            &eggroll(&args),
+            "sphere policy",
+            &["sphere policies have no environment"],
+        );
+    }
+    // MNIST errors name the files; a train/test image size mismatch is found before training.
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    common::synthetic_mnist(&a, 20, 20);
+    // b: 28×28-sized test images (from a 12×12 fixture re-headed) are a mismatch.
+    common::synthetic_mnist(&b, 20, 20);
+    let ti = b.join("t10k-images-idx3-ubyte");
+    let mut bytes = std::fs::read(&ti).unwrap();
+    bytes[8..12].copy_from_slice(&6u32.to_be_bytes());
+    bytes[12..16].copy_from_slice(&24u32.to_be_bytes());
+    std::fs::write(&ti, &bytes).unwrap();
+    clear_error(
+        &eggroll(&[
+            "train",
+            "mnist",
+            "--data-dir",
+            b.to_str().unwrap(),
+            "--generations",
+            "1",
+        ]),
+        "image size mismatch",
+        &["12×12", "6×24"],
+    );
+    // Labels out of range: the message names both files instead of a placeholder.
+    let tl = a.join("t10k-labels-idx1-ubyte");
+    let mut bytes = std::fs::read(&tl).unwrap();
+    bytes[9] = 42;
+    std::fs::write(&tl, &bytes).unwrap();
+    let out = eggroll(&[
+        "train",
+        "mnist",
+        "--data-dir",
+        a.to_str().unwrap(),
+        "--generations",
+        "1",
+    ]);
+    clear_error(
+        &out,
+        "bad label",
+        &["t10k-labels-idx1-ubyte", "not a digit"],
+    );
+    assert!(!stderr(&out).contains("<idx>"));
+}
