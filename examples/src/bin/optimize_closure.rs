@@ -17,7 +17,7 @@ fn main() -> Result<()> {
     };
     let mut trainer = Trainer::new(Eggroll::new(config, &params)?, params);
     trainer.add_observer(|s: &GenStats| {
-        if s.generation % 50 == 0 {
+        if s.generation.is_multiple_of(50) {
             println!("gen {:>4}  mean fitness {:>10.5}", s.generation, s.mean);
         }
         Control::Continue
