@@ -488,3 +488,28 @@ fn errors_name_the_key_the_flag_and_the_file() {
     );
     assert!(!stderr(&out).contains("<idx>"));
 }
+
+/// Weak class: a failed final plot (here `fitness.png` cannot be replaced) is reported, but the
+/// policy files are written before it.
+#[test]
+fn a_failed_plot_does_not_skip_the_policy_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    finished_run(&run);
+    std::fs::remove_file(run.join("fitness.png")).unwrap();
+    std::fs::create_dir_all(run.join("fitness.png/blocker")).unwrap();
+    std::fs::remove_file(run.join("policy.safetensors")).unwrap();
+    let out = eggroll(&[
+        "train",
+        "--resume",
+        run.to_str().unwrap(),
+        "--generations",
+        "6",
+        "--quiet",
+    ]);
+    clear_error(&out, "plot failure", &["fitness.png"]);
+    assert!(
+        run.join("policy.safetensors").exists(),
+        "the policy was not exported"
+    );
+}
