@@ -81,7 +81,12 @@ fn open_cuda(ordinal: usize) -> std::result::Result<Device, String> {
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "CUDA initialisation failed".into());
-            Err(format!("no CUDA driver found: {msg}"))
+            // cudarc lists every file name it tried; the first sentence says what is missing.
+            let msg = msg.split(" - searched").next().unwrap_or(&msg).to_string();
+            Err(format!(
+                "no CUDA driver found: {msg} (libcuda.so.1 comes with the NVIDIA driver; \
+                 put its folder on LD_LIBRARY_PATH)"
+            ))
         }
     }
 }

@@ -24,15 +24,26 @@ fn skipped(what: &str) {
 /// test, and with `EGGROLL_REQUIRE_GPU=1` (set by `scripts/gpu-check.sh`) so does a missing
 /// device.
 fn gpu_or_skip(test: &str) -> Option<Device> {
-    let e = match Device::new_cuda(0) {
-        Ok(d) => return Some(d),
-        Err(e) => e.to_string(),
+    // cudarc opens the driver on first use and panics when it cannot (no driver installed).
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let opened = std::panic::catch_unwind(|| Device::new_cuda(0));
+    std::panic::set_hook(previous);
+    let e = match opened {
+        Ok(Ok(d)) => return Some(d),
+        Ok(Err(e)) => e.to_string(),
+        Err(p) => p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default(),
     };
     assert!(
         is_missing_device(&e) && std::env::var_os("EGGROLL_REQUIRE_GPU").is_none(),
         "{test}: opening CUDA device 0 failed: {e}"
     );
-    skipped(&format!("{test}: no CUDA device ({e})"));
+    let short = e.split(" - searched").next().unwrap_or(&e);
+    skipped(&format!("{test}: no CUDA device ({short})"));
     None
 }
 
@@ -44,7 +55,7 @@ fn is_missing_device(e: &str) -> bool {
         "CUDA_ERROR_STUB_LIBRARY",
         "no CUDA-capable device",
         "not compiled with cuda support",
-        "libcuda.so",
+        "Unable to dynamically load the \"cuda\" shared library",
     ]
     .iter()
     .any(|k| e.contains(k))
@@ -63,6 +74,13 @@ fn only_a_missing_device_counts_as_no_gpu() {
     ));
     assert!(!is_missing_device(
         "DriverError(CUDA_ERROR_UNKNOWN, \"unknown error\")"
+    ));
+    // No driver installed at all (cudarc's dynamic loading), versus a missing CUDA library.
+    assert!(is_missing_device(
+        "Unable to dynamically load the \"cuda\" shared library - searched for library names: [\"libcuda.so\"]"
+    ));
+    assert!(!is_missing_device(
+        "Unable to dynamically load the \"cublas\" shared library - searched for library names: [\"libcublas.so.13\"]"
     ));
     assert!(!is_missing_device(
         "DriverError(CUDA_ERROR_INSUFFICIENT_DRIVER, \"CUDA driver version is insufficient for CUDA runtime version\")"
