@@ -39,18 +39,6 @@ pub fn parse(spec: Option<&str>) -> Result<Device> {
     }
 }
 
-/// The name of a device as reported in JSON output: `cpu` or `cuda:N`.
-pub fn name(device: &Device) -> String {
-    match device {
-        Device::Cpu => "cpu".into(),
-        Device::Cuda(_) => match device.location() {
-            candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
-            _ => "cuda".into(),
-        },
-        other => format!("{:?}", other.location()),
-    }
-}
-
 /// Open GPU `ordinal`. cudarc loads the driver and libraries on first use and panics when
 /// they are missing; that panic becomes an error ("no CUDA driver found: …") here.
 fn open_cuda(ordinal: usize) -> std::result::Result<Device, String> {

@@ -4,13 +4,12 @@
 
 use std::ops::Range;
 
-use anyhow::{Result, bail};
 use eggroll_core::{Evaluator, Params, Population};
+use eggroll_run::task::TaskEvaluator;
+use eggroll_run::{Error, Result};
 use mpi::datatype::PartitionMut;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
-
-use crate::train::TaskEvaluator;
 
 /// The MPI world of this process.
 pub struct Mpi {
@@ -26,7 +25,10 @@ impl Mpi {
     /// Initialise MPI (once per process).
     pub fn init() -> Result<Mpi> {
         let Some(universe) = mpi::initialize() else {
-            bail!("MPI was already initialised");
+            return Err(Error::Input {
+                what: "--distributed mpi".into(),
+                reason: "MPI was already initialised".into(),
+            });
         };
         let world = universe.world();
         Ok(Mpi {
@@ -80,10 +82,13 @@ impl Mpi {
         let mut all = vec![0u64; self.size()];
         self.world.all_gather_into(&h, &mut all[..]);
         if all.iter().any(|&x| x != all[0]) {
-            bail!(
-                "ranks diverged at generation {generation}: parameter hashes {all:016x?}; \
-                 every rank must run the same build, config and seed"
-            );
+            return Err(Error::Input {
+                what: format!("ranks diverged at generation {generation}"),
+                reason: format!(
+                    "parameter hashes {all:016x?}; every rank must run the same build, config \
+                     and seed"
+                ),
+            });
         }
         Ok(())
     }

@@ -8,8 +8,7 @@ use eggroll_envs::mnist::{Dataset, Split, mnist_dir};
 use eggroll_policies::RolloutEvaluator;
 use eggroll_policies::forward::PopulationForward;
 
-use crate::rundir::load_policy;
-use crate::train::control_task;
+use eggroll_run::artifacts::load_policy;
 
 /// Evaluate the policy in `path` on `task`.
 pub fn run(
@@ -32,8 +31,9 @@ pub fn run(
     eggroll_run::limits::Estimate::new()
         .add("episodes × network width", &[episodes, 4, widest])
         .check("--episodes")?;
-    let out = if let Some((_, _, head, env)) = control_task(task) {
-        let mut ev = RolloutEvaluator::new(net, head, Box::new(env), 1, seed)?;
+    let control = eggroll_run::task::find(task)?.control();
+    let out = if let Some(c) = control {
+        let mut ev = RolloutEvaluator::new(net, c.head, Box::new(c.env), 1, seed)?;
         let r = ev.evaluate_plain(&params, episodes, seed)?;
         serde_json::json!({
             "task": task, "policy": path.display().to_string(), "eval_mean": r.mean,
@@ -48,7 +48,7 @@ pub fn run(
             "test_images": test.len(),
         })
     } else {
-        bail!("eval supports cartpole, pendulum and mnist policies, not `{task}`");
+        bail!("eval supports control tasks and mnist, not `{task}`");
     };
     if json {
         println!("{out}");

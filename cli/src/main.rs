@@ -5,12 +5,10 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-mod config;
 mod device;
 #[cfg(feature = "mpi")]
 mod distributed;
 mod eval;
-mod rundir;
 mod train;
 
 use std::path::PathBuf;
@@ -230,7 +228,10 @@ pub struct TrainArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train(args) => train::run(&args),
+        Command::Train(args) => match train::run(&args) {
+            Ok(train::Done::Interrupted) => return ExitCode::from(130),
+            other => other.map(|_| ()),
+        },
         Command::Bench {
             command:
                 BenchCommand::Forward {
@@ -270,10 +271,12 @@ fn main() -> ExitCode {
         Command::Dashboard(d) => dashboard(d),
         Command::Config {
             command: ConfigCommand::Show { task },
-        } => config::task_default(&task).and_then(|c| {
-            print!("{}", toml::to_string_pretty(&c)?);
-            Ok(())
-        }),
+        } => eggroll_run::task_default(&task)
+            .map_err(anyhow::Error::from)
+            .and_then(|c| {
+                print!("{}", toml::to_string_pretty(&c)?);
+                Ok(())
+            }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,39 @@ use std::path::PathBuf;
 /// Everything that can go wrong in `eggroll-run`; each names the path, key or value at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A configuration value is invalid; names the key (and where its value came from).
+    #[error("invalid config: `{key}` {reason}")]
+    Config {
+        /// The dotted key (`es.sigma`, `policy.hidden[0]`).
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An input other than a config key is invalid: a flag, a file, a value.
+    #[error("{what}: {reason}")]
+    Input {
+        /// The flag, file or value.
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The ES engine failed.
+    #[error(transparent)]
+    Core(#[from] eggroll_core::Error),
+    /// An environment or data set failed.
+    #[error(transparent)]
+    Env(#[from] eggroll_envs::EnvError),
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    /// Drawing a plot failed.
+    #[error("{path}: drawing the plot failed: {reason}")]
+    Plot {
+        /// The image file.
+        path: PathBuf,
+        /// The drawing backend's message.
+        reason: String,
+    },
     /// The directory of a new run already holds files.
     #[error(
         "output directory {path} is not empty ({entries}); choose another --out, resume it with \

@@ -1,18 +1,28 @@
-//! The run layer's foundations, shared by every front end (CLI, `--gui`, compare mode, MPI
-//! rank 0): run directories that never destroy a user's earlier runs, and resource limits
-//! checked before a run starts.
+//! The run layer, shared by every front end (CLI, `--gui`, compare mode, MPI workers, library
+//! users):
 //!
-//! * [`RunDir`]: a run directory held under an exclusive OS file lock for the run's lifetime.
-//!   A new run never writes into a directory that holds anything (unless asked to replace it,
-//!   and then the old contents are moved aside, never deleted or mixed); a resumed run's
-//!   history is never truncated when it cannot be read; stale temporary files of killed
-//!   processes are removed.
-//! * [`limits`]: the memory a run needs, computed up front and compared with what the machine
-//!   has, and a sane cap on worker threads.
+//! * [`config`]: the typed [`RunConfig`] (task, strategy, stop rules, evaluation, checkpoints,
+//!   output) resolved from task defaults, a TOML file, `key=value` overrides and flags, with
+//!   errors that name the key and where its value came from;
+//! * [`task`]: a task is one definition in a [`task::registry`];
+//! * [`Session`]: the one training loop (stop rules, validation, checkpoints, dashboard
+//!   commands, export, final evaluation);
+//! * [`RunDir`]: run directories that never destroy a user's earlier runs (exclusive lock, no
+//!   overwrite, unreadable history never truncated, stale temporaries removed);
+//! * [`artifacts`] (policies, validation, plots) and [`observers`] (progress, metrics file);
+//! * [`limits`]: the memory a run needs, checked before anything is allocated, and a cap on
+//!   threads.
 
+pub mod artifacts;
+pub mod config;
 mod dir;
 mod error;
 pub mod limits;
+pub mod observers;
+pub mod session;
+pub mod task;
 
+pub use config::{RunConfig, StrategyKind, resolve, task_default};
 pub use dir::{LOCK_FILE, METRICS, RunDir, default_dir, truncate_metrics};
 pub use error::{Error, Result};
+pub use session::{Options, Outcome, RunReport, Session, Start};

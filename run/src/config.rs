@@ -1,7 +1,9 @@
-//! `eggroll train` configuration: TOML file + `--set key=value` + flags.
+//! A run's configuration: task defaults ← TOML file ← `--set key=value` ← flags, deserialised
+//! into a typed [`RunConfig`] with errors that name the key and where its value came from.
 
-use anyhow::{Context, Result, bail};
-use eggroll_core::{EsConfig, NonFinitePolicy, Schedule};
+use crate::error::{Error, Result};
+use crate::task;
+use eggroll_core::{EsConfig, NonFinitePolicy};
 use eggroll_policies::Activation;
 use serde::{Deserialize, Serialize};
 
@@ -54,10 +56,11 @@ impl Default for PolicyConfig {
     }
 }
 
-/// The full configuration of a training run.
+/// The full configuration of a run: the task, the strategy, stop rules, evaluation,
+/// checkpoints and output. Saved as `config.toml` in the run directory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct TrainConfig {
+pub struct RunConfig {
     /// Task name.
     pub task: String,
     /// Generations to run.
@@ -103,7 +106,7 @@ pub struct TrainConfig {
     pub lockstep_check_every: u64,
 }
 
-impl Default for TrainConfig {
+impl Default for RunConfig {
     fn default() -> Self {
         Self {
             task: "sphere".into(),
@@ -130,82 +133,30 @@ impl Default for TrainConfig {
     }
 }
 
-/// Tasks `eggroll train` knows.
-pub const TASKS: &[&str] = &["sphere", "rastrigin", "cartpole", "pendulum", "mnist"];
-
-/// Default configuration of a task.
-pub fn task_default(task: &str) -> Result<TrainConfig> {
-    let mut c = TrainConfig {
-        task: task.into(),
-        ..TrainConfig::default()
+/// Default configuration of a task (the registry's entry sets its own defaults).
+pub fn task_default(name: &str) -> Result<RunConfig> {
+    let t = task::find(name)?;
+    let mut c = RunConfig {
+        task: name.into(),
+        ..RunConfig::default()
     };
-    match task {
-        "sphere" => {
-            // Chosen by the grid in scripts/sweep-benchmarks.sh.
-            c.generations = 800;
-            c.es.population_size = 128;
-            c.es.sigma = 0.05;
-            c.es.learning_rate = 0.05;
-            c.es.lr_schedule = Schedule::Linear {
-                floor: 0.01,
-                generations: 800,
-            };
-        }
-        "rastrigin" => {
-            c.generations = 400;
-            c.problem.rows = 16;
-            c.problem.cols = 16;
-            c.solved_at = -0.5;
-            c.es.population_size = 512;
-            c.es.sigma = 1.0;
-            c.es.learning_rate = 0.05;
-            c.es.sigma_schedule = Schedule::Exponential { decay: 0.995 };
-            c.es.lr_schedule = Schedule::Exponential { decay: 0.995 };
-        }
-        "cartpole" => {
-            // Chosen by scripts/sweep-control.sh (see its header for the grid and results).
-            c.generations = 100;
-            c.solved_at = 475.0;
-            c.eval_every = 1;
-            c.early_stop_at = Some(475.0);
-            c.policy.hidden = vec![16];
-            c.es.population_size = 256;
-            c.es.rank = 1;
-            c.es.sigma = 0.2;
-            c.es.learning_rate = 0.1;
-            c.es.optimizer = eggroll_core::OptimizerConfig::Sgd { momentum: 0.0 };
-        }
-        "pendulum" => {
-            c.generations = 600;
-            c.solved_at = -200.0;
-            c.eval_every = 10;
-            c.early_stop_at = Some(-170.0);
-            c.keep_best_eval = true;
-            c.episodes = 4;
-            c.policy.hidden = vec![64, 64];
-            c.es.population_size = 512;
-            c.es.rank = 1;
-            c.es.sigma = 0.1;
-            c.es.learning_rate = 0.1;
-        }
-        "mnist" => {
-            c.generations = 2000;
-            c.solved_at = 0.90;
-            c.policy.hidden = vec![128];
-            c.batch = 256;
-            c.es.population_size = 512;
-            c.es.rank = 1;
-            c.es.sigma = 0.05;
-            c.es.learning_rate = 0.01;
-        }
-        other => bail!("unknown task `{other}`; available: {}", TASKS.join(", ")),
-    }
+    t.defaults(&mut c);
     Ok(c)
+}
+
+fn config_err(key: &str, reason: impl Into<String>) -> Error {
+    Error::Config {
+        key: key.to_string(),
+        reason: reason.into(),
+    }
 }
 
 fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<()> {
     let mut parts: Vec<&str> = key.split('.').collect();
-    let last = parts.pop().context("empty key")?;
+    let last = parts
+        .pop()
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| config_err(key, "is an empty key"))?;
     let mut t = table;
     for p in parts {
         let entry = t
@@ -213,7 +164,7 @@ fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         t = entry
             .as_table_mut()
-            .with_context(|| format!("`{p}` in `{key}` is not a table"))?;
+            .ok_or_else(|| config_err(key, format!("`{p}` is not a table")))?;
     }
     if last == "kind" && t.get("kind") != Some(&value) {
         // A different variant of a tagged enum (optimizer, schedules): start from its defaults.
@@ -228,10 +179,13 @@ fn parse_value(raw: &str) -> Result<toml::Value> {
     let doc = format!("v = {raw}");
     match doc.parse::<toml::Table>() {
         Ok(mut t) => Ok(t.remove("v").expect("key present")),
-        Err(_) if raw.parse::<i128>().is_ok() => bail!(
-            "`{raw}` is out of range: config integers are signed 64-bit (at most {})",
-            i64::MAX
-        ),
+        Err(_) if raw.parse::<i128>().is_ok() => Err(Error::Input {
+            what: format!("`{raw}`"),
+            reason: format!(
+                "out of range: config integers are signed 64-bit (at most {})",
+                i64::MAX
+            ),
+        }),
         Err(_) => Ok(toml::Value::String(raw.to_string())),
     }
 }
@@ -276,23 +230,26 @@ impl Origins {
     }
 }
 
-/// Resolve: task defaults ← config file ← `--set` overrides ← explicit flags (applied by the
-/// caller on the returned table).
+/// Resolve: task defaults ← config file ← `--set` overrides (`key=value`) ← `flags` (dotted
+/// keys with typed values). Errors name the key and where its value came from.
 pub fn resolve(
     task: &str,
     file: Option<&std::path::Path>,
     sets: &[String],
     flags: &[(&str, toml::Value)],
-) -> Result<TrainConfig> {
+) -> Result<RunConfig> {
     let base = task_default(task)?;
-    let mut table = toml::Table::try_from(&base).context("serialising defaults")?;
+    let mut table = toml::Table::try_from(&base).expect("the defaults serialise");
     let mut origins = Origins::default();
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading config file {}", path.display()))?;
-        let user: toml::Table = text
-            .parse()
-            .with_context(|| format!("parsing config file {}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(source.kind(), format!("reading config file: {source}")),
+        })?;
+        let user: toml::Table = text.parse().map_err(|e| Error::Input {
+            what: format!("config file {}", path.display()),
+            reason: format!("not valid TOML: {e}"),
+        })?;
         let mut keys = Vec::new();
         leaf_keys(&user, "", &mut keys);
         for k in keys {
@@ -301,11 +258,15 @@ pub fn resolve(
         merge(&mut table, user);
     }
     for s in sets {
+        let set_err = |reason: String| Error::Input {
+            what: format!("--set `{s}`"),
+            reason,
+        };
         let (k, v) = s
             .split_once('=')
-            .with_context(|| format!("--set `{s}`: expected key=value"))?;
-        let value = parse_value(v.trim()).with_context(|| format!("--set `{s}`"))?;
-        set_dotted(&mut table, k.trim(), value).with_context(|| format!("--set `{s}`"))?;
+            .ok_or_else(|| set_err("expected key=value".into()))?;
+        let value = parse_value(v.trim()).map_err(|e| set_err(e.to_string()))?;
+        set_dotted(&mut table, k.trim(), value).map_err(|e| set_err(e.to_string()))?;
         origins.set(k.trim(), format!("--set {s}"));
     }
     for (k, v) in flags {
@@ -313,43 +274,47 @@ pub fn resolve(
         origins.set(k, format!("a command-line flag ({k} = {v})"));
     }
     // Deserialise with the path of the failing key, and say where its value came from.
-    let config: TrainConfig =
+    let config: RunConfig =
         serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let key = e.path().to_string();
-            let from = origins
-                .of(&key)
-                .map_or_else(String::new, |o| format!(" (from {o})"));
-            anyhow::anyhow!("invalid config: `{key}`{from}: {}", e.inner())
+            let reason = match origins.of(&key) {
+                Some(o) => format!("(from {o}): {}", e.inner()),
+                None => format!("is invalid: {}", e.inner()),
+            };
+            config_err(&key, reason)
         })?;
     if config.task != task {
-        bail!(
-            "config key `task` is `{}` but the command trains `{task}`",
-            config.task
-        );
+        return Err(config_err(
+            "task",
+            format!("is `{}` but the command trains `{task}`", config.task),
+        ));
     }
     config.es.validate()?;
     if config.generations == 0 {
-        bail!("invalid config: `generations` is 0; must be ≥ 1");
+        return Err(config_err("generations", "is 0; must be ≥ 1"));
     }
     if config.batch == 0 {
-        bail!("invalid config: `batch` is 0; must be ≥ 1");
+        return Err(config_err("batch", "is 0; must be ≥ 1"));
     }
     if config.episodes == 0 || config.eval_episodes == 0 {
-        bail!("invalid config: `episodes` and `eval_episodes` must be ≥ 1");
+        return Err(config_err("episodes", "and `eval_episodes` must be ≥ 1"));
     }
     if config.policy.hidden.contains(&0) {
-        bail!(
-            "invalid config: `policy.hidden` has a zero width: {:?}",
-            config.policy.hidden
-        );
+        return Err(config_err(
+            "policy.hidden",
+            format!("has a zero width: {:?}", config.policy.hidden),
+        ));
     }
     if config.problem.rows == 0 || config.problem.cols == 0 {
-        bail!("invalid config: `problem.rows` and `problem.cols` must be ≥ 1");
+        return Err(config_err("problem.rows", "and `problem.cols` must be ≥ 1"));
     }
     if let Some(t) = config.time_budget_s
         && !(t > 0.0 && t.is_finite())
     {
-        bail!("invalid config: `time_budget_s` is {t}; must be finite and > 0");
+        return Err(config_err(
+            "time_budget_s",
+            format!("is {t}; must be finite and > 0"),
+        ));
     }
     Ok(config)
 }

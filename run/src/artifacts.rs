@@ -1,14 +1,15 @@
-//! The run directory: resolved config, metrics, checkpoints, exported policies and plots.
+//! The files of a run directory: resolved config, metrics, checkpoints, exported policies and
+//! plots.
 //!
 //! Every file is written atomically (temporary file + rename) except `metrics.jsonl`, which is
 //! appended and flushed one line per generation (a crash loses at most the line being written).
 //! The rules that protect existing directories (no overwrite, one process per run, stale
-//! temporaries) live in `eggroll_run::RunDir`.
+//! temporaries) live in [`crate::RunDir`].
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use crate::error::{Error, Result};
 use candle_core::{Device, Tensor};
 use eggroll_core::checkpoint::{load_safetensors, save_safetensors};
 use eggroll_core::{GenStats, Params};
@@ -17,7 +18,7 @@ use eggroll_policies::MlpConfig;
 /// File names inside a run directory.
 pub const CONFIG: &str = "config.toml";
 /// Metrics, one JSON object per generation.
-pub const METRICS: &str = eggroll_run::METRICS;
+pub use crate::dir::METRICS;
 /// The latest checkpoint.
 pub const CHECKPOINT: &str = "checkpoint.safetensors";
 /// The final (mean or best-validated) parameters.
@@ -43,7 +44,10 @@ pub fn save_policy(
     meta.insert("format".to_string(), "eggroll-policy".to_string());
     meta.insert("task".to_string(), task.to_string());
     if let Some(p) = policy {
-        meta.insert("policy".to_string(), serde_json::to_string(p)?);
+        meta.insert(
+            "policy".to_string(),
+            serde_json::to_string(p).expect("an MLP config serialises"),
+        );
     }
     save_safetensors(path, &tensors, meta)?;
     Ok(())
@@ -52,38 +56,38 @@ pub fn save_policy(
 /// Load an exported policy: its task, network and parameters (validated against each other).
 pub fn load_policy(path: &Path) -> Result<(String, MlpConfig, Params)> {
     let (meta, tensors) = load_safetensors(path, &Device::Cpu)?;
-    let task = meta.get("task").cloned().with_context(|| {
-        format!(
-            "{}: not an eggroll policy (no `task` metadata)",
-            path.display()
-        )
-    })?;
+    let bad = |reason: String| Error::Input {
+        what: path.display().to_string(),
+        reason,
+    };
+    let task = meta
+        .get("task")
+        .cloned()
+        .ok_or_else(|| bad("not an eggroll policy (no `task` metadata)".into()))?;
     if !meta.contains_key("policy") && (task == "sphere" || task == "rastrigin") {
-        anyhow::bail!(
-            "{}: a `{task}` policy is a point, not a network: {task} policies have no environment \
-             to evaluate and no inputs (its fitness is in the run's JSON and metrics)",
-            path.display()
-        );
+        return Err(bad(format!(
+            "a `{task}` policy is a point, not a network: {task} policies have no environment \
+             to evaluate and no inputs (its fitness is in the run's JSON and metrics)"
+        )));
     }
     let policy: MlpConfig = serde_json::from_str(meta.get("policy").map_or("", |s| s))
-        .with_context(|| format!("{}: missing or invalid `policy` metadata", path.display()))?;
+        .map_err(|e| bad(format!("missing or invalid `policy` metadata: {e}")))?;
     let mut params = Params::new();
     for (name, t) in tensors {
         params.push(name, t)?;
     }
     for (p, v) in params.iter().zip(params.to_host()?) {
         if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-            anyhow::bail!(
-                "{}: tensor `{}` holds a non-finite value ({} at index {i}); the policy is unusable",
-                path.display(),
+            return Err(bad(format!(
+                "tensor `{}` holds a non-finite value ({} at index {i}); the policy is unusable",
                 p.name(),
                 v[i]
-            );
+            )));
         }
     }
     policy
         .check_params(&params)
-        .with_context(|| format!("{}: tensors do not match the network", path.display()))?;
+        .map_err(|e| bad(format!("tensors do not match the network: {e}")))?;
     Ok((task, policy, params))
 }
 
@@ -106,37 +110,38 @@ pub fn load_validation(dir: &Path, like: &Params) -> Result<Option<(f64, Params)
         return Ok(None);
     }
     let (meta, tensors) = load_safetensors(&path, &like.device())?;
+    let bad = |reason: String| Error::Input {
+        what: path.display().to_string(),
+        reason,
+    };
     let score: f64 = meta
         .get("score")
         .and_then(|s| s.parse().ok())
-        .with_context(|| format!("{}: no score", path.display()))?;
+        .ok_or_else(|| bad("no score".into()))?;
     // Safetensors stores tensors sorted by name: restore the run's parameter order.
     let mut by_name: HashMap<String, Tensor> = tensors.into_iter().collect();
     let mut params = Params::new();
     for p in like.iter() {
         let t = by_name
             .remove(p.name())
-            .with_context(|| format!("{}: tensor `{}` missing", path.display(), p.name()))?;
+            .ok_or_else(|| bad(format!("tensor `{}` missing", p.name())))?;
         params.push(p.name(), t)?;
     }
     like.check_same_layout(&params)
-        .with_context(|| format!("{}", path.display()))?;
+        .map_err(|e| bad(e.to_string()))?;
     Ok(Some((score, params)))
 }
 
-/// Read `metrics.jsonl` back for `--resume` (see [`eggroll_run::truncate_metrics`]: an
-/// unreadable file is an error and stays as it was), dropping generations ≥ `generation`.
-pub fn truncate_metrics(dir: &Path, generation: u64) -> Result<Vec<GenStats>> {
-    eggroll_run::truncate_metrics(dir, generation)?
+/// Read `metrics.jsonl` back for `--resume` (see [`crate::truncate_metrics`]: an unreadable
+/// file is an error and stays as it was), dropping generations ≥ `generation`.
+pub fn read_metrics(dir: &Path, generation: u64) -> Result<Vec<GenStats>> {
+    crate::truncate_metrics(dir, generation)?
         .iter()
         .enumerate()
         .map(|(i, line)| {
-            serde_json::from_str(line).with_context(|| {
-                format!(
-                    "{}: line {} is not valid metrics JSON",
-                    dir.join(METRICS).display(),
-                    i + 1
-                )
+            serde_json::from_str(line).map_err(|e| Error::Corrupt {
+                path: dir.join(METRICS),
+                reason: format!("line {} is not valid metrics JSON: {e}", i + 1),
             })
         })
         .collect()
@@ -156,12 +161,12 @@ pub fn plot(dir: &Path, task: &str, stats: &[GenStats]) -> Result<()> {
     {
         use plotters::prelude::*;
         let root = BitMapBackend::new(&tmp_png, (960, 540)).into_drawing_area();
-        draw(root, task, stats, fonts)?;
+        draw(root, task, stats, fonts, &png)?;
         let root = SVGBackend::new(&tmp_svg, (960, 540)).into_drawing_area();
-        draw(root, task, stats, fonts)?;
+        draw(root, task, stats, fonts, &svg)?;
     }
-    std::fs::rename(&tmp_png, &png).with_context(|| format!("writing {}", png.display()))?;
-    std::fs::rename(&tmp_svg, &svg).with_context(|| format!("writing {}", svg.display()))?;
+    std::fs::rename(&tmp_png, &png).map_err(crate::error::io(&png))?;
+    std::fs::rename(&tmp_svg, &svg).map_err(crate::error::io(&svg))?;
     Ok(())
 }
 
@@ -200,12 +205,16 @@ fn draw<DB: plotters::prelude::DrawingBackend>(
     task: &str,
     stats: &[GenStats],
     text: bool,
+    path: &Path,
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
     use plotters::prelude::*;
-    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("plot: {e:?}");
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Plot {
+        path: path.to_path_buf(),
+        reason: format!("{e:?}"),
+    };
     root.fill(&WHITE).map_err(e)?;
     let x_max = stats.last().map_or(1, |s| s.generation + 1) as f64;
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);

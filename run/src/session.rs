@@ -1,0 +1,560 @@
+//! ONE run loop for every front end: the CLI, `--gui`, compare mode, MPI workers and library
+//! users drive a [`Session`]. It owns the stop rules, validation and early stop, checkpoints,
+//! the dashboard's commands and snapshots, the export of policies and plots, and the final
+//! evaluation; front ends only choose how it starts and what to print.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use candle_core::Device;
+use eggroll_core::checkpoint::write_atomic;
+use eggroll_core::{
+    ChannelObserver, Control, Controller, Eggroll, Flow, GenStats, Observer, Params, SimpleEs,
+    StopReason, Strategy, Trainer,
+};
+use eggroll_envs::mnist::Dataset;
+use eggroll_policies::MlpConfig;
+
+use crate::artifacts::{self, CHECKPOINT, CONFIG, METRICS, POLICY, POLICY_BEST};
+use crate::config::{RunConfig, StrategyKind, resolve};
+use crate::dir::{RunDir, default_dir};
+use crate::error::{Error, Result};
+use crate::observers::{MetricsFile, Progress};
+use crate::task::{self, TaskEvaluator};
+
+/// Config keys `--resume` may change: none of them changes the bits of a generation.
+pub const RESUME_KEYS: &[&str] = &["generations", "threads", "data_dir", "time_budget_s"];
+
+/// Config keys `--resume` refuses: they would change every later generation's fitness.
+pub const RESUME_REFUSED: &[&str] = &["episodes", "batch"];
+
+/// How a session starts.
+pub enum Start {
+    /// A new run of `task`: defaults ← `file` ← `sets` (`key=value`) ← `overrides`, in `out`
+    /// (default `runs/<task>-<timestamp>`); `force` moves a non-empty `out` aside first.
+    New {
+        /// Task name (see [`task::registry`]).
+        task: String,
+        /// A TOML config file.
+        file: Option<PathBuf>,
+        /// `key=value` overrides.
+        sets: Vec<String>,
+        /// Typed overrides by dotted key (from flags).
+        overrides: Vec<(&'static str, toml::Value)>,
+        /// The run directory.
+        out: Option<PathBuf>,
+        /// Move a non-empty `out` aside instead of refusing it.
+        force: bool,
+    },
+    /// Continue the run in `dir` from its last checkpoint with its saved config; `overrides`
+    /// may only touch [`RESUME_KEYS`].
+    Resume {
+        /// The run directory.
+        dir: PathBuf,
+        /// If given, must match the run's task.
+        task: Option<String>,
+        /// Typed overrides by dotted key.
+        overrides: Vec<(&'static str, toml::Value)>,
+    },
+}
+
+/// A function that wraps the task's evaluator (e.g. to split the population across MPI
+/// ranks).
+pub type WrapEvaluator =
+    Box<dyn FnOnce(Box<dyn TaskEvaluator>) -> Result<Box<dyn TaskEvaluator>> + Send>;
+
+/// How a session runs, beyond its config.
+pub struct Options {
+    /// Where parameters, noise and the forward live.
+    pub device: Device,
+    /// Show progress on stderr (the writer process only).
+    pub progress: bool,
+    /// Set from outside (Ctrl-C, SIGTERM, a window closing): the session finishes the
+    /// generation in flight, saves everything and returns [`Outcome::Interrupted`].
+    pub interrupt: Arc<AtomicBool>,
+    /// Wraps the task's evaluator before the run starts.
+    pub wrap_evaluator: Option<WrapEvaluator>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            device: Device::Cpu,
+            progress: false,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            wrap_evaluator: None,
+        }
+    }
+}
+
+/// A callback that receives the mean parameters after every generation.
+pub type SnapshotFn = Box<dyn FnMut(u64, Vec<Vec<f32>>) + Send>;
+
+/// A prepared run.
+pub struct Session {
+    config: RunConfig,
+    dir: PathBuf,
+    resuming: bool,
+    writer: bool,
+    _held: Option<RunDir>,
+    trainer: Trainer,
+    evaluator: Box<dyn TaskEvaluator>,
+    policy: Option<MlpConfig>,
+    images: Option<Arc<Dataset>>,
+    history: Vec<GenStats>,
+    history_rx: std::sync::mpsc::Receiver<GenStats>,
+    best_eval: Option<(f64, Params)>,
+    controller: Option<Controller>,
+    snapshot: Option<SnapshotFn>,
+    interrupt: Arc<AtomicBool>,
+    device: Device,
+    notices: Vec<String>,
+    fault_lr_at: Option<u64>,
+}
+
+/// How a session ended.
+pub enum Outcome {
+    /// The run finished (generations, budget, target, a stop command): its report.
+    Finished(Box<RunReport>),
+    /// Interrupted: checkpoint, metrics, policies and plots are saved; `--resume` continues.
+    Interrupted {
+        /// Generations completed.
+        generation: u64,
+        /// The run directory.
+        dir: PathBuf,
+    },
+    /// A worker process of a distributed run (rank > 0): rank 0 reports.
+    Worker,
+}
+
+/// The result of a finished run.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// Everything the CLI prints with `--json` (task, seed, generations, wall_s, evals,
+    /// best_fitness, final_fitness, solved, out, device, … and the task's score key).
+    pub json: serde_json::Value,
+}
+
+impl RunReport {
+    /// One human-readable line.
+    pub fn summary_line(&self) -> String {
+        let j = &self.json;
+        let score_key = if j.get("eval_mean").is_some() {
+            "eval_mean"
+        } else if j.get("test_accuracy").is_some() {
+            "test_accuracy"
+        } else {
+            "final_fitness"
+        };
+        format!(
+            "{}: {} generations, {} evals in {:.2}s; final {} {:.4} (best member {:.4}); solved: {}; run directory {}",
+            j["task"].as_str().unwrap_or(""),
+            j["generations"],
+            j["evals"],
+            j["train_s"].as_f64().unwrap_or(0.0),
+            score_key,
+            j[score_key].as_f64().unwrap_or(f64::NAN),
+            j["best_fitness"].as_f64().unwrap_or(f64::NAN),
+            j["solved"],
+            j["out"].as_str().unwrap_or("")
+        )
+    }
+}
+
+/// Build the strategy named by the config.
+pub fn build_strategy(config: &RunConfig, params: &Params) -> Result<Box<dyn Strategy>> {
+    Ok(match config.strategy {
+        StrategyKind::Eggroll => Box::new(Eggroll::new(config.es.clone(), params)?),
+        StrategyKind::SimpleEs => Box::new(SimpleEs::new(config.es.clone(), params)?),
+    })
+}
+
+/// The name of a device as reported in JSON output: `cpu` or `cuda:N`.
+pub fn device_name(device: &Device) -> String {
+    match device.location() {
+        candle_core::DeviceLocation::Cpu => "cpu".into(),
+        candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+        candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
+    }
+}
+
+fn resolve_start(start: Start) -> Result<(RunConfig, PathBuf, bool, bool)> {
+    match start {
+        Start::Resume {
+            dir,
+            task,
+            overrides,
+        } => {
+            let refused: Vec<&str> = overrides
+                .iter()
+                .map(|(k, _)| *k)
+                .filter(|k| !RESUME_KEYS.contains(k))
+                .collect();
+            if !refused.is_empty() {
+                let why = if refused.iter().all(|k| RESUME_REFUSED.contains(k)) {
+                    "would change every later generation's fitness, so the resumed run would no \
+                     longer match an uninterrupted one; start a new run instead"
+                } else {
+                    "cannot change when resuming (the run keeps its saved config)"
+                };
+                return Err(Error::Input {
+                    what: "--resume".into(),
+                    reason: format!(
+                        "{} {why}",
+                        refused
+                            .iter()
+                            .map(|k| format!("`{k}` (--{})", k.replace('_', "-")))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    ),
+                });
+            }
+            let saved = dir.join(CONFIG);
+            let text = std::fs::read_to_string(&saved).map_err(|source| Error::NotARun {
+                path: dir.clone(),
+                reason: format!("cannot read {}: {source}", saved.display()),
+            })?;
+            let table: toml::Table = text.parse().map_err(|e| Error::Input {
+                what: saved.display().to_string(),
+                reason: format!("not valid TOML: {e}"),
+            })?;
+            let name = table
+                .get("task")
+                .and_then(|t| t.as_str())
+                .ok_or_else(|| Error::Input {
+                    what: saved.display().to_string(),
+                    reason: "no `task`".into(),
+                })?
+                .to_string();
+            if task.as_ref().is_some_and(|t| *t != name) {
+                return Err(Error::Input {
+                    what: "--resume".into(),
+                    reason: format!("{} is a `{name}` run", dir.display()),
+                });
+            }
+            let config = resolve(&name, Some(&saved), &[], &overrides)?;
+            Ok((config, dir, true, false))
+        }
+        Start::New {
+            task,
+            file,
+            sets,
+            overrides,
+            out,
+            force,
+        } => {
+            let config = resolve(&task, file.as_deref(), &sets, &overrides)?;
+            let dir = out.unwrap_or_else(|| default_dir(&config.task));
+            Ok((config, dir, false, force))
+        }
+    }
+}
+
+impl Session {
+    /// Resolve the config, build the task, the strategy and the evaluator, take the run
+    /// directory (rank 0 only; see [`RunDir`]) and, when resuming, load the checkpoint.
+    pub fn start(start: Start, options: Options) -> Result<Session> {
+        let (config, dir, resuming, force) = resolve_start(start)?;
+        let mut notices = Vec::new();
+        let (threads, warning) = crate::limits::cap_threads(config.threads);
+        notices.extend(warning);
+        if threads > 0 {
+            // A second run in this process (compare mode) shares the pool the first built.
+            let _ = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build_global();
+        }
+        let built = task::find(&config.task)?.build(&config)?;
+        let params = built.params.to_device(&options.device)?;
+        let strategy = build_strategy(&config, &params)?;
+        let evaluator = match options.wrap_evaluator {
+            Some(wrap) => wrap(built.evaluator)?,
+            None => built.evaluator,
+        };
+        // Rank 0 alone writes the run directory and prints; every rank trains in lockstep.
+        let writer = evaluator.is_writer();
+        let mut trainer = Trainer::from_boxed(strategy, params).with_nonfinite(config.nonfinite);
+        // Fault injection for the MPI divergence test: a worker changes its learning rate.
+        let fault_lr_at = if writer {
+            None
+        } else {
+            std::env::var("EGGROLL_FAULT_DIVERGE_AT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+        };
+        // Rank 0 holds the run directory (an exclusive lock) for the whole run.
+        let held = if !writer {
+            None
+        } else if resuming {
+            Some(RunDir::open(&dir)?)
+        } else {
+            let (held, moved) = RunDir::create(&dir, force)?;
+            if let Some(old) = moved {
+                notices.push(format!(
+                    "--force: the earlier contents of {} were moved to {}",
+                    dir.display(),
+                    old.display()
+                ));
+            }
+            Some(held)
+        };
+        let mut history = Vec::new();
+        let mut best_eval = None;
+        if resuming {
+            trainer.load_checkpoint(&dir.join(CHECKPOINT))?;
+            if trainer.generation() > config.generations {
+                return Err(Error::Input {
+                    what: format!("--resume {}", dir.display()),
+                    reason: format!(
+                        "the run is already at generation {}; --generations {} would not \
+                         continue it (give a total above {})",
+                        trainer.generation(),
+                        config.generations,
+                        trainer.generation()
+                    ),
+                });
+            }
+            history = artifacts::read_metrics(&dir, trainer.generation())?;
+            best_eval = artifacts::load_validation(&dir, trainer.params())?;
+        } else if writer {
+            let text = toml::to_string_pretty(&config).expect("the config serialises");
+            write_atomic(&dir.join(CONFIG), text.as_bytes())?;
+        }
+        if writer {
+            let path = dir.join(METRICS);
+            let metrics = MetricsFile::append(path.clone()).map_err(crate::error::io(&path))?;
+            trainer.add_observer(metrics);
+        }
+        let (history_obs, history_rx) = ChannelObserver::new(1 << 20);
+        trainer.add_observer(history_obs);
+        if writer && options.progress {
+            trainer.add_observer(Progress::new(config.generations, trainer.generation()));
+        }
+        Ok(Session {
+            config,
+            dir,
+            resuming,
+            writer,
+            _held: held,
+            trainer,
+            evaluator,
+            policy: built.policy,
+            images: built.images,
+            history,
+            history_rx,
+            best_eval,
+            controller: None,
+            snapshot: None,
+            interrupt: options.interrupt,
+            device: options.device,
+            notices,
+            fault_lr_at,
+        })
+    }
+
+    /// The resolved config.
+    pub fn config(&self) -> &RunConfig {
+        &self.config
+    }
+
+    /// The run directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether this session continues an earlier run.
+    pub fn is_resumed(&self) -> bool {
+        self.resuming
+    }
+
+    /// The trainer (parameters, strategy, generation).
+    pub fn trainer(&self) -> &Trainer {
+        &self.trainer
+    }
+
+    /// The task's policy network (None for benchmarks).
+    pub fn policy(&self) -> Option<&MlpConfig> {
+        self.policy.as_ref()
+    }
+
+    /// MNIST test images (mnist runs), for the dashboard.
+    pub fn images(&self) -> Option<&Arc<Dataset>> {
+        self.images.as_ref()
+    }
+
+    /// Things the front end should tell the user (a capped thread count, a moved directory).
+    pub fn notices(&self) -> &[String] {
+        &self.notices
+    }
+
+    /// Add an observer of every generation (e.g. a dashboard channel).
+    pub fn add_observer(&mut self, observer: impl Observer + 'static) {
+        self.trainer.add_observer(observer);
+    }
+
+    /// Obey `controller`'s commands (pause, step, σ / lr changes, checkpoint, stop) before
+    /// every generation.
+    pub fn set_controller(&mut self, controller: Controller) {
+        self.controller = Some(controller);
+    }
+
+    /// Receive the mean parameters after every generation.
+    pub fn on_snapshot(&mut self, f: impl FnMut(u64, Vec<Vec<f32>>) + Send + 'static) {
+        self.snapshot = Some(Box::new(f));
+    }
+
+    /// Run until the generations, the time budget, a target, a stop command or an interrupt.
+    pub fn run(mut self) -> Result<Outcome> {
+        let config = self.config.clone();
+        let dir = self.dir.clone();
+        let start = Instant::now();
+        // A budget beyond `Duration`'s range (about 5.8e11 years) is no limit at all.
+        let budget = config
+            .time_budget_s
+            .and_then(|s| Duration::try_from_secs_f64(s).ok());
+        let mut solved_early = None;
+        let mut interrupted = false;
+        let interrupt = self.interrupt.clone();
+        let reason = loop {
+            let trainer = &mut self.trainer;
+            if trainer.generation() >= config.generations {
+                break StopReason::Generations;
+            }
+            if budget.is_some_and(|b| start.elapsed() >= b) {
+                break StopReason::TimeBudget;
+            }
+            if let Some(c) = &mut self.controller
+                && c.before_generation(trainer, &|| interrupt.load(Ordering::SeqCst))? == Flow::Stop
+            {
+                break StopReason::Observer;
+            }
+            if self.fault_lr_at == Some(trainer.generation()) {
+                let lr = trainer.strategy().learning_rate(trainer.generation());
+                trainer.strategy_mut().set_learning_rate(lr * 2.0)?;
+            }
+            let (stats, control) = trainer.step(self.evaluator.as_mut())?;
+            let g = trainer.generation();
+            if let Some(f) = &mut self.snapshot {
+                f(g, trainer.params().to_host()?);
+            }
+            if config.lockstep_check_every > 0 && g.is_multiple_of(config.lockstep_check_every) {
+                self.evaluator.check_lockstep(trainer.params(), g)?;
+            }
+            if config.eval_every > 0 && g.is_multiple_of(config.eval_every) {
+                let (score, _) = self.evaluator.final_score(
+                    trainer.params(),
+                    config.eval_episodes,
+                    config.es.seed.wrapping_add(g),
+                )?;
+                if config.keep_best_eval && self.best_eval.as_ref().is_none_or(|(b, _)| score > *b)
+                {
+                    if self.writer {
+                        artifacts::save_validation(&dir, score, trainer.params())?;
+                    }
+                    self.best_eval = Some((score, trainer.params().clone()));
+                }
+                if config.early_stop_at.is_some_and(|t| score >= t as f64) {
+                    solved_early = Some(g);
+                    break StopReason::Target;
+                }
+            }
+            if self.writer
+                && config.checkpoint_every > 0
+                && g.is_multiple_of(config.checkpoint_every)
+            {
+                trainer.save_checkpoint(&dir.join(CHECKPOINT))?;
+            }
+            if config.target_fitness.is_some_and(|t| stats.mean >= t) {
+                break StopReason::Target;
+            }
+            if interrupt.load(Ordering::SeqCst) {
+                interrupted = true;
+                break StopReason::Observer;
+            }
+            if control == Control::Stop {
+                break StopReason::Observer;
+            }
+        };
+        let train_s = start.elapsed().as_secs_f64();
+        let summary = self.trainer.finish(reason);
+        self.history.extend(self.history_rx.try_iter());
+        if self.writer {
+            self.trainer.save_checkpoint(&dir.join(CHECKPOINT))?;
+        }
+        // The parameters to report: the last ones, or the best on validation episodes.
+        let final_params = match (&self.best_eval, solved_early) {
+            (Some((_, p)), None) => p.clone(),
+            _ => self.trainer.params().clone(),
+        };
+        if interrupted {
+            // The policy files too (atomically), then stop without the final evaluation.
+            if self.writer {
+                self.save_policies(&final_params)?;
+                artifacts::plot(&dir, &config.task, &self.history)?;
+            }
+            return Ok(Outcome::Interrupted {
+                generation: self.trainer.generation(),
+                dir,
+            });
+        }
+        // Final evaluation on fresh seeds (never those used for validation).
+        let (final_score, report) = self.evaluator.final_score(
+            &final_params,
+            config.eval_episodes,
+            config.es.seed ^ 0x5eed_f1a1,
+        )?;
+        let evals_by_rank = self.evaluator.evals_by_rank();
+        if !self.writer {
+            return Ok(Outcome::Worker);
+        }
+        self.save_policies(&final_params)?;
+        // The plot last: a failure here (e.g. a full disk) is reported, the policies exist.
+        artifacts::plot(&dir, &config.task, &self.history)?;
+        let solved = final_score >= config.solved_at as f64;
+        let mut json = serde_json::json!({
+            "task": config.task,
+            "strategy": self.trainer.strategy().name(),
+            "seed": config.es.seed,
+            "generations": summary.generations,
+            "population": config.es.population_size,
+            "rank": config.es.rank,
+            "wall_s": summary.wall_s,
+            "train_s": train_s,
+            "evals": summary.evals,
+            "evals_per_s": summary.evals as f64 / summary.wall_s.max(1e-12),
+            "best_fitness": summary.best_fitness,
+            "final_fitness": final_score,
+            "solved": solved,
+            "stop_reason": summary.stop_reason,
+            "device": device_name(&self.device),
+            "out": dir.display().to_string(),
+        });
+        json[self.evaluator.score_name()] = serde_json::json!(final_score);
+        if let Some(counts) = evals_by_rank {
+            json["evals_by_rank"] = serde_json::json!(counts);
+        }
+        if let Some(r) = &report {
+            json["eval_mean"] = serde_json::json!(r.mean);
+            json["eval_std"] = serde_json::json!(r.std);
+            json["eval_episodes"] = serde_json::json!(r.episodes);
+            json["env_steps"] = serde_json::json!(self.evaluator.env_steps());
+            json["solved_at_generation"] = serde_json::json!(solved_early);
+            json["best_validation"] = serde_json::json!(self.best_eval.as_ref().map(|(s, _)| *s));
+        }
+        Ok(Outcome::Finished(Box::new(RunReport { json })))
+    }
+
+    /// Write `policy.safetensors` (`final_params`) and `policy_best.safetensors` (the best
+    /// evaluated member), each atomically.
+    fn save_policies(&self, final_params: &Params) -> Result<()> {
+        let (task, net) = (&self.config.task, self.policy.as_ref());
+        artifacts::save_policy(&self.dir.join(POLICY), final_params, task, net)?;
+        if let Some(best) = self.trainer.best() {
+            let best_params = self.trainer.params().from_host_like(&best.values)?;
+            artifacts::save_policy(&self.dir.join(POLICY_BEST), &best_params, task, net)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,256 @@
+//! Tasks: each is ONE definition (its default config, parameters, evaluator, final score and,
+//! for control tasks, its environment and action head), listed in [`registry`]. `eggroll train
+//! <task>`, `eval`, `config show`, compare mode and `--distributed` find it there; adding a
+//! task is one new file here plus one line in [`registry`] (`examples/src/bin/custom_task.rs`
+//! shows a task defined outside this crate and run by the same [`crate::Session`]).
+
+mod benchmark;
+mod cartpole;
+mod mnist;
+mod pendulum;
+
+use std::sync::Arc;
+
+use eggroll_core::{Evaluator, FnEvaluator, ParamView, Params};
+use eggroll_envs::mnist::Dataset;
+use eggroll_envs::vec::VecEnv;
+use eggroll_policies::{EvalReport, Head, MlpConfig, RolloutEvaluator};
+
+pub use benchmark::{Rastrigin, Sphere};
+pub use cartpole::CartPole;
+pub use mnist::{Mnist, MnistTask};
+pub use pendulum::Pendulum;
+
+use crate::config::{PolicyConfig, RunConfig, StrategyKind};
+use crate::error::{Error, Result};
+
+/// One task: what `eggroll train <name>` trains.
+pub trait Task: Send + Sync {
+    /// The name on the command line and in `config.toml` (`task = "…"`).
+    fn name(&self) -> &'static str;
+    /// Set this task's defaults on a [`RunConfig::default`] (population, σ, stop rules, …).
+    fn defaults(&self, config: &mut RunConfig);
+    /// Build what a run needs from its resolved config: loads data, checks that the run fits
+    /// in memory (before anything big is allocated), draws the initial parameters.
+    fn build(&self, config: &RunConfig) -> Result<Built>;
+    /// Control tasks: the environment and action head, for `eggroll eval` and live views.
+    fn control(&self) -> Option<ControlSpec> {
+        None
+    }
+}
+
+/// What a task builds for one run.
+pub struct Built {
+    /// The policy network (None when the parameters are the solution itself, e.g. sphere).
+    pub policy: Option<MlpConfig>,
+    /// Initial parameters, on the host (every device starts from the same bits).
+    pub params: Params,
+    /// The evaluator of the population.
+    pub evaluator: Box<dyn TaskEvaluator>,
+    /// MNIST test images, for the dashboard's prediction grid.
+    pub images: Option<Arc<Dataset>>,
+}
+
+/// A control task's environment: observation and action sizes, the action head and the
+/// vectorised environment.
+#[derive(Clone)]
+pub struct ControlSpec {
+    /// Observation size.
+    pub observations: usize,
+    /// Network outputs.
+    pub outputs: usize,
+    /// How outputs become actions.
+    pub head: Head,
+    /// A vectorised environment of `n` copies.
+    pub env: fn(usize) -> Box<dyn VecEnv>,
+}
+
+/// Every task this build knows, in the order `--help` lists them. Adding a task: one file in
+/// this folder and one line here.
+pub fn registry() -> &'static [&'static dyn Task] {
+    &[&Sphere, &Rastrigin, &CartPole, &Pendulum, &Mnist]
+}
+
+/// The names of [`registry`].
+pub fn names() -> Vec<&'static str> {
+    registry().iter().map(|t| t.name()).collect()
+}
+
+/// The task called `name`.
+pub fn find(name: &str) -> Result<&'static dyn Task> {
+    registry()
+        .iter()
+        .copied()
+        .find(|t| t.name() == name)
+        .ok_or_else(|| Error::Input {
+            what: format!("task `{name}`"),
+            reason: format!("unknown task; available: {}", names().join(", ")),
+        })
+}
+
+/// An evaluator that can also score the unperturbed parameters.
+pub trait TaskEvaluator: Evaluator {
+    /// Final score of the mean parameters (fitness, mean return or test accuracy) and the
+    /// report of control tasks.
+    fn final_score(
+        &mut self,
+        params: &Params,
+        episodes: usize,
+        seed: u64,
+    ) -> Result<(f64, Option<EvalReport>)>;
+    /// The JSON key of the final score.
+    fn score_name(&self) -> &'static str {
+        "final_fitness"
+    }
+    /// Environment steps taken (control tasks).
+    fn env_steps(&self) -> u64 {
+        0
+    }
+    /// Distributed runs: fail unless every worker holds the same parameters.
+    fn check_lockstep(&mut self, _params: &Params, _generation: u64) -> Result<()> {
+        Ok(())
+    }
+    /// Whether this process writes the run directory and prints results (rank 0).
+    fn is_writer(&self) -> bool {
+        true
+    }
+    /// Distributed runs: the member evaluations each rank computed (a collective call: every
+    /// rank must make it).
+    fn evals_by_rank(&mut self) -> Option<Vec<u64>> {
+        None
+    }
+}
+
+impl<F: Fn(&ParamView) -> f32 + Send + Sync> TaskEvaluator for FnEvaluator<F> {
+    fn final_score(
+        &mut self,
+        params: &Params,
+        _: usize,
+        _: u64,
+    ) -> Result<(f64, Option<EvalReport>)> {
+        Ok((self.call(params, &params.to_host()?) as f64, None))
+    }
+}
+
+impl TaskEvaluator for RolloutEvaluator {
+    fn final_score(
+        &mut self,
+        params: &Params,
+        episodes: usize,
+        seed: u64,
+    ) -> Result<(f64, Option<EvalReport>)> {
+        let r = self.evaluate_plain(params, episodes, seed)?;
+        Ok((r.mean, Some(r)))
+    }
+    fn env_steps(&self) -> u64 {
+        RolloutEvaluator::env_steps(self)
+    }
+}
+
+/// The MLP of `config.policy` between `inputs` and `outputs`.
+pub fn mlp(policy: &PolicyConfig, inputs: usize, outputs: usize) -> MlpConfig {
+    let mut sizes = vec![inputs];
+    sizes.extend(&policy.hidden);
+    sizes.push(outputs);
+    MlpConfig {
+        sizes,
+        activation: policy.activation,
+        bias: policy.bias,
+    }
+}
+
+/// Build a control task from its [`ControlSpec`]: the config's MLP, rollouts over the
+/// vectorised environment.
+pub fn build_control(config: &RunConfig, spec: ControlSpec) -> Result<Built> {
+    let policy = mlp(&config.policy, spec.observations, spec.outputs);
+    check_memory(config, Some(&policy), None)?;
+    let evaluator = RolloutEvaluator::new(
+        policy.clone(),
+        spec.head,
+        Box::new(spec.env),
+        config.episodes,
+        config.es.seed,
+    )?;
+    Ok(Built {
+        params: policy.init(config.es.seed, &candle_core::Device::Cpu)?,
+        policy: Some(policy),
+        evaluator: Box::new(evaluator),
+        images: None,
+    })
+}
+
+/// The config keys that size a run (named when it does not fit in memory).
+const MEMORY_KEYS: &str =
+    "es.population_size, es.rank, policy.hidden, problem.rows/cols, episodes or batch";
+
+/// The memory a run needs, computed from its sizes before anything is allocated, checked
+/// against the machine: parameters and their copies (optimiser moments, update, best member,
+/// validation), one generation's noise, the rows of the batched forward, the fitness vector
+/// and (MNIST) the images.
+pub fn check_memory(
+    config: &RunConfig,
+    policy: Option<&MlpConfig>,
+    images: Option<(usize, usize)>,
+) -> Result<()> {
+    let es = &config.es;
+    let n = es.population_size;
+    let blocks = n.div_ceil(2);
+    // (rows, cols) of every matrix, and the lengths of the vectors.
+    let (mats, vecs): (Vec<(usize, usize)>, Vec<usize>) = match policy {
+        None => (vec![(config.problem.rows, config.problem.cols)], vec![]),
+        Some(p) => (
+            p.sizes.windows(2).map(|w| (w[1], w[0])).collect(),
+            if p.bias {
+                p.sizes[1..].to_vec()
+            } else {
+                vec![]
+            },
+        ),
+    };
+    let mut e = crate::limits::Estimate::new();
+    for &(m, nn) in &mats {
+        e.add("parameters and their copies", &[6, m, nn]);
+        match config.strategy {
+            StrategyKind::Eggroll => e.add("noise", &[blocks, m.saturating_add(nn), es.rank]),
+            StrategyKind::SimpleEs => e.add("noise", &[blocks, m, nn]),
+        };
+    }
+    for &v in &vecs {
+        e.add("parameters and their copies", &[6, v]);
+        e.add("noise", &[blocks, v]);
+    }
+    let widest = mats.iter().map(|&(m, nn)| m.max(nn)).max().unwrap_or(1);
+    match (policy, images) {
+        (None, _) => e.add(
+            "members materialised by the closure evaluator",
+            &[rayon::current_num_threads(), 2, mats[0].0, mats[0].1],
+        ),
+        // Observations, outputs and environment states of every row (the hidden layers run
+        // in fixed chunks of rows).
+        (Some(p), None) => e.add(
+            "forward rows",
+            &[
+                n.max(config.eval_episodes),
+                config.episodes,
+                p.sizes[0] + p.sizes[p.sizes.len() - 1] + 8,
+            ],
+        ),
+        // Every member's outputs on the shared batch, and the first layer's low-rank products.
+        (Some(p), Some((count, pixels))) => e
+            .add(
+                "forward rows",
+                &[n, config.batch, p.sizes[p.sizes.len() - 1] + 2],
+            )
+            .add(
+                "shared first layer",
+                &[
+                    config.batch,
+                    n.saturating_mul(es.rank).saturating_add(widest),
+                ],
+            )
+            .add("images", &[count, pixels]),
+    };
+    e.add("fitness", &[n, 4]);
+    e.check(MEMORY_KEYS)?;
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! `pendulum`: Gymnasium's Pendulum-v1, tanh head scaled to the torque range [−2, 2].
+
+use eggroll_envs::vec::PendulumVec;
+use eggroll_policies::Head;
+
+use super::{Built, ControlSpec, Task, build_control};
+use crate::config::RunConfig;
+use crate::error::Result;
+
+/// Pendulum-v1: solved at a mean return ≥ −200.
+pub struct Pendulum;
+
+impl Task for Pendulum {
+    fn name(&self) -> &'static str {
+        "pendulum"
+    }
+    fn defaults(&self, c: &mut RunConfig) {
+        c.generations = 600;
+        c.solved_at = -200.0;
+        c.eval_every = 10;
+        c.early_stop_at = Some(-170.0);
+        c.keep_best_eval = true;
+        c.episodes = 4;
+        c.policy.hidden = vec![64, 64];
+        c.es.population_size = 512;
+        c.es.rank = 1;
+        c.es.sigma = 0.1;
+        c.es.learning_rate = 0.1;
+    }
+    fn build(&self, config: &RunConfig) -> Result<Built> {
+        build_control(config, self.control().expect("a control task"))
+    }
+    fn control(&self) -> Option<ControlSpec> {
+        Some(ControlSpec {
+            observations: 3,
+            outputs: 1,
+            head: Head::TanhScaled {
+                low: vec![-2.0],
+                high: vec![2.0],
+            },
+            env: |n| Box::new(PendulumVec::new(n)),
+        })
+    }
+}
