@@ -247,14 +247,22 @@ fn main() -> ExitCode {
             Some(_) if device.as_deref().is_some_and(|d| d != "cpu" && d != "auto") => Err(
                 anyhow::anyhow!("--shared-batch runs on the CPU only; drop --device"),
             ),
-            Some(b) => bench_fits(population, &layers, rank, b).and_then(|()| {
-                eggroll_policies::bench::shared_batch(population, b, &layers, rank, rounds.max(1))
+            Some(b) => eggroll_run::limits::check_forward_bench(population, &layers, rank, b)
+                .map_err(anyhow::Error::from)
+                .and_then(|()| {
+                    eggroll_policies::bench::shared_batch(
+                        population,
+                        b,
+                        &layers,
+                        rank,
+                        rounds.max(1),
+                    )
                     .map_err(anyhow::Error::from)
                     .and_then(|r| {
                         println!("{}", serde_json::to_string(&r)?);
                         Ok(())
                     })
-            }),
+                }),
             None => bench_forward(population, layers, rank, rounds, json, device.as_deref()),
         },
         Command::Eval {
@@ -287,31 +295,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Refuse a benchmark whose buffers would not fit in memory (sizes come from the user).
-fn bench_fits(
-    population: usize,
-    layers: &[usize],
-    rank: usize,
-    batch: usize,
-) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        layers.len() >= 2 && layers.iter().all(|&w| w >= 1),
-        "--layers needs at least two widths, each ≥ 1, got {layers:?}"
-    );
-    let widest = layers.iter().copied().max().unwrap_or(1);
-    let mut need = eggroll_run::limits::Estimate::new();
-    need.add("rows of the forward", &[population, batch, 4, widest]);
-    for w in layers.windows(2) {
-        need.add("weights", &[2, w[0], w[1]]);
-        need.add(
-            "noise",
-            &[population, w[0].saturating_add(w[1]), rank.max(1)],
-        );
-    }
-    need.check("--population, --layers, --rank or --shared-batch")?;
-    Ok(())
-}
-
 fn bench_forward(
     population: usize,
     layers: Vec<usize>,
@@ -326,7 +309,7 @@ fn bench_forward(
         population >= 2 && population.is_multiple_of(2),
         "--population must be even and ≥ 2"
     );
-    bench_fits(population, &layers, rank, 1)?;
+    eggroll_run::limits::check_forward_bench(population, &layers, rank, 1)?;
     let r = eggroll_policies::bench::ForwardBench {
         population,
         layers,

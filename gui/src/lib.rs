@@ -18,7 +18,7 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
 pub use eggroll_core::Command;
-use eggroll_core::{ChannelObserver, Controller, Evaluator, Flow, GenStats, Trainer};
+use eggroll_core::{ChannelObserver, Controller, Evaluator, GenStats, Trainer};
 use eggroll_envs::{Action, CartPole, Environment, Pendulum};
 use eggroll_policies::{Head, MlpConfig, forward::plain_row_forward};
 use egui::{Color32, Pos2, Stroke, Vec2};
@@ -951,11 +951,11 @@ pub fn live_channels(
 }
 
 /// Run `trainer` on `evaluator` on a new thread, controlled from the dashboard, for at most
-/// `max_generations` generations (a minimal loop for library users and tests; the CLI's
-/// `eggroll train --gui` drives its full loop through the same [`Controller`]).
+/// `max_generations` generations, through the run layer's `Session` (the loop every front end
+/// uses) without a run directory.
 pub fn spawn_run(
-    mut trainer: Trainer,
-    mut evaluator: Box<dyn Evaluator>,
+    trainer: Trainer,
+    evaluator: Box<dyn Evaluator>,
     max_generations: u64,
     label: impl Into<String>,
     task: impl Into<String>,
@@ -963,7 +963,7 @@ pub fn spawn_run(
     noise: Option<NoiseInfo>,
 ) -> (
     RunFeed,
-    std::thread::JoinHandle<eggroll_core::Result<Trainer>>,
+    std::thread::JoinHandle<eggroll_run::Result<Trainer>>,
 ) {
     let names: Vec<String> = trainer
         .params()
@@ -983,18 +983,16 @@ pub fn spawn_run(
     let (ch, mut feed) = live_channels(label, task, policy, names, info, sigma, lr);
     feed.noise = noise;
     let handle = std::thread::spawn(move || {
-        trainer.add_observer(ch.observer);
-        let mut control = Controller::new(ch.commands);
-        while trainer.generation() < max_generations {
-            if control.before_generation(&mut trainer, &|| false)? == Flow::Stop {
-                break;
-            }
-            trainer.step(evaluator.as_mut())?;
-            ch.snapshots.offer(Snapshot {
-                generation: trainer.generation(),
-                values: trainer.params().to_host()?,
-            });
-        }
+        // The same loop as every other front end: a run-layer Session (no files).
+        let evaluator = Box::new(eggroll_run::task::Unscored(evaluator));
+        let mut session = eggroll_run::Session::from_parts(trainer, evaluator, max_generations);
+        session.add_observer(ch.observer);
+        session.set_controller(Controller::new(ch.commands));
+        let snapshots = ch.snapshots;
+        session.on_snapshot(move |generation, values| {
+            snapshots.offer(Snapshot { generation, values })
+        });
+        let (_, trainer) = session.run_and_keep()?;
         Ok(trainer)
     });
     (feed, handle)

@@ -13,7 +13,7 @@ fn sphere_run(
     label: &str,
 ) -> (
     eggroll_gui::RunFeed,
-    std::thread::JoinHandle<Result<Trainer>>,
+    std::thread::JoinHandle<eggroll_run::Result<Trainer>>,
 ) {
     let params = Params::new()
         .with(

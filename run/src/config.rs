@@ -135,13 +135,17 @@ impl Default for RunConfig {
 
 /// Default configuration of a task (the registry's entry sets its own defaults).
 pub fn task_default(name: &str) -> Result<RunConfig> {
-    let t = task::find(name)?;
+    Ok(defaults_of(task::find(name)?))
+}
+
+/// The default configuration of `task` (any [`task::Task`], registered or not).
+pub fn defaults_of(task: &dyn task::Task) -> RunConfig {
     let mut c = RunConfig {
-        task: name.into(),
+        task: task.name().into(),
         ..RunConfig::default()
     };
-    t.defaults(&mut c);
-    Ok(c)
+    task.defaults(&mut c);
+    c
 }
 
 fn config_err(key: &str, reason: impl Into<String>) -> Error {
@@ -238,7 +242,18 @@ pub fn resolve(
     sets: &[String],
     flags: &[(&str, toml::Value)],
 ) -> Result<RunConfig> {
-    let base = task_default(task)?;
+    resolve_with(task::find(task)?, file, sets, flags)
+}
+
+/// [`resolve`] for a task given as an object (e.g. one defined outside the registry).
+pub fn resolve_with(
+    task_def: &dyn task::Task,
+    file: Option<&std::path::Path>,
+    sets: &[String],
+    flags: &[(&str, toml::Value)],
+) -> Result<RunConfig> {
+    let task = task_def.name();
+    let base = defaults_of(task_def);
     let mut table = toml::Table::try_from(&base).expect("the defaults serialise");
     let mut origins = Origins::default();
     if let Some(path) = file {

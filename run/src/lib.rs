@@ -9,7 +9,8 @@
 //!   commands, export, final evaluation);
 //! * [`RunDir`]: run directories that never destroy a user's earlier runs (exclusive lock, no
 //!   overwrite, unreadable history never truncated, stale temporaries removed);
-//! * [`artifacts`] (policies, validation, plots) and [`observers`] (progress, metrics file);
+//! * [`artifacts`] (policies, validation, plots), [`observers`] (progress, metrics file) and
+//!   [`policy`] (evaluate an exported policy, run its network);
 //! * [`limits`]: the memory a run needs, checked before anything is allocated, and a cap on
 //!   threads.
 
@@ -19,6 +20,7 @@ mod dir;
 mod error;
 pub mod limits;
 pub mod observers;
+pub mod policy;
 pub mod session;
 pub mod task;
 

@@ -117,3 +117,31 @@ pub fn cap_threads(requested: usize) -> (usize, Option<String>) {
         (requested, None)
     }
 }
+
+/// Refuse a forward benchmark (`eggroll bench forward`) whose buffers would not fit: `layers`
+/// widths (at least two, each ≥ 1), `population` members, `batch` inputs per member.
+pub fn check_forward_bench(
+    population: usize,
+    layers: &[usize],
+    rank: usize,
+    batch: usize,
+) -> Result<()> {
+    if layers.len() < 2 || layers.contains(&0) {
+        return Err(Error::Input {
+            what: "--layers".into(),
+            reason: format!("needs at least two widths, each ≥ 1, got {layers:?}"),
+        });
+    }
+    let widest = layers.iter().copied().max().unwrap_or(1);
+    let mut need = Estimate::new();
+    need.add("rows of the forward", &[population, batch, 4, widest]);
+    for w in layers.windows(2) {
+        need.add("weights", &[2, w[0], w[1]]);
+        need.add(
+            "noise",
+            &[population, w[0].saturating_add(w[1]), rank.max(1)],
+        );
+    }
+    need.check("--population, --layers, --rank or --shared-batch")?;
+    Ok(())
+}

@@ -18,7 +18,7 @@ use eggroll_envs::mnist::Dataset;
 use eggroll_policies::MlpConfig;
 
 use crate::artifacts::{self, CHECKPOINT, CONFIG, METRICS, POLICY, POLICY_BEST};
-use crate::config::{RunConfig, StrategyKind, resolve};
+use crate::config::{RunConfig, StrategyKind, resolve_with};
 use crate::dir::{RunDir, default_dir};
 use crate::error::{Error, Result};
 use crate::observers::{MetricsFile, Progress};
@@ -98,6 +98,8 @@ pub struct Session {
     dir: PathBuf,
     resuming: bool,
     writer: bool,
+    /// Whether the session writes a run directory (false for [`Session::from_parts`]).
+    files: bool,
     _held: Option<RunDir>,
     trainer: Trainer,
     evaluator: Box<dyn TaskEvaluator>,
@@ -180,7 +182,16 @@ pub fn device_name(device: &Device) -> String {
     }
 }
 
-fn resolve_start(start: Start) -> Result<(RunConfig, PathBuf, bool, bool)> {
+fn resolve_start(
+    start: Start,
+    custom: Option<&dyn task::Task>,
+) -> Result<(RunConfig, PathBuf, bool, bool)> {
+    let lookup = |name: &str| -> Result<&dyn task::Task> {
+        match custom {
+            Some(t) if t.name() == name => Ok(t),
+            _ => task::find(name),
+        }
+    };
     match start {
         Start::Resume {
             dir,
@@ -234,7 +245,7 @@ fn resolve_start(start: Start) -> Result<(RunConfig, PathBuf, bool, bool)> {
                     reason: format!("{} is a `{name}` run", dir.display()),
                 });
             }
-            let config = resolve(&name, Some(&saved), &[], &overrides)?;
+            let config = resolve_with(lookup(&name)?, Some(&saved), &[], &overrides)?;
             Ok((config, dir, true, false))
         }
         Start::New {
@@ -245,7 +256,7 @@ fn resolve_start(start: Start) -> Result<(RunConfig, PathBuf, bool, bool)> {
             out,
             force,
         } => {
-            let config = resolve(&task, file.as_deref(), &sets, &overrides)?;
+            let config = resolve_with(lookup(&task)?, file.as_deref(), &sets, &overrides)?;
             let dir = out.unwrap_or_else(|| default_dir(&config.task));
             Ok((config, dir, false, force))
         }
@@ -256,7 +267,22 @@ impl Session {
     /// Resolve the config, build the task, the strategy and the evaluator, take the run
     /// directory (rank 0 only; see [`RunDir`]) and, when resuming, load the checkpoint.
     pub fn start(start: Start, options: Options) -> Result<Session> {
-        let (config, dir, resuming, force) = resolve_start(start)?;
+        Self::start_inner(start, options, None)
+    }
+
+    /// [`start`](Self::start) with a task that is not in the registry (`start` names it by
+    /// [`Task::name`](task::Task::name)): a custom task gets the same loop, run directory,
+    /// checkpoints, resume and report as the built-in ones.
+    pub fn start_with(task: &dyn task::Task, start: Start, options: Options) -> Result<Session> {
+        Self::start_inner(start, options, Some(task))
+    }
+
+    fn start_inner(
+        start: Start,
+        options: Options,
+        custom: Option<&dyn task::Task>,
+    ) -> Result<Session> {
+        let (config, dir, resuming, force) = resolve_start(start, custom)?;
         let mut notices = Vec::new();
         let (threads, warning) = crate::limits::cap_threads(config.threads);
         notices.extend(warning);
@@ -266,7 +292,10 @@ impl Session {
                 .num_threads(threads)
                 .build_global();
         }
-        let built = task::find(&config.task)?.build(&config)?;
+        let built = match custom {
+            Some(t) if t.name() == config.task => t.build(&config)?,
+            _ => task::find(&config.task)?.build(&config)?,
+        };
         let params = built.params.to_device(&options.device)?;
         let strategy = build_strategy(&config, &params)?;
         let evaluator = match options.wrap_evaluator {
@@ -337,6 +366,7 @@ impl Session {
             dir,
             resuming,
             writer,
+            files: writer,
             _held: held,
             trainer,
             evaluator,
@@ -352,6 +382,47 @@ impl Session {
             notices,
             fault_lr_at,
         })
+    }
+
+    /// A session over a trainer and an evaluator built by the caller, for `generations`
+    /// generations, writing no files (library users; the dashboard's `spawn_run`). The stop
+    /// rules, commands and snapshots are those of every other session.
+    pub fn from_parts(
+        trainer: Trainer,
+        evaluator: Box<dyn TaskEvaluator>,
+        generations: u64,
+    ) -> Session {
+        let mut trainer = trainer;
+        let (history_obs, history_rx) = ChannelObserver::new(1);
+        trainer.add_observer(history_obs);
+        Session {
+            config: RunConfig {
+                task: "custom".into(),
+                generations,
+                eval_every: 0,
+                checkpoint_every: 0,
+                lockstep_check_every: 0,
+                ..RunConfig::default()
+            },
+            dir: PathBuf::new(),
+            resuming: false,
+            writer: true,
+            files: false,
+            _held: None,
+            trainer,
+            evaluator,
+            policy: None,
+            images: None,
+            history: Vec::new(),
+            history_rx,
+            best_eval: None,
+            controller: None,
+            snapshot: None,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            device: Device::Cpu,
+            notices: Vec::new(),
+            fault_lr_at: None,
+        }
     }
 
     /// The resolved config.
@@ -406,7 +477,12 @@ impl Session {
     }
 
     /// Run until the generations, the time budget, a target, a stop command or an interrupt.
-    pub fn run(mut self) -> Result<Outcome> {
+    pub fn run(self) -> Result<Outcome> {
+        self.run_and_keep().map(|(outcome, _)| outcome)
+    }
+
+    /// [`run`](Self::run), also returning the trainer (its final parameters and state).
+    pub fn run_and_keep(mut self) -> Result<(Outcome, Trainer)> {
         let config = self.config.clone();
         let dir = self.dir.clone();
         let start = Instant::now();
@@ -450,7 +526,7 @@ impl Session {
                 )?;
                 if config.keep_best_eval && self.best_eval.as_ref().is_none_or(|(b, _)| score > *b)
                 {
-                    if self.writer {
+                    if self.files {
                         artifacts::save_validation(&dir, score, trainer.params())?;
                     }
                     self.best_eval = Some((score, trainer.params().clone()));
@@ -460,7 +536,7 @@ impl Session {
                     break StopReason::Target;
                 }
             }
-            if self.writer
+            if self.files
                 && config.checkpoint_every > 0
                 && g.is_multiple_of(config.checkpoint_every)
             {
@@ -480,7 +556,7 @@ impl Session {
         let train_s = start.elapsed().as_secs_f64();
         let summary = self.trainer.finish(reason);
         self.history.extend(self.history_rx.try_iter());
-        if self.writer {
+        if self.files {
             self.trainer.save_checkpoint(&dir.join(CHECKPOINT))?;
         }
         // The parameters to report: the last ones, or the best on validation episodes.
@@ -490,14 +566,15 @@ impl Session {
         };
         if interrupted {
             // The policy files too (atomically), then stop without the final evaluation.
-            if self.writer {
+            if self.files {
                 self.save_policies(&final_params)?;
                 artifacts::plot(&dir, &config.task, &self.history)?;
             }
-            return Ok(Outcome::Interrupted {
+            let outcome = Outcome::Interrupted {
                 generation: self.trainer.generation(),
                 dir,
-            });
+            };
+            return Ok((outcome, self.trainer));
         }
         // Final evaluation on fresh seeds (never those used for validation).
         let (final_score, report) = self.evaluator.final_score(
@@ -507,11 +584,13 @@ impl Session {
         )?;
         let evals_by_rank = self.evaluator.evals_by_rank();
         if !self.writer {
-            return Ok(Outcome::Worker);
+            return Ok((Outcome::Worker, self.trainer));
         }
-        self.save_policies(&final_params)?;
-        // The plot last: a failure here (e.g. a full disk) is reported, the policies exist.
-        artifacts::plot(&dir, &config.task, &self.history)?;
+        if self.files {
+            self.save_policies(&final_params)?;
+            // The plot last: a failure here (e.g. a full disk) is reported, the policies exist.
+            artifacts::plot(&dir, &config.task, &self.history)?;
+        }
         let solved = final_score >= config.solved_at as f64;
         let mut json = serde_json::json!({
             "task": config.task,
@@ -543,7 +622,10 @@ impl Session {
             json["solved_at_generation"] = serde_json::json!(solved_early);
             json["best_validation"] = serde_json::json!(self.best_eval.as_ref().map(|(s, _)| *s));
         }
-        Ok(Outcome::Finished(Box::new(RunReport { json })))
+        Ok((
+            Outcome::Finished(Box::new(RunReport { json })),
+            self.trainer,
+        ))
     }
 
     /// Write `policy.safetensors` (`final_params`) and `policy_best.safetensors` (the best

@@ -147,6 +147,27 @@ impl TaskEvaluator for RolloutEvaluator {
     }
 }
 
+/// A plain [`Evaluator`] as a [`TaskEvaluator`] whose final score is unknown (NaN): for
+/// sessions over evaluators that cannot score the unperturbed parameters.
+pub struct Unscored(pub Box<dyn Evaluator>);
+
+impl Evaluator for Unscored {
+    fn evaluate_members(
+        &mut self,
+        params: &Params,
+        population: &eggroll_core::Population,
+        members: std::ops::Range<usize>,
+    ) -> eggroll_core::Result<Vec<f32>> {
+        self.0.evaluate_members(params, population, members)
+    }
+}
+
+impl TaskEvaluator for Unscored {
+    fn final_score(&mut self, _: &Params, _: usize, _: u64) -> Result<(f64, Option<EvalReport>)> {
+        Ok((f64::NAN, None))
+    }
+}
+
 /// The MLP of `config.policy` between `inputs` and `outputs`.
 pub fn mlp(policy: &PolicyConfig, inputs: usize, outputs: usize) -> MlpConfig {
     let mut sizes = vec![inputs];

@@ -1,0 +1,160 @@
+//! The one run loop: a task defined outside the registry runs through `Session` with a run
+//! directory, resumes bit-identically, stops on an interrupt after saving, and a session over
+//! caller-built parts writes nothing.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use candle_core::{DType, Device, Tensor};
+use eggroll_core::{Eggroll, EsConfig, FnEvaluator, ParamView, Params, Trainer};
+use eggroll_run::task::{Built, Task, Unscored};
+use eggroll_run::{Options, Outcome, RunConfig, Session, Start};
+
+/// −Σ (x − 0.5)² on 8 × 8.
+struct Quadratic;
+
+impl Task for Quadratic {
+    fn name(&self) -> &'static str {
+        "quadratic"
+    }
+    fn defaults(&self, c: &mut RunConfig) {
+        c.generations = 40;
+        c.checkpoint_every = 10;
+        c.solved_at = -0.2; // from −16 at x = 0
+        c.es.population_size = 64;
+        c.es.sigma = 0.05;
+        c.es.learning_rate = 0.05;
+    }
+    fn build(&self, _: &RunConfig) -> eggroll_run::Result<Built> {
+        let params = Params::new().with("x", Tensor::zeros((8, 8), DType::F32, &Device::Cpu)?)?;
+        Ok(Built {
+            policy: None,
+            params,
+            evaluator: Box::new(FnEvaluator::new(|p: &ParamView| {
+                -p.values(0).iter().map(|x| (x - 0.5).powi(2)).sum::<f32>()
+            })),
+            images: None,
+        })
+    }
+}
+
+fn new_run(out: &Path, generations: u64) -> Start {
+    Start::New {
+        task: "quadratic".into(),
+        file: None,
+        sets: vec![],
+        overrides: vec![("generations", toml::Value::Integer(generations as i64))],
+        out: Some(out.to_path_buf()),
+        force: false,
+    }
+}
+
+fn finished(outcome: Outcome) -> serde_json::Value {
+    match outcome {
+        Outcome::Finished(r) => r.json,
+        _ => panic!("the run did not finish"),
+    }
+}
+
+#[test]
+fn a_custom_task_runs_resumes_bit_identically_and_stops_on_interrupt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
+    let j = finished(
+        Session::start_with(&Quadratic, new_run(&a, 40), Options::default())
+            .unwrap()
+            .run()
+            .unwrap(),
+    );
+    assert_eq!(
+        (j["task"].as_str(), j["generations"].as_u64()),
+        (Some("quadratic"), Some(40))
+    );
+    assert_eq!(j["solved"], true, "{j}");
+    for f in [
+        "config.toml",
+        "metrics.jsonl",
+        "checkpoint.safetensors",
+        "policy.safetensors",
+        "fitness.png",
+    ] {
+        assert!(a.join(f).exists(), "{f}");
+    }
+    // 20 generations, then resume to 40: the same policy bytes as the uninterrupted run.
+    finished(
+        Session::start_with(&Quadratic, new_run(&b, 20), Options::default())
+            .unwrap()
+            .run()
+            .unwrap(),
+    );
+    let resume = Start::Resume {
+        dir: b.clone(),
+        task: None,
+        overrides: vec![("generations", toml::Value::Integer(40))],
+    };
+    finished(
+        Session::start_with(&Quadratic, resume, Options::default())
+            .unwrap()
+            .run()
+            .unwrap(),
+    );
+    assert_eq!(
+        std::fs::read(a.join("policy.safetensors")).unwrap(),
+        std::fs::read(b.join("policy.safetensors")).unwrap()
+    );
+    // An interrupt: one generation, everything saved, no final evaluation.
+    let options = Options {
+        interrupt: Arc::new(AtomicBool::new(true)),
+        ..Options::default()
+    };
+    match Session::start_with(&Quadratic, new_run(&c, 40), options)
+        .unwrap()
+        .run()
+        .unwrap()
+    {
+        Outcome::Interrupted { generation, dir } => {
+            assert_eq!((generation, dir), (1, c.clone()));
+        }
+        _ => panic!("not interrupted"),
+    }
+    assert!(c.join("policy.safetensors").exists() && c.join("checkpoint.safetensors").exists());
+    // Resume refuses keys that would change the fitness, naming them.
+    let refused = Start::Resume {
+        dir: c,
+        task: None,
+        overrides: vec![("episodes", toml::Value::Integer(3))],
+    };
+    let err = Session::start_with(&Quadratic, refused, Options::default())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("`episodes` (--episodes)"), "{err}");
+}
+
+#[test]
+fn a_session_over_parts_writes_nothing_and_returns_the_trainer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = std::env::current_dir().unwrap();
+    let params = Params::new()
+        .with(
+            "x",
+            Tensor::zeros((4, 4), DType::F32, &Device::Cpu).unwrap(),
+        )
+        .unwrap();
+    let es = EsConfig {
+        population_size: 16,
+        ..EsConfig::default()
+    };
+    let trainer = Trainer::new(Eggroll::new(es, &params).unwrap(), params);
+    let eval = FnEvaluator::new(|p: &ParamView| -p.values(0).iter().map(|x| x * x).sum::<f32>());
+    let session = Session::from_parts(trainer, Box::new(Unscored(Box::new(eval))), 7);
+    let (outcome, trainer) = session.run_and_keep().unwrap();
+    assert_eq!(trainer.generation(), 7);
+    assert!(matches!(outcome, Outcome::Finished(_)));
+    assert_eq!(std::env::current_dir().unwrap(), cwd);
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
