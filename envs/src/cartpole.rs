@@ -1,7 +1,8 @@
 //! CartPole-v1, identical to Gymnasium 1.4 (`gymnasium/envs/classic_control/cartpole.py`).
 
+use crate::Space;
+use crate::dynamics::{Dynamics, Env, MemberAction};
 use crate::rng::Pcg64;
-use crate::{Action, EnvError, Environment, Episode, Space, Step, discrete_action};
 
 /// Gravity (m/s²).
 pub const GRAVITY: f64 = 9.8;
@@ -60,54 +61,16 @@ pub fn initial_state(rng: &mut Pcg64) -> [f64; 4] {
     std::array::from_fn(|_| rng.uniform(-0.05, 0.05))
 }
 
-/// CartPole-v1 with the 500-step time limit. Reward 1 on every step, including the terminating
-/// one (Gymnasium ≥ 1.0 default).
-#[derive(Debug, Clone)]
-pub struct CartPole {
-    state: [f64; 4],
-    rng: Pcg64,
-    episode: Episode,
-    max_steps: usize,
-}
+/// CartPole-v1's dynamics: the scalar environment is [`CartPole`], the vectorised one
+/// [`crate::CartPoleVec`].
+#[derive(Debug, Clone, Copy)]
+pub struct CartPoleV1;
 
-impl Default for CartPole {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl CartPole {
-    /// A new environment (generator seeded with 0 until `reset(Some(seed))`).
-    pub fn new() -> Self {
-        Self {
-            state: [0.0; 4],
-            rng: Pcg64::new(0),
-            episode: Episode::default(),
-            max_steps: MAX_EPISODE_STEPS,
-        }
-    }
-
-    /// Start an episode from an explicit state (x, ẋ, θ, θ̇); returns the observation.
-    pub fn reset_to(&mut self, state: [f64; 4]) -> Vec<f32> {
-        self.state = state;
-        self.episode.begin();
-        observe(&self.state).to_vec()
-    }
-
-    /// The internal f64 state.
-    pub fn state(&self) -> [f64; 4] {
-        self.state
-    }
-
-    /// Override the time limit (default 500).
-    pub fn with_max_episode_steps(mut self, steps: usize) -> Self {
-        self.max_steps = steps;
-        self
-    }
-}
-
-impl Environment for CartPole {
-    fn observation_space(&self) -> Space {
+impl Dynamics for CartPoleV1 {
+    type State = [f64; 4];
+    const OBS_DIM: usize = 4;
+    const MAX_EPISODE_STEPS: usize = MAX_EPISODE_STEPS;
+    fn observation_space() -> Space {
         let hi = [
             (X_THRESHOLD * 2.0) as f32,
             f32::INFINITY,
@@ -120,30 +83,24 @@ impl Environment for CartPole {
             shape: vec![4],
         }
     }
-    fn action_space(&self) -> Space {
+    fn action_space() -> Space {
         Space::Discrete { n: 2 }
     }
-    fn max_episode_steps(&self) -> Option<usize> {
-        Some(self.max_steps)
+    fn initial_state(rng: &mut Pcg64) -> [f64; 4] {
+        initial_state(rng)
     }
-    fn reset(&mut self, seed: Option<u64>) -> Vec<f32> {
-        if let Some(s) = seed {
-            self.rng = Pcg64::new(s);
-        }
-        let s = initial_state(&mut self.rng);
-        self.reset_to(s)
+    /// Reward 1 on every step, including the terminating one (Gymnasium ≥ 1.0 default).
+    #[inline]
+    fn step(state: [f64; 4], action: MemberAction<'_>) -> ([f64; 4], f64, bool) {
+        let (s, terminated) = dynamics(state, action == MemberAction::Discrete(1));
+        (s, 1.0, terminated)
     }
-    fn step(&mut self, action: Action<'_>) -> Result<Step, EnvError> {
-        let a = discrete_action(action, 2)?;
-        self.episode.check()?;
-        let (state, terminated) = dynamics(self.state, a == 1);
-        self.state = state;
-        let truncated = self.episode.advance(terminated, self.max_steps);
-        Ok(Step {
-            observation: observe(&state).to_vec(),
-            reward: 1.0,
-            terminated,
-            truncated,
-        })
+    #[inline]
+    fn observe(state: &[f64; 4], out: &mut [f32]) {
+        out.copy_from_slice(&observe(state));
     }
 }
+
+/// CartPole-v1 with the 500-step time limit (`reset_to`, `state` and
+/// `with_max_episode_steps` come with [`Env`]).
+pub type CartPole = Env<CartPoleV1>;

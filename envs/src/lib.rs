@@ -17,6 +17,7 @@
 
 pub mod cartpole;
 pub mod closure;
+pub mod dynamics;
 pub mod mnist;
 pub mod pendulum;
 pub mod rng;
@@ -24,6 +25,7 @@ pub mod vec;
 
 pub use cartpole::CartPole;
 pub use closure::FnEnv;
+pub use dynamics::{Dynamics, Env, MemberAction, VecOf};
 pub use pendulum::Pendulum;
 pub use vec::{Actions, CartPoleVec, EnvVec, PendulumVec, VecEnv};
 

@@ -1,7 +1,8 @@
 //! Pendulum-v1, identical to Gymnasium 1.4 (`gymnasium/envs/classic_control/pendulum.py`).
 
+use crate::Space;
+use crate::dynamics::{Dynamics, Env, MemberAction};
 use crate::rng::Pcg64;
-use crate::{Action, EnvError, Environment, Episode, Space, Step, continuous_action};
 
 /// Maximum angular speed.
 pub const MAX_SPEED: f64 = 8.0;
@@ -70,83 +71,44 @@ pub fn initial_state(rng: &mut Pcg64) -> [f64; 2] {
     [rng.uniform(-PI, PI), rng.uniform(-1.0, 1.0)]
 }
 
-/// Pendulum-v1 with the 200-step time limit; it never terminates.
-#[derive(Debug, Clone)]
-pub struct Pendulum {
-    state: [f64; 2],
-    rng: Pcg64,
-    episode: Episode,
-    max_steps: usize,
-}
+/// Pendulum-v1's dynamics: the scalar environment is [`Pendulum`], the vectorised one
+/// [`crate::PendulumVec`].
+#[derive(Debug, Clone, Copy)]
+pub struct PendulumV1;
 
-impl Default for Pendulum {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Pendulum {
-    /// A new environment (generator seeded with 0 until `reset(Some(seed))`).
-    pub fn new() -> Self {
-        Self {
-            state: [0.0; 2],
-            rng: Pcg64::new(0),
-            episode: Episode::default(),
-            max_steps: MAX_EPISODE_STEPS,
-        }
-    }
-
-    /// Start an episode from an explicit state `[θ, θ̇]`; returns the observation.
-    pub fn reset_to(&mut self, state: [f64; 2]) -> Vec<f32> {
-        self.state = state;
-        self.episode.begin();
-        observe(&self.state).to_vec()
-    }
-
-    /// The internal f64 state `[θ, θ̇]`.
-    pub fn state(&self) -> [f64; 2] {
-        self.state
-    }
-
-    /// Override the time limit (default 200).
-    pub fn with_max_episode_steps(mut self, steps: usize) -> Self {
-        self.max_steps = steps;
-        self
-    }
-}
-
-impl Environment for Pendulum {
-    fn observation_space(&self) -> Space {
+impl Dynamics for PendulumV1 {
+    type State = [f64; 2];
+    const OBS_DIM: usize = 3;
+    const MAX_EPISODE_STEPS: usize = MAX_EPISODE_STEPS;
+    fn observation_space() -> Space {
         Space::Box {
             low: vec![-1.0, -1.0, -8.0],
             high: vec![1.0, 1.0, 8.0],
             shape: vec![3],
         }
     }
-    fn action_space(&self) -> Space {
+    fn action_space() -> Space {
         Space::uniform_box(-MAX_TORQUE, MAX_TORQUE, &[1])
     }
-    fn max_episode_steps(&self) -> Option<usize> {
-        Some(self.max_steps)
+    fn initial_state(rng: &mut Pcg64) -> [f64; 2] {
+        initial_state(rng)
     }
-    fn reset(&mut self, seed: Option<u64>) -> Vec<f32> {
-        if let Some(s) = seed {
-            self.rng = Pcg64::new(s);
-        }
-        let s = initial_state(&mut self.rng);
-        self.reset_to(s)
+    /// It never terminates (the 200-step limit truncates).
+    #[inline]
+    fn step(state: [f64; 2], action: MemberAction<'_>) -> ([f64; 2], f64, bool) {
+        let u = match action {
+            MemberAction::Continuous(a) => a[0],
+            MemberAction::Discrete(_) => unreachable!("Pendulum's action space is a Box"),
+        };
+        let (s, reward) = dynamics(state, u);
+        (s, reward, false)
     }
-    fn step(&mut self, action: Action<'_>) -> Result<Step, EnvError> {
-        let u = continuous_action(action, 1)?[0];
-        self.episode.check()?;
-        let (state, reward) = dynamics(self.state, u);
-        self.state = state;
-        let truncated = self.episode.advance(false, self.max_steps);
-        Ok(Step {
-            observation: observe(&state).to_vec(),
-            reward,
-            terminated: false,
-            truncated,
-        })
+    #[inline]
+    fn observe(state: &[f64; 2], out: &mut [f32]) {
+        out.copy_from_slice(&observe(state));
     }
 }
+
+/// Pendulum-v1 with the 200-step time limit; it never terminates (`reset_to`, `state` and
+/// `with_max_episode_steps` come with [`Env`]).
+pub type Pendulum = Env<PendulumV1>;

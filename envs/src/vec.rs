@@ -9,7 +9,7 @@
 
 use rayon::prelude::*;
 
-use crate::{EnvError, Environment, Space, cartpole, member_seed, pendulum, rng::Pcg64};
+use crate::{EnvError, Environment, Space, cartpole, member_seed, pendulum};
 
 /// Actions for all members (entries of finished members are ignored).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,17 +60,17 @@ const CHUNK: usize = 256;
 
 /// Struct-of-arrays outputs shared by every implementation.
 #[derive(Debug, Clone, Default)]
-struct Outputs {
-    obs: Vec<f32>,
-    rewards: Vec<f64>,
-    terminated: Vec<bool>,
-    truncated: Vec<bool>,
-    done: Vec<bool>,
-    steps: Vec<u32>,
+pub(crate) struct Outputs {
+    pub(crate) obs: Vec<f32>,
+    pub(crate) rewards: Vec<f64>,
+    pub(crate) terminated: Vec<bool>,
+    pub(crate) truncated: Vec<bool>,
+    pub(crate) done: Vec<bool>,
+    pub(crate) steps: Vec<u32>,
 }
 
 impl Outputs {
-    fn new(n: usize, obs_dim: usize) -> Self {
+    pub(crate) fn new(n: usize, obs_dim: usize) -> Self {
         Self {
             obs: vec![0.0; n * obs_dim],
             rewards: vec![0.0; n],
@@ -80,7 +80,7 @@ impl Outputs {
             steps: vec![0; n],
         }
     }
-    fn clear_flags(&mut self) {
+    pub(crate) fn clear_flags(&mut self) {
         self.rewards.fill(0.0);
         self.terminated.fill(false);
         self.truncated.fill(false);
@@ -89,7 +89,7 @@ impl Outputs {
     }
 }
 
-fn check_discrete(
+pub(crate) fn check_discrete(
     actions: Actions<'_>,
     n: usize,
     choices: usize,
@@ -115,7 +115,7 @@ fn check_discrete(
     Ok(())
 }
 
-fn check_continuous(
+pub(crate) fn check_continuous(
     actions: Actions<'_>,
     n: usize,
     dim: usize,
@@ -163,11 +163,12 @@ macro_rules! output_getters {
         }
     };
 }
+pub(crate) use output_getters;
 
 /// Step members in chunks (in parallel for large batches). `f(state, action_row, obs_row) ->
 /// (reward, terminated)` advances one running member.
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-fn step_members<S: Send, A: Sync>(
+pub(crate) fn step_members<S: Send, A: Sync>(
     states: &mut [S],
     actions: &[A],
     act_dim: usize,
@@ -238,154 +239,10 @@ fn step_members<S: Send, A: Sync>(
 }
 
 /// N CartPole-v1 members; states `[x, ẋ, θ, θ̇]` contiguous per member, outputs SoA.
-#[derive(Debug, Clone)]
-pub struct CartPoleVec {
-    states: Vec<[f64; 4]>,
-    out: Outputs,
-    limit: u32,
-}
-
-impl CartPoleVec {
-    /// `n` members, not yet reset.
-    pub fn new(n: usize) -> Self {
-        Self {
-            states: vec![[0.0; 4]; n],
-            out: Outputs::new(n, 4),
-            limit: cartpole::MAX_EPISODE_STEPS as u32,
-        }
-    }
-    /// Start every member from explicit states.
-    pub fn reset_to(&mut self, states: &[[f64; 4]]) {
-        assert_eq!(states.len(), self.states.len(), "one state per member");
-        self.states.copy_from_slice(states);
-        self.out.clear_flags();
-        for (o, s) in self.out.obs.chunks_mut(4).zip(&self.states) {
-            o.copy_from_slice(&cartpole::observe(s));
-        }
-    }
-    /// The internal f64 states.
-    pub fn states(&self) -> &[[f64; 4]] {
-        &self.states
-    }
-}
-
-impl VecEnv for CartPoleVec {
-    fn num_envs(&self) -> usize {
-        self.states.len()
-    }
-    fn observation_space(&self) -> Space {
-        crate::CartPole::new().observation_space()
-    }
-    fn action_space(&self) -> Space {
-        Space::Discrete { n: 2 }
-    }
-    fn reset_seeds(&mut self, seeds: &[u64]) {
-        assert_eq!(seeds.len(), self.states.len(), "one seed per member");
-        let states: Vec<[f64; 4]> = seeds
-            .par_iter()
-            .map(|&s| cartpole::initial_state(&mut Pcg64::new(s)))
-            .collect();
-        self.reset_to(&states);
-    }
-    fn step(&mut self, actions: Actions<'_>) -> Result<(), EnvError> {
-        let n = self.states.len();
-        check_discrete(actions, n, 2, &self.out.done)?;
-        let Actions::Discrete(a) = actions else {
-            unreachable!("checked")
-        };
-        step_members(
-            &mut self.states,
-            a,
-            1,
-            &mut self.out,
-            4,
-            self.limit,
-            |s, a, o| {
-                let (ns, t) = cartpole::dynamics(*s, a[0] == 1);
-                *s = ns;
-                o.copy_from_slice(&cartpole::observe(&ns));
-                (1.0, t)
-            },
-        );
-        Ok(())
-    }
-    output_getters!();
-}
+pub type CartPoleVec = crate::dynamics::VecOf<cartpole::CartPoleV1>;
 
 /// N Pendulum-v1 members; states `[θ, θ̇]` per member, outputs SoA.
-#[derive(Debug, Clone)]
-pub struct PendulumVec {
-    states: Vec<[f64; 2]>,
-    out: Outputs,
-    limit: u32,
-}
-
-impl PendulumVec {
-    /// `n` members, not yet reset.
-    pub fn new(n: usize) -> Self {
-        Self {
-            states: vec![[0.0; 2]; n],
-            out: Outputs::new(n, 3),
-            limit: pendulum::MAX_EPISODE_STEPS as u32,
-        }
-    }
-    /// Start every member from explicit states.
-    pub fn reset_to(&mut self, states: &[[f64; 2]]) {
-        assert_eq!(states.len(), self.states.len(), "one state per member");
-        self.states.copy_from_slice(states);
-        self.out.clear_flags();
-        for (o, s) in self.out.obs.chunks_mut(3).zip(&self.states) {
-            o.copy_from_slice(&pendulum::observe(s));
-        }
-    }
-    /// The internal f64 states.
-    pub fn states(&self) -> &[[f64; 2]] {
-        &self.states
-    }
-}
-
-impl VecEnv for PendulumVec {
-    fn num_envs(&self) -> usize {
-        self.states.len()
-    }
-    fn observation_space(&self) -> Space {
-        crate::Pendulum::new().observation_space()
-    }
-    fn action_space(&self) -> Space {
-        Space::uniform_box(-pendulum::MAX_TORQUE, pendulum::MAX_TORQUE, &[1])
-    }
-    fn reset_seeds(&mut self, seeds: &[u64]) {
-        assert_eq!(seeds.len(), self.states.len(), "one seed per member");
-        let states: Vec<[f64; 2]> = seeds
-            .par_iter()
-            .map(|&s| pendulum::initial_state(&mut Pcg64::new(s)))
-            .collect();
-        self.reset_to(&states);
-    }
-    fn step(&mut self, actions: Actions<'_>) -> Result<(), EnvError> {
-        let n = self.states.len();
-        check_continuous(actions, n, 1, &self.out.done)?;
-        let Actions::Continuous(a) = actions else {
-            unreachable!("checked")
-        };
-        step_members(
-            &mut self.states,
-            a,
-            1,
-            &mut self.out,
-            3,
-            self.limit,
-            |s, a, o| {
-                let (ns, r) = pendulum::dynamics(*s, a[0]);
-                *s = ns;
-                o.copy_from_slice(&pendulum::observe(&ns));
-                (r, false)
-            },
-        );
-        Ok(())
-    }
-    output_getters!();
-}
+pub type PendulumVec = crate::dynamics::VecOf<pendulum::PendulumV1>;
 
 /// Any [`Environment`] (closure environments included) vectorised: one instance per member,
 /// outputs SoA.
