@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Screenshot of the live dashboard under Xvfb: trains Pendulum for a few seconds and saves a PNG.
-#   scripts/screenshot-dashboard.sh [OUT.png]      (needs: apt-get install xvfb imagemagick libgl1-mesa-dri)
+#   scripts/screenshot-dashboard.sh [OUT.png]      (needs: apt-get install xvfb imagemagick libgl1-mesa-dri x11-utils)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-docs/dashboard.png}"
@@ -14,8 +14,23 @@ run=$(mktemp -d)
 DISPLAY="$display" LIBGL_ALWAYS_SOFTWARE=1 target/release/eggroll train pendulum --gui --quiet \
   --set eval_every=0 --generations 100000 --out "$run" >/dev/null 2>&1 &
 app=$!
-sleep "${SECONDS_TO_TRAIN:-8}"
+# Wait for the window's first frame (software GL can take well over 8 s here): the window
+# must exist and a screenshot of it must show more than a blank background; then let training
+# run a little before the final picture.
+deadline=$((SECONDS + ${FIRST_FRAME_TIMEOUT:-120}))
 mkdir -p "$(dirname "$out")"
+while :; do
+  if DISPLAY="$display" xwininfo -root -tree 2>/dev/null | grep -q '"eggroll'; then
+    DISPLAY="$display" import -window root "$out" 2>/dev/null || true
+    colors=$(identify -format %k "$out" 2>/dev/null || echo 0)
+    if [ "${colors:-0}" -gt 50 ]; then break; fi
+  fi
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    echo "no dashboard frame within ${FIRST_FRAME_TIMEOUT:-120} s" >&2; exit 1
+  fi
+  sleep 1
+done
+sleep "${SECONDS_TO_TRAIN:-6}"
 DISPLAY="$display" import -window root "$out"
 kill -INT "$app" 2>/dev/null || true
 sleep 1

@@ -3,7 +3,7 @@
 use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernels;
 use crate::noise;
 use crate::params::{ParamKind, Params};
@@ -210,6 +210,54 @@ impl Population {
             Pairing::Antithetic => self.size / 2,
             Pairing::Independent => self.size,
         }
+    }
+
+    /// Member `member`'s perturbation direction for parameter `param` (index in `params`),
+    /// dense in the parameter's row-major layout, sign included and σ NOT applied:
+    /// `s·A_k B_kᵀ/√r` (low rank), `s·ε_k` (full noise), zeros (frozen). Member `member`'s
+    /// value of the parameter is `θ + σ · member_noise(..)`; the dashboard draws it as E.
+    pub fn member_noise(&self, params: &Params, param: usize, member: usize) -> Result<Vec<f32>> {
+        let p = params.iter().nth(param).ok_or_else(|| Error::Param {
+            name: format!("#{param}"),
+            reason: format!("no such parameter (there are {})", params.len()),
+        })?;
+        if member >= self.size {
+            return Err(Error::Param {
+                name: p.name().to_string(),
+                reason: format!("member {member} of a population of {}", self.size),
+            });
+        }
+        let k = self.noise_index(member);
+        let s = self.sign(member);
+        let mut out = vec![0.0f32; p.numel()];
+        match &self.noise[param] {
+            Noise::None => {}
+            Noise::Full { eps } => {
+                let len = p.numel();
+                with_host(eps, |e| {
+                    for (x, e) in out.iter_mut().zip(&e[k * len..(k + 1) * len]) {
+                        *x = s * *e;
+                    }
+                })?;
+            }
+            Noise::LowRank { rank, a, b } => {
+                let (m, n, r) = (p.dims()[0], p.dims()[1], *rank);
+                let c = s / (r as f32).sqrt();
+                with_host(a, |a| {
+                    with_host(b, |bb| {
+                        let ak = &a[k * m * r..(k + 1) * m * r];
+                        let bk = &bb[k * n * r..(k + 1) * n * r];
+                        for i in 0..m {
+                            for j in 0..n {
+                                out[i * n + j] =
+                                    c * (0..r).map(|q| ak[i * r + q] * bk[j * r + q]).sum::<f32>();
+                            }
+                        }
+                    })
+                })??;
+            }
+        }
+        Ok(out)
     }
 
     /// Write member `i`'s parameters `θ + σ s_i E_i` into `out` (one vector per parameter),

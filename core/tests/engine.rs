@@ -856,3 +856,39 @@ fn strategy_state_load_is_all_or_nothing() {
         .unwrap();
     assert_eq!((es.sigma(0), es.learning_rate(0)), (0.7, 0.3));
 }
+
+/// `Population::member_noise` is each member's direction: materialising a member from zero
+/// parameters gives σ times it, for low-rank, full and frozen noise.
+#[test]
+fn member_noise_is_the_materialised_direction() {
+    let params = two_params();
+    for simple in [false, true] {
+        let cfg = EsConfig {
+            freeze_nonlora: !simple,
+            ..config()
+        };
+        let mut es: Box<dyn Strategy> = if simple {
+            Box::new(SimpleEs::new(cfg, &params).unwrap())
+        } else {
+            Box::new(Eggroll::new(cfg, &params).unwrap())
+        };
+        let pop = es.ask(&params, 3).unwrap();
+        let zeros: Vec<Vec<f32>> = params.iter().map(|p| vec![0.0; p.numel()]).collect();
+        let mut out = vec![Vec::new(); params.len()];
+        for member in [0, 1, 7, 31] {
+            pop.materialize_into(&params, &zeros, member, &mut out)
+                .unwrap();
+            for k in 0..params.len() {
+                let e = pop.member_noise(&params, k, member).unwrap();
+                for (x, y) in out[k].iter().zip(&e) {
+                    assert!(
+                        (x - pop.sigma * y).abs() <= 1e-6,
+                        "simple={simple} member {member} param {k}"
+                    );
+                }
+            }
+        }
+        assert!(pop.member_noise(&params, 0, 32).is_err());
+        assert!(pop.member_noise(&params, 9, 0).is_err());
+    }
+}

@@ -252,3 +252,34 @@ fn run_errors_show_in_the_window_at_once() {
     drop(h);
     handle.join().unwrap().unwrap();
 }
+
+/// The live view comes from the task's own definition (environment, head and view in
+/// eggroll-run's registry): a CartPole feed shows a running episode, a task without an
+/// environment says so.
+#[test]
+fn live_view_is_driven_by_the_tasks_view() {
+    use eggroll_policies::{Activation, MlpConfig};
+    for (task, expect) in [
+        ("cartpole", "episode 0 step"),
+        ("sphere", "(no live view for sphere)"),
+    ] {
+        let policy = MlpConfig {
+            sizes: vec![4, 8, 2],
+            activation: Activation::Tanh,
+            bias: true,
+        };
+        let params = policy.init(0, &Device::Cpu).unwrap();
+        let names: Vec<String> = params.iter().map(|p| p.name().to_string()).collect();
+        let (ch, feed) =
+            eggroll_gui::live_channels("run", task, Some(policy), names, "info", 0.1, 0.1);
+        ch.snapshots.offer(eggroll_gui::Snapshot {
+            generation: 1,
+            values: params.to_host().unwrap(),
+        });
+        let mut h = harness(Dashboard::new(vec![feed]));
+        for _ in 0..3 {
+            h.step();
+        }
+        h.get_by_label_contains(expect);
+    }
+}

@@ -3,7 +3,7 @@
 use eggroll_envs::vec::CartPoleVec;
 use eggroll_policies::Head;
 
-use super::{Built, ControlSpec, Task, build_control};
+use super::{Built, ControlSpec, Scene, Shape, Task, build_control};
 use crate::config::RunConfig;
 use crate::error::Result;
 
@@ -36,6 +36,34 @@ impl Task for CartPole {
             outputs: 2,
             head: Head::Argmax,
             env: |n| Box::new(CartPoleVec::new(n)),
+            view,
         })
+    }
+}
+
+/// The cart on its track and the pole (observation `[x, ẋ, θ, θ̇]`; the pole is 1 m).
+fn view(obs: &[f32]) -> Scene {
+    let (x, theta) = (obs[0], obs[2]);
+    Scene {
+        bounds: [-2.4, 2.4, -0.6, 1.4],
+        shapes: vec![
+            Shape::Line {
+                from: [-2.4, -0.15],
+                to: [2.4, -0.15],
+                width: 1.0,
+                color: [128, 128, 128],
+            },
+            Shape::Rect {
+                center: [x, 0.0],
+                size: [0.5, 0.3],
+                color: [60, 60, 60],
+            },
+            Shape::Line {
+                from: [x, 0.0],
+                to: [x + theta.sin(), theta.cos()],
+                width: 6.0,
+                color: [204, 153, 102],
+            },
+        ],
     }
 }

@@ -3,7 +3,7 @@
 use eggroll_envs::vec::PendulumVec;
 use eggroll_policies::Head;
 
-use super::{Built, ControlSpec, Task, build_control};
+use super::{Built, ControlSpec, Scene, Shape, Task, build_control};
 use crate::config::RunConfig;
 use crate::error::Result;
 
@@ -39,6 +39,27 @@ impl Task for Pendulum {
                 high: vec![2.0],
             },
             env: |n| Box::new(PendulumVec::new(n)),
+            view,
         })
+    }
+}
+
+/// The pendulum from its pivot (observation `[cos θ, sin θ, θ̇]`; θ = 0 is upright).
+fn view(obs: &[f32]) -> Scene {
+    Scene {
+        bounds: [-1.25, 1.25, -1.25, 1.25],
+        shapes: vec![
+            Shape::Line {
+                from: [0.0, 0.0],
+                to: [obs[1], obs[0]],
+                width: 8.0,
+                color: [204, 77, 77],
+            },
+            Shape::Circle {
+                center: [0.0, 0.0],
+                radius: 4.0,
+                color: [0, 0, 0],
+            },
+        ],
     }
 }
