@@ -597,7 +597,7 @@ impl Session {
             "strategy": self.trainer.strategy().name(),
             "seed": config.es.seed,
             "generations": summary.generations,
-            "population": config.es.population_size,
+            "population": self.trainer.strategy().population_size(),
             "rank": config.es.rank,
             "wall_s": summary.wall_s,
             "train_s": train_s,
@@ -611,6 +611,12 @@ impl Session {
             "out": dir.display().to_string(),
         });
         json[self.evaluator.score_name()] = serde_json::json!(final_score);
+        if !self.files {
+            // A session over caller-built parts has no config of its own to report.
+            for key in ["seed", "rank", "out", "solved"] {
+                json[key] = serde_json::Value::Null;
+            }
+        }
         if let Some(counts) = evals_by_rank {
             json["evals_by_rank"] = serde_json::json!(counts);
         }

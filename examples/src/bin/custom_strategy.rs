@@ -77,7 +77,7 @@ impl Strategy for HillClimber {
     }
 }
 
-fn main() -> Result<()> {
+fn main() -> anyhow::Result<()> {
     let params = Params::new().with("w", Tensor::zeros((8, 8), DType::F32, &Device::Cpu)?)?;
     let strategy = HillClimber {
         population: 32,
@@ -85,22 +85,19 @@ fn main() -> Result<()> {
         step: 0.5,
         seed: 7,
     };
-    let mut trainer = Trainer::new(strategy, params);
-    let mut eval = FnEvaluator::new(|p: &ParamView| {
+    let trainer = Trainer::new(strategy, params);
+    let eval = FnEvaluator::new(|p: &ParamView| {
         -p.values(0).iter().map(|x| (x - 0.3).powi(2)).sum::<f32>()
     });
-    let s = trainer.run(
-        &mut eval,
-        &StopCondition {
-            max_generations: Some(300),
-            ..Default::default()
-        },
-    )?;
-    println!(
-        "hill climber: {} generations, last mean fitness {:.4} (started at {:.4})",
-        s.generations,
-        s.last_mean,
-        -64.0 * 0.09
-    );
+    // The same loop as `eggroll train`: a run-layer Session over these parts (no files).
+    let session = eggroll_run::Session::from_parts(trainer, Box::new(eval), 300);
+    if let eggroll_run::Outcome::Finished(report) = session.run()? {
+        println!(
+            "hill climber: {} generations, final fitness {:.4} (started at {:.4})",
+            report.json["generations"],
+            report.json["final_fitness"].as_f64().unwrap_or(f64::NAN),
+            -64.0 * 0.09
+        );
+    }
     Ok(())
 }

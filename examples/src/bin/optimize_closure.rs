@@ -1,11 +1,12 @@
-//! Optimise a closure with EGGROLL: fit a 32×32 matrix to a target.
+//! Optimise a closure with EGGROLL: fit a 32×32 matrix to a target, driven by the run layer's
+//! `Session` (the loop `eggroll train` uses) without a run directory.
 //!
 //! `cargo run --release -p eggroll-examples --bin optimize_closure`
 
 use candle_core::{DType, Device, Tensor};
 use eggroll_core::*;
 
-fn main() -> Result<()> {
+fn main() -> anyhow::Result<()> {
     let target: Vec<f32> = (0..32 * 32).map(|i| (i as f32 * 0.1).sin()).collect();
     let params = Params::new().with("w", Tensor::zeros((32, 32), DType::F32, &Device::Cpu)?)?;
     let config = EsConfig {
@@ -22,7 +23,7 @@ fn main() -> Result<()> {
         }
         Control::Continue
     });
-    let mut eval = FnEvaluator::new(move |p: &ParamView| {
+    let eval = FnEvaluator::new(move |p: &ParamView| {
         -p.values(0)
             .iter()
             .zip(&target)
@@ -30,13 +31,9 @@ fn main() -> Result<()> {
             .sum::<f32>()
             / 1024.0
     });
-    let summary = trainer.run(
-        &mut eval,
-        &StopCondition {
-            max_generations: Some(400),
-            ..Default::default()
-        },
-    )?;
-    println!("{summary:?}");
+    let session = eggroll_run::Session::from_parts(trainer, Box::new(eval), 400);
+    if let eggroll_run::Outcome::Finished(report) = session.run()? {
+        println!("{}", report.json);
+    }
     Ok(())
 }
