@@ -227,36 +227,14 @@ impl Population {
                 reason: format!("member {member} of a population of {}", self.size),
             });
         }
-        let k = self.noise_index(member);
-        let s = self.sign(member);
         let mut out = vec![0.0f32; p.numel()];
-        match &self.noise[param] {
-            Noise::None => {}
-            Noise::Full { eps } => {
-                let len = p.numel();
-                with_host(eps, |e| {
-                    for (x, e) in out.iter_mut().zip(&e[k * len..(k + 1) * len]) {
-                        *x = s * *e;
-                    }
-                })?;
-            }
-            Noise::LowRank { rank, a, b } => {
-                let (m, n, r) = (p.dims()[0], p.dims()[1], *rank);
-                let c = s / (r as f32).sqrt();
-                with_host(a, |a| {
-                    with_host(b, |bb| {
-                        let ak = &a[k * m * r..(k + 1) * m * r];
-                        let bk = &bb[k * n * r..(k + 1) * n * r];
-                        for i in 0..m {
-                            for j in 0..n {
-                                out[i * n + j] =
-                                    c * (0..r).map(|q| ak[i * r + q] * bk[j * r + q]).sum::<f32>();
-                            }
-                        }
-                    })
-                })??;
-            }
-        }
+        add_noise(
+            &self.noise[param],
+            p.dims(),
+            self.noise_index(member),
+            self.sign(member),
+            &mut out,
+        )?;
         Ok(out)
     }
 
@@ -278,36 +256,7 @@ impl Population {
         {
             o.clear();
             o.extend_from_slice(b);
-            match noise {
-                Noise::None => {}
-                Noise::Full { eps } => {
-                    let len = p.numel();
-                    with_host(eps, |e| {
-                        for (x, e) in o.iter_mut().zip(&e[k * len..(k + 1) * len]) {
-                            *x += s * *e;
-                        }
-                    })?;
-                }
-                Noise::LowRank { rank, a, b } => {
-                    let (m, n, r) = (p.dims()[0], p.dims()[1], *rank);
-                    let c = s / (r as f32).sqrt();
-                    with_host(a, |a| {
-                        with_host(b, |bb| {
-                            let ak = &a[k * m * r..(k + 1) * m * r];
-                            let bk = &bb[k * n * r..(k + 1) * n * r];
-                            for i in 0..m {
-                                let row = &mut o[i * n..(i + 1) * n];
-                                for q in 0..r {
-                                    let ca = c * ak[i * r + q];
-                                    for (j, x) in row.iter_mut().enumerate() {
-                                        *x += ca * bk[j * r + q];
-                                    }
-                                }
-                            }
-                        })
-                    })??;
-                }
-            }
+            add_noise(noise, p.dims(), k, s, o)?;
         }
         Ok(())
     }
@@ -418,6 +367,42 @@ impl Population {
         }
         Ok(out)
     }
+}
+
+/// `out += scale · E_k` for one parameter of shape `dims` and its noise (block `k`): the one
+/// place a member's perturbation is formed densely (materialising members, the dashboard's E).
+fn add_noise(noise: &Noise, dims: &[usize], k: usize, scale: f32, out: &mut [f32]) -> Result<()> {
+    match noise {
+        Noise::None => {}
+        Noise::Full { eps } => {
+            let len = out.len();
+            with_host(eps, |e| {
+                for (x, e) in out.iter_mut().zip(&e[k * len..(k + 1) * len]) {
+                    *x += scale * *e;
+                }
+            })?;
+        }
+        Noise::LowRank { rank, a, b } => {
+            let (m, n, r) = (dims[0], dims[1], *rank);
+            let c = scale / (r as f32).sqrt();
+            with_host(a, |a| {
+                with_host(b, |bb| {
+                    let ak = &a[k * m * r..(k + 1) * m * r];
+                    let bk = &bb[k * n * r..(k + 1) * n * r];
+                    for i in 0..m {
+                        let row = &mut out[i * n..(i + 1) * n];
+                        for q in 0..r {
+                            let ca = c * ak[i * r + q];
+                            for (j, x) in row.iter_mut().enumerate() {
+                                *x += ca * bk[j * r + q];
+                            }
+                        }
+                    }
+                })
+            })??;
+        }
+    }
+    Ok(())
 }
 
 /// Draw the low-rank factors of `blocks` pairs for an `(m × n)` matrix at rank `r`.
