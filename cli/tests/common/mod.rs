@@ -29,3 +29,11 @@ pub fn synthetic_mnist(dir: &std::path::Path, train: usize, test: usize) {
     std::fs::write(dir.join("t10k-images-idx3-ubyte"), vi).unwrap();
     std::fs::write(dir.join("t10k-labels-idx1-ubyte"), vl).unwrap();
 }
+
+/// A scratch working directory for the CLI under test (one per test process, under the
+/// system's temporary folder), so default `runs/` directories never land in the source tree.
+pub fn scratch_dir() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("a temporary directory"))
+        .path()
+}
