@@ -26,7 +26,7 @@ print(f"{task:8} ranks={np} generations={g} train_s={t:.2f} gen_per_s={g / t:.1f
 PY
 }
 for np in 1 2 4; do
-  run cartpole "$np" --population 256 --generations 30 --set eval_every=0
+  run cartpole "$np" --population 256 --generations 30 --set evaluation.eval_every=0
 done
 for np in 1 2 4; do
   run mnist "$np" --population 512 --batch 256 --generations 100

@@ -12,7 +12,7 @@ trap 'kill $xvfb 2>/dev/null || true' EXIT
 sleep 1
 run=$(mktemp -d)
 DISPLAY="$display" LIBGL_ALWAYS_SOFTWARE=1 target/release/eggroll train pendulum --gui --quiet \
-  --set eval_every=0 --generations 100000 --out "$run" >/dev/null 2>&1 &
+  --set evaluation.eval_every=0 --generations 100000 --out "$run" >/dev/null 2>&1 &
 app=$!
 # Wait for the window's first frame (software GL can take well over 8 s here): the window
 # must exist and a screenshot of it must show more than a blank background; then let training

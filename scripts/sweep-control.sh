@@ -20,7 +20,7 @@ fi
 if [ "$what" = pendulum ] || [ "$what" = all ]; then
   for sigma in 0.1 0.2; do
     for lr in 0.03 0.1; do
-      echo "pendulum sigma=$sigma lr=$lr (300 generations): $(run pendulum --generations 300 --sigma $sigma --lr $lr --set eval_every=0)"
+      echo "pendulum sigma=$sigma lr=$lr (300 generations): $(run pendulum --generations 300 --sigma $sigma --lr $lr --set evaluation.eval_every=0)"
     done
   done
 fi

@@ -34,12 +34,12 @@ fn overrides(args: &TrainArgs) -> Result<Vec<(&'static str, toml::Value)>> {
         f.push(("es.seed", int(v)));
     }
     let counts = [
-        ("generations", args.generations),
+        ("stop.generations", args.generations),
         ("es.population_size", args.population.map(|v| v as u64)),
         ("es.rank", args.rank.map(|v| v as u64)),
         ("threads", args.threads.map(|v| v as u64)),
-        ("episodes", args.episodes.map(|v| v as u64)),
-        ("batch", args.batch.map(|v| v as u64)),
+        ("evaluation.episodes", args.episodes.map(|v| v as u64)),
+        ("data.batch", args.batch.map(|v| v as u64)),
     ];
     for (key, v) in counts {
         if let Some(v) = v {
@@ -53,10 +53,10 @@ fn overrides(args: &TrainArgs) -> Result<Vec<(&'static str, toml::Value)>> {
         f.push(("es.learning_rate", toml::Value::Float(v as f64)));
     }
     if let Some(v) = &args.data_dir {
-        f.push(("data_dir", toml::Value::String(v.display().to_string())));
+        f.push(("data.dir", toml::Value::String(v.display().to_string())));
     }
     if let Some(v) = args.time_budget {
-        f.push(("time_budget_s", toml::Value::Float(v)));
+        f.push(("stop.time_budget_s", toml::Value::Float(v)));
     }
     Ok(f)
 }

@@ -56,81 +56,195 @@ impl Default for PolicyConfig {
     }
 }
 
-/// The full configuration of a run: the task, the strategy, stop rules, evaluation,
-/// checkpoints and output. Saved as `config.toml` in the run directory.
+/// When a run stops.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct RunConfig {
-    /// Task name.
-    pub task: String,
-    /// Generations to run.
+pub struct StopConfig {
+    /// Generations to run (the total, also when resuming).
     pub generations: u64,
-    /// Worker threads (0 = all cores).
-    pub threads: usize,
-    /// Stop early once the population mean reaches this fitness.
-    pub target_fitness: Option<f32>,
-    /// Stop after this many seconds.
+    /// Stop after this many seconds of training.
     pub time_budget_s: Option<f64>,
-    /// What to do with NaN/inf fitness.
-    pub nonfinite: NonFinitePolicy,
-    /// Save a checkpoint every this many generations when `--out` is given (0 = only at end).
-    pub checkpoint_every: u64,
-    /// Strategy.
-    pub strategy: StrategyKind,
-    /// Strategy hyperparameters (`es.seed` is the run's seed).
-    pub es: EsConfig,
-    /// Benchmark problem settings (sphere, rastrigin).
-    pub problem: ProblemConfig,
-    /// Policy network (cartpole, pendulum).
-    pub policy: PolicyConfig,
+    /// Stop once the population's mean fitness reaches this.
+    pub target_fitness: Option<f32>,
+    /// Stop once a validation evaluation reaches this score (needs `evaluation.eval_every`).
+    pub early_stop_at: Option<f32>,
+}
+
+impl Default for StopConfig {
+    fn default() -> Self {
+        Self {
+            generations: 300,
+            time_budget_s: None,
+            target_fitness: None,
+            early_stop_at: None,
+        }
+    }
+}
+
+/// How members and the result are evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvaluationConfig {
     /// Episodes per member per generation (control tasks); fitness is their mean return.
     pub episodes: usize,
-    /// Episodes of the final evaluation of the unperturbed policy (control tasks).
+    /// Episodes of the validation and final evaluations of the unperturbed policy.
     pub eval_episodes: usize,
-    /// Evaluate the unperturbed policy on `eval_episodes` validation episodes every this many
-    /// generations (0 = never; control tasks).
+    /// Evaluate the unperturbed policy every this many generations (0 = never).
     pub eval_every: u64,
-    /// Stop once a validation evaluation reaches this mean return (control tasks).
-    pub early_stop_at: Option<f32>,
-    /// At the end, keep the parameters with the best validation evaluation (control tasks).
+    /// At the end, keep the parameters with the best validation evaluation.
     pub keep_best_eval: bool,
     /// `solved` threshold: final fitness (benchmarks), eval_mean (control tasks) or
     /// test_accuracy (mnist).
     pub solved_at: f32,
-    /// MNIST directory (else `EGGROLL_MNIST_DIR`, else `data/mnist`).
-    pub data_dir: Option<String>,
-    /// Images per generation (mnist); every member sees the same batch.
-    pub batch: usize,
+    /// What to do with NaN/inf fitness.
+    pub nonfinite: NonFinitePolicy,
+}
+
+impl Default for EvaluationConfig {
+    fn default() -> Self {
+        Self {
+            episodes: 1,
+            eval_episodes: 100,
+            eval_every: 0,
+            keep_best_eval: false,
+            solved_at: -1e-3,
+            nonfinite: NonFinitePolicy::Error,
+        }
+    }
+}
+
+/// Checkpoints and distributed lockstep checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheckpointConfig {
+    /// Save a checkpoint every this many generations (0 = only at the end).
+    pub every: u64,
     /// Distributed runs: compare a hash of the parameters across ranks every this many
     /// generations (0 = never).
-    pub lockstep_check_every: u64,
+    pub lockstep_every: u64,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        Self {
+            every: 50,
+            lockstep_every: 5,
+        }
+    }
+}
+
+/// Where the run's files go.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputConfig {
+    /// The run directory (`--out` overrides it; default `runs/<task>-<timestamp>`).
+    pub dir: Option<String>,
+}
+
+/// A task's data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// MNIST directory (else `EGGROLL_MNIST_DIR`, else `data/mnist`).
+    pub dir: Option<String>,
+    /// Images per generation (mnist); every member sees the same batch.
+    pub batch: usize,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            batch: 256,
+        }
+    }
+}
+
+/// The full configuration of a run, in sections: the task (`task`, `[policy]`, `[problem]`,
+/// `[data]`), the strategy (`strategy`, `[es]`), `[stop]`, `[evaluation]`, `[checkpoints]`
+/// and `[output]`. Saved as `config.toml` in the run directory. The flat keys of earlier
+/// versions (`generations`, `eval_every`, `checkpoint_every`, …) are still read (see
+/// [`LEGACY_KEYS`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// Task name (see the task registry).
+    pub task: String,
+    /// Strategy.
+    pub strategy: StrategyKind,
+    /// Worker threads (0 = all cores).
+    pub threads: usize,
+    /// Strategy hyperparameters (`es.seed` is the run's seed).
+    pub es: EsConfig,
+    /// When the run stops.
+    pub stop: StopConfig,
+    /// How members and the result are evaluated.
+    pub evaluation: EvaluationConfig,
+    /// Checkpoints.
+    pub checkpoints: CheckpointConfig,
+    /// Where the files go.
+    pub output: OutputConfig,
+    /// Policy network (control tasks, mnist).
+    pub policy: PolicyConfig,
+    /// Benchmark problem settings (sphere, rastrigin).
+    pub problem: ProblemConfig,
+    /// The task's data (mnist).
+    pub data: DataConfig,
 }
 
 impl Default for RunConfig {
     fn default() -> Self {
         Self {
             task: "sphere".into(),
-            generations: 300,
-            threads: 0,
-            target_fitness: None,
-            time_budget_s: None,
-            nonfinite: NonFinitePolicy::Error,
-            checkpoint_every: 50,
             strategy: StrategyKind::Eggroll,
+            threads: 0,
             es: EsConfig::default(),
-            problem: ProblemConfig::default(),
+            stop: StopConfig::default(),
+            evaluation: EvaluationConfig::default(),
+            checkpoints: CheckpointConfig::default(),
+            output: OutputConfig::default(),
             policy: PolicyConfig::default(),
-            episodes: 1,
-            eval_episodes: 100,
-            eval_every: 0,
-            early_stop_at: None,
-            keep_best_eval: false,
-            solved_at: -1e-3,
-            data_dir: None,
-            batch: 256,
-            lockstep_check_every: 5,
+            problem: ProblemConfig::default(),
+            data: DataConfig::default(),
         }
     }
+}
+
+/// Flat keys of earlier versions and the sectioned keys they now are: accepted in config files
+/// (old run directories resume), in `--set` and in overrides.
+pub const LEGACY_KEYS: &[(&str, &str)] = &[
+    ("generations", "stop.generations"),
+    ("time_budget_s", "stop.time_budget_s"),
+    ("target_fitness", "stop.target_fitness"),
+    ("early_stop_at", "stop.early_stop_at"),
+    ("episodes", "evaluation.episodes"),
+    ("eval_episodes", "evaluation.eval_episodes"),
+    ("eval_every", "evaluation.eval_every"),
+    ("keep_best_eval", "evaluation.keep_best_eval"),
+    ("solved_at", "evaluation.solved_at"),
+    ("nonfinite", "evaluation.nonfinite"),
+    ("checkpoint_every", "checkpoints.every"),
+    ("lockstep_check_every", "checkpoints.lockstep_every"),
+    ("data_dir", "data.dir"),
+    ("batch", "data.batch"),
+];
+
+/// The sectioned key of `key` (itself unless it is a legacy flat key).
+pub fn canonical_key(key: &str) -> &str {
+    LEGACY_KEYS
+        .iter()
+        .find(|(old, _)| *old == key)
+        .map_or(key, |(_, new)| new)
+}
+
+/// Move legacy flat keys of a config file's table into their sections.
+fn migrate(table: &mut toml::Table) -> Result<()> {
+    for (old, new) in LEGACY_KEYS {
+        if let Some(v) = table.remove(*old) {
+            set_dotted(table, new, v)?;
+        }
+    }
+    Ok(())
 }
 
 /// Default configuration of a task (the registry's entry sets its own defaults).
@@ -265,6 +379,8 @@ pub fn resolve_with(
             what: format!("config file {}", path.display()),
             reason: format!("not valid TOML: {e}"),
         })?;
+        let mut user = user;
+        migrate(&mut user)?;
         let mut keys = Vec::new();
         leaf_keys(&user, "", &mut keys);
         for k in keys {
@@ -281,10 +397,12 @@ pub fn resolve_with(
             .split_once('=')
             .ok_or_else(|| set_err("expected key=value".into()))?;
         let value = parse_value(v.trim()).map_err(|e| set_err(e.to_string()))?;
-        set_dotted(&mut table, k.trim(), value).map_err(|e| set_err(e.to_string()))?;
-        origins.set(k.trim(), format!("--set {s}"));
+        let key = canonical_key(k.trim());
+        set_dotted(&mut table, key, value).map_err(|e| set_err(e.to_string()))?;
+        origins.set(key, format!("--set {s}"));
     }
     for (k, v) in flags {
+        let k = canonical_key(k);
         set_dotted(&mut table, k, v.clone())?;
         origins.set(k, format!("a command-line flag ({k} = {v})"));
     }
@@ -305,14 +423,17 @@ pub fn resolve_with(
         ));
     }
     config.es.validate()?;
-    if config.generations == 0 {
-        return Err(config_err("generations", "is 0; must be ≥ 1"));
+    if config.stop.generations == 0 {
+        return Err(config_err("stop.generations", "is 0; must be ≥ 1"));
     }
-    if config.batch == 0 {
-        return Err(config_err("batch", "is 0; must be ≥ 1"));
+    if config.data.batch == 0 {
+        return Err(config_err("data.batch", "is 0; must be ≥ 1"));
     }
-    if config.episodes == 0 || config.eval_episodes == 0 {
-        return Err(config_err("episodes", "and `eval_episodes` must be ≥ 1"));
+    if config.evaluation.episodes == 0 || config.evaluation.eval_episodes == 0 {
+        return Err(config_err(
+            "evaluation.episodes",
+            "and `evaluation.eval_episodes` must be ≥ 1",
+        ));
     }
     if config.policy.hidden.contains(&0) {
         return Err(config_err(
@@ -323,11 +444,11 @@ pub fn resolve_with(
     if config.problem.rows == 0 || config.problem.cols == 0 {
         return Err(config_err("problem.rows", "and `problem.cols` must be ≥ 1"));
     }
-    if let Some(t) = config.time_budget_s
+    if let Some(t) = config.stop.time_budget_s
         && !(t > 0.0 && t.is_finite())
     {
         return Err(config_err(
-            "time_budget_s",
+            "stop.time_budget_s",
             format!("is {t}; must be finite and > 0"),
         ));
     }

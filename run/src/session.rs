@@ -18,17 +18,22 @@ use eggroll_envs::mnist::Dataset;
 use eggroll_policies::MlpConfig;
 
 use crate::artifacts::{self, CHECKPOINT, CONFIG, METRICS, POLICY, POLICY_BEST};
-use crate::config::{RunConfig, StrategyKind, resolve_with};
+use crate::config::{CheckpointConfig, RunConfig, StopConfig, StrategyKind, resolve_with};
 use crate::dir::{RunDir, default_dir};
 use crate::error::{Error, Result};
 use crate::observers::{MetricsFile, Progress};
 use crate::task::{self, TaskEvaluator};
 
 /// Config keys `--resume` may change: none of them changes the bits of a generation.
-pub const RESUME_KEYS: &[&str] = &["generations", "threads", "data_dir", "time_budget_s"];
+pub const RESUME_KEYS: &[&str] = &[
+    "stop.generations",
+    "threads",
+    "data.dir",
+    "stop.time_budget_s",
+];
 
 /// Config keys `--resume` refuses: they would change every later generation's fitness.
-pub const RESUME_REFUSED: &[&str] = &["episodes", "batch"];
+pub const RESUME_REFUSED: &[&str] = &["evaluation.episodes", "data.batch"];
 
 /// How a session starts.
 pub enum Start {
@@ -200,7 +205,7 @@ fn resolve_start(
         } => {
             let refused: Vec<&str> = overrides
                 .iter()
-                .map(|(k, _)| *k)
+                .map(|(k, _)| crate::config::canonical_key(k))
                 .filter(|k| !RESUME_KEYS.contains(k))
                 .collect();
             if !refused.is_empty() {
@@ -216,7 +221,10 @@ fn resolve_start(
                         "{} {why}",
                         refused
                             .iter()
-                            .map(|k| format!("`{k}` (--{})", k.replace('_', "-")))
+                            .map(|k| {
+                                let flag = k.rsplit('.').next().unwrap_or(k).replace('_', "-");
+                                format!("`{k}` (--{flag})")
+                            })
                             .collect::<Vec<_>>()
                             .join(" and ")
                     ),
@@ -257,7 +265,9 @@ fn resolve_start(
             force,
         } => {
             let config = resolve_with(lookup(&task)?, file.as_deref(), &sets, &overrides)?;
-            let dir = out.unwrap_or_else(|| default_dir(&config.task));
+            let dir = out
+                .or_else(|| config.output.dir.as_ref().map(PathBuf::from))
+                .unwrap_or_else(|| default_dir(&config.task));
             Ok((config, dir, false, force))
         }
     }
@@ -304,7 +314,8 @@ impl Session {
         };
         // Rank 0 alone writes the run directory and prints; every rank trains in lockstep.
         let writer = evaluator.is_writer();
-        let mut trainer = Trainer::from_boxed(strategy, params).with_nonfinite(config.nonfinite);
+        let mut trainer =
+            Trainer::from_boxed(strategy, params).with_nonfinite(config.evaluation.nonfinite);
         // Fault injection for the MPI divergence test: a worker changes its learning rate.
         let fault_lr_at = if writer {
             None
@@ -333,14 +344,14 @@ impl Session {
         let mut best_eval = None;
         if resuming {
             trainer.load_checkpoint(&dir.join(CHECKPOINT))?;
-            if trainer.generation() > config.generations {
+            if trainer.generation() > config.stop.generations {
                 return Err(Error::Input {
                     what: format!("--resume {}", dir.display()),
                     reason: format!(
                         "the run is already at generation {}; --generations {} would not \
                          continue it (give a total above {})",
                         trainer.generation(),
-                        config.generations,
+                        config.stop.generations,
                         trainer.generation()
                     ),
                 });
@@ -359,7 +370,7 @@ impl Session {
         let (history_obs, history_rx) = ChannelObserver::new(1 << 20);
         trainer.add_observer(history_obs);
         if writer && options.progress {
-            trainer.add_observer(Progress::new(config.generations, trainer.generation()));
+            trainer.add_observer(Progress::new(config.stop.generations, trainer.generation()));
         }
         Ok(Session {
             config,
@@ -398,10 +409,14 @@ impl Session {
         Session {
             config: RunConfig {
                 task: "custom".into(),
-                generations,
-                eval_every: 0,
-                checkpoint_every: 0,
-                lockstep_check_every: 0,
+                stop: StopConfig {
+                    generations,
+                    ..StopConfig::default()
+                },
+                checkpoints: CheckpointConfig {
+                    every: 0,
+                    lockstep_every: 0,
+                },
                 ..RunConfig::default()
             },
             dir: PathBuf::new(),
@@ -488,6 +503,7 @@ impl Session {
         let start = Instant::now();
         // A budget beyond `Duration`'s range (about 5.8e11 years) is no limit at all.
         let budget = config
+            .stop
             .time_budget_s
             .and_then(|s| Duration::try_from_secs_f64(s).ok());
         let mut solved_early = None;
@@ -495,7 +511,7 @@ impl Session {
         let interrupt = self.interrupt.clone();
         let reason = loop {
             let trainer = &mut self.trainer;
-            if trainer.generation() >= config.generations {
+            if trainer.generation() >= config.stop.generations {
                 break StopReason::Generations;
             }
             if budget.is_some_and(|b| start.elapsed() >= b) {
@@ -515,34 +531,37 @@ impl Session {
             if let Some(f) = &mut self.snapshot {
                 f(g, trainer.params().to_host()?);
             }
-            if config.lockstep_check_every > 0 && g.is_multiple_of(config.lockstep_check_every) {
+            if config.checkpoints.lockstep_every > 0
+                && g.is_multiple_of(config.checkpoints.lockstep_every)
+            {
                 self.evaluator.check_lockstep(trainer.params(), g)?;
             }
-            if config.eval_every > 0 && g.is_multiple_of(config.eval_every) {
+            if config.evaluation.eval_every > 0 && g.is_multiple_of(config.evaluation.eval_every) {
                 let (score, _) = self.evaluator.final_score(
                     trainer.params(),
-                    config.eval_episodes,
+                    config.evaluation.eval_episodes,
                     config.es.seed.wrapping_add(g),
                 )?;
-                if config.keep_best_eval && self.best_eval.as_ref().is_none_or(|(b, _)| score > *b)
+                if config.evaluation.keep_best_eval
+                    && self.best_eval.as_ref().is_none_or(|(b, _)| score > *b)
                 {
                     if self.files {
                         artifacts::save_validation(&dir, score, trainer.params())?;
                     }
                     self.best_eval = Some((score, trainer.params().clone()));
                 }
-                if config.early_stop_at.is_some_and(|t| score >= t as f64) {
+                if config.stop.early_stop_at.is_some_and(|t| score >= t as f64) {
                     solved_early = Some(g);
                     break StopReason::Target;
                 }
             }
             if self.files
-                && config.checkpoint_every > 0
-                && g.is_multiple_of(config.checkpoint_every)
+                && config.checkpoints.every > 0
+                && g.is_multiple_of(config.checkpoints.every)
             {
                 trainer.save_checkpoint(&dir.join(CHECKPOINT))?;
             }
-            if config.target_fitness.is_some_and(|t| stats.mean >= t) {
+            if config.stop.target_fitness.is_some_and(|t| stats.mean >= t) {
                 break StopReason::Target;
             }
             if interrupt.load(Ordering::SeqCst) {
@@ -579,7 +598,7 @@ impl Session {
         // Final evaluation on fresh seeds (never those used for validation).
         let (final_score, report) = self.evaluator.final_score(
             &final_params,
-            config.eval_episodes,
+            config.evaluation.eval_episodes,
             config.es.seed ^ 0x5eed_f1a1,
         )?;
         let evals_by_rank = self.evaluator.evals_by_rank();
@@ -591,7 +610,7 @@ impl Session {
             // The plot last: a failure here (e.g. a full disk) is reported, the policies exist.
             artifacts::plot(&dir, &config.task, &self.history)?;
         }
-        let solved = final_score >= config.solved_at as f64;
+        let solved = final_score >= config.evaluation.solved_at as f64;
         let mut json = serde_json::json!({
             "task": config.task,
             "strategy": self.trainer.strategy().name(),

@@ -19,9 +19,9 @@ impl Task for Quadratic {
         "quadratic"
     }
     fn defaults(&self, c: &mut RunConfig) {
-        c.generations = 40;
-        c.checkpoint_every = 10;
-        c.solved_at = -0.2; // from −16 at x = 0
+        c.stop.generations = 40;
+        c.checkpoints.every = 10;
+        c.evaluation.solved_at = -0.2; // from −16 at x = 0
         c.es.population_size = 64;
         c.es.sigma = 0.05;
         c.es.learning_rate = 0.05;
@@ -44,7 +44,7 @@ fn new_run(out: &Path, generations: u64) -> Start {
         task: "quadratic".into(),
         file: None,
         sets: vec![],
-        overrides: vec![("generations", toml::Value::Integer(generations as i64))],
+        overrides: vec![("stop.generations", toml::Value::Integer(generations as i64))],
         out: Some(out.to_path_buf()),
         force: false,
     }
@@ -95,7 +95,7 @@ fn a_custom_task_runs_resumes_bit_identically_and_stops_on_interrupt() {
     let resume = Start::Resume {
         dir: b.clone(),
         task: None,
-        overrides: vec![("generations", toml::Value::Integer(40))],
+        overrides: vec![("stop.generations", toml::Value::Integer(40))],
     };
     finished(
         Session::start_with(&Quadratic, resume, Options::default())
@@ -132,7 +132,11 @@ fn a_custom_task_runs_resumes_bit_identically_and_stops_on_interrupt() {
     let err = Session::start_with(&Quadratic, refused, Options::default())
         .err()
         .unwrap();
-    assert!(err.to_string().contains("`episodes` (--episodes)"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("`evaluation.episodes` (--episodes)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -157,4 +161,45 @@ fn a_session_over_parts_writes_nothing_and_returns_the_trainer() {
     assert!(matches!(outcome, Outcome::Finished(_)));
     assert_eq!(std::env::current_dir().unwrap(), cwd);
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+/// The flat keys of earlier versions (`generations`, `eval_every`, `checkpoint_every`, …) still
+/// load, as the sectioned keys they became, from files (old run directories resume) and `--set`.
+#[test]
+fn legacy_flat_keys_read_as_their_sections() {
+    let tmp = tempfile::tempdir().unwrap();
+    let old = tmp.path().join("old.toml");
+    std::fs::write(
+        &old,
+        "task = \"cartpole\"\ngenerations = 7\neval_every = 3\ncheckpoint_every = 2\nbatch = 64\n",
+    )
+    .unwrap();
+    let new = tmp.path().join("new.toml");
+    std::fs::write(
+        &new,
+        "task = \"cartpole\"\n[stop]\ngenerations = 7\n[evaluation]\neval_every = 3\n\
+         [checkpoints]\nevery = 2\n[data]\nbatch = 64\n",
+    )
+    .unwrap();
+    let a = eggroll_run::resolve("cartpole", Some(&old), &[], &[]).unwrap();
+    let b = eggroll_run::resolve("cartpole", Some(&new), &[], &[]).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(
+        (
+            a.stop.generations,
+            a.evaluation.eval_every,
+            a.checkpoints.every,
+            a.data.batch
+        ),
+        (7, 3, 2, 64)
+    );
+    let c = eggroll_run::resolve("cartpole", None, &["solved_at=1.5".into()], &[]).unwrap();
+    assert_eq!(c.evaluation.solved_at, 1.5);
+    // The saved config is sectioned.
+    let text = toml::to_string_pretty(&a).unwrap();
+    assert!(
+        text.contains("[stop]")
+            && text.contains("[evaluation]")
+            && !text.starts_with("generations")
+    );
 }

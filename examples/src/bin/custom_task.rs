@@ -19,8 +19,8 @@ impl Task for Rosenbrock {
         "rosenbrock"
     }
     fn defaults(&self, c: &mut RunConfig) {
-        c.generations = 5000;
-        c.solved_at = -0.1;
+        c.stop.generations = 5000;
+        c.evaluation.solved_at = -0.1;
         c.problem.rows = 2;
         c.problem.cols = 16;
         c.es.population_size = 256;

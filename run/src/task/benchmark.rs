@@ -39,7 +39,7 @@ impl Task for Sphere {
     }
     fn defaults(&self, c: &mut RunConfig) {
         // Chosen by the grid in scripts/sweep-benchmarks.sh.
-        c.generations = 800;
+        c.stop.generations = 800;
         c.es.population_size = 128;
         c.es.sigma = 0.05;
         c.es.learning_rate = 0.05;
@@ -58,10 +58,10 @@ impl Task for Rastrigin {
         "rastrigin"
     }
     fn defaults(&self, c: &mut RunConfig) {
-        c.generations = 400;
+        c.stop.generations = 400;
         c.problem.rows = 16;
         c.problem.cols = 16;
-        c.solved_at = -0.5;
+        c.evaluation.solved_at = -0.5;
         c.es.population_size = 512;
         c.es.sigma = 1.0;
         c.es.learning_rate = 0.05;

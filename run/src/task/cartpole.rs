@@ -16,10 +16,10 @@ impl Task for CartPole {
     }
     fn defaults(&self, c: &mut RunConfig) {
         // Chosen by scripts/sweep-control.sh (see its header for the grid and results).
-        c.generations = 100;
-        c.solved_at = 475.0;
-        c.eval_every = 1;
-        c.early_stop_at = Some(475.0);
+        c.stop.generations = 100;
+        c.evaluation.solved_at = 475.0;
+        c.evaluation.eval_every = 1;
+        c.stop.early_stop_at = Some(475.0);
         c.policy.hidden = vec![16];
         c.es.population_size = 256;
         c.es.rank = 1;

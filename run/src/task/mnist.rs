@@ -23,17 +23,17 @@ impl Task for Mnist {
         "mnist"
     }
     fn defaults(&self, c: &mut RunConfig) {
-        c.generations = 2000;
-        c.solved_at = 0.90;
+        c.stop.generations = 2000;
+        c.evaluation.solved_at = 0.90;
         c.policy.hidden = vec![128];
-        c.batch = 256;
+        c.data.batch = 256;
         c.es.population_size = 512;
         c.es.rank = 1;
         c.es.sigma = 0.05;
         c.es.learning_rate = 0.01;
     }
     fn build(&self, config: &RunConfig) -> Result<Built> {
-        let dir = mnist_dir(config.data_dir.as_deref().map(Path::new));
+        let dir = mnist_dir(config.data.dir.as_deref().map(Path::new));
         let train = Dataset::load(&dir, Split::Train)?;
         let test = Dataset::load(&dir, Split::Test)?;
         if (train.rows, train.cols) != (test.rows, test.cols) {
@@ -52,7 +52,7 @@ impl Task for Mnist {
             eval: MnistEvaluator::new(
                 policy.clone(),
                 Arc::new(train),
-                config.batch,
+                config.data.batch,
                 config.es.seed,
             )?,
             test: test.clone(),

@@ -234,7 +234,7 @@ pub fn build_control(config: &RunConfig, spec: ControlSpec) -> Result<Built> {
         policy.clone(),
         spec.head,
         Box::new(spec.env),
-        config.episodes,
+        config.evaluation.episodes,
         config.es.seed,
     )?;
     Ok(Built {
@@ -246,8 +246,7 @@ pub fn build_control(config: &RunConfig, spec: ControlSpec) -> Result<Built> {
 }
 
 /// The config keys that size a run (named when it does not fit in memory).
-const MEMORY_KEYS: &str =
-    "es.population_size, es.rank, policy.hidden, problem.rows/cols, episodes or batch";
+const MEMORY_KEYS: &str = "es.population_size, es.rank, policy.hidden, problem.rows/cols, evaluation.episodes or data.batch";
 
 /// The memory a run needs, computed from its sizes before anything is allocated, checked
 /// against the machine: parameters and their copies (optimiser moments, update, best member,
@@ -296,8 +295,8 @@ pub fn check_memory(
         (Some(p), None) => e.add(
             "forward rows",
             &[
-                n.max(config.eval_episodes),
-                config.episodes,
+                n.max(config.evaluation.eval_episodes),
+                config.evaluation.episodes,
                 p.sizes[0] + p.sizes[p.sizes.len() - 1] + 8,
             ],
         ),
@@ -305,12 +304,12 @@ pub fn check_memory(
         (Some(p), Some((count, pixels))) => e
             .add(
                 "forward rows",
-                &[n, config.batch, p.sizes[p.sizes.len() - 1] + 2],
+                &[n, config.data.batch, p.sizes[p.sizes.len() - 1] + 2],
             )
             .add(
                 "shared first layer",
                 &[
-                    config.batch,
+                    config.data.batch,
                     n.saturating_mul(es.rank).saturating_add(widest),
                 ],
             )

@@ -15,12 +15,12 @@ impl Task for Pendulum {
         "pendulum"
     }
     fn defaults(&self, c: &mut RunConfig) {
-        c.generations = 600;
-        c.solved_at = -200.0;
-        c.eval_every = 10;
-        c.early_stop_at = Some(-170.0);
-        c.keep_best_eval = true;
-        c.episodes = 4;
+        c.stop.generations = 600;
+        c.evaluation.solved_at = -200.0;
+        c.evaluation.eval_every = 10;
+        c.stop.early_stop_at = Some(-170.0);
+        c.evaluation.keep_best_eval = true;
+        c.evaluation.episodes = 4;
         c.policy.hidden = vec![64, 64];
         c.es.population_size = 512;
         c.es.rank = 1;
