@@ -235,8 +235,6 @@ struct EsCore {
     config: EsConfig,
     specs: Vec<NoiseSpec>,
     optimizer: Optimizer,
-    sigma_base: f32,
-    lr_base: f32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -266,8 +264,6 @@ impl EsCore {
         }
         Ok(Self {
             optimizer: Optimizer::new(config.optimizer, params.len()),
-            sigma_base: config.sigma,
-            lr_base: config.learning_rate,
             specs,
             config,
         })
@@ -276,11 +272,13 @@ impl EsCore {
     fn sigma(&self, generation: u64) -> f32 {
         self.config
             .sigma_schedule
-            .value(self.sigma_base, generation)
+            .value(self.config.sigma, generation)
     }
 
     fn lr(&self, generation: u64) -> f32 {
-        self.config.lr_schedule.value(self.lr_base, generation)
+        self.config
+            .lr_schedule
+            .value(self.config.learning_rate, generation)
     }
 
     fn ask(&self, params: &Params, generation: u64) -> Result<Population> {
@@ -339,8 +337,8 @@ impl EsCore {
         let (steps, tensors) = self.optimizer.state();
         let json = serde_json::to_value(CoreJson {
             optimizer_steps: steps,
-            sigma_base: self.sigma_base,
-            lr_base: self.lr_base,
+            sigma_base: self.config.sigma,
+            lr_base: self.config.learning_rate,
         })
         .expect("plain struct serialises");
         Ok(StrategyState { json, tensors })
@@ -368,7 +366,8 @@ impl EsCore {
                 format!("is {sigma}; must be finite and > 0"),
             ));
         }
-        self.sigma_base = sigma;
+        // One value: `config()` shows the σ in force, also after a live change.
+        self.config.sigma = sigma;
         Ok(())
     }
 
@@ -379,7 +378,7 @@ impl EsCore {
                 format!("is {lr}; must be finite and > 0"),
             ));
         }
-        self.lr_base = lr;
+        self.config.learning_rate = lr;
         Ok(())
     }
 }

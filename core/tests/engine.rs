@@ -892,3 +892,19 @@ fn member_noise_is_the_materialised_direction() {
         assert!(pop.member_noise(&params, 9, 0).is_err());
     }
 }
+
+/// σ and the learning rate are stored once: a live change shows in `config()`.
+#[test]
+fn live_changes_show_in_the_config() {
+    let params = two_params();
+    let mut es = Eggroll::new(config(), &params).unwrap();
+    es.set_sigma(0.37).unwrap();
+    es.set_learning_rate(0.011).unwrap();
+    assert_eq!(
+        (es.config().sigma, es.config().learning_rate),
+        (0.37, 0.011)
+    );
+    assert_eq!((es.sigma(0), es.learning_rate(0)), (0.37, 0.011));
+    assert!(es.set_sigma(-1.0).is_err());
+    assert_eq!(es.config().sigma, 0.37);
+}
