@@ -304,7 +304,6 @@ fn bench_forward(
     device: Option<&str>,
 ) -> anyhow::Result<()> {
     let device = device::parse(device)?;
-    anyhow::ensure!(layers.len() >= 2, "--layers needs at least two widths");
     anyhow::ensure!(
         population >= 2 && population.is_multiple_of(2),
         "--population must be even and ≥ 2"
