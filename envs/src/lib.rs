@@ -15,17 +15,21 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod acrobot;
 pub mod cartpole;
 pub mod closure;
 pub mod dynamics;
 pub mod mnist;
+pub mod mountaincar;
 pub mod pendulum;
 pub mod rng;
 pub mod vec;
 
+pub use acrobot::Acrobot;
 pub use cartpole::CartPole;
 pub use closure::FnEnv;
 pub use dynamics::{Dynamics, Env, MemberAction, VecOf};
+pub use mountaincar::{MountainCar, MountainCarContinuous};
 pub use pendulum::Pendulum;
 pub use vec::{Actions, CartPoleVec, EnvVec, PendulumVec, VecEnv};
 

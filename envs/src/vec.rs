@@ -241,6 +241,16 @@ pub(crate) fn step_members<S: Send, A: Sync>(
 /// N CartPole-v1 members; states `[x, ẋ, θ, θ̇]` contiguous per member, outputs SoA.
 pub type CartPoleVec = crate::dynamics::VecOf<cartpole::CartPoleV1>;
 
+/// N Acrobot-v1 members.
+pub type AcrobotVec = crate::dynamics::VecOf<crate::acrobot::AcrobotV1>;
+
+/// N MountainCar-v0 members.
+pub type MountainCarVec = crate::dynamics::VecOf<crate::mountaincar::MountainCarV0>;
+
+/// N MountainCarContinuous-v0 members.
+pub type MountainCarContinuousVec =
+    crate::dynamics::VecOf<crate::mountaincar::MountainCarContinuousV0>;
+
 /// N Pendulum-v1 members; states `[θ, θ̇]` per member, outputs SoA.
 pub type PendulumVec = crate::dynamics::VecOf<pendulum::PendulumV1>;
 

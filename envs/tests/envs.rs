@@ -282,3 +282,83 @@ fn member_seeds_are_distinct_and_stable() {
     assert_eq!(member_seed(42, 3), member_seed(42, 3));
     assert_ne!(member_seed(42, 3), member_seed(43, 3));
 }
+
+/// Acrobot, MountainCar and MountainCarContinuous: the vectorised form steps bit for bit like
+/// N scalar environments (both come from one `Dynamics`), through terminations and time
+/// limits; bad actions are typed errors that consume no step.
+#[test]
+fn new_classic_control_vec_equals_scalar_and_rejects_bad_actions() {
+    use eggroll_envs::dynamics::{Dynamics, Env, VecOf};
+    fn check<D: Dynamics>(continuous: bool, steps: usize) {
+        let n = 40;
+        let mut v = VecOf::<D>::new(n);
+        v.reset(9);
+        let mut scalars: Vec<Env<D>> = (0..n).map(|_| Env::<D>::new()).collect();
+        for (i, e) in scalars.iter_mut().enumerate() {
+            e.reset(Some(member_seed(9, i)));
+        }
+        let d = D::OBS_DIM;
+        let mut ended = vec![false; n];
+        for t in 0..steps {
+            let disc: Vec<i64> = (0..n).map(|i| ((i * 7 + t / 9) % 3) as i64).collect();
+            let cont: Vec<f32> = (0..n)
+                .map(|i| (((i * 13 + t) % 7) as f32 - 3.0) * 0.5)
+                .collect();
+            if continuous {
+                v.step(Actions::Continuous(&cont)).unwrap();
+            } else {
+                v.step(Actions::Discrete(&disc)).unwrap();
+            }
+            for i in 0..n {
+                if ended[i] {
+                    continue;
+                }
+                let s = if continuous {
+                    scalars[i].step(Action::Continuous(&cont[i..i + 1]))
+                } else {
+                    scalars[i].step(Action::Discrete(disc[i]))
+                }
+                .unwrap();
+                assert_eq!(&v.observations()[i * d..(i + 1) * d], &s.observation[..]);
+                assert_eq!(v.rewards()[i].to_bits(), s.reward.to_bits());
+                assert_eq!(
+                    (v.terminated()[i], v.truncated()[i]),
+                    (s.terminated, s.truncated)
+                );
+                ended[i] = s.terminated || s.truncated;
+            }
+        }
+        assert!(v.all_done() && ended.iter().all(|&e| e));
+        // Bad actions: typed errors, no step consumed.
+        let mut e = Env::<D>::new();
+        let valid = if continuous {
+            Action::Continuous(&[0.0])
+        } else {
+            Action::Discrete(0)
+        };
+        assert_eq!(e.step(valid).unwrap_err(), EnvError::NotReset);
+        e.reset(Some(1));
+        let bad: Vec<Action<'_>> = if continuous {
+            vec![
+                Action::Continuous(&[f32::NAN]),
+                Action::Continuous(&[0.0, 0.0]),
+                Action::Discrete(0),
+            ]
+        } else {
+            vec![
+                Action::Discrete(3),
+                Action::Discrete(-1),
+                Action::Continuous(&[0.0]),
+            ]
+        };
+        for a in bad {
+            assert!(
+                matches!(e.step(a), Err(EnvError::InvalidAction(_))),
+                "{a:?}"
+            );
+        }
+    }
+    check::<acrobot::AcrobotV1>(false, 500);
+    check::<mountaincar::MountainCarV0>(false, 200);
+    check::<mountaincar::MountainCarContinuousV0>(true, 999);
+}

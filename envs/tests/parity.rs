@@ -9,7 +9,10 @@
 
 use std::path::PathBuf;
 
-use eggroll_envs::{Action, CartPole, Environment, Pendulum};
+use eggroll_envs::mountaincar::ContinuousState;
+use eggroll_envs::{
+    Acrobot, Action, CartPole, Environment, MountainCar, MountainCarContinuous, Pendulum,
+};
 use serde_json::Value;
 
 fn parity_dir() -> PathBuf {
@@ -133,5 +136,110 @@ fn reset_with_seed_reproduces_gymnasium_initial_states() {
                 assert_eq!(obs, io, "{name} episode {e}: initial observation");
             }
         }
+    }
+}
+
+/// Replays every recorded episode of `name` through `env` from its recorded initial state.
+fn replay<E: Environment>(
+    name: &str,
+    label: &str,
+    mut env_from: impl FnMut(&[f64]) -> E,
+    action: impl Fn(&Value) -> (Option<i64>, Option<f32>),
+) -> usize {
+    let mut steps = 0;
+    for (e, ep) in load(name).iter().enumerate() {
+        let mut env = env_from(&f64s(&ep["initial_state"]));
+        let actions = ep["actions"].as_array().unwrap();
+        let want = ep["steps"].as_array().unwrap();
+        assert_eq!(actions.len(), want.len());
+        for (t, (a, w)) in actions.iter().zip(want).enumerate() {
+            let got = match action(a) {
+                (Some(d), _) => env.step(Action::Discrete(d)),
+                (_, Some(c)) => env.step(Action::Continuous(&[c])),
+                _ => unreachable!(),
+            }
+            .unwrap();
+            check_step(label, e, t, &got, w);
+            steps += 1;
+        }
+        assert!(
+            env.step(Action::Discrete(0)).is_err(),
+            "{label} episode {e}: not over"
+        );
+    }
+    steps
+}
+
+#[test]
+fn acrobot_v1_matches_gymnasium_step_for_step() {
+    let steps = replay(
+        "acrobot_v1.json",
+        "Acrobot",
+        |s| {
+            let mut env = Acrobot::new();
+            env.reset_to([s[0], s[1], s[2], s[3]]);
+            env
+        },
+        |a| (Some(a.as_i64().unwrap()), None),
+    );
+    assert!(steps > 1000, "only {steps} steps checked");
+}
+
+#[test]
+fn mountaincar_v0_matches_gymnasium_step_for_step() {
+    let steps = replay(
+        "mountaincar_v0.json",
+        "MountainCar",
+        |s| {
+            let mut env = MountainCar::new();
+            env.reset_to([s[0], s[1]]);
+            env
+        },
+        |a| (Some(a.as_i64().unwrap()), None),
+    );
+    assert!(steps > 1000, "only {steps} steps checked");
+}
+
+#[test]
+fn mountaincar_continuous_v0_matches_gymnasium_step_for_step() {
+    let steps = replay(
+        "mountaincarcontinuous_v0.json",
+        "MountainCarContinuous",
+        |s| {
+            let mut env = MountainCarContinuous::new();
+            env.reset_to(ContinuousState {
+                position: s[0],
+                velocity: s[1],
+                single: false,
+            });
+            env
+        },
+        |a| (None, Some(a.as_f64().unwrap() as f32)),
+    );
+    assert!(steps > 1000, "only {steps} steps checked");
+}
+
+/// `reset(seed)` reproduces the recorded initial states and observations of the three.
+#[test]
+fn reset_with_seed_reproduces_the_other_classic_control_states() {
+    for ep in load("acrobot_v1.json") {
+        let mut env = Acrobot::new();
+        let o = env.reset(Some(ep["seed"].as_u64().unwrap()));
+        assert_eq!(env.state().to_vec(), f64s(&ep["initial_state"]));
+        let io: Vec<f32> = f64s(&ep["initial_obs"]).iter().map(|&x| x as f32).collect();
+        assert_eq!(o, io);
+    }
+    for ep in load("mountaincar_v0.json") {
+        let mut env = MountainCar::new();
+        env.reset(Some(ep["seed"].as_u64().unwrap()));
+        assert_eq!(env.state().to_vec(), f64s(&ep["initial_state"]));
+    }
+    for ep in load("mountaincarcontinuous_v0.json") {
+        let mut env = MountainCarContinuous::new();
+        let o = env.reset(Some(ep["seed"].as_u64().unwrap()));
+        let s = env.state();
+        assert_eq!(vec![s.position, s.velocity], f64s(&ep["initial_state"]));
+        let io: Vec<f32> = f64s(&ep["initial_obs"]).iter().map(|&x| x as f32).collect();
+        assert_eq!(o, io);
     }
 }
