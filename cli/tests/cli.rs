@@ -821,3 +821,28 @@ fn readme_cli_reference_lists_every_flag() {
     }
     assert!(checked >= 30, "only {checked} flags found in --help");
 }
+
+/// Acrobot-v1 with the default config: the unperturbed policy's mean return over 100 fresh
+/// episodes reaches Gymnasium's threshold (≥ −100); the MountainCar tasks run and report.
+#[test]
+fn new_classic_control_tasks_train() {
+    let out = eggroll(&["train", "acrobot", "--json", "--quiet", "--seed", "0"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = last_json(&out);
+    assert!(j["eval_mean"].as_f64().unwrap() >= -100.0, "{j}");
+    assert_eq!(j["solved"], true);
+    for task in ["mountaincar", "mountaincar-continuous"] {
+        let out = eggroll(&["train", task, "--json", "--quiet", "--generations", "2"]);
+        assert!(
+            out.status.success(),
+            "{task}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let j = last_json(&out);
+        assert_eq!(j["eval_episodes"], 100, "{task}: {j}");
+    }
+}

@@ -4,9 +4,11 @@
 //! task is one new file here plus one line in [`registry`] (`examples/src/bin/custom_task.rs`
 //! shows a task defined outside this crate and run by the same [`crate::Session`]).
 
+mod acrobot;
 mod benchmark;
 mod cartpole;
 mod mnist;
+mod mountaincar;
 mod pendulum;
 
 use std::sync::Arc;
@@ -16,9 +18,11 @@ use eggroll_envs::mnist::Dataset;
 use eggroll_envs::vec::VecEnv;
 use eggroll_policies::{EvalReport, Head, MlpConfig, RolloutEvaluator};
 
+pub use acrobot::Acrobot;
 pub use benchmark::{Rastrigin, Sphere};
 pub use cartpole::CartPole;
 pub use mnist::{Mnist, MnistTask};
+pub use mountaincar::{MountainCar, MountainCarContinuous};
 pub use pendulum::Pendulum;
 
 use crate::config::{PolicyConfig, RunConfig, StrategyKind};
@@ -113,7 +117,16 @@ pub enum Shape {
 /// Every task this build knows, in the order `--help` lists them. Adding a task: one file in
 /// this folder and one line here.
 pub fn registry() -> &'static [&'static dyn Task] {
-    &[&Sphere, &Rastrigin, &CartPole, &Pendulum, &Mnist]
+    &[
+        &Sphere,
+        &Rastrigin,
+        &CartPole,
+        &Pendulum,
+        &Acrobot,
+        &MountainCar,
+        &MountainCarContinuous,
+        &Mnist,
+    ]
 }
 
 /// The names of [`registry`].
