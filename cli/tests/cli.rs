@@ -4,17 +4,8 @@
 use std::process::{Command, Output};
 
 mod common;
+use common::eggroll;
 use common::synthetic_mnist;
-
-fn eggroll(args: &[&str]) -> Output {
-    // Runs without --out go to runs/ under the working directory: a scratch folder, never
-    // the source tree.
-    Command::new(env!("CARGO_BIN_EXE_eggroll"))
-        .args(args)
-        .current_dir(common::scratch_dir())
-        .output()
-        .expect("run eggroll")
-}
 
 fn last_json(out: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -7,16 +7,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-
-fn eggroll(args: &[&str]) -> Output {
-    // Runs without --out go to runs/ under the working directory: a scratch folder, never
-    // the source tree.
-    Command::new(env!("CARGO_BIN_EXE_eggroll"))
-        .args(args)
-        .current_dir(common::scratch_dir())
-        .output()
-        .expect("run eggroll")
-}
+use common::eggroll;
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -37,3 +37,14 @@ pub fn scratch_dir() -> &'static std::path::Path {
     DIR.get_or_init(|| tempfile::tempdir().expect("a temporary directory"))
         .path()
 }
+
+/// Run the `eggroll` binary in the scratch directory.
+pub fn eggroll(args: &[&str]) -> std::process::Output {
+    // Runs without --out go to runs/ under the working directory: a scratch folder, never
+    // the source tree.
+    std::process::Command::new(env!("CARGO_BIN_EXE_eggroll"))
+        .args(args)
+        .current_dir(scratch_dir())
+        .output()
+        .expect("run eggroll")
+}

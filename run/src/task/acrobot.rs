@@ -3,9 +3,8 @@
 use eggroll_envs::vec::AcrobotVec;
 use eggroll_policies::Head;
 
-use super::{Built, ControlSpec, Scene, Shape, Task, build_control};
+use super::{ControlSpec, Scene, Shape, Task};
 use crate::config::RunConfig;
-use crate::error::Result;
 
 /// Acrobot-v1: solved at a mean return ≥ −100 (Gymnasium's reward threshold).
 pub struct Acrobot;
@@ -26,9 +25,6 @@ impl Task for Acrobot {
         c.es.sigma = 0.2;
         c.es.learning_rate = 0.1;
         c.es.optimizer = eggroll_core::OptimizerConfig::Sgd { momentum: 0.0 };
-    }
-    fn build(&self, config: &RunConfig) -> Result<Built> {
-        build_control(config, self.control().expect("a control task"))
     }
     fn control(&self) -> Option<ControlSpec> {
         Some(ControlSpec {

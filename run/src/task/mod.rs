@@ -35,8 +35,17 @@ pub trait Task: Send + Sync {
     /// Set this task's defaults on a [`RunConfig::default`] (population, σ, stop rules, …).
     fn defaults(&self, config: &mut RunConfig);
     /// Build what a run needs from its resolved config: loads data, checks that the run fits
-    /// in memory (before anything big is allocated), draws the initial parameters.
-    fn build(&self, config: &RunConfig) -> Result<Built>;
+    /// in memory (before anything big is allocated), draws the initial parameters. Control
+    /// tasks need not write it: the default builds the config's MLP over [`Task::control`].
+    fn build(&self, config: &RunConfig) -> Result<Built> {
+        match self.control() {
+            Some(spec) => build_control(config, spec),
+            None => Err(Error::Input {
+                what: format!("task `{}`", self.name()),
+                reason: "defines neither `build` nor `control`".into(),
+            }),
+        }
+    }
     /// Control tasks: the environment and action head, for `eggroll eval` and live views.
     fn control(&self) -> Option<ControlSpec> {
         None

@@ -5,9 +5,8 @@
 use eggroll_envs::vec::{MountainCarContinuousVec, MountainCarVec};
 use eggroll_policies::Head;
 
-use super::{Built, ControlSpec, Scene, Shape, Task, build_control};
+use super::{ControlSpec, Scene, Shape, Task};
 use crate::config::RunConfig;
-use crate::error::Result;
 
 /// MountainCar-v0: solved at a mean return ≥ −110 (Gymnasium's reward threshold).
 pub struct MountainCar;
@@ -36,9 +35,6 @@ impl Task for MountainCar {
         c.evaluation.solved_at = -110.0;
         c.stop.early_stop_at = Some(-110.0);
     }
-    fn build(&self, config: &RunConfig) -> Result<Built> {
-        build_control(config, self.control().expect("a control task"))
-    }
     fn control(&self) -> Option<ControlSpec> {
         Some(ControlSpec {
             observations: 2,
@@ -58,9 +54,6 @@ impl Task for MountainCarContinuous {
         defaults(c);
         c.evaluation.solved_at = 90.0;
         c.stop.early_stop_at = Some(93.0);
-    }
-    fn build(&self, config: &RunConfig) -> Result<Built> {
-        build_control(config, self.control().expect("a control task"))
     }
     fn control(&self) -> Option<ControlSpec> {
         Some(ControlSpec {

@@ -3,9 +3,8 @@
 use eggroll_envs::vec::PendulumVec;
 use eggroll_policies::Head;
 
-use super::{Built, ControlSpec, Scene, Shape, Task, build_control};
+use super::{ControlSpec, Scene, Shape, Task};
 use crate::config::RunConfig;
-use crate::error::Result;
 
 /// Pendulum-v1: solved at a mean return ≥ −200.
 pub struct Pendulum;
@@ -26,9 +25,6 @@ impl Task for Pendulum {
         c.es.rank = 1;
         c.es.sigma = 0.1;
         c.es.learning_rate = 0.1;
-    }
-    fn build(&self, config: &RunConfig) -> Result<Built> {
-        build_control(config, self.control().expect("a control task"))
     }
     fn control(&self) -> Option<ControlSpec> {
         Some(ControlSpec {
