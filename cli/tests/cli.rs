@@ -610,6 +610,17 @@ fn ctrl_c_saves_and_resumes() {
     assert_eq!(last_json(&out)["generations"], (n + 5) as u64);
 }
 
+/// Run `eggroll` in `dir` with no display (the dashboard window cannot open; the runs go on).
+fn headless(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eggroll"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap()
+}
+
 unsafe extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
@@ -620,8 +631,9 @@ unsafe extern "C" {
 #[test]
 fn dashboard_compare_starts_one_run_per_rank() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eggroll"))
-        .args([
+    let out = headless(
+        tmp.path(),
+        &[
             "dashboard",
             "--compare",
             "--task",
@@ -630,12 +642,8 @@ fn dashboard_compare_starts_one_run_per_rank() {
             "1,4,16",
             "--generations",
             "5",
-        ])
-        .current_dir(tmp.path())
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -673,15 +681,7 @@ fn dashboard_compare_starts_one_run_per_rank() {
 #[test]
 fn dashboard_compare_readme_example_and_errors() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_eggroll"))
-            .args(args)
-            .current_dir(tmp.path())
-            .env_remove("DISPLAY")
-            .env_remove("WAYLAND_DISPLAY")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| headless(tmp.path(), args);
     let out = run(&[
         "dashboard",
         "--compare",

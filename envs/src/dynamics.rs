@@ -41,10 +41,22 @@ pub trait Dynamics: Send + Sync + 'static {
     fn observe(state: &Self::State, out: &mut [f32]);
 }
 
-fn action_dim<D: Dynamics>() -> usize {
-    match D::action_space() {
-        Space::Discrete { .. } => 1,
-        s @ Space::Box { .. } => s.flat_dim(),
+/// The shape of an action space, derived once from [`Dynamics::action_space`] so stepping
+/// never rebuilds the `Space` (whose `Box` bounds are vectors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ActionKind {
+    /// `Discrete { n }`.
+    Discrete(usize),
+    /// A `Box` of this many values.
+    Continuous(usize),
+}
+
+impl ActionKind {
+    fn of<D: Dynamics>() -> Self {
+        match D::action_space() {
+            Space::Discrete { n } => ActionKind::Discrete(n),
+            s @ Space::Box { .. } => ActionKind::Continuous(s.flat_dim()),
+        }
     }
 }
 
@@ -55,6 +67,7 @@ pub struct Env<D: Dynamics> {
     rng: Pcg64,
     episode: Episode,
     max_steps: usize,
+    actions: ActionKind,
 }
 
 impl<D: Dynamics> Default for Env<D> {
@@ -71,6 +84,7 @@ impl<D: Dynamics> Env<D> {
             rng: Pcg64::new(0),
             episode: Episode::default(),
             max_steps: D::MAX_EPISODE_STEPS,
+            actions: ActionKind::of::<D>(),
         }
     }
 
@@ -117,10 +131,10 @@ impl<D: Dynamics> Environment for Env<D> {
         self.reset_to(s)
     }
     fn step(&mut self, action: Action<'_>) -> Result<Step, EnvError> {
-        let action = match D::action_space() {
-            Space::Discrete { n } => MemberAction::Discrete(discrete_action(action, n)?),
-            s @ Space::Box { .. } => {
-                MemberAction::Continuous(continuous_action(action, s.flat_dim())?)
+        let action = match self.actions {
+            ActionKind::Discrete(n) => MemberAction::Discrete(discrete_action(action, n)?),
+            ActionKind::Continuous(dim) => {
+                MemberAction::Continuous(continuous_action(action, dim)?)
             }
         };
         self.episode.check()?;
@@ -143,6 +157,7 @@ pub struct VecOf<D: Dynamics> {
     states: Vec<D::State>,
     out: Outputs,
     limit: u32,
+    actions: ActionKind,
 }
 
 impl<D: Dynamics> VecOf<D> {
@@ -152,6 +167,7 @@ impl<D: Dynamics> VecOf<D> {
             states: vec![D::State::default(); n],
             out: Outputs::new(n, D::OBS_DIM),
             limit: D::MAX_EPISODE_STEPS as u32,
+            actions: ActionKind::of::<D>(),
         }
     }
 
@@ -192,8 +208,8 @@ impl<D: Dynamics> VecEnv for VecOf<D> {
     fn step(&mut self, actions: Actions<'_>) -> Result<(), EnvError> {
         let n = self.states.len();
         let (obs, limit) = (D::OBS_DIM, self.limit);
-        match (D::action_space(), actions) {
-            (Space::Discrete { n: choices }, Actions::Discrete(a)) => {
+        match (self.actions, actions) {
+            (ActionKind::Discrete(choices), Actions::Discrete(a)) => {
                 check_discrete(actions, n, choices, &self.out.done)?;
                 step_members(
                     &mut self.states,
@@ -210,8 +226,7 @@ impl<D: Dynamics> VecEnv for VecOf<D> {
                     },
                 );
             }
-            (Space::Box { .. }, Actions::Continuous(a)) => {
-                let dim = action_dim::<D>();
+            (ActionKind::Continuous(dim), Actions::Continuous(a)) => {
                 check_continuous(actions, n, dim, &self.out.done)?;
                 step_members(
                     &mut self.states,
@@ -228,11 +243,11 @@ impl<D: Dynamics> VecEnv for VecOf<D> {
                     },
                 );
             }
-            (Space::Discrete { n: choices }, _) => {
+            (ActionKind::Discrete(choices), _) => {
                 check_discrete(actions, n, choices, &self.out.done)?;
             }
-            (s @ Space::Box { .. }, _) => {
-                check_continuous(actions, n, s.flat_dim(), &self.out.done)?;
+            (ActionKind::Continuous(dim), _) => {
+                check_continuous(actions, n, dim, &self.out.done)?;
             }
         }
         Ok(())
