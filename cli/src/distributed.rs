@@ -5,6 +5,7 @@
 use std::ops::Range;
 
 use eggroll_core::{Evaluator, Params, Population};
+use eggroll_policies::{ObsNorm, ObsStats, ObsTransform};
 use eggroll_run::task::TaskEvaluator;
 use eggroll_run::{Error, Result};
 use mpi::datatype::PartitionMut;
@@ -62,6 +63,24 @@ impl Mpi {
             .map(|r| Self::slice_of(r, p, n).start as mpi::Count)
             .collect();
         let mut all = vec![0.0f32; n];
+        {
+            let mut part = PartitionMut::new(&mut all[..], counts, &displs[..]);
+            self.world.all_gather_varcount_into(local, &mut part);
+        }
+        all
+    }
+
+    /// All-gather every rank's slice of `n` rows of `width` f64 values each (rank `r` holds
+    /// the rows of [`Mpi::slice_of`]).
+    pub fn gather_rows_f64(&self, local: &[f64], n: usize, width: usize) -> Vec<f64> {
+        let p = self.size();
+        let counts: Vec<mpi::Count> = (0..p)
+            .map(|r| (Self::slice_of(r, p, n).len() * width) as mpi::Count)
+            .collect();
+        let displs: Vec<mpi::Count> = (0..p)
+            .map(|r| (Self::slice_of(r, p, n).start * width) as mpi::Count)
+            .collect();
+        let mut all = vec![0.0f64; n * width];
         {
             let mut part = PartitionMut::new(&mut all[..], counts, &displs[..]);
             self.world.all_gather_varcount_into(local, &mut part);
@@ -140,7 +159,30 @@ impl Evaluator for Distributed {
             });
         }
         self.local_evals += local.len() as u64;
-        Ok(self.mpi.gather(&local, n))
+        let all = self.mpi.gather(&local, n);
+        // The observation statistics of every member, merged in member order on every rank:
+        // the normaliser's bits do not depend on the number of ranks.
+        if let Some(norm) = self.inner.obs_norm() {
+            let width = 1 + 2 * norm.stats.dim();
+            let mine_stats = self.inner.take_member_stats();
+            if mine_stats.len() != mine.len() {
+                return Err(eggroll_core::Error::Eval(format!(
+                    "{} members' observation statistics for {} members",
+                    mine_stats.len(),
+                    mine.len()
+                )));
+            }
+            let flat: Vec<f64> = mine_stats.iter().flat_map(ObsStats::to_flat).collect();
+            let every = self.mpi.gather_rows_f64(&flat, n, width);
+            let members = every
+                .chunks(width)
+                .map(ObsStats::from_flat)
+                .collect::<eggroll_core::Result<Vec<_>>>()?;
+            self.inner
+                .commit_member_stats(&members)
+                .map_err(|e| eggroll_core::Error::Eval(e.to_string()))?;
+        }
+        Ok(all)
     }
 }
 
@@ -168,5 +210,14 @@ impl TaskEvaluator for Distributed {
     }
     fn evals_by_rank(&mut self) -> Option<Vec<u64>> {
         Some(self.mpi.gather_counts(self.local_evals))
+    }
+    fn obs_norm(&self) -> Option<&ObsNorm> {
+        self.inner.obs_norm()
+    }
+    fn set_obs_norm(&mut self, norm: ObsNorm) -> Result<()> {
+        self.inner.set_obs_norm(norm)
+    }
+    fn use_obs_transform(&mut self, transform: ObsTransform) -> Result<()> {
+        self.inner.use_obs_transform(transform)
     }
 }

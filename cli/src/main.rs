@@ -29,12 +29,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a task (sphere, rastrigin, cartpole, pendulum, mnist).
+    /// Train a task (sphere, rastrigin, cartpole, pendulum, acrobot, mountaincar,
+    /// mountaincar-continuous, mnist).
     Train(Box<TrainArgs>),
     /// Evaluate an exported policy (policy.safetensors) on fresh seeded episodes, or on the
     /// MNIST test set.
     Eval {
-        /// Task: cartpole | pendulum | mnist.
+        /// Task: a control task (cartpole, pendulum, acrobot, mountaincar,
+        /// mountaincar-continuous) or mnist.
         task: String,
         /// The policy file.
         #[arg(long)]
@@ -150,7 +152,8 @@ enum ConfigCommand {
 /// Arguments of `eggroll train`.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct TrainArgs {
-    /// Task to train: sphere | rastrigin | cartpole | pendulum | mnist.
+    /// Task to train: sphere | rastrigin | cartpole | pendulum | acrobot | mountaincar |
+    /// mountaincar-continuous | mnist.
     #[arg(required_unless_present = "resume")]
     pub task: Option<String>,
     /// Continue the run in DIR from its last checkpoint (same config; --generations may

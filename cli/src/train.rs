@@ -219,8 +219,12 @@ fn attach_dashboard(session: &mut Session, link: GuiLink) {
     session.add_observer(ch.observer);
     session.set_controller(eggroll_core::Controller::new(ch.commands));
     let snapshots = ch.snapshots;
-    session.on_snapshot(move |generation, values| {
-        snapshots.offer(eggroll_gui::Snapshot { generation, values })
+    session.on_snapshot(move |generation, values, obs| {
+        snapshots.offer(eggroll_gui::Snapshot {
+            generation,
+            values,
+            obs,
+        })
     });
     let _ = link.tx.send(feed);
 }

@@ -369,7 +369,12 @@ fn non_timing(line: &str) -> serde_json::Value {
 /// task and a benchmark.
 #[test]
 fn resume_is_bit_identical_via_cli() {
-    for (task, total, half) in [("pendulum", "40", "20"), ("sphere", "60", "30")] {
+    // Acrobot normalises observations: the normaliser's state resumes bit-identically too.
+    for (task, total, half) in [
+        ("pendulum", "40", "20"),
+        ("sphere", "60", "30"),
+        ("acrobot", "40", "20"),
+    ] {
         let tmp = tempfile::tempdir().unwrap();
         let a = tmp.path().join("a");
         let b = tmp.path().join("b");
@@ -817,23 +822,143 @@ fn readme_cli_reference_lists_every_flag() {
 /// episodes reaches Gymnasium's threshold (≥ −100); the MountainCar tasks run and report.
 #[test]
 fn new_classic_control_tasks_train() {
-    let out = eggroll(&["train", "acrobot", "--json", "--quiet", "--seed", "0"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let j = last_json(&out);
-    assert!(j["eval_mean"].as_f64().unwrap() >= -100.0, "{j}");
-    assert_eq!(j["solved"], true);
-    for task in ["mountaincar", "mountaincar-continuous"] {
-        let out = eggroll(&["train", task, "--json", "--quiet", "--generations", "2"]);
+    // Each default solves seed 0 by Gymnasium's threshold on 100 fresh episodes.
+    for (task, threshold) in [
+        ("acrobot", -100.0),
+        ("mountaincar", -110.0),
+        ("mountaincar-continuous", 90.0),
+        ("pendulum", -200.0),
+    ] {
+        let out = eggroll(&["train", task, "--json", "--quiet", "--seed", "0"]);
         assert!(
             out.status.success(),
             "{task}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         let j = last_json(&out);
+        assert!(j["eval_mean"].as_f64().unwrap() >= threshold, "{task}: {j}");
+        assert_eq!(j["solved"], true, "{task}: {j}");
         assert_eq!(j["eval_episodes"], 100, "{task}: {j}");
     }
+}
+
+/// `policy.obs_norm`: the same bits at 1 and 2 threads; the exported policy carries the
+/// normaliser, and `eggroll eval` and `policy forward` apply it (checked against the same
+/// policy with the normaliser stripped and applied by hand).
+#[test]
+fn observation_normaliser_is_deterministic_exported_and_applied() {
+    use eggroll_core::checkpoint::{load_safetensors, save_safetensors};
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |threads: &str| {
+        let dir = tmp.path().join(format!("t{threads}"));
+        let out = eggroll(&[
+            "train",
+            "mountaincar-continuous",
+            "--generations",
+            "3",
+            "--set",
+            "evaluation.eval_every=0",
+            "--set",
+            "policy.obs_norm=true",
+            "--threads",
+            threads,
+            "--json",
+            "--quiet",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (dir, last_json(&out))
+    };
+    let (a, ja) = run("1");
+    let (b, _) = run("2");
+    let policy = a.join("policy.safetensors");
+    assert_eq!(
+        std::fs::read(&policy).unwrap(),
+        std::fs::read(b.join("policy.safetensors")).unwrap(),
+        "1 and 2 threads differ"
+    );
+    // The file holds the normaliser of ~3 generations of steps: not the identity.
+    let (mut meta, tensors) = load_safetensors(&policy, &candle_core::Device::Cpu).unwrap();
+    let get = |name: &str| {
+        let t = &tensors.iter().find(|(n, _)| n == name).unwrap().1;
+        t.to_vec1::<f32>().unwrap()
+    };
+    let (mean, std) = (get("obs_norm.mean"), get("obs_norm.std"));
+    assert_eq!((mean.len(), std.len()), (2, 2));
+    assert!(std[1] < 0.1 && std[1] > 0.0, "velocity std {std:?}");
+    assert_eq!(meta.get("obs_clip").map(String::as_str), Some("5.0"));
+    // The same network without the normaliser.
+    meta.remove("obs_clip");
+    let bare: Vec<_> = tensors
+        .iter()
+        .filter(|(n, _)| !n.starts_with("obs_norm."))
+        .cloned()
+        .collect();
+    let stripped = tmp.path().join("stripped.safetensors");
+    save_safetensors(&stripped, &bare, meta).unwrap();
+    // `eggroll eval` with the final evaluation's seed reproduces the run's eval_mean; the
+    // stripped policy scores differently.
+    let eval = |p: &std::path::Path| {
+        let out = eggroll(&[
+            "eval",
+            "mountaincar-continuous",
+            "--policy",
+            p.to_str().unwrap(),
+            "--seed",
+            &(0x5eed_f1a1u64).to_string(),
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        last_json(&out)["eval_mean"].as_f64().unwrap()
+    };
+    assert_eq!(eval(&policy), ja["eval_mean"].as_f64().unwrap());
+    assert_ne!(eval(&policy), eval(&stripped));
+    // `policy forward` normalises its input: raw input through the full file equals the
+    // hand-normalised input through the stripped one.
+    let raw = [-0.5f32, 0.01];
+    let normed: Vec<String> = raw
+        .iter()
+        .zip(mean.iter().zip(&std))
+        .map(|(x, (m, s))| ((x - m) / s).clamp(-5.0, 5.0).to_string())
+        .collect();
+    let forward = |p: &std::path::Path, input: &str| {
+        let input = format!("--input={input}");
+        let out = eggroll(&["policy", "forward", "--policy", p.to_str().unwrap(), &input]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let full = forward(&policy, "-0.5,0.01");
+    assert_eq!(full, forward(&stripped, &normed.join(",")));
+    assert_ne!(full, forward(&stripped, "-0.5,0.01"));
+    // A half-present normaliser is a typed error naming what is missing.
+    let (meta, _) = load_safetensors(&policy, &candle_core::Device::Cpu).unwrap();
+    let half: Vec<_> = tensors
+        .iter()
+        .filter(|(n, _)| n != "obs_norm.std")
+        .cloned()
+        .collect();
+    let broken = tmp.path().join("half.safetensors");
+    save_safetensors(&broken, &half, meta).unwrap();
+    let out = eggroll(&[
+        "policy",
+        "forward",
+        "--policy",
+        broken.to_str().unwrap(),
+        "--input=0,0",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("obs_norm.std"));
 }

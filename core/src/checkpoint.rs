@@ -94,6 +94,16 @@ pub fn save_safetensors(
     write_atomic(path, &to_safetensors_bytes(tensors, metadata)?)
 }
 
+/// The checkpoint metadata key of a caller's own state (see
+/// [`Trainer::save_checkpoint_with`](crate::Trainer::save_checkpoint_with)).
+pub const CALLER_STATE_KEY: &str = "caller";
+
+/// The caller's state saved in the checkpoint at `path`, if any.
+pub fn read_caller_state(path: &Path) -> Result<Option<String>> {
+    let (meta, _) = load_safetensors(path, &Device::Cpu)?;
+    Ok(meta.get(CALLER_STATE_KEY).cloned())
+}
+
 /// Read a safetensors file of f32 tensors: `(metadata, tensors in file order)`. Truncated or
 /// corrupt files and non-f32 tensors are errors naming the file.
 pub fn load_safetensors(path: &Path, device: &Device) -> Result<SafetensorsContents> {

@@ -416,6 +416,14 @@ impl Trainer {
     /// Save parameters, strategy state, counters and the best member to a safetensors file,
     /// atomically.
     pub fn save_checkpoint(&self, path: &Path) -> Result<()> {
+        self.save_checkpoint_with(path, None)
+    }
+
+    /// [`save_checkpoint`](Self::save_checkpoint) plus the caller's own state (e.g. the run
+    /// layer's observation normaliser), a string stored under the metadata key
+    /// [`CALLER_STATE_KEY`](crate::checkpoint::CALLER_STATE_KEY) and read back with
+    /// [`read_caller_state`](crate::checkpoint::read_caller_state).
+    pub fn save_checkpoint_with(&self, path: &Path, caller_state: Option<String>) -> Result<()> {
         let state = self.strategy.state()?;
         let mut tensors: Vec<(String, Tensor)> = self
             .params
@@ -456,6 +464,9 @@ impl Trainer {
             "state".into(),
             serde_json::to_string(&json).expect("plain struct serialises"),
         );
+        if let Some(c) = caller_state {
+            meta.insert(crate::checkpoint::CALLER_STATE_KEY.into(), c);
+        }
         save_safetensors(path, &tensors, meta)
     }
 

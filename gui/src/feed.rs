@@ -16,6 +16,8 @@ pub struct Snapshot {
     pub generation: u64,
     /// Host values, one vector per parameter (the run's parameter order).
     pub values: Vec<Vec<f32>>,
+    /// The observation transform to apply before the policy (runs that normalise).
+    pub obs: Option<eggroll_policies::ObsTransform>,
 }
 
 /// Sends snapshots without ever blocking the trainer (drops when the UI has not taken the
@@ -161,8 +163,12 @@ pub fn spawn_run(
         session.add_observer(ch.observer);
         session.set_controller(Controller::new(ch.commands));
         let snapshots = ch.snapshots;
-        session.on_snapshot(move |generation, values| {
-            snapshots.offer(Snapshot { generation, values })
+        session.on_snapshot(move |generation, values, obs| {
+            snapshots.offer(Snapshot {
+                generation,
+                values,
+                obs,
+            })
         });
         let (_, trainer) = session.run_and_keep()?;
         Ok(trainer)

@@ -275,6 +275,7 @@ fn live_view_is_driven_by_the_tasks_view() {
         ch.snapshots.offer(eggroll_gui::Snapshot {
             generation: 1,
             values: params.to_host().unwrap(),
+            obs: None,
         });
         let mut h = harness(Dashboard::new(vec![feed]));
         for _ in 0..3 {

@@ -14,9 +14,11 @@ pub mod device;
 pub mod forward;
 pub mod mlp;
 pub mod mnist;
+pub mod obsnorm;
 pub mod rollout;
 
 pub use device::{DeviceForward, LowRankPath};
 pub use forward::{PopulationForward, materialized_forward};
 pub use mlp::{Activation, Head, MlpConfig};
+pub use obsnorm::{ObsNorm, ObsStats, ObsTransform};
 pub use rollout::{EnvFactory, EvalReport, RolloutEvaluator};

@@ -8,6 +8,7 @@ use eggroll_envs::{Space, member_seed};
 
 use crate::device::Forward;
 use crate::mlp::{Head, MlpConfig};
+use crate::obsnorm::{ObsNorm, ObsStats, ObsTransform};
 
 /// Builds a vectorised environment with the given number of members.
 pub type EnvFactory = Box<dyn Fn(usize) -> Box<dyn VecEnv> + Send>;
@@ -24,6 +25,12 @@ pub struct RolloutEvaluator {
     env: Option<Box<dyn VecEnv>>,
     steps: u64,
     device_path: bool,
+    /// The running normaliser (training), if observations are normalised.
+    norm: Option<ObsNorm>,
+    /// The frozen transform of this generation (of `norm`, or loaded from a policy file).
+    transform: Option<ObsTransform>,
+    /// Statistics of the members evaluated since the last commit, by member.
+    pending: Vec<(usize, ObsStats)>,
 }
 
 /// Return statistics of a plain (unperturbed) evaluation.
@@ -93,7 +100,95 @@ impl RolloutEvaluator {
             env: None,
             steps: 0,
             device_path: false,
+            norm: None,
+            transform: None,
+            pending: Vec::new(),
         })
+    }
+
+    /// Normalise observations with `norm` (see [`crate::obsnorm`]): training rollouts feed
+    /// their raw observations into it, and [`commit_member_stats`](Self::commit_member_stats)
+    /// (called by [`Evaluator::evaluate`]) folds them in between generations.
+    pub fn with_obs_norm(mut self, norm: ObsNorm) -> Result<Self> {
+        self.set_obs_norm(norm)?;
+        Ok(self)
+    }
+
+    /// Replace the normaliser state (resume); validated first, nothing changes on error.
+    pub fn set_obs_norm(&mut self, norm: ObsNorm) -> Result<()> {
+        norm.validate("obs_norm")?;
+        self.check_dim(norm.stats.dim())?;
+        self.transform = Some(norm.transform());
+        self.norm = Some(norm);
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Apply a fixed transform (an exported policy's) and never update it.
+    pub fn with_obs_transform(mut self, transform: ObsTransform) -> Result<Self> {
+        self.set_obs_transform(transform)?;
+        self.norm = None;
+        Ok(self)
+    }
+
+    /// Apply `transform` from now on, keeping the normaliser's state (see
+    /// [`with_obs_transform`](Self::with_obs_transform) for a policy without one).
+    pub fn set_obs_transform(&mut self, transform: ObsTransform) -> Result<()> {
+        transform.validate("obs_norm", self.policy.sizes[0])?;
+        self.transform = Some(transform);
+        Ok(())
+    }
+
+    fn check_dim(&self, dim: usize) -> Result<()> {
+        if dim == self.policy.sizes[0] {
+            Ok(())
+        } else {
+            Err(Error::InvalidConfig {
+                field: "obs_norm".into(),
+                reason: format!(
+                    "normalises {dim} observations, the policy takes {}",
+                    self.policy.sizes[0]
+                ),
+            })
+        }
+    }
+
+    /// The running normaliser, if any.
+    pub fn obs_norm(&self) -> Option<&ObsNorm> {
+        self.norm.as_ref()
+    }
+
+    /// The transform the rollouts apply now, if any.
+    pub fn obs_transform(&self) -> Option<&ObsTransform> {
+        self.transform.as_ref()
+    }
+
+    /// The statistics of the members evaluated since the last commit, in member order (each
+    /// member's own observations, in its step order), removing them.
+    pub fn take_member_stats(&mut self) -> Vec<ObsStats> {
+        self.pending.sort_by_key(|(m, _)| *m);
+        std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect()
+    }
+
+    /// Fold `members` (in member order, every member of the generation) into the normaliser
+    /// and freeze the new transform for the next generation.
+    pub fn commit_member_stats(&mut self, members: &[ObsStats]) -> Result<()> {
+        let Some(norm) = &mut self.norm else {
+            return Ok(());
+        };
+        if let Some(bad) = members.iter().find(|m| m.dim() != norm.stats.dim()) {
+            return Err(Error::Eval(format!(
+                "observation statistics of size {}, the normaliser has {}",
+                bad.dim(),
+                norm.stats.dim()
+            )));
+        }
+        norm.merge(members);
+        self.transform = Some(norm.transform());
+        Ok(())
     }
 
     /// Run the policy through [`crate::DeviceForward`] even when the parameters are on the
@@ -144,6 +239,11 @@ impl RolloutEvaluator {
         let mut ids: Vec<u32> = Vec::with_capacity(rows);
         let mut active: Vec<usize> = Vec::with_capacity(rows);
         let mut y = vec![0.0f32; rows * dout];
+        // Per-member statistics of the raw observations (training rollouts only).
+        let mut stats: Vec<ObsStats> = match (&self.norm, population) {
+            (Some(_), Some(_)) => vec![ObsStats::new(din); members],
+            _ => Vec::new(),
+        };
         loop {
             active.clear();
             active.extend((0..rows).filter(|&r| !env.done()[r]));
@@ -154,8 +254,15 @@ impl RolloutEvaluator {
             ids.clear();
             let obs = env.observations();
             for &r in &active {
-                x.extend_from_slice(&obs[r * din..(r + 1) * din]);
+                let row = &obs[r * din..(r + 1) * din];
+                if let Some(s) = stats.get_mut(r / k) {
+                    s.push(row);
+                }
+                x.extend_from_slice(row);
                 ids.push((first + r / k) as u32);
+            }
+            if let Some(t) = &self.transform {
+                t.apply(&mut x);
             }
             let yb = &mut y[..active.len() * dout];
             fwd.forward(&x, Some(&ids), yb)?;
@@ -194,6 +301,8 @@ impl RolloutEvaluator {
                 returns[r] += env.rewards()[r];
             }
         }
+        self.pending
+            .extend(stats.into_iter().enumerate().map(|(i, s)| (first + i, s)));
         Ok(returns)
     }
 
@@ -239,5 +348,14 @@ impl Evaluator for RolloutEvaluator {
             .chunks(k)
             .map(|c| (c.iter().sum::<f64>() / k as f64) as f32)
             .collect())
+    }
+
+    /// Every member, then the generation's observation statistics are folded into the
+    /// normaliser (a distributed evaluator gathers and commits them itself).
+    fn evaluate(&mut self, params: &Params, population: &Population) -> Result<Vec<f32>> {
+        let fitness = self.evaluate_members(params, population, 0..population.size)?;
+        let stats = self.take_member_stats();
+        self.commit_member_stats(&stats)?;
+        Ok(fitness)
     }
 }

@@ -234,3 +234,61 @@ fn member_slices_equal_the_full_evaluation() {
         }
     }
 }
+
+/// The observation normaliser's state after a generation is the same bits whether the
+/// population was evaluated in one call or split into uneven slices (as MPI ranks split it)
+/// whose statistics are committed together in member order; it changes the next generation's
+/// fitness; a normaliser of the wrong size is a typed error.
+#[test]
+fn normaliser_state_does_not_depend_on_how_members_are_split() {
+    use eggroll_policies::ObsNorm;
+    let cfg = cartpole_policy();
+    let params = cfg.init(3, &Device::Cpu).unwrap();
+    let mut es = Eggroll::new(
+        EsConfig {
+            population_size: 20,
+            sigma: 0.5,
+            ..EsConfig::default()
+        },
+        &params,
+    )
+    .unwrap();
+    let pop = es.ask(&params, 0).unwrap();
+    let make = || {
+        RolloutEvaluator::new(
+            cfg.clone(),
+            Head::Argmax,
+            Box::new(|n| Box::new(CartPoleVec::new(n))),
+            2,
+            5,
+        )
+        .unwrap()
+        .with_obs_norm(ObsNorm::new(4, 5.0))
+        .unwrap()
+    };
+    let mut whole = make();
+    let f_whole = whole.evaluate(&params, &pop).unwrap();
+    let mut split = make();
+    let mut f_split = Vec::new();
+    let mut stats = Vec::new();
+    for range in [0..7, 7..8, 8..20] {
+        f_split.extend(split.evaluate_members(&params, &pop, range).unwrap());
+        stats.extend(split.take_member_stats());
+    }
+    split.commit_member_stats(&stats).unwrap();
+    assert_eq!(f_whole, f_split);
+    assert_eq!(whole.obs_norm(), split.obs_norm());
+    let norm = whole.obs_norm().unwrap();
+    assert!(norm.stats.count > 20 * 2 * 8, "{}", norm.stats.count);
+    assert!(norm.stats.m2.iter().all(|&v| v > 0.0));
+    // The next generation is scored through the new transform: different from a run whose
+    // normaliser stays empty.
+    let pop1 = es.ask(&params, 1).unwrap();
+    let mut frozen = make();
+    assert_ne!(
+        whole.evaluate(&params, &pop1).unwrap(),
+        frozen.evaluate(&params, &pop1).unwrap()
+    );
+    assert!(make().with_obs_norm(ObsNorm::new(3, 5.0)).is_err());
+    assert!(make().with_obs_norm(ObsNorm::new(4, 0.0)).is_err());
+}

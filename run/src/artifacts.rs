@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use candle_core::{Device, Tensor};
 use eggroll_core::checkpoint::{load_safetensors, save_safetensors};
 use eggroll_core::{GenStats, Params};
-use eggroll_policies::MlpConfig;
+use eggroll_policies::{MlpConfig, ObsTransform};
 
 /// File names inside a run directory.
 pub const CONFIG: &str = "config.toml";
@@ -28,19 +28,54 @@ pub const POLICY_BEST: &str = "policy_best.safetensors";
 /// Best validation parameters and score (control tasks, for resume).
 pub const VALIDATION: &str = "validation.safetensors";
 
+/// Tensor names of an observation normaliser in a policy file: `x ↦ clamp((x − mean) / std,
+/// −clip, clip)` before the network, with `clip` in the metadata key [`OBS_CLIP`].
+pub const OBS_MEAN: &str = "obs_norm.mean";
+/// See [`OBS_MEAN`].
+pub const OBS_STD: &str = "obs_norm.std";
+/// See [`OBS_MEAN`].
+pub const OBS_CLIP: &str = "obs_clip";
+
+/// An exported policy, read back by [`load_policy`].
+#[derive(Debug)]
+pub struct LoadedPolicy {
+    /// The task it was trained on.
+    pub task: String,
+    /// Its network.
+    pub net: MlpConfig,
+    /// The network's parameters.
+    pub params: Params,
+    /// The observation normaliser to apply before the network, if it was trained with one.
+    pub obs: Option<ObsTransform>,
+}
+
 /// Export parameters as safetensors with PyTorch `nn.Linear` names and layouts
-/// (`layers.<l>.weight` is out × in), and metadata naming the task and the network.
+/// (`layers.<l>.weight` is out × in), metadata naming the task and the network and, when the
+/// run normalised observations, the normaliser (see [`OBS_MEAN`]).
 pub fn save_policy(
     path: &Path,
     params: &Params,
     task: &str,
     policy: Option<&MlpConfig>,
+    obs: Option<&ObsTransform>,
 ) -> Result<()> {
-    let tensors: Vec<(String, Tensor)> = params
+    let mut tensors: Vec<(String, Tensor)> = params
         .iter()
         .map(|p| (p.name().to_string(), p.tensor().clone()))
         .collect();
     let mut meta = HashMap::new();
+    if let Some(t) = obs {
+        let d = t.mean.len();
+        tensors.push((
+            OBS_MEAN.into(),
+            Tensor::from_slice(&t.mean, d, &Device::Cpu)?,
+        ));
+        tensors.push((OBS_STD.into(), Tensor::from_slice(&t.std, d, &Device::Cpu)?));
+        meta.insert(
+            OBS_CLIP.to_string(),
+            serde_json::to_string(&t.clip).expect("f32"),
+        );
+    }
     meta.insert("format".to_string(), "eggroll-policy".to_string());
     meta.insert("task".to_string(), task.to_string());
     if let Some(p) = policy {
@@ -53,8 +88,9 @@ pub fn save_policy(
     Ok(())
 }
 
-/// Load an exported policy: its task, network and parameters (validated against each other).
-pub fn load_policy(path: &Path) -> Result<(String, MlpConfig, Params)> {
+/// Load an exported policy: its task, network, parameters and normaliser (validated against
+/// each other).
+pub fn load_policy(path: &Path) -> Result<LoadedPolicy> {
     let (meta, tensors) = load_safetensors(path, &Device::Cpu)?;
     let bad = |reason: String| Error::Input {
         what: path.display().to_string(),
@@ -73,9 +109,31 @@ pub fn load_policy(path: &Path) -> Result<(String, MlpConfig, Params)> {
     let policy: MlpConfig = serde_json::from_str(meta.get("policy").map_or("", |s| s))
         .map_err(|e| bad(format!("missing or invalid `policy` metadata: {e}")))?;
     let mut params = Params::new();
+    let (mut mean, mut std) = (None, None);
     for (name, t) in tensors {
-        params.push(name, t)?;
+        match name.as_str() {
+            OBS_MEAN => mean = Some(t.flatten_all()?.to_vec1::<f32>()?),
+            OBS_STD => std = Some(t.flatten_all()?.to_vec1::<f32>()?),
+            _ => params.push(name, t)?,
+        }
     }
+    let obs = match (mean, std, meta.get(OBS_CLIP)) {
+        (None, None, None) => None,
+        (Some(mean), Some(std), Some(clip)) => {
+            let clip: f32 = serde_json::from_str(clip)
+                .map_err(|e| bad(format!("metadata `{OBS_CLIP}`: {e}")))?;
+            let t = ObsTransform { mean, std, clip };
+            t.validate("obs_norm", policy.sizes[0])
+                .map_err(|e| bad(e.to_string()))?;
+            Some(t)
+        }
+        _ => {
+            return Err(bad(format!(
+                "an observation normaliser needs all of `{OBS_MEAN}`, `{OBS_STD}` and \
+                 metadata `{OBS_CLIP}`"
+            )));
+        }
+    };
     for (p, v) in params.iter().zip(params.to_host()?) {
         if let Some(i) = v.iter().position(|x| !x.is_finite()) {
             return Err(bad(format!(
@@ -88,23 +146,38 @@ pub fn load_policy(path: &Path) -> Result<(String, MlpConfig, Params)> {
     policy
         .check_params(&params)
         .map_err(|e| bad(format!("tensors do not match the network: {e}")))?;
-    Ok((task, policy, params))
+    Ok(LoadedPolicy {
+        task,
+        net: policy,
+        params,
+        obs,
+    })
 }
 
-/// Save the best validation score and parameters (for resume).
-pub fn save_validation(dir: &Path, score: f64, params: &Params) -> Result<()> {
+/// The best validation score, its parameters and the observation transform they were scored
+/// with.
+pub type Validation = (f64, Params, Option<ObsTransform>);
+
+/// Save the best validation score, parameters and transform (for resume).
+pub fn save_validation(dir: &Path, (score, params, obs): &Validation) -> Result<()> {
     let tensors: Vec<(String, Tensor)> = params
         .iter()
         .map(|p| (p.name().to_string(), p.tensor().clone()))
         .collect();
     let mut meta = HashMap::new();
     meta.insert("score".to_string(), format!("{score:e}"));
+    if let Some(t) = obs {
+        meta.insert(
+            "obs_norm".to_string(),
+            serde_json::to_string(t).expect("a transform serialises"),
+        );
+    }
     save_safetensors(&dir.join(VALIDATION), &tensors, meta)?;
     Ok(())
 }
 
-/// Load the best validation score and parameters, if saved.
-pub fn load_validation(dir: &Path, like: &Params) -> Result<Option<(f64, Params)>> {
+/// Load the best validation score, parameters and transform, if saved.
+pub fn load_validation(dir: &Path, like: &Params) -> Result<Option<Validation>> {
     let path = dir.join(VALIDATION);
     if !path.exists() {
         return Ok(None);
@@ -129,7 +202,12 @@ pub fn load_validation(dir: &Path, like: &Params) -> Result<Option<(f64, Params)
     }
     like.check_same_layout(&params)
         .map_err(|e| bad(e.to_string()))?;
-    Ok(Some((score, params)))
+    let obs = meta
+        .get("obs_norm")
+        .map(|s| serde_json::from_str::<ObsTransform>(s))
+        .transpose()
+        .map_err(|e| bad(format!("metadata `obs_norm`: {e}")))?;
+    Ok(Some((score, params, obs)))
 }
 
 /// Read `metrics.jsonl` back for `--resume` (see [`crate::truncate_metrics`]: an unreadable

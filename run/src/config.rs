@@ -44,6 +44,11 @@ pub struct PolicyConfig {
     pub activation: Activation,
     /// Whether layers have biases.
     pub bias: bool,
+    /// Normalise observations by their running mean and variance over all members' steps
+    /// (control tasks; updated between generations, saved in checkpoints and policies).
+    pub obs_norm: bool,
+    /// Normalised observations are clipped to `[-obs_clip, obs_clip]`.
+    pub obs_clip: f32,
 }
 
 impl Default for PolicyConfig {
@@ -52,6 +57,8 @@ impl Default for PolicyConfig {
             hidden: vec![32],
             activation: Activation::Tanh,
             bias: true,
+            obs_norm: false,
+            obs_clip: 5.0,
         }
     }
 }

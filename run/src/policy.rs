@@ -8,7 +8,7 @@ use eggroll_envs::mnist::{Dataset, Split, mnist_dir};
 use eggroll_policies::RolloutEvaluator;
 use eggroll_policies::forward::PopulationForward;
 
-use crate::artifacts::load_policy;
+use crate::artifacts::{LoadedPolicy, load_policy};
 use crate::error::{Error, Result};
 
 fn input_err(what: impl Into<String>, reason: impl Into<String>) -> Error {
@@ -28,7 +28,12 @@ pub fn evaluate(
     seed: u64,
     data_dir: Option<&Path>,
 ) -> Result<serde_json::Value> {
-    let (saved_task, net, params) = load_policy(path)?;
+    let LoadedPolicy {
+        task: saved_task,
+        net,
+        params,
+        obs,
+    } = load_policy(path)?;
     if saved_task != task {
         return Err(input_err(
             path.display().to_string(),
@@ -45,6 +50,9 @@ pub fn evaluate(
     let policy = path.display().to_string();
     if let Some(c) = crate::task::find(task)?.control() {
         let mut ev = RolloutEvaluator::new(net, c.head, Box::new(c.env), 1, seed)?;
+        if let Some(t) = obs {
+            ev = ev.with_obs_transform(t)?;
+        }
         let r = ev.evaluate_plain(&params, episodes, seed)?;
         Ok(serde_json::json!({
             "task": task, "policy": policy, "eval_mean": r.mean, "eval_std": r.std,
@@ -64,9 +72,12 @@ pub fn evaluate(
     }
 }
 
-/// The pre-head outputs of the policy in `path` for one input row.
+/// The pre-head outputs of the policy in `path` for one input row (normalised first when the
+/// policy carries an observation normaliser).
 pub fn forward(path: &Path, input: &[f32]) -> Result<Vec<f32>> {
-    let (_, net, params) = load_policy(path)?;
+    let LoadedPolicy {
+        net, params, obs, ..
+    } = load_policy(path)?;
     let fwd = PopulationForward::new(&net, &params, None)?;
     if input.len() != fwd.in_dim() {
         return Err(input_err(
@@ -84,7 +95,11 @@ pub fn forward(path: &Path, input: &[f32]) -> Result<Vec<f32>> {
             format!("value {} (position {i}) is not a finite number", input[i]),
         ));
     }
+    let mut x = input.to_vec();
+    if let Some(t) = &obs {
+        t.apply(&mut x);
+    }
     let mut out = vec![0.0f32; fwd.out_dim()];
-    fwd.forward(input, None, &mut out)?;
+    fwd.forward(&x, None, &mut out)?;
     Ok(out)
 }

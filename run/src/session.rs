@@ -9,15 +9,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use candle_core::Device;
-use eggroll_core::checkpoint::write_atomic;
+use eggroll_core::checkpoint::{CALLER_STATE_KEY, read_caller_state, write_atomic};
 use eggroll_core::{
     ChannelObserver, Control, Controller, Eggroll, Flow, GenStats, Observer, Params, SimpleEs,
     StopReason, Strategy, Trainer,
 };
 use eggroll_envs::mnist::Dataset;
-use eggroll_policies::MlpConfig;
+use eggroll_policies::{MlpConfig, ObsNorm, ObsTransform};
 
-use crate::artifacts::{self, CHECKPOINT, CONFIG, METRICS, POLICY, POLICY_BEST};
+use crate::artifacts::{self, CHECKPOINT, CONFIG, METRICS, POLICY, POLICY_BEST, Validation};
 use crate::config::{CheckpointConfig, RunConfig, StopConfig, StrategyKind, resolve_with};
 use crate::dir::{RunDir, default_dir};
 use crate::error::{Error, Result};
@@ -94,8 +94,19 @@ impl Default for Options {
     }
 }
 
-/// A callback that receives the mean parameters after every generation.
-pub type SnapshotFn = Box<dyn FnMut(u64, Vec<Vec<f32>>) + Send>;
+/// A callback that receives the mean parameters after every generation, and the observation
+/// transform to use with them (runs that normalise observations).
+pub type SnapshotFn = Box<dyn FnMut(u64, Vec<Vec<f32>>, Option<ObsTransform>) + Send>;
+
+/// What a checkpoint holds beyond the trainer's state (metadata key
+/// [`CALLER_STATE_KEY`](eggroll_core::checkpoint::CALLER_STATE_KEY)).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct RunState {
+    /// The observation normaliser's running state.
+    obs_norm: Option<ObsNorm>,
+    /// The transform the trainer's best member was evaluated with.
+    best_obs: Option<ObsTransform>,
+}
 
 /// A prepared run.
 pub struct Session {
@@ -112,7 +123,9 @@ pub struct Session {
     images: Option<Arc<Dataset>>,
     history: Vec<GenStats>,
     history_rx: std::sync::mpsc::Receiver<GenStats>,
-    best_eval: Option<(f64, Params)>,
+    best_eval: Option<Validation>,
+    /// The transform the trainer's best member was evaluated with.
+    best_obs: Option<ObsTransform>,
     controller: Option<Controller>,
     snapshot: Option<SnapshotFn>,
     interrupt: Arc<AtomicBool>,
@@ -308,7 +321,7 @@ impl Session {
         };
         let params = built.params.to_device(&options.device)?;
         let strategy = build_strategy(&config, &params)?;
-        let evaluator = match options.wrap_evaluator {
+        let mut evaluator = match options.wrap_evaluator {
             Some(wrap) => wrap(built.evaluator)?,
             None => built.evaluator,
         };
@@ -342,8 +355,38 @@ impl Session {
         };
         let mut history = Vec::new();
         let mut best_eval = None;
+        let mut best_obs = None;
         if resuming {
-            trainer.load_checkpoint(&dir.join(CHECKPOINT))?;
+            let path = dir.join(CHECKPOINT);
+            let state: RunState = match read_caller_state(&path)? {
+                None => RunState::default(),
+                Some(text) => serde_json::from_str(&text).map_err(|e| Error::Input {
+                    what: path.display().to_string(),
+                    reason: format!("metadata `{CALLER_STATE_KEY}`: {e}"),
+                })?,
+            };
+            match (state.obs_norm, evaluator.obs_norm().is_some()) {
+                (Some(norm), true) => evaluator.set_obs_norm(norm)?,
+                (None, false) => {}
+                (saved, _) => {
+                    return Err(Error::Input {
+                        what: path.display().to_string(),
+                        reason: format!(
+                            "the checkpoint {} an observation normaliser, the config (policy.\
+                             obs_norm = {}) {}",
+                            if saved.is_some() { "holds" } else { "has no" },
+                            saved.is_none(),
+                            if saved.is_some() {
+                                "does not use one"
+                            } else {
+                                "needs one"
+                            }
+                        ),
+                    });
+                }
+            }
+            best_obs = state.best_obs;
+            trainer.load_checkpoint(&path)?;
             if trainer.generation() > config.stop.generations {
                 return Err(Error::Input {
                     what: format!("--resume {}", dir.display()),
@@ -386,6 +429,7 @@ impl Session {
             history,
             history_rx,
             best_eval,
+            best_obs,
             controller: None,
             snapshot: None,
             interrupt: options.interrupt,
@@ -431,6 +475,7 @@ impl Session {
             history: Vec::new(),
             history_rx,
             best_eval: None,
+            best_obs: None,
             controller: None,
             snapshot: None,
             interrupt: Arc::new(AtomicBool::new(false)),
@@ -487,7 +532,10 @@ impl Session {
     }
 
     /// Receive the mean parameters after every generation.
-    pub fn on_snapshot(&mut self, f: impl FnMut(u64, Vec<Vec<f32>>) + Send + 'static) {
+    pub fn on_snapshot(
+        &mut self,
+        f: impl FnMut(u64, Vec<Vec<f32>>, Option<ObsTransform>) + Send + 'static,
+    ) {
         self.snapshot = Some(Box::new(f));
     }
 
@@ -526,10 +574,17 @@ impl Session {
                 let lr = trainer.strategy().learning_rate(trainer.generation());
                 trainer.strategy_mut().set_learning_rate(lr * 2.0)?;
             }
+            // The transform this generation's members are scored with (frozen within it).
+            let scored_with = self.evaluator.obs_norm().map(ObsNorm::transform);
+            let before = trainer.generation();
             let (stats, control) = trainer.step(self.evaluator.as_mut())?;
             let g = trainer.generation();
+            if trainer.best().is_some_and(|b| b.generation == before) {
+                self.best_obs = scored_with;
+            }
+            let now = self.evaluator.obs_norm().map(ObsNorm::transform);
             if let Some(f) = &mut self.snapshot {
-                f(g, trainer.params().to_host()?);
+                f(g, trainer.params().to_host()?, now.clone());
             }
             if config.checkpoints.lockstep_every > 0
                 && g.is_multiple_of(config.checkpoints.lockstep_every)
@@ -540,15 +595,18 @@ impl Session {
                 let (score, _) = self.evaluator.final_score(
                     trainer.params(),
                     config.evaluation.eval_episodes,
-                    config.es.seed.wrapping_add(g),
+                    // The same validation episodes every time, so scores of different
+                    // generations are paired (the final evaluation uses other seeds).
+                    config.es.seed,
                 )?;
                 if config.evaluation.keep_best_eval
-                    && self.best_eval.as_ref().is_none_or(|(b, _)| score > *b)
+                    && self.best_eval.as_ref().is_none_or(|(b, _, _)| score > *b)
                 {
+                    let best = (score, trainer.params().clone(), now);
                     if self.files {
-                        artifacts::save_validation(&dir, score, trainer.params())?;
+                        artifacts::save_validation(&dir, &best)?;
                     }
-                    self.best_eval = Some((score, trainer.params().clone()));
+                    self.best_eval = Some(best);
                 }
                 if config.stop.early_stop_at.is_some_and(|t| score >= t as f64) {
                     solved_early = Some(g);
@@ -559,7 +617,7 @@ impl Session {
                 && config.checkpoints.every > 0
                 && g.is_multiple_of(config.checkpoints.every)
             {
-                trainer.save_checkpoint(&dir.join(CHECKPOINT))?;
+                save_checkpoint(trainer, self.evaluator.as_ref(), &self.best_obs, &dir)?;
             }
             if config.stop.target_fitness.is_some_and(|t| stats.mean >= t) {
                 break StopReason::Target;
@@ -576,17 +634,22 @@ impl Session {
         let summary = self.trainer.finish(reason);
         self.history.extend(self.history_rx.try_iter());
         if self.files {
-            self.trainer.save_checkpoint(&dir.join(CHECKPOINT))?;
+            save_checkpoint(&self.trainer, self.evaluator.as_ref(), &self.best_obs, &dir)?;
         }
-        // The parameters to report: the last ones, or the best on validation episodes.
-        let final_params = match (&self.best_eval, solved_early) {
-            (Some((_, p)), None) => p.clone(),
-            _ => self.trainer.params().clone(),
+        // The parameters to report: the last ones, or the best on validation episodes (with
+        // the observation transform they were validated with).
+        let current_obs = self.evaluator.obs_norm().map(ObsNorm::transform);
+        let (final_params, final_obs) = match (&self.best_eval, solved_early) {
+            (Some((_, p, obs)), None) => (p.clone(), obs.clone()),
+            _ => (self.trainer.params().clone(), current_obs),
         };
+        if let Some(t) = &final_obs {
+            self.evaluator.use_obs_transform(t.clone())?;
+        }
         if interrupted {
             // The policy files too (atomically), then stop without the final evaluation.
             if self.files {
-                self.save_policies(&final_params)?;
+                self.save_policies(&final_params, final_obs.as_ref())?;
                 artifacts::plot(&dir, &config.task, &self.history)?;
             }
             let outcome = Outcome::Interrupted {
@@ -606,7 +669,7 @@ impl Session {
             return Ok((Outcome::Worker, self.trainer));
         }
         if self.files {
-            self.save_policies(&final_params)?;
+            self.save_policies(&final_params, final_obs.as_ref())?;
             // The plot last: a failure here (e.g. a full disk) is reported, the policies exist.
             artifacts::plot(&dir, &config.task, &self.history)?;
         }
@@ -645,7 +708,8 @@ impl Session {
             json["eval_episodes"] = serde_json::json!(r.episodes);
             json["env_steps"] = serde_json::json!(self.evaluator.env_steps());
             json["solved_at_generation"] = serde_json::json!(solved_early);
-            json["best_validation"] = serde_json::json!(self.best_eval.as_ref().map(|(s, _)| *s));
+            json["best_validation"] =
+                serde_json::json!(self.best_eval.as_ref().map(|(s, _, _)| *s));
         }
         Ok((
             Outcome::Finished(Box::new(RunReport { json })),
@@ -653,15 +717,38 @@ impl Session {
         ))
     }
 
-    /// Write `policy.safetensors` (`final_params`) and `policy_best.safetensors` (the best
-    /// evaluated member), each atomically.
-    fn save_policies(&self, final_params: &Params) -> Result<()> {
+    /// Write `policy.safetensors` (`final_params`, scored with `obs`) and
+    /// `policy_best.safetensors` (the best evaluated member), each atomically.
+    fn save_policies(&self, final_params: &Params, obs: Option<&ObsTransform>) -> Result<()> {
         let (task, net) = (&self.config.task, self.policy.as_ref());
-        artifacts::save_policy(&self.dir.join(POLICY), final_params, task, net)?;
+        artifacts::save_policy(&self.dir.join(POLICY), final_params, task, net, obs)?;
         if let Some(best) = self.trainer.best() {
             let best_params = self.trainer.params().from_host_like(&best.values)?;
-            artifacts::save_policy(&self.dir.join(POLICY_BEST), &best_params, task, net)?;
+            let best_obs = self.best_obs.as_ref();
+            artifacts::save_policy(
+                &self.dir.join(POLICY_BEST),
+                &best_params,
+                task,
+                net,
+                best_obs,
+            )?;
         }
         Ok(())
     }
+}
+
+/// The trainer's checkpoint with the run's own state (the normaliser) in its metadata.
+fn save_checkpoint(
+    trainer: &Trainer,
+    evaluator: &dyn TaskEvaluator,
+    best_obs: &Option<ObsTransform>,
+    dir: &Path,
+) -> Result<()> {
+    let state = RunState {
+        obs_norm: evaluator.obs_norm().cloned(),
+        best_obs: best_obs.clone(),
+    };
+    let caller = (state.obs_norm.is_some() || state.best_obs.is_some())
+        .then(|| serde_json::to_string(&state).expect("the run state serialises"));
+    Ok(trainer.save_checkpoint_with(&dir.join(CHECKPOINT), caller)?)
 }

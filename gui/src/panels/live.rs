@@ -78,7 +78,10 @@ impl Dashboard {
             sim.started = true;
         }
         // One simulator step per frame with the current mean policy.
-        let obs = sim.env.observations().to_vec();
+        let mut obs = sim.env.observations().to_vec();
+        if let Some(t) = &snap.obs {
+            t.apply(&mut obs);
+        }
         let mut y = vec![0.0f32; *policy.sizes.last().expect("validated")];
         if let Some(p) = &params {
             plain_row_forward(policy, p, &snap.values, &obs, &mut y);

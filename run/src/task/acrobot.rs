@@ -20,6 +20,7 @@ impl Task for Acrobot {
         c.evaluation.eval_every = 5;
         c.evaluation.keep_best_eval = true;
         c.policy.hidden = vec![32];
+        c.policy.obs_norm = true;
         c.es.population_size = 256;
         c.es.rank = 1;
         c.es.sigma = 0.2;

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use eggroll_core::{Evaluator, FnEvaluator, ParamView, Params};
 use eggroll_envs::mnist::Dataset;
 use eggroll_envs::vec::VecEnv;
-use eggroll_policies::{EvalReport, Head, MlpConfig, RolloutEvaluator};
+use eggroll_policies::{
+    EvalReport, Head, MlpConfig, ObsNorm, ObsStats, ObsTransform, RolloutEvaluator,
+};
 
 pub use acrobot::Acrobot;
 pub use benchmark::{Rastrigin, Sphere};
@@ -186,6 +188,31 @@ pub trait TaskEvaluator: Evaluator {
     fn evals_by_rank(&mut self) -> Option<Vec<u64>> {
         None
     }
+    /// The observation normaliser's running state, if observations are normalised.
+    fn obs_norm(&self) -> Option<&ObsNorm> {
+        None
+    }
+    /// Restore the normaliser's state (resume); validated first, nothing changes on error.
+    fn set_obs_norm(&mut self, _norm: ObsNorm) -> Result<()> {
+        Err(Error::Input {
+            what: "obs_norm".into(),
+            reason: "this evaluator does not normalise observations".into(),
+        })
+    }
+    /// Score with `transform` from now on instead of the normaliser's own (the final
+    /// evaluation of best-validated parameters uses the transform they were validated with).
+    fn use_obs_transform(&mut self, _transform: ObsTransform) -> Result<()> {
+        Ok(())
+    }
+    /// Distributed runs: the statistics of the members this process evaluated since the last
+    /// commit, in member order, removed.
+    fn take_member_stats(&mut self) -> Vec<ObsStats> {
+        Vec::new()
+    }
+    /// Distributed runs: fold every member's statistics (member order) into the normaliser.
+    fn commit_member_stats(&mut self, _members: &[ObsStats]) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl<F: Fn(&ParamView) -> f32 + Send + Sync> TaskEvaluator for FnEvaluator<F> {
@@ -211,6 +238,21 @@ impl TaskEvaluator for RolloutEvaluator {
     }
     fn env_steps(&self) -> u64 {
         RolloutEvaluator::env_steps(self)
+    }
+    fn obs_norm(&self) -> Option<&ObsNorm> {
+        RolloutEvaluator::obs_norm(self)
+    }
+    fn set_obs_norm(&mut self, norm: ObsNorm) -> Result<()> {
+        Ok(RolloutEvaluator::set_obs_norm(self, norm)?)
+    }
+    fn use_obs_transform(&mut self, transform: ObsTransform) -> Result<()> {
+        Ok(self.set_obs_transform(transform)?)
+    }
+    fn take_member_stats(&mut self) -> Vec<ObsStats> {
+        RolloutEvaluator::take_member_stats(self)
+    }
+    fn commit_member_stats(&mut self, members: &[ObsStats]) -> Result<()> {
+        Ok(RolloutEvaluator::commit_member_stats(self, members)?)
     }
 }
 
@@ -252,13 +294,18 @@ pub fn mlp(policy: &PolicyConfig, inputs: usize, outputs: usize) -> MlpConfig {
 pub fn build_control(config: &RunConfig, spec: ControlSpec) -> Result<Built> {
     let policy = mlp(&config.policy, spec.observations, spec.outputs);
     check_memory(config, Some(&policy), None)?;
-    let evaluator = RolloutEvaluator::new(
+    let mut evaluator = RolloutEvaluator::new(
         policy.clone(),
         spec.head,
         Box::new(spec.env),
         config.evaluation.episodes,
         config.es.seed,
     )?;
+    if config.policy.obs_norm {
+        let norm = ObsNorm::new(spec.observations, config.policy.obs_clip);
+        norm.validate("policy.obs_clip")?;
+        evaluator = evaluator.with_obs_norm(norm)?;
+    }
     Ok(Built {
         params: policy.init(config.es.seed, &candle_core::Device::Cpu)?,
         policy: Some(policy),

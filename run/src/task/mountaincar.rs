@@ -19,6 +19,7 @@ fn defaults(c: &mut RunConfig) {
     c.evaluation.eval_every = 5;
     c.evaluation.keep_best_eval = true;
     c.policy.hidden = vec![32];
+    c.policy.obs_norm = true;
     c.es.population_size = 256;
     c.es.rank = 1;
     c.es.sigma = 0.5;
@@ -32,8 +33,13 @@ impl Task for MountainCar {
     }
     fn defaults(&self, c: &mut RunConfig) {
         defaults(c);
+        // Sparse reward: four episodes per member, a wider net and σ = 1 (scripts/sweep-control.sh).
+        c.stop.generations = 500;
+        c.evaluation.episodes = 4;
+        c.policy.hidden = vec![64];
+        c.es.sigma = 1.0;
         c.evaluation.solved_at = -110.0;
-        c.stop.early_stop_at = Some(-110.0);
+        c.stop.early_stop_at = Some(-105.0);
     }
     fn control(&self) -> Option<ControlSpec> {
         Some(ControlSpec {

@@ -20,8 +20,8 @@ impl Task for Pendulum {
         c.stop.early_stop_at = Some(-170.0);
         c.evaluation.keep_best_eval = true;
         c.evaluation.episodes = 4;
-        c.policy.hidden = vec![64, 64];
-        c.es.population_size = 512;
+        c.policy.hidden = vec![32, 32];
+        c.es.population_size = 256;
         c.es.rank = 1;
         c.es.sigma = 0.1;
         c.es.learning_rate = 0.1;
