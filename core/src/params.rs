@@ -8,14 +8,16 @@ use crate::noise::param_id;
 /// How a parameter is perturbed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamKind {
-    /// A 2-D tensor stored (out, in) = (rows, cols): gets low-rank noise under EGGROLL.
+    /// A tensor of 2 or more dimensions, seen as the matrix (rows, cols) = (dims[0], the product
+    /// of the rest) — `(out, in)` for a linear weight, `(out, in·kh·kw)` for a PyTorch conv
+    /// kernel: gets low-rank noise under EGGROLL.
     Matrix {
         /// Number of rows (outputs).
         rows: usize,
         /// Number of columns (inputs).
         cols: usize,
     },
-    /// Any other shape (biases, scalars, 3-D+): gets full Gaussian noise.
+    /// Vectors and scalars (biases, norm gains): get full Gaussian noise.
     Other,
 }
 
@@ -43,9 +45,9 @@ impl Param {
     /// Matrix (low-rank noise) or other (full noise).
     pub fn kind(&self) -> ParamKind {
         match self.tensor.dims() {
-            [rows, cols] => ParamKind::Matrix {
+            [rows, rest @ ..] if !rest.is_empty() => ParamKind::Matrix {
                 rows: *rows,
-                cols: *cols,
+                cols: rest.iter().product(),
             },
             _ => ParamKind::Other,
         }

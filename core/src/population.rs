@@ -325,7 +325,8 @@ impl Population {
             out.push(match noise {
                 Noise::None => None,
                 Noise::LowRank { rank, a, b } => {
-                    let (m, n, r) = (p.dims()[0], p.dims()[1], *rank);
+                    let (m, r) = (p.dims()[0], *rank);
+                    let n = p.numel() / m.max(1);
                     let c = coef / (r as f32).sqrt();
                     Some(match host {
                         true => {
@@ -333,7 +334,7 @@ impl Population {
                             let g = with_host(a, |a| {
                                 with_host(b, |b| kernels::lowrank_update(a, b, &wc, m, n, r))
                             })??;
-                            Tensor::from_vec(g, (m, n), &device)?
+                            Tensor::from_vec(g, p.dims(), &device)?
                         }
                         false => {
                             let kk = w.len();
@@ -343,7 +344,9 @@ impl Population {
                                 .permute((1, 0, 2))?
                                 .reshape((m, kk * r))?;
                             let bs = b.permute((1, 0, 2))?.reshape((n, kk * r))?;
-                            aw.matmul(&bs.t()?)?.affine(c as f64, 0.0)?
+                            aw.matmul(&bs.t()?)?
+                                .affine(c as f64, 0.0)?
+                                .reshape(p.dims())?
                         }
                     })
                 }
@@ -383,7 +386,8 @@ fn add_noise(noise: &Noise, dims: &[usize], k: usize, scale: f32, out: &mut [f32
             })?;
         }
         Noise::LowRank { rank, a, b } => {
-            let (m, n, r) = (dims[0], dims[1], *rank);
+            let (m, r) = (dims[0], *rank);
+            let n = dims[1..].iter().product::<usize>();
             let c = scale / (r as f32).sqrt();
             with_host(a, |a| {
                 with_host(b, |bb| {

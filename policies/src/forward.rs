@@ -594,7 +594,7 @@ eggroll_core::multiversion! {
 }
 
 #[derive(Clone, Copy)]
-enum RowNoise<'s> {
+pub(crate) enum RowNoise<'s> {
     None,
     LowRank {
         a: &'s [f32],
@@ -605,21 +605,21 @@ enum RowNoise<'s> {
 }
 
 #[derive(Clone)]
-struct RowCtx<'s> {
-    sigma: f32,
-    pairing: Pairing,
-    perturbed: bool,
-    m: usize,
-    n: usize,
-    bias: Option<&'s [f32]>,
-    bias_noise: Option<&'s [f32]>,
-    noise: RowNoise<'s>,
-    act: Option<Activation>,
+pub(crate) struct RowCtx<'s> {
+    pub(crate) sigma: f32,
+    pub(crate) pairing: Pairing,
+    pub(crate) perturbed: bool,
+    pub(crate) m: usize,
+    pub(crate) n: usize,
+    pub(crate) bias: Option<&'s [f32]>,
+    pub(crate) bias_noise: Option<&'s [f32]>,
+    pub(crate) noise: RowNoise<'s>,
+    pub(crate) act: Option<Activation>,
 }
 
 eggroll_core::multiversion! {
     /// Per row: low-rank (or full) correction, bias (+ its noise), activation.
-    fn finish_rows(x: &[f32], ids: &[u32], y: &mut [f32], ctx: &RowCtx<'_>) {
+    pub(crate) fn finish_rows(x: &[f32], ids: &[u32], y: &mut [f32], ctx: &RowCtx<'_>) {
         let (m, n) = (ctx.m, ctx.n);
         for (i, &member) in ids.iter().enumerate() {
             let xi = &x[i * n..(i + 1) * n];

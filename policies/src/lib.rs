@@ -14,6 +14,7 @@ pub mod device;
 pub mod forward;
 pub mod mlp;
 pub mod mnist;
+pub mod nn;
 pub mod obsnorm;
 pub mod rollout;
 

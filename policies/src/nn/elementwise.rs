@@ -1,0 +1,196 @@
+//! Layers without parameters: activations, `Flatten`, max and average pooling.
+
+use eggroll_core::Result;
+use rayon::prelude::*;
+
+use super::{Act, Ctx, Module, shape_err};
+
+/// An elementwise nonlinearity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActKind {
+    /// Hyperbolic tangent (the MLP's rational approximation, [`eggroll_core::simd::tanh`]).
+    Tanh,
+    /// max(0, x).
+    Relu,
+    /// GELU, tanh approximation (PyTorch's `approximate="tanh"`).
+    Gelu,
+}
+
+/// An activation layer.
+#[derive(Debug, Clone, Copy)]
+pub struct Activation(pub ActKind);
+
+/// `tanh`.
+pub fn tanh() -> Activation {
+    Activation(ActKind::Tanh)
+}
+/// `relu`.
+pub fn relu() -> Activation {
+    Activation(ActKind::Relu)
+}
+/// `gelu` (tanh approximation).
+pub fn gelu() -> Activation {
+    Activation(ActKind::Gelu)
+}
+
+impl ActKind {
+    /// Apply to one value.
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            ActKind::Tanh => eggroll_core::simd::tanh(x),
+            ActKind::Relu => x.max(0.0),
+            ActKind::Gelu => {
+                let c = (2.0f32 / std::f32::consts::PI).sqrt();
+                0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
+            }
+        }
+    }
+}
+
+impl Module for Activation {
+    fn label(&self) -> String {
+        format!("{:?}", self.0).to_lowercase()
+    }
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        Ok(input.to_vec())
+    }
+    fn forward(&self, x: &Act, _: &Ctx<'_>) -> Result<Act> {
+        let mut data = x.data.clone();
+        let k = self.0;
+        data.par_chunks_mut(4096)
+            .for_each(|c| c.iter_mut().for_each(|v| *v = k.apply(*v)));
+        Ok(Act {
+            data,
+            rows: x.rows,
+            shape: x.shape.clone(),
+        })
+    }
+}
+
+/// Flattens each row to one dimension (PyTorch's `nn.Flatten()`: C, H, W order).
+#[derive(Debug, Clone, Copy)]
+pub struct Flatten;
+
+/// `Flatten`.
+pub fn flatten() -> Flatten {
+    Flatten
+}
+
+impl Module for Flatten {
+    fn label(&self) -> String {
+        "flatten".into()
+    }
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        Ok(vec![input.iter().product()])
+    }
+    fn forward(&self, x: &Act, _: &Ctx<'_>) -> Result<Act> {
+        Ok(Act {
+            data: x.data.clone(),
+            rows: x.rows,
+            shape: vec![x.width()],
+        })
+    }
+}
+
+/// Max or average.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolKind {
+    /// The window's largest value.
+    Max,
+    /// The window's mean.
+    Avg,
+}
+
+/// 2-D pooling over rows of shape `[C, H, W]` (no padding; PyTorch's `MaxPool2d(k, stride)`,
+/// `AvgPool2d(k, stride)`).
+#[derive(Debug, Clone, Copy)]
+pub struct Pool2d {
+    kind: PoolKind,
+    k: usize,
+    stride: usize,
+}
+
+/// `MaxPool2d(k, stride)`.
+pub fn max_pool2d(k: usize, stride: usize) -> Pool2d {
+    Pool2d {
+        kind: PoolKind::Max,
+        k,
+        stride,
+    }
+}
+
+/// `AvgPool2d(k, stride)`.
+pub fn avg_pool2d(k: usize, stride: usize) -> Pool2d {
+    Pool2d {
+        kind: PoolKind::Avg,
+        k,
+        stride,
+    }
+}
+
+impl Module for Pool2d {
+    fn label(&self) -> String {
+        format!(
+            "{:?}_pool2d(k={}, stride={})",
+            self.kind, self.k, self.stride
+        )
+        .to_lowercase()
+    }
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        match input {
+            &[c, h, w] if self.k >= 1 && self.stride >= 1 && h >= self.k && w >= self.k => {
+                Ok(vec![
+                    c,
+                    (h - self.k) / self.stride + 1,
+                    (w - self.k) / self.stride + 1,
+                ])
+            }
+            _ => Err(shape_err(
+                &self.label(),
+                format!(
+                    "needs rows [C, H, W] with H, W ≥ kernel {} (kernel, stride ≥ 1), got {input:?}",
+                    self.k
+                ),
+            )),
+        }
+    }
+    fn forward(&self, x: &Act, _: &Ctx<'_>) -> Result<Act> {
+        let shape = self.out_shape(&x.shape)?;
+        let (c, h, w) = (x.shape[0], x.shape[1], x.shape[2]);
+        let (ho, wo) = (shape[1], shape[2]);
+        let (k, s, kind) = (self.k, self.stride, self.kind);
+        let mut out = vec![0.0f32; x.rows * c * ho * wo];
+        out.par_chunks_mut(c * ho * wo)
+            .zip(x.data.par_chunks(c * h * w))
+            .for_each(|(o, img)| {
+                for ci in 0..c {
+                    for oy in 0..ho {
+                        for ox in 0..wo {
+                            let mut acc = match kind {
+                                PoolKind::Max => f32::NEG_INFINITY,
+                                PoolKind::Avg => 0.0,
+                            };
+                            for ky in 0..k {
+                                for kx in 0..k {
+                                    let v = img[ci * h * w + (oy * s + ky) * w + ox * s + kx];
+                                    acc = match kind {
+                                        PoolKind::Max => acc.max(v),
+                                        PoolKind::Avg => acc + v,
+                                    };
+                                }
+                            }
+                            if kind == PoolKind::Avg {
+                                acc /= (k * k) as f32;
+                            }
+                            o[ci * ho * wo + oy * wo + ox] = acc;
+                        }
+                    }
+                }
+            });
+        Ok(Act {
+            data: out,
+            rows: x.rows,
+            shape,
+        })
+    }
+}

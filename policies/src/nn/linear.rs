@@ -1,0 +1,190 @@
+//! `Linear`: `y = x Wᵀ + b` (PyTorch's `nn.Linear`, weight `out × in`), and the population
+//! matrix product that [`super::Conv2d`] shares.
+
+use eggroll_core::population::HostData;
+use eggroll_core::{Error, Noise, Pairing, Result};
+use rayon::prelude::*;
+
+use super::{Act, Ctx, Init, Module, ParamRef, Vb, check_noise, shape_err};
+use crate::forward::{RowCtx, RowNoise, finish_rows, shared_gemm};
+
+/// Rows per parallel task.
+const CHUNK: usize = 64;
+
+/// A fully connected layer over the last dimension of its input rows.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    name: String,
+    weight: ParamRef,
+    bias: Option<ParamRef>,
+    inputs: usize,
+    outputs: usize,
+}
+
+/// A `Linear` named by `vb` (`<prefix>.weight` `out × in`, `<prefix>.bias`).
+pub fn linear(vb: &Vb, inputs: usize, outputs: usize, bias: bool) -> Result<Linear> {
+    let bound = 1.0 / (inputs.max(1) as f32).sqrt();
+    Ok(Linear {
+        name: vb.prefix().to_string(),
+        weight: vb.param("weight", &[outputs, inputs], Init::Uniform(bound))?,
+        bias: if bias {
+            Some(vb.param("bias", &[outputs], Init::Uniform(bound))?)
+        } else {
+            None
+        },
+        inputs,
+        outputs,
+    })
+}
+
+impl Module for Linear {
+    fn label(&self) -> String {
+        format!("linear {}", self.name)
+    }
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        match input.split_last() {
+            Some((&last, rest)) if last == self.inputs => {
+                let mut out = rest.to_vec();
+                out.push(self.outputs);
+                Ok(out)
+            }
+            _ => Err(shape_err(
+                &self.label(),
+                format!(
+                    "takes rows whose last dimension is {}, got shape {input:?}",
+                    self.inputs
+                ),
+            )),
+        }
+    }
+    fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act> {
+        let shape = self.out_shape(&x.shape)?;
+        // Every vector of the last dimension is one GEMM row of the row's member.
+        let per_row = x.width() / self.inputs;
+        let ids = expand_ids(ctx.members, per_row);
+        let y = population_matmul(
+            &x.data,
+            &ids,
+            self.inputs,
+            self.outputs,
+            &self.weight,
+            self.bias.as_ref(),
+            ctx,
+        )?;
+        Ok(Act {
+            data: y,
+            rows: x.rows,
+            shape,
+        })
+    }
+}
+
+/// Each member id repeated `k` times (the GEMM rows of one activation row).
+pub(crate) fn expand_ids(members: &[u32], k: usize) -> Vec<u32> {
+    members
+        .iter()
+        .flat_map(|&m| std::iter::repeat_n(m, k))
+        .collect()
+}
+
+/// `y (rows × m) = x (rows × n) · Wᵀ + b` with every row's member noise: the shared GEMM,
+/// then the fused low-rank (or full) correction and the bias with its noise, in parallel
+/// chunks of rows. `weight` is any tensor of `m` rows and `n` values per row.
+pub(crate) fn population_matmul(
+    x: &[f32],
+    ids: &[u32],
+    n: usize,
+    m: usize,
+    weight: &ParamRef,
+    bias: Option<&ParamRef>,
+    ctx: &Ctx<'_>,
+) -> Result<Vec<f32>> {
+    let rows = ids.len();
+    debug_assert_eq!(x.len(), rows * n);
+    let tensor = |p: &ParamRef| {
+        ctx.params
+            .iter()
+            .nth(p.index)
+            .map(|q| q.tensor())
+            .ok_or_else(|| Error::Param {
+                name: p.name.clone(),
+                reason: "missing from the parameters".into(),
+            })
+    };
+    let w = HostData::new(tensor(weight)?)?;
+    let ws = w.as_slice();
+    if ws.len() != m * n {
+        return Err(Error::Param {
+            name: weight.name.clone(),
+            reason: format!("{} values, expected {m}×{n}", ws.len()),
+        });
+    }
+    let mut wt = vec![0.0f32; m * n];
+    for k in 0..m {
+        for j in 0..n {
+            wt[j * m + k] = ws[k * n + j];
+        }
+    }
+    let b = bias
+        .map(|p| tensor(p).and_then(HostData::new))
+        .transpose()?;
+    let check =
+        |name: &str, t: &candle_core::Tensor, want: &[usize]| check_noise(ctx, name, t, want);
+    let (mut a_h, mut b_h, mut e_h, mut rank) = (None, None, None, 0);
+    match ctx.noise(weight) {
+        None | Some(Noise::None) => {}
+        Some(Noise::LowRank { rank: r, a, b }) => {
+            check(&weight.name, a, &[m, *r])?;
+            check(&weight.name, b, &[n, *r])?;
+            a_h = Some(HostData::new(a)?);
+            b_h = Some(HostData::new(b)?);
+            rank = *r;
+        }
+        Some(Noise::Full { eps }) => {
+            check(&weight.name, eps, &[m * n])?;
+            e_h = Some(HostData::new(eps)?);
+        }
+    }
+    let bias_noise = match bias.and_then(|p| ctx.noise(p).map(|nz| (p, nz))) {
+        None => None,
+        Some((p, Noise::Full { eps })) => {
+            check(&p.name, eps, &[m])?;
+            Some(HostData::new(eps)?)
+        }
+        Some((p, _)) => {
+            return Err(Error::Param {
+                name: p.name.clone(),
+                reason: "a bias takes full noise, not low-rank".into(),
+            });
+        }
+    };
+    let noise = match (&a_h, &b_h, &e_h) {
+        (Some(a), Some(b), _) => RowNoise::LowRank {
+            a: a.as_slice(),
+            b: b.as_slice(),
+            r: rank,
+        },
+        (_, _, Some(e)) => RowNoise::Full(e.as_slice()),
+        _ => RowNoise::None,
+    };
+    let row_ctx = RowCtx {
+        sigma: ctx.population.map_or(0.0, |p| p.sigma),
+        pairing: ctx.population.map_or(Pairing::Antithetic, |p| p.pairing),
+        perturbed: ctx.population.is_some(),
+        m,
+        n,
+        bias: b.as_ref().map(HostData::as_slice),
+        bias_noise: bias_noise.as_ref().map(HostData::as_slice),
+        noise,
+        act: None,
+    };
+    let mut y = vec![0.0f32; rows * m];
+    x.par_chunks(CHUNK * n)
+        .zip(y.par_chunks_mut(CHUNK * m))
+        .zip(ids.par_chunks(CHUNK))
+        .for_each(|((xc, yc), ic)| {
+            shared_gemm(xc, &wt, ic.len(), n, m, yc);
+            finish_rows(xc, ic, yc, &row_ctx);
+        });
+    Ok(y)
+}

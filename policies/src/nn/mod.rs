@@ -1,0 +1,280 @@
+//! Population layers: any network whose weights are matrices runs its whole population in one
+//! batched pass, never forming `W + σE`.
+//!
+//! Every row of an activation ([`Act`]) belongs to a member (`Ctx::members`). A layer computes
+//! its output for all rows with the generation's noise applied per member: matrices (a
+//! [`Linear`] weight, a [`Conv2d`] kernel seen as `out × (in·kh·kw)`, an [`Embedding`] table)
+//! get the shared product plus each member's low-rank correction `σ s (x B) Aᵀ / √r`; vectors
+//! (biases, norm gains) get their full noise. With no population it is plain inference.
+//!
+//! The layers live in `eggroll-policies` (not a crate of their own) because they share its
+//! deterministic row-independent GEMM and fused low-rank row kernel with the MLP forward: a
+//! row's bits never depend on which other rows are in the batch.
+//!
+//! Models are built like candle-nn's: a [`Vb`] hands out parameters by nested,
+//! PyTorch-compatible names (`vb.pp("blocks").pp(0).pp("conv")` → `blocks.0.conv.weight`),
+//! layers compose through the [`Module`] trait, and [`Model`] checks every shape before any
+//! training. PyTorch layouts are kept: a `Conv2d` weight is `out × in × kh × kw`.
+//!
+//! ```
+//! use eggroll_policies::nn::{Model, Vb, conv2d, linear, relu, flatten, seq};
+//! let vb = Vb::new();
+//! let net = seq()
+//!     .add(conv2d(&vb.pp("conv"), 1, 4, 3, 1, 1, true).unwrap())
+//!     .add(relu())
+//!     .add(flatten())
+//!     .add(linear(&vb.pp("fc"), 4 * 6 * 6, 10, true).unwrap());
+//! let model = Model::new(net, &vb, &[1, 6, 6]).unwrap();
+//! assert_eq!(model.output_shape(), &[10]);
+//! let params = model.init(0, &candle_core::Device::Cpu).unwrap();
+//! assert_eq!(params.get("conv.weight").unwrap().dims(), &[4, 1, 3, 3]);
+//! let y = model.forward(&params, None, &vec![0.5; 2 * 36], None).unwrap();
+//! assert_eq!(y.len(), 2 * 10);
+//! ```
+
+mod builder;
+mod containers;
+mod conv;
+mod elementwise;
+mod embedding;
+mod linear;
+mod norm;
+
+pub use builder::{Decl, Init, ParamRef, Vb};
+pub use containers::{Residual, Sequential, residual, seq};
+pub use conv::{Conv2d, MAX_KERNEL, conv2d};
+pub use elementwise::{
+    ActKind, Activation, Flatten, Pool2d, PoolKind, avg_pool2d, flatten, gelu, max_pool2d, relu,
+    tanh,
+};
+pub use embedding::{Embedding, embedding};
+pub use linear::{Linear, linear};
+pub use norm::{Norm, layer_norm, rms_norm};
+
+use candle_core::Device;
+use eggroll_core::{Error, Noise, Params, Population, Result};
+
+/// Activations of a batch: `rows` rows, each of shape `shape`, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Act {
+    /// `rows × shape.product()` values.
+    pub data: Vec<f32>,
+    /// Rows (each belongs to one member).
+    pub rows: usize,
+    /// The shape of one row (e.g. `[C, H, W]`, `[T, d]`, `[d]`).
+    pub shape: Vec<usize>,
+}
+
+impl Act {
+    /// Values per row.
+    pub fn width(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// What a layer's forward sees besides its input: the parameters, the generation's noise
+/// (None: plain inference) and the member of each input row.
+pub struct Ctx<'a> {
+    /// The model's parameters.
+    pub params: &'a Params,
+    /// The population (None: plain inference).
+    pub population: Option<&'a Population>,
+    /// The member of each row.
+    pub members: &'a [u32],
+}
+
+impl Ctx<'_> {
+    /// The noise of parameter `p` (None: plain inference or frozen).
+    pub fn noise(&self, p: &ParamRef) -> Option<&Noise> {
+        self.population
+            .map(|pop| &pop.noise[p.index])
+            .filter(|n| !matches!(n, Noise::None))
+    }
+}
+
+/// A layer or block of layers with a population forward.
+pub trait Module: Send + Sync {
+    /// A short description for errors (e.g. `conv2d conv1`).
+    fn label(&self) -> String;
+    /// The shape of an output row for an input row of shape `input`; a typed error naming
+    /// the layer when the shapes do not fit.
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>>;
+    /// The output of every row, each with its member's perturbed parameters.
+    fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act>;
+}
+
+impl Module for Box<dyn Module> {
+    fn label(&self) -> String {
+        (**self).label()
+    }
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        (**self).out_shape(input)
+    }
+    fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act> {
+        (**self).forward(x, ctx)
+    }
+}
+
+/// Check a noise tensor of parameter `name`: `(K ≥ blocks of the population, want…)`.
+pub(crate) fn check_noise(
+    ctx: &Ctx<'_>,
+    name: &str,
+    t: &candle_core::Tensor,
+    want: &[usize],
+) -> Result<()> {
+    let blocks = ctx
+        .population
+        .map(|p| p.pairing.block_and_sign(p.size.max(1) - 1).0 + 1)
+        .unwrap_or(0);
+    let d = t.dims();
+    if d.len() != want.len() + 1 || d[1..] != *want || d[0] < blocks {
+        return Err(Error::Param {
+            name: name.to_string(),
+            reason: format!("noise of shape {d:?}; expected (K ≥ {blocks}, {want:?})"),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn shape_err(layer: &str, reason: impl Into<String>) -> Error {
+    Error::InvalidConfig {
+        field: layer.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// A checked model: a root [`Module`], its parameter declarations and its row shapes.
+pub struct Model {
+    root: Box<dyn Module>,
+    decls: Vec<Decl>,
+    input: Vec<usize>,
+    output: Vec<usize>,
+}
+
+impl Model {
+    /// Check `root` on input rows of shape `input` (every layer's shapes, before any training)
+    /// with the parameters declared through `vb`.
+    pub fn new(root: impl Module + 'static, vb: &Vb, input: &[usize]) -> Result<Self> {
+        let output = root.out_shape(input)?;
+        Ok(Self {
+            root: Box::new(root),
+            decls: vb.decls(),
+            input: input.to_vec(),
+            output,
+        })
+    }
+
+    /// The shape of one input row.
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input
+    }
+
+    /// The shape of one output row.
+    pub fn output_shape(&self) -> &[usize] {
+        &self.output
+    }
+
+    /// The declared parameters, in order.
+    pub fn decls(&self) -> &[Decl] {
+        &self.decls
+    }
+
+    /// Number of scalar parameters.
+    pub fn num_params(&self) -> usize {
+        self.decls
+            .iter()
+            .map(|d| d.shape.iter().product::<usize>())
+            .sum()
+    }
+
+    /// Initial parameters (PyTorch's default initialisations, drawn from `seed`).
+    pub fn init(&self, seed: u64, device: &Device) -> Result<Params> {
+        builder::init_params(&self.decls, seed, device)
+    }
+
+    /// Check that `params` has this model's names and shapes, in order.
+    pub fn check_params(&self, params: &Params) -> Result<()> {
+        if params.len() != self.decls.len() {
+            return Err(Error::Param {
+                name: "params".into(),
+                reason: format!(
+                    "{} parameters, the model declares {}",
+                    params.len(),
+                    self.decls.len()
+                ),
+            });
+        }
+        for (p, d) in params.iter().zip(&self.decls) {
+            if p.name() != d.name || p.dims() != d.shape.as_slice() {
+                return Err(Error::Param {
+                    name: d.name.clone(),
+                    reason: format!(
+                        "expected {} {:?}, got {} {:?}",
+                        d.name,
+                        d.shape,
+                        p.name(),
+                        p.dims()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Forward `x` (rows of the input shape). Row `i` belongs to member `members[i]` (member
+    /// `i` when None); `population` None is plain inference.
+    pub fn forward(
+        &self,
+        params: &Params,
+        population: Option<&Population>,
+        x: &[f32],
+        members: Option<&[u32]>,
+    ) -> Result<Vec<f32>> {
+        self.check_params(params)?;
+        let width: usize = self.input.iter().product();
+        if width == 0 || !x.len().is_multiple_of(width) {
+            return Err(Error::Param {
+                name: "input".into(),
+                reason: format!(
+                    "{} values is not a whole number of rows of {width}",
+                    x.len()
+                ),
+            });
+        }
+        let rows = x.len() / width;
+        let implicit: Vec<u32>;
+        let ids = match members {
+            Some(m) if m.len() == rows => m,
+            Some(m) => {
+                return Err(Error::Param {
+                    name: "members".into(),
+                    reason: format!("{} member ids for {rows} rows", m.len()),
+                });
+            }
+            None => {
+                implicit = (0..rows as u32).collect();
+                &implicit
+            }
+        };
+        if let Some(p) = population {
+            if p.noise.len() != params.len() {
+                return Err(Error::Param {
+                    name: "population.noise".into(),
+                    reason: format!("{} entries for {} parameters", p.noise.len(), params.len()),
+                });
+            }
+            crate::forward::check_members(Some(ids), rows, Some(p.size))?;
+        }
+        let ctx = Ctx {
+            params,
+            population,
+            members: ids,
+        };
+        let act = Act {
+            data: x.to_vec(),
+            rows,
+            shape: self.input.clone(),
+        };
+        Ok(self.root.forward(&act, &ctx)?.data)
+    }
+}

@@ -1,0 +1,141 @@
+//! `LayerNorm` and `RMSNorm` over the last dimension (PyTorch's `nn.LayerNorm` with
+//! `weight`/`bias`, `nn.RMSNorm` with `weight`); their gains and biases are vectors and get
+//! full noise per member.
+
+use eggroll_core::population::HostData;
+use eggroll_core::{Error, Noise, Result};
+use rayon::prelude::*;
+
+use super::{Act, Ctx, Init, Module, ParamRef, Vb, check_noise, shape_err};
+
+/// A normalisation over the last dimension of every row.
+#[derive(Debug, Clone)]
+pub struct Norm {
+    name: String,
+    rms: bool,
+    weight: ParamRef,
+    bias: Option<ParamRef>,
+    dim: usize,
+    eps: f32,
+}
+
+/// `LayerNorm(dim)` with gain and bias (eps 1e-5), named by `vb`.
+pub fn layer_norm(vb: &Vb, dim: usize) -> Result<Norm> {
+    Ok(Norm {
+        name: vb.prefix().to_string(),
+        rms: false,
+        weight: vb.param("weight", &[dim], Init::Const(1.0))?,
+        bias: Some(vb.param("bias", &[dim], Init::Const(0.0))?),
+        dim,
+        eps: 1e-5,
+    })
+}
+
+/// `RMSNorm(dim)` with a gain (eps 1e-6), named by `vb`.
+pub fn rms_norm(vb: &Vb, dim: usize) -> Result<Norm> {
+    Ok(Norm {
+        name: vb.prefix().to_string(),
+        rms: true,
+        weight: vb.param("weight", &[dim], Init::Const(1.0))?,
+        bias: None,
+        dim,
+        eps: 1e-6,
+    })
+}
+
+fn host<'a>(ctx: &'a Ctx<'_>, p: &ParamRef) -> Result<HostData<'a>> {
+    let t = ctx
+        .params
+        .iter()
+        .nth(p.index)
+        .ok_or_else(|| Error::Param {
+            name: p.name.clone(),
+            reason: "missing from the parameters".into(),
+        })?
+        .tensor();
+    HostData::new(t)
+}
+
+fn vector_noise<'a>(ctx: &'a Ctx<'_>, p: &ParamRef, dim: usize) -> Result<Option<HostData<'a>>> {
+    match ctx.noise(p) {
+        None => Ok(None),
+        Some(Noise::Full { eps }) => {
+            check_noise(ctx, &p.name, eps, &[dim])?;
+            Ok(Some(HostData::new(eps)?))
+        }
+        Some(_) => Err(Error::Param {
+            name: p.name.clone(),
+            reason: "a vector parameter takes full noise, not low-rank".into(),
+        }),
+    }
+}
+
+impl Module for Norm {
+    fn label(&self) -> String {
+        format!(
+            "{} {}",
+            if self.rms { "rms_norm" } else { "layer_norm" },
+            self.name
+        )
+    }
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        if input.last() == Some(&self.dim) {
+            Ok(input.to_vec())
+        } else {
+            Err(shape_err(
+                &self.label(),
+                format!(
+                    "normalises a last dimension of {}, got shape {input:?}",
+                    self.dim
+                ),
+            ))
+        }
+    }
+    fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act> {
+        let shape = self.out_shape(&x.shape)?;
+        let d = self.dim;
+        let g = host(ctx, &self.weight)?;
+        let b = self.bias.as_ref().map(|p| host(ctx, p)).transpose()?;
+        let gn = vector_noise(ctx, &self.weight, d)?;
+        let bn = match &self.bias {
+            Some(p) => vector_noise(ctx, p, d)?,
+            None => None,
+        };
+        let pop = ctx.population;
+        let width = x.width();
+        let mut out = x.data.clone();
+        out.par_chunks_mut(width)
+            .zip(ctx.members.par_iter())
+            .for_each(|(row, &member)| {
+                let (blk, sign) =
+                    pop.map_or((0, 0.0), |p| p.pairing.block_and_sign(member as usize));
+                let ss = pop.map_or(0.0, |p| p.sigma) * sign;
+                let gain = |j: usize| {
+                    g.as_slice()[j] + gn.as_ref().map_or(0.0, |e| ss * e.as_slice()[blk * d + j])
+                };
+                let shift = |j: usize| {
+                    b.as_ref().map_or(0.0, |b| b.as_slice()[j])
+                        + bn.as_ref().map_or(0.0, |e| ss * e.as_slice()[blk * d + j])
+                };
+                for v in row.chunks_mut(d) {
+                    let n = d as f32;
+                    let (mean, denom) = if self.rms {
+                        let ms = v.iter().map(|a| a * a).sum::<f32>() / n;
+                        (0.0, (ms + self.eps).sqrt())
+                    } else {
+                        let mean = v.iter().sum::<f32>() / n;
+                        let var = v.iter().map(|a| (a - mean) * (a - mean)).sum::<f32>() / n;
+                        (mean, (var + self.eps).sqrt())
+                    };
+                    for (j, a) in v.iter_mut().enumerate() {
+                        *a = (*a - mean) / denom * gain(j) + shift(j);
+                    }
+                }
+            });
+        Ok(Act {
+            data: out,
+            rows: x.rows,
+            shape,
+        })
+    }
+}

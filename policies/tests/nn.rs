@@ -1,0 +1,335 @@
+//! Population layers: every layer's batched population forward equals the per-member
+//! materialised reference, antithetic members mirror each other, and bad models are typed
+//! errors naming the layer.
+
+use candle_core::Device;
+use eggroll_core::{Eggroll, EsConfig, Params, Population, Strategy};
+use eggroll_policies::nn::*;
+
+/// Population of `size` at rank `r` for `params`.
+fn population(params: &Params, size: usize, r: usize) -> Population {
+    let mut es = Eggroll::new(
+        EsConfig {
+            population_size: size,
+            rank: r,
+            sigma: 0.3,
+            seed: 11,
+            ..EsConfig::default()
+        },
+        params,
+    )
+    .unwrap();
+    es.ask(params, 0).unwrap()
+}
+
+/// Deterministic inputs in [-1, 1].
+fn inputs(n: usize, salt: u64) -> Vec<f32> {
+    (0..n as u64)
+        .map(|i| {
+            let h = eggroll_core::noise::mix64(i ^ (salt << 32));
+            (h >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+/// For r ∈ {1, 2, 4}: 8 members, 2 rows each (interleaved), batched vs materialised member by
+/// member; returns the worst absolute error.
+fn worst_error(model: &Model, x_row: impl Fn(usize) -> Vec<f32>) -> f32 {
+    let mut worst = 0.0f32;
+    for r in [1, 2, 4] {
+        let params = model.init(5, &Device::Cpu).unwrap();
+        let pop = population(&params, 8, r);
+        let rows = 16;
+        let ids: Vec<u32> = (0..rows as u32).map(|i| i % 8).collect();
+        let x: Vec<f32> = (0..rows).flat_map(&x_row).collect();
+        let y = model.forward(&params, Some(&pop), &x, Some(&ids)).unwrap();
+        let out = y.len() / rows;
+        let base = params.to_host().unwrap();
+        for (row, &m) in ids.iter().enumerate() {
+            let w = pop.materialize(&params, &base, m as usize).unwrap();
+            let pm = params.from_host_like(&w).unwrap();
+            let yr = model.forward(&pm, None, &x_row(row), None).unwrap();
+            for (a, b) in y[row * out..(row + 1) * out].iter().zip(&yr) {
+                worst = worst.max((a - b).abs());
+            }
+        }
+        // The population forward really is perturbed: members differ from plain inference.
+        let plain = model.forward(&params, None, &x, None).unwrap();
+        assert_ne!(
+            plain, y,
+            "r = {r}: the population forward ignored the noise"
+        );
+    }
+    worst
+}
+
+fn check(name: &str, model: &Model, x_row: impl Fn(usize) -> Vec<f32>) {
+    let e = worst_error(model, x_row);
+    assert!(
+        e <= 1e-4,
+        "{name}: max abs error {e} vs the materialised members"
+    );
+}
+
+#[test]
+fn linear_matches_materialised_members_with_and_without_bias() {
+    for bias in [true, false] {
+        let vb = Vb::new();
+        let net = seq()
+            .add(linear(&vb.pp("fc1"), 7, 9, bias).unwrap())
+            .add(tanh())
+            .add(linear(&vb.pp("fc2"), 9, 3, bias).unwrap());
+        let model = Model::new(net, &vb, &[7]).unwrap();
+        check(&format!("linear bias={bias}"), &model, |r| {
+            inputs(7, r as u64)
+        });
+    }
+    // Linear over the last dimension of [T, d] rows (every position is a GEMM row).
+    let vb = Vb::new();
+    let model = Model::new(linear(&vb.pp("proj"), 4, 5, true).unwrap(), &vb, &[3, 4]).unwrap();
+    assert_eq!(model.output_shape(), &[3, 5]);
+    check("linear over [T, d]", &model, |r| inputs(12, r as u64));
+}
+
+#[test]
+fn conv2d_matches_materialised_members() {
+    for (bias, stride, padding) in [(true, 1, 1), (false, 2, 0), (true, 2, 2)] {
+        let vb = Vb::new();
+        let net = seq()
+            .add(conv2d(&vb.pp("conv"), 2, 3, 3, stride, padding, bias).unwrap())
+            .add(relu());
+        let model = Model::new(net, &vb, &[2, 7, 6]).unwrap();
+        check(
+            &format!("conv2d bias={bias} stride={stride} padding={padding}"),
+            &model,
+            |r| inputs(2 * 7 * 6, r as u64),
+        );
+    }
+}
+
+#[test]
+fn conv2d_equals_a_direct_convolution() {
+    // Plain inference against the textbook loop (PyTorch semantics: cross-correlation,
+    // weight out × in × kh × kw, zero padding).
+    let vb = Vb::new();
+    let conv = conv2d(&vb.pp("c"), 2, 3, 3, 2, 1, true).unwrap();
+    let model = Model::new(conv, &vb, &[2, 5, 5]).unwrap();
+    assert_eq!(model.output_shape(), &[3, 3, 3]);
+    let params = model.init(1, &Device::Cpu).unwrap();
+    let host = params.to_host().unwrap();
+    let (w, b) = (&host[0], &host[1]);
+    let x = inputs(50, 3);
+    let y = model.forward(&params, None, &x, None).unwrap();
+    for o in 0..3 {
+        for oy in 0..3 {
+            for ox in 0..3 {
+                let mut s = b[o];
+                for c in 0..2 {
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            let (iy, ix) = ((oy * 2 + ky) as isize - 1, (ox * 2 + kx) as isize - 1);
+                            if (0..5).contains(&iy) && (0..5).contains(&ix) {
+                                s += w[((o * 2 + c) * 3 + ky) * 3 + kx]
+                                    * x[c * 25 + iy as usize * 5 + ix as usize];
+                            }
+                        }
+                    }
+                }
+                let got = y[o * 9 + oy * 3 + ox];
+                assert!((got - s).abs() < 1e-5, "({o},{oy},{ox}): {got} vs {s}");
+            }
+        }
+    }
+}
+
+#[test]
+fn embedding_and_norms_match_materialised_members() {
+    let vb = Vb::new();
+    let net = seq()
+        .add(embedding(&vb.pp("tok"), 11, 6).unwrap())
+        .add(layer_norm(&vb.pp("ln"), 6).unwrap())
+        .add(linear(&vb.pp("head"), 6, 4, true).unwrap())
+        .add(rms_norm(&vb.pp("rms"), 4).unwrap());
+    let model = Model::new(net, &vb, &[5]).unwrap();
+    assert_eq!(model.output_shape(), &[5, 4]);
+    check("embedding + layer_norm + rms_norm", &model, |r| {
+        (0..5).map(|t| ((r * 7 + t * 3) % 11) as f32).collect()
+    });
+}
+
+#[test]
+fn small_cnn_with_pooling_and_a_residual_block_matches_materialised_members() {
+    let vb = Vb::new();
+    let block = vb.pp("blocks").pp(0);
+    let net = seq()
+        .add(conv2d(&vb.pp("stem"), 1, 4, 3, 1, 1, true).unwrap())
+        .add(relu())
+        .add(residual(
+            seq()
+                .add(conv2d(&block.pp("conv"), 4, 4, 3, 1, 1, false).unwrap())
+                .add(gelu()),
+        ))
+        .add(max_pool2d(2, 2))
+        .add(avg_pool2d(2, 1))
+        .add(flatten())
+        .add(linear(&vb.pp("fc"), 4 * 3 * 3, 10, true).unwrap());
+    let model = Model::new(net, &vb, &[1, 8, 8]).unwrap();
+    let names: Vec<_> = model.decls().iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "stem.weight",
+            "stem.bias",
+            "blocks.0.conv.weight",
+            "fc.weight",
+            "fc.bias"
+        ]
+    );
+    assert_eq!(model.num_params(), 4 * 9 + 4 + 16 * 9 + 36 * 10 + 10);
+    check("cnn", &model, |r| inputs(64, r as u64));
+}
+
+#[test]
+fn antithetic_members_mirror_each_other_in_linear_layers() {
+    let vb = Vb::new();
+    let model = Model::new(linear(&vb.pp("fc"), 6, 4, false).unwrap(), &vb, &[6]).unwrap();
+    let params = model.init(2, &Device::Cpu).unwrap();
+    for r in [1, 2, 4] {
+        let pop = population(&params, 8, r);
+        let x = inputs(6, 9);
+        let xx: Vec<f32> = x.iter().chain(&x).copied().collect();
+        let y = model
+            .forward(&params, Some(&pop), &xx, Some(&[2, 3]))
+            .unwrap();
+        let plain = model.forward(&params, None, &x, None).unwrap();
+        for j in 0..4 {
+            let (plus, minus) = (y[j] - plain[j], y[4 + j] - plain[j]);
+            assert!(plus.abs() > 1e-4, "no perturbation");
+            assert!((plus + minus).abs() < 1e-5, "r={r}: {plus} vs {minus}");
+        }
+    }
+}
+
+fn message(e: eggroll_core::Error) -> String {
+    e.to_string()
+}
+
+#[test]
+fn bad_models_are_typed_errors_naming_the_layer() {
+    // Shapes that do not chain.
+    let vb = Vb::new();
+    let net = seq()
+        .add(linear(&vb.pp("fc1"), 4, 3, true).unwrap())
+        .add(linear(&vb.pp("fc2"), 5, 2, true).unwrap());
+    let e = message(Model::new(net, &vb, &[4]).err().unwrap());
+    assert!(e.contains("linear fc2"), "{e}");
+    // A kernel larger than allowed, or than the padded input; stride 0.
+    let vb = Vb::new();
+    assert!(
+        message(conv2d(&vb.pp("big"), 1, 1, 65, 1, 0, true).err().unwrap()).contains("conv2d big")
+    );
+    assert!(message(conv2d(&vb.pp("s0"), 1, 1, 3, 0, 0, true).err().unwrap()).contains("stride"));
+    let vb = Vb::new();
+    let e = message(
+        Model::new(
+            conv2d(&vb.pp("c"), 1, 2, 5, 1, 0, true).unwrap(),
+            &vb,
+            &[1, 4, 4],
+        )
+        .err()
+        .unwrap(),
+    );
+    assert!(e.contains("conv2d c") && e.contains("larger"), "{e}");
+    // Wrong channel count.
+    let vb = Vb::new();
+    let e = message(
+        Model::new(
+            conv2d(&vb.pp("c"), 3, 2, 3, 1, 0, true).unwrap(),
+            &vb,
+            &[1, 8, 8],
+        )
+        .err()
+        .unwrap(),
+    );
+    assert!(e.contains("conv2d c"), "{e}");
+    // Two layers under one name.
+    let vb = Vb::new();
+    linear(&vb.pp("fc"), 2, 2, true).unwrap();
+    let e = message(linear(&vb.pp("fc"), 2, 2, true).err().unwrap());
+    assert!(e.contains("fc.weight") && e.contains("twice"), "{e}");
+    // A residual that changes the shape.
+    let vb = Vb::new();
+    let e = message(
+        Model::new(
+            residual(linear(&vb.pp("r"), 4, 3, true).unwrap()),
+            &vb,
+            &[4],
+        )
+        .err()
+        .unwrap(),
+    );
+    assert!(e.contains("residual"), "{e}");
+    // Token ids out of range, and parameters of another model.
+    let vb = Vb::new();
+    let model = Model::new(embedding(&vb.pp("emb"), 5, 3).unwrap(), &vb, &[2]).unwrap();
+    let params = model.init(0, &Device::Cpu).unwrap();
+    let e = message(
+        model
+            .forward(&params, None, &[1.0, 5.0], None)
+            .err()
+            .unwrap(),
+    );
+    assert!(
+        e.contains("embedding emb") && e.contains("token id 5"),
+        "{e}"
+    );
+    let e = message(
+        model
+            .forward(&params, None, &[1.5, 0.0], None)
+            .err()
+            .unwrap(),
+    );
+    assert!(e.contains("token id 1.5"), "{e}");
+    let vb2 = Vb::new();
+    let other = Model::new(linear(&vb2.pp("fc"), 3, 3, true).unwrap(), &vb2, &[3]).unwrap();
+    let e = message(other.forward(&params, None, &[0.0; 3], None).err().unwrap());
+    assert!(e.contains("parameters"), "{e}");
+}
+
+/// A conv kernel (4-D, PyTorch layout) gets low-rank noise of its `out × (in·kh·kw)` matrix,
+/// and an EGGROLL step updates it in place with its shape kept.
+#[test]
+fn conv_kernels_are_low_rank_matrices_and_update_in_place() {
+    let vb = Vb::new();
+    let model = Model::new(
+        conv2d(&vb.pp("c"), 2, 3, 3, 1, 0, true).unwrap(),
+        &vb,
+        &[2, 4, 4],
+    )
+    .unwrap();
+    let mut params = model.init(0, &Device::Cpu).unwrap();
+    let mut es = Eggroll::new(
+        EsConfig {
+            population_size: 4,
+            rank: 2,
+            ..EsConfig::default()
+        },
+        &params,
+    )
+    .unwrap();
+    let pop = es.ask(&params, 0).unwrap();
+    match &pop.noise[0] {
+        eggroll_core::Noise::LowRank { a, b, rank } => {
+            assert_eq!(
+                (a.dims(), b.dims(), *rank),
+                (&[2, 3, 2][..], &[2, 18, 2][..], 2)
+            );
+        }
+        other => panic!("conv kernel noise {other:?}"),
+    }
+    let before = params.to_host().unwrap();
+    es.tell(&mut params, &pop, &[1.0, -1.0, 0.5, 0.0]).unwrap();
+    assert_eq!(params.get("c.weight").unwrap().dims(), &[3, 2, 3, 3]);
+    assert_ne!(params.to_host().unwrap()[0], before[0]);
+    model.check_params(&params).unwrap();
+}
