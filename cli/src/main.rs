@@ -133,6 +133,10 @@ enum BenchCommand {
         /// shared-input forward with plain inference on members × batch rows.
         #[arg(long, allow_negative_numbers = true)]
         shared_batch: Option<usize>,
+        /// `cnn`: benchmark MNIST's `--model cnn` (channels 8,16 on 28×28 images; `--layers`
+        /// is ignored) with every member on the same `--shared-batch` images (default 64).
+        #[arg(long)]
+        model: Option<String>,
         /// auto (default: GPU 0 when this build has CUDA and a GPU is usable, else the CPU),
         /// cpu, cuda (GPU 0) or cuda:N.
         #[arg(long)]
@@ -158,7 +162,7 @@ pub struct TrainArgs {
     pub task: Option<String>,
     /// Continue the run in DIR from its last checkpoint (same config; --generations may
     /// raise the total).
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "sets", "seed", "population", "rank", "sigma", "lr", "out"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "sets", "seed", "population", "rank", "sigma", "lr", "out", "model"])]
     pub resume: Option<PathBuf>,
     /// TOML configuration file (see `eggroll config show TASK`).
     #[arg(long)]
@@ -205,6 +209,9 @@ pub struct TrainArgs {
     /// Images per generation (mnist).
     #[arg(long, allow_negative_numbers = true)]
     pub batch: Option<usize>,
+    /// The network: `mlp` (every task) or `cnn` (mnist; widths in `policy.channels`).
+    #[arg(long)]
+    pub model: Option<String>,
     /// Stop after this many seconds of training.
     #[arg(long, allow_negative_numbers = true)]
     pub time_budget: Option<f64>,
@@ -228,6 +235,37 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
+/// `bench forward --model cnn`: the MNIST CNN's shared-batch population forward vs plain
+/// inference of the same CNN.
+fn bench_cnn(population: usize, rank: usize, rounds: usize, batch: usize) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (1..=65_536).contains(&population) && (1..=4096).contains(&batch),
+        "--population must be 1..=65536 and --shared-batch 1..=4096"
+    );
+    anyhow::ensure!(
+        (1..=64).contains(&rank),
+        "--rank must be 1..=64 for --model cnn"
+    );
+    // Per member-image: the tiled input, conv1's output, conv2's patches and outputs (twice,
+    // for the inference and the EGGROLL pass).
+    eggroll_run::limits::Estimate::new()
+        .add("CNN rows", &[2, population, batch, 784 + 1568 + 3528 + 784])
+        .check("--population, --shared-batch")?;
+    let model = eggroll_policies::mnist::cnn(28, 28, &[8, 16])?;
+    let r = eggroll_policies::bench::model_shared_batch(
+        &model,
+        population,
+        batch,
+        rank,
+        rounds.max(1),
+    )?;
+    let mut j = serde_json::to_value(&r)?;
+    j["model"] = serde_json::json!("cnn");
+    j["params"] = serde_json::json!(model.num_params());
+    println!("{j}");
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -245,28 +283,35 @@ fn main() -> ExitCode {
                     json,
                     shared_batch,
                     device,
+                    model,
                 },
-        } => match shared_batch {
-            Some(_) if device.as_deref().is_some_and(|d| d != "cpu" && d != "auto") => Err(
-                anyhow::anyhow!("--shared-batch runs on the CPU only; drop --device"),
-            ),
-            Some(b) => eggroll_run::limits::check_forward_bench(population, &layers, rank, b)
-                .map_err(anyhow::Error::from)
-                .and_then(|()| {
-                    eggroll_policies::bench::shared_batch(
-                        population,
-                        b,
-                        &layers,
-                        rank,
-                        rounds.max(1),
-                    )
+        } => match (model.as_deref(), shared_batch) {
+            (Some("cnn"), b) => bench_cnn(population, rank, rounds, b.unwrap_or(64)),
+            (Some(m), _) if m != "mlp" => Err(anyhow::anyhow!(
+                "--model {m}: unknown; bench forward knows mlp (the default) and cnn"
+            )),
+            (_, shared_batch) => match shared_batch {
+                Some(_) if device.as_deref().is_some_and(|d| d != "cpu" && d != "auto") => Err(
+                    anyhow::anyhow!("--shared-batch runs on the CPU only; drop --device"),
+                ),
+                Some(b) => eggroll_run::limits::check_forward_bench(population, &layers, rank, b)
                     .map_err(anyhow::Error::from)
-                    .and_then(|r| {
-                        println!("{}", serde_json::to_string(&r)?);
-                        Ok(())
-                    })
-                }),
-            None => bench_forward(population, layers, rank, rounds, json, device.as_deref()),
+                    .and_then(|()| {
+                        eggroll_policies::bench::shared_batch(
+                            population,
+                            b,
+                            &layers,
+                            rank,
+                            rounds.max(1),
+                        )
+                        .map_err(anyhow::Error::from)
+                        .and_then(|r| {
+                            println!("{}", serde_json::to_string(&r)?);
+                            Ok(())
+                        })
+                    }),
+                None => bench_forward(population, layers, rank, rounds, json, device.as_deref()),
+            },
         },
         Command::Eval {
             task,

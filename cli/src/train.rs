@@ -52,6 +52,9 @@ fn overrides(args: &TrainArgs) -> Result<Vec<(&'static str, toml::Value)>> {
     if let Some(v) = args.lr {
         f.push(("es.learning_rate", toml::Value::Float(v as f64)));
     }
+    if let Some(v) = &args.model {
+        f.push(("policy.model", toml::Value::String(v.clone())));
+    }
     if let Some(v) = &args.data_dir {
         f.push(("data.dir", toml::Value::String(v.display().to_string())));
     }

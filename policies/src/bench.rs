@@ -104,6 +104,55 @@ pub fn shared_batch(
     })
 }
 
+/// The MNIST-style benchmark for a layered model (e.g. `--model cnn`): every member
+/// classifies the same batch of `input`-shaped rows. Plain inference of the same model on the
+/// members × batch rows vs the EGGROLL shared-input population forward
+/// ([`crate::nn::Model::forward_shared`]), side by side in interleaved rounds (median
+/// reported). `layers` in the result is `[inputs, outputs]`.
+pub fn model_shared_batch(
+    model: &crate::nn::Model,
+    population: usize,
+    batch: usize,
+    rank: usize,
+    rounds: usize,
+) -> Result<SharedBatchResult> {
+    let params = model.init(0, &Device::Cpu)?;
+    let es = EsConfig {
+        population_size: population,
+        rank,
+        ..EsConfig::default()
+    };
+    let pop = Eggroll::new(es, &params)?.ask(&params, 0)?;
+    let din: usize = model.input_shape().iter().product();
+    let dout: usize = model.output_shape().iter().product();
+    let x: Vec<f32> = (0..batch * din).map(|i| (i % 89) as f32 / 89.0).collect();
+    let tiled: Vec<f32> = (0..population).flat_map(|_| x.iter().copied()).collect();
+    let (mut inf, mut egg) = (vec![], vec![]);
+    let work = (population * batch) as f64;
+    for round in 0..=rounds {
+        let t = Instant::now();
+        let a = model.forward(&params, None, &tiled, None)?;
+        let ti = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let b = model.forward_shared(&params, &pop, &x, 0..population)?;
+        let te = t.elapsed().as_secs_f64();
+        debug_assert_eq!(a.len(), b.len());
+        if round > 0 {
+            inf.push(work / ti);
+            egg.push(work / te);
+        }
+    }
+    let (inf, egg) = (median(inf), median(egg));
+    Ok(SharedBatchResult {
+        population,
+        batch,
+        layers: vec![din, dout],
+        inference_member_inputs_per_s: inf,
+        eggroll_member_inputs_per_s: egg,
+        eggroll_vs_inference: egg / inf,
+    })
+}
+
 /// Members per second of each variant, and the ratios to plain inference.
 #[derive(Debug, Clone, Serialize)]
 pub struct ForwardBenchResult {

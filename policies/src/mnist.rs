@@ -19,6 +19,7 @@ pub struct MnistEvaluator {
     data: Arc<Dataset>,
     batch: usize,
     seed: u64,
+    fitness: MnistFitness,
     x: Vec<f32>,
     out: Vec<f32>,
 }
@@ -48,9 +49,16 @@ impl MnistEvaluator {
             data,
             batch,
             seed,
+            fitness: MnistFitness::Bandit,
             x: Vec::new(),
             out: Vec::new(),
         })
+    }
+
+    /// Score members by `fitness` (default: the bandit reward).
+    pub fn with_fitness(mut self, fitness: MnistFitness) -> Self {
+        self.fitness = fitness;
+        self
     }
 
     /// The policy definition.
@@ -82,14 +90,7 @@ impl Evaluator for MnistEvaluator {
         Ok(self
             .out
             .chunks(b * 10)
-            .map(|member| {
-                let correct = member
-                    .chunks(10)
-                    .zip(&idx)
-                    .filter(|(y, i)| Head::argmax(y) == i64::from(self.data.labels[**i]))
-                    .count();
-                correct as f32 / b as f32
-            })
+            .map(|member| score(self.fitness, member, &idx, &self.data.labels))
             .collect())
     }
 }
@@ -115,4 +116,196 @@ pub fn accuracy(policy: &MlpConfig, params: &Params, data: &Dataset) -> Result<f
             .count();
     }
     Ok(correct as f64 / data.len() as f64)
+}
+
+/// What a member's fitness on its batch is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MnistFitness {
+    /// The bandit reward: the fraction of the batch classified right (labels are only a
+    /// reward).
+    #[default]
+    Bandit,
+    /// The mean log-likelihood of the true labels under the softmax of the outputs.
+    LogLikelihood,
+}
+
+/// Members evaluated per forward call (bounds the rows held at once).
+const MEMBER_CHUNK: usize = 32;
+
+/// MNIST fitness for any [`crate::nn::Model`] (e.g. a CNN over `[1, 28, 28]` rows): every
+/// member classifies the same batch of `batch` training images, drawn per generation from
+/// `(seed, generation)` as in [`MnistEvaluator`].
+pub struct ModelMnistEvaluator {
+    model: Arc<crate::nn::Model>,
+    data: Arc<Dataset>,
+    batch: usize,
+    seed: u64,
+    fitness: MnistFitness,
+}
+
+impl ModelMnistEvaluator {
+    /// An evaluator of `model` (10 outputs, input rows of the image's pixels) over `data`.
+    pub fn new(
+        model: Arc<crate::nn::Model>,
+        data: Arc<Dataset>,
+        batch: usize,
+        seed: u64,
+        fitness: MnistFitness,
+    ) -> Result<Self> {
+        if batch == 0 {
+            return Err(Error::InvalidConfig {
+                field: "batch".into(),
+                reason: "is 0; must be ≥ 1".into(),
+            });
+        }
+        let pixels: usize = model.input_shape().iter().product();
+        let outputs: usize = model.output_shape().iter().product();
+        if pixels != data.pixels() || outputs != 10 {
+            return Err(Error::InvalidConfig {
+                field: "policy.model".into(),
+                reason: format!(
+                    "the model maps {:?} to {:?}; MNIST needs {} pixels to 10 digits",
+                    model.input_shape(),
+                    model.output_shape(),
+                    data.pixels()
+                ),
+            });
+        }
+        Ok(Self {
+            model,
+            data,
+            batch,
+            seed,
+            fitness,
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &crate::nn::Model {
+        &self.model
+    }
+}
+
+/// One member's fitness from its outputs (`batch × 10`) on the images `idx`.
+fn score(fitness: MnistFitness, outputs: &[f32], idx: &[usize], labels: &[u8]) -> f32 {
+    let rows = outputs.chunks(10).zip(idx);
+    let b = idx.len() as f32;
+    match fitness {
+        MnistFitness::Bandit => {
+            rows.filter(|(y, i)| Head::argmax(y) == i64::from(labels[**i]))
+                .count() as f32
+                / b
+        }
+        MnistFitness::LogLikelihood => {
+            rows.map(|(y, i)| log_likelihood(y, labels[*i] as usize))
+                .sum::<f32>()
+                / b
+        }
+    }
+}
+
+/// log softmax(y)[label].
+fn log_likelihood(y: &[f32], label: usize) -> f32 {
+    let max = y.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let lse = y.iter().map(|v| (v - max).exp()).sum::<f32>().ln() + max;
+    y[label] - lse
+}
+
+impl Evaluator for ModelMnistEvaluator {
+    fn evaluate_members(
+        &mut self,
+        params: &Params,
+        population: &Population,
+        members: std::ops::Range<usize>,
+    ) -> Result<Vec<f32>> {
+        let mut rng = Pcg64::new(mix64(self.seed ^ mix64(population.generation + 1)));
+        let idx = sample_indices(&mut rng, self.data.len(), self.batch);
+        let (p, b) = (self.data.pixels(), idx.len());
+        let mut images = vec![0.0f32; b * p];
+        for (row, &i) in images.chunks_mut(p).zip(&idx) {
+            self.data.image_into(i, row);
+        }
+        let mut fitness = Vec::with_capacity(members.len());
+        let all: Vec<usize> = members.collect();
+        for chunk in all.chunks(MEMBER_CHUNK) {
+            let range = chunk[0]..chunk[chunk.len() - 1] + 1;
+            let y = self
+                .model
+                .forward_shared(params, population, &images, range)?;
+            for member in y.chunks(b * 10) {
+                fitness.push(score(self.fitness, member, &idx, &self.data.labels));
+            }
+        }
+        Ok(fitness)
+    }
+}
+
+/// Accuracy of `model` with the unperturbed `params` on every image of `data`.
+pub fn model_accuracy(model: &crate::nn::Model, params: &Params, data: &Dataset) -> Result<f64> {
+    let p = data.pixels();
+    let chunk = 1024;
+    let mut correct = 0usize;
+    let mut x = vec![0.0f32; chunk * p];
+    for start in (0..data.len()).step_by(chunk) {
+        let rows = chunk.min(data.len() - start);
+        for r in 0..rows {
+            data.image_into(start + r, &mut x[r * p..(r + 1) * p]);
+        }
+        let y = model.forward(params, None, &x[..rows * p], None)?;
+        correct += (0..rows)
+            .filter(|&r| {
+                Head::argmax(&y[r * 10..(r + 1) * 10]) == i64::from(data.labels[start + r])
+            })
+            .count();
+    }
+    Ok(correct as f64 / data.len() as f64)
+}
+
+/// What rebuilds a `--model cnn` network (saved in its policy file's metadata `cnn`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CnnSpec {
+    /// Image rows.
+    pub rows: usize,
+    /// Image columns.
+    pub cols: usize,
+    /// Convolution widths.
+    pub channels: Vec<usize>,
+}
+
+impl CnnSpec {
+    /// The network (see [`cnn`]).
+    pub fn build(&self) -> Result<crate::nn::Model> {
+        cnn(self.rows, self.cols, &self.channels)
+    }
+}
+
+/// The `--model cnn` network for `rows × cols` grey images: for each width in `channels` a
+/// stride-2 convolution (5×5 padding 2 for the first, 3×3 padding 1 after) and a ReLU, then
+/// flatten and a linear layer to 10 digits. Names: `convs.<i>.weight`, `convs.<i>.bias`,
+/// `head.weight`, `head.bias` (PyTorch layouts).
+pub fn cnn(rows: usize, cols: usize, channels: &[usize]) -> Result<crate::nn::Model> {
+    use crate::nn::{Model, Vb, conv2d, flatten, linear, relu, seq};
+    if channels.is_empty() || channels.contains(&0) {
+        return Err(Error::InvalidConfig {
+            field: "policy.channels".into(),
+            reason: format!("{channels:?}; needs at least one width, each ≥ 1"),
+        });
+    }
+    let vb = Vb::new();
+    let mut net = seq();
+    let mut shape = vec![1, rows, cols];
+    let mut cin = 1;
+    for (i, &c) in channels.iter().enumerate() {
+        let (k, pad) = if i == 0 { (5, 2) } else { (3, 1) };
+        let conv = conv2d(&vb.pp("convs").pp(i), cin, c, k, 2, pad, true)?;
+        shape = crate::nn::Module::out_shape(&conv, &shape)?;
+        net = net.add(conv).add(relu());
+        cin = c;
+    }
+    let flat: usize = shape.iter().product();
+    let net = net
+        .add(flatten())
+        .add(linear(&vb.pp("head"), flat, 10, true)?);
+    Model::new(net, &vb, &[1, rows, cols])
 }

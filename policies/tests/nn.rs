@@ -333,3 +333,55 @@ fn conv_kernels_are_low_rank_matrices_and_update_in_place() {
     assert_ne!(params.to_host().unwrap()[0], before[0]);
     model.check_params(&params).unwrap();
 }
+
+/// Members that all see the same inputs (MNIST's shared batch): `forward_shared` equals the
+/// per-row forward of the replicated inputs, for a conv and a linear first layer.
+#[test]
+fn shared_input_forward_equals_the_per_row_forward() {
+    let build = |conv_first: bool| {
+        let vb = Vb::new();
+        let net = if conv_first {
+            seq()
+                .add(conv2d(&vb.pp("c"), 1, 3, 3, 2, 1, true).unwrap())
+                .add(relu())
+                .add(flatten())
+                .add(linear(&vb.pp("fc"), 3 * 3 * 3, 4, true).unwrap())
+        } else {
+            seq()
+                .add(flatten())
+                .add(linear(&vb.pp("fc0"), 25, 6, true).unwrap())
+                .add(tanh())
+                .add(linear(&vb.pp("fc"), 6, 4, true).unwrap())
+        };
+        Model::new(net, &vb, &[1, 5, 5]).unwrap()
+    };
+    for conv_first in [true, false] {
+        let model = build(conv_first);
+        for r in [1, 2, 4] {
+            let params = model.init(3, &Device::Cpu).unwrap();
+            let pop = population(&params, 8, r);
+            let batch = 3;
+            let x = inputs(batch * 25, 4);
+            let shared = model.forward_shared(&params, &pop, &x, 2..7).unwrap();
+            let xx: Vec<f32> = (2..7).flat_map(|_| x.iter().copied()).collect();
+            let ids: Vec<u32> = (2..7u32)
+                .flat_map(|m| std::iter::repeat_n(m, batch))
+                .collect();
+            let rows = model.forward(&params, Some(&pop), &xx, Some(&ids)).unwrap();
+            assert_eq!(shared.len(), rows.len());
+            let worst = shared
+                .iter()
+                .zip(&rows)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst <= 1e-5, "conv_first={conv_first} r={r}: {worst}");
+        }
+        let params = model.init(3, &Device::Cpu).unwrap();
+        let pop = population(&params, 8, 1);
+        assert!(
+            model
+                .forward_shared(&params, &pop, &inputs(25, 1), 6..9)
+                .is_err()
+        );
+    }
+}

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use candle_core::{Device, Tensor};
 use eggroll_core::checkpoint::{load_safetensors, save_safetensors};
 use eggroll_core::{GenStats, Params};
+use eggroll_policies::mnist::CnnSpec;
 use eggroll_policies::{MlpConfig, ObsTransform};
 
 /// File names inside a run directory.
@@ -36,13 +37,22 @@ pub const OBS_STD: &str = "obs_norm.std";
 /// See [`OBS_MEAN`].
 pub const OBS_CLIP: &str = "obs_clip";
 
+/// The network of an exported policy.
+#[derive(Debug, Clone)]
+pub enum Net {
+    /// An MLP (metadata `policy`).
+    Mlp(MlpConfig),
+    /// A `--model cnn` network (metadata `cnn`).
+    Cnn(CnnSpec),
+}
+
 /// An exported policy, read back by [`load_policy`].
 #[derive(Debug)]
 pub struct LoadedPolicy {
     /// The task it was trained on.
     pub task: String,
     /// Its network.
-    pub net: MlpConfig,
+    pub net: Net,
     /// The network's parameters.
     pub params: Params,
     /// The observation normaliser to apply before the network, if it was trained with one.
@@ -58,6 +68,7 @@ pub fn save_policy(
     task: &str,
     policy: Option<&MlpConfig>,
     obs: Option<&ObsTransform>,
+    cnn: Option<&CnnSpec>,
 ) -> Result<()> {
     let mut tensors: Vec<(String, Tensor)> = params
         .iter()
@@ -84,6 +95,12 @@ pub fn save_policy(
             serde_json::to_string(p).expect("an MLP config serialises"),
         );
     }
+    if let Some(c) = cnn {
+        meta.insert(
+            "cnn".to_string(),
+            serde_json::to_string(c).expect("a CNN spec serialises"),
+        );
+    }
     save_safetensors(path, &tensors, meta)?;
     Ok(())
 }
@@ -100,14 +117,28 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy> {
         .get("task")
         .cloned()
         .ok_or_else(|| bad("not an eggroll policy (no `task` metadata)".into()))?;
-    if !meta.contains_key("policy") && (task == "sphere" || task == "rastrigin") {
+    if !meta.contains_key("policy")
+        && !meta.contains_key("cnn")
+        && (task == "sphere" || task == "rastrigin")
+    {
         return Err(bad(format!(
             "a `{task}` policy is a point, not a network: {task} policies have no environment \
              to evaluate and no inputs (its fitness is in the run's JSON and metrics)"
         )));
     }
-    let policy: MlpConfig = serde_json::from_str(meta.get("policy").map_or("", |s| s))
-        .map_err(|e| bad(format!("missing or invalid `policy` metadata: {e}")))?;
+    let net = match meta.get("cnn") {
+        Some(c) => Net::Cnn(
+            serde_json::from_str(c).map_err(|e| bad(format!("invalid `cnn` metadata: {e}")))?,
+        ),
+        None => Net::Mlp(
+            serde_json::from_str(meta.get("policy").map_or("", |s| s))
+                .map_err(|e| bad(format!("missing or invalid `policy` metadata: {e}")))?,
+        ),
+    };
+    let inputs = match &net {
+        Net::Mlp(p) => p.sizes[0],
+        Net::Cnn(c) => c.rows * c.cols,
+    };
     let mut params = Params::new();
     let (mut mean, mut std) = (None, None);
     for (name, t) in tensors {
@@ -123,7 +154,7 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy> {
             let clip: f32 = serde_json::from_str(clip)
                 .map_err(|e| bad(format!("metadata `{OBS_CLIP}`: {e}")))?;
             let t = ObsTransform { mean, std, clip };
-            t.validate("obs_norm", policy.sizes[0])
+            t.validate("obs_norm", inputs)
                 .map_err(|e| bad(e.to_string()))?;
             Some(t)
         }
@@ -143,12 +174,34 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy> {
             )));
         }
     }
-    policy
-        .check_params(&params)
-        .map_err(|e| bad(format!("tensors do not match the network: {e}")))?;
+    // Safetensors stores tensors sorted by name: a layered model's parameters are put back
+    // in its declaration order.
+    if let Net::Cnn(c) = &net {
+        let model = c.build().map_err(|e| bad(e.to_string()))?;
+        let mut by_name: HashMap<String, Tensor> = params
+            .iter()
+            .map(|p| (p.name().to_string(), p.tensor().clone()))
+            .collect();
+        let mut ordered = Params::new();
+        for d in model.decls() {
+            let t = by_name
+                .remove(&d.name)
+                .ok_or_else(|| bad(format!("tensor `{}` missing", d.name)))?;
+            ordered.push(d.name.clone(), t)?;
+        }
+        if let Some(extra) = by_name.keys().next() {
+            return Err(bad(format!("tensor `{extra}` is not part of the network")));
+        }
+        params = ordered;
+    }
+    match &net {
+        Net::Mlp(p) => p.check_params(&params),
+        Net::Cnn(c) => c.build().and_then(|m| m.check_params(&params)),
+    }
+    .map_err(|e| bad(format!("tensors do not match the network: {e}")))?;
     Ok(LoadedPolicy {
         task,
-        net: policy,
+        net,
         params,
         obs,
     })

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::task;
 use eggroll_core::{EsConfig, NonFinitePolicy};
 use eggroll_policies::Activation;
+use eggroll_policies::mnist::MnistFitness;
 use serde::{Deserialize, Serialize};
 
 /// Which strategy to train with.
@@ -44,6 +45,10 @@ pub struct PolicyConfig {
     pub activation: Activation,
     /// Whether layers have biases.
     pub bias: bool,
+    /// The network: an MLP of `hidden` widths, or (mnist) the CNN of `channels` widths.
+    pub model: ModelKind,
+    /// Convolution widths of `model = "cnn"` (each a stride-2 convolution and a ReLU).
+    pub channels: Vec<usize>,
     /// Normalise observations by their running mean and variance over all members' steps
     /// (control tasks; updated between generations, saved in checkpoints and policies).
     pub obs_norm: bool,
@@ -57,10 +62,23 @@ impl Default for PolicyConfig {
             hidden: vec![32],
             activation: Activation::Tanh,
             bias: true,
+            model: ModelKind::Mlp,
+            channels: vec![8, 16],
             obs_norm: false,
             obs_clip: 5.0,
         }
     }
+}
+
+/// Which network a task trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// A multilayer perceptron (`policy.hidden`).
+    #[default]
+    Mlp,
+    /// A convolutional network (`policy.channels`; mnist only).
+    Cnn,
 }
 
 /// When a run stops.
@@ -156,6 +174,9 @@ pub struct DataConfig {
     pub dir: Option<String>,
     /// Images per generation (mnist); every member sees the same batch.
     pub batch: usize,
+    /// A member's fitness on its batch (mnist): `bandit` (accuracy; labels only as a
+    /// reward) or `log_likelihood` (mean log-probability of the true labels).
+    pub fitness: MnistFitness,
 }
 
 impl Default for DataConfig {
@@ -163,6 +184,7 @@ impl Default for DataConfig {
         Self {
             dir: None,
             batch: 256,
+            fitness: MnistFitness::Bandit,
         }
     }
 }
@@ -234,6 +256,8 @@ pub const LEGACY_KEYS: &[(&str, &str)] = &[
     ("lockstep_check_every", "checkpoints.lockstep_every"),
     ("data_dir", "data.dir"),
     ("batch", "data.batch"),
+    ("fitness", "data.fitness"),
+    ("model", "policy.model"),
 ];
 
 /// The sectioned key of `key` (itself unless it is a legacy flat key).

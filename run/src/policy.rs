@@ -8,7 +8,7 @@ use eggroll_envs::mnist::{Dataset, Split, mnist_dir};
 use eggroll_policies::RolloutEvaluator;
 use eggroll_policies::forward::PopulationForward;
 
-use crate::artifacts::{LoadedPolicy, load_policy};
+use crate::artifacts::{LoadedPolicy, Net, load_policy};
 use crate::error::{Error, Result};
 
 fn input_err(what: impl Into<String>, reason: impl Into<String>) -> Error {
@@ -43,12 +43,15 @@ pub fn evaluate(
     if episodes == 0 {
         return Err(input_err("--episodes", "must be ≥ 1"));
     }
-    let widest = net.sizes.iter().copied().max().unwrap_or(1);
-    crate::limits::Estimate::new()
-        .add("episodes × network width", &[episodes, 4, widest])
-        .check("--episodes")?;
     let policy = path.display().to_string();
     if let Some(c) = crate::task::find(task)?.control() {
+        let Net::Mlp(net) = net else {
+            return Err(input_err(policy, "a control policy must be an MLP"));
+        };
+        let widest = net.sizes.iter().copied().max().unwrap_or(1);
+        crate::limits::Estimate::new()
+            .add("episodes × network width", &[episodes, 4, widest])
+            .check("--episodes")?;
         let mut ev = RolloutEvaluator::new(net, c.head, Box::new(c.env), 1, seed)?;
         if let Some(t) = obs {
             ev = ev.with_obs_transform(t)?;
@@ -60,7 +63,22 @@ pub fn evaluate(
         }))
     } else if task == "mnist" {
         let test = Arc::new(Dataset::load(&mnist_dir(data_dir), Split::Test)?);
-        let acc = eggroll_policies::mnist::accuracy(&net, &params, &test)?;
+        let acc = match &net {
+            Net::Mlp(net) => eggroll_policies::mnist::accuracy(net, &params, &test)?,
+            Net::Cnn(spec) => {
+                let model = spec.build()?;
+                if model.input_shape() != [1, test.rows, test.cols] {
+                    return Err(input_err(
+                        policy,
+                        format!(
+                            "takes {}×{} images, the test set has {}×{}",
+                            spec.rows, spec.cols, test.rows, test.cols
+                        ),
+                    ));
+                }
+                eggroll_policies::mnist::model_accuracy(&model, &params, &test)?
+            }
+        };
         Ok(serde_json::json!({
             "task": task, "policy": policy, "test_accuracy": acc, "test_images": test.len(),
         }))
@@ -78,15 +96,31 @@ pub fn forward(path: &Path, input: &[f32]) -> Result<Vec<f32>> {
     let LoadedPolicy {
         net, params, obs, ..
     } = load_policy(path)?;
-    let fwd = PopulationForward::new(&net, &params, None)?;
-    if input.len() != fwd.in_dim() {
+    let (in_dim, run): (usize, Box<dyn Fn(&[f32]) -> Result<Vec<f32>>>) = match &net {
+        Net::Mlp(net) => {
+            let net = net.clone();
+            (
+                net.sizes[0],
+                Box::new(move |x: &[f32]| {
+                    let fwd = PopulationForward::new(&net, &params, None)?;
+                    let mut out = vec![0.0f32; fwd.out_dim()];
+                    fwd.forward(x, None, &mut out)?;
+                    Ok(out)
+                }),
+            )
+        }
+        Net::Cnn(spec) => {
+            let model = spec.build()?;
+            (
+                spec.rows * spec.cols,
+                Box::new(move |x: &[f32]| Ok(model.forward(&params, None, x, None)?)),
+            )
+        }
+    };
+    if input.len() != in_dim {
         return Err(input_err(
             "--input",
-            format!(
-                "the policy takes {} inputs, got {}",
-                fwd.in_dim(),
-                input.len()
-            ),
+            format!("the policy takes {in_dim} inputs, got {}", input.len()),
         ));
     }
     if let Some(i) = input.iter().position(|x| !x.is_finite()) {
@@ -99,7 +133,5 @@ pub fn forward(path: &Path, input: &[f32]) -> Result<Vec<f32>> {
     if let Some(t) = &obs {
         t.apply(&mut x);
     }
-    let mut out = vec![0.0f32; fwd.out_dim()];
-    fwd.forward(&x, None, &mut out)?;
-    Ok(out)
+    run(&x)
 }

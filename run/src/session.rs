@@ -15,6 +15,7 @@ use eggroll_core::{
     StopReason, Strategy, Trainer,
 };
 use eggroll_envs::mnist::Dataset;
+use eggroll_policies::mnist::CnnSpec;
 use eggroll_policies::{MlpConfig, ObsNorm, ObsTransform};
 
 use crate::artifacts::{self, CHECKPOINT, CONFIG, METRICS, POLICY, POLICY_BEST, Validation};
@@ -120,6 +121,7 @@ pub struct Session {
     trainer: Trainer,
     evaluator: Box<dyn TaskEvaluator>,
     policy: Option<MlpConfig>,
+    cnn: Option<CnnSpec>,
     images: Option<Arc<Dataset>>,
     history: Vec<GenStats>,
     history_rx: std::sync::mpsc::Receiver<GenStats>,
@@ -425,6 +427,7 @@ impl Session {
             trainer,
             evaluator,
             policy: built.policy,
+            cnn: built.cnn,
             images: built.images,
             history,
             history_rx,
@@ -471,6 +474,7 @@ impl Session {
             trainer,
             evaluator,
             policy: None,
+            cnn: None,
             images: None,
             history: Vec::new(),
             history_rx,
@@ -690,9 +694,16 @@ impl Session {
             "solved": solved,
             "stop_reason": summary.stop_reason,
             "device": device_name(&self.device),
+            "params": self.trainer.params().numel(),
             "out": dir.display().to_string(),
         });
         json[self.evaluator.score_name()] = serde_json::json!(final_score);
+        if self.policy.is_some() || self.cnn.is_some() {
+            json["model"] = serde_json::json!(if self.cnn.is_some() { "cnn" } else { "mlp" });
+        }
+        if config.task == "mnist" {
+            json["fitness"] = serde_json::json!(config.data.fitness);
+        }
         if !self.files {
             // A session over caller-built parts has no config of its own to report.
             for key in ["seed", "rank", "out", "solved"] {
@@ -721,7 +732,8 @@ impl Session {
     /// `policy_best.safetensors` (the best evaluated member), each atomically.
     fn save_policies(&self, final_params: &Params, obs: Option<&ObsTransform>) -> Result<()> {
         let (task, net) = (&self.config.task, self.policy.as_ref());
-        artifacts::save_policy(&self.dir.join(POLICY), final_params, task, net, obs)?;
+        let cnn = self.cnn.as_ref();
+        artifacts::save_policy(&self.dir.join(POLICY), final_params, task, net, obs, cnn)?;
         if let Some(best) = self.trainer.best() {
             let best_params = self.trainer.params().from_host_like(&best.values)?;
             let best_obs = self.best_obs.as_ref();
@@ -731,6 +743,7 @@ impl Session {
                 task,
                 net,
                 best_obs,
+                cnn,
             )?;
         }
         Ok(())

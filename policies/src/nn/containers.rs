@@ -1,6 +1,7 @@
 //! Composition: `Sequential` and the residual block `x + f(x)`.
 
 use eggroll_core::Result;
+use rayon::prelude::*;
 
 use super::{Act, Ctx, Module, shape_err};
 
@@ -15,7 +16,58 @@ pub fn seq() -> Sequential {
     Sequential::default()
 }
 
+/// Values of one row chunk's input: chunks this small run the whole stack while their
+/// activations stay in cache, and chunks run in parallel.
+const CHUNK_VALUES: usize = 16_384;
+
 impl Sequential {
+    /// Layers `from..` on `x`, in parallel chunks of rows (each chunk through every layer).
+    fn forward_from(&self, from: usize, x: &Act, ctx: &Ctx<'_>) -> Result<Act> {
+        let layers = &self.layers[from.min(self.layers.len())..];
+        let run = |x: &Act, ctx: &Ctx<'_>| -> Result<Act> {
+            let mut it = layers.iter();
+            let Some(first) = it.next() else {
+                return Ok(x.clone());
+            };
+            let mut y = first.forward(x, ctx)?;
+            for l in it {
+                y = l.forward(&y, ctx)?;
+            }
+            Ok(y)
+        };
+        let width = x.width().max(1);
+        let chunk = (CHUNK_VALUES / width).max(1);
+        if x.rows <= chunk {
+            return run(x, ctx);
+        }
+        let parts: Vec<Act> = (0..x.rows)
+            .step_by(chunk)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|r0| {
+                let rows = chunk.min(x.rows - r0);
+                let part = Act {
+                    data: x.data[r0 * width..(r0 + rows) * width].to_vec(),
+                    rows,
+                    shape: x.shape.clone(),
+                };
+                let sub = Ctx {
+                    params: ctx.params,
+                    population: ctx.population,
+                    members: &ctx.members[r0..r0 + rows],
+                };
+                run(&part, &sub)
+            })
+            .collect::<Result<_>>()?;
+        let shape = parts[0].shape.clone();
+        let data = parts.into_iter().flat_map(|p| p.data).collect();
+        Ok(Act {
+            data,
+            rows: x.rows,
+            shape,
+        })
+    }
+
     /// Append a module.
     #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, m: impl Module + 'static) -> Self {
@@ -42,15 +94,22 @@ impl Module for Sequential {
             .try_fold(input.to_vec(), |s, l| l.out_shape(&s))
     }
     fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act> {
+        self.forward_from(0, x, ctx)
+    }
+    fn forward_shared(&self, x: &Act, members: &[u32], ctx: &Ctx<'_>) -> Result<Act> {
         let mut layers = self.layers.iter();
         let Some(first) = layers.next() else {
             return Ok(x.clone());
         };
-        let mut y = first.forward(x, ctx)?;
-        for l in layers {
-            y = l.forward(&y, ctx)?;
-        }
-        Ok(y)
+        drop(layers);
+        let y = first.forward_shared(x, members, ctx)?;
+        let ids = super::linear::expand_ids(members, x.rows);
+        let each = Ctx {
+            params: ctx.params,
+            population: ctx.population,
+            members: &ids,
+        };
+        self.forward_from(1, &y, &each)
     }
 }
 

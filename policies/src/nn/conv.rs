@@ -5,7 +5,7 @@
 use eggroll_core::Result;
 use rayon::prelude::*;
 
-use super::linear::{expand_ids, population_matmul};
+use super::linear::{expand_ids, population_matmul, shared_matmul};
 use super::{Act, Ctx, Init, Module, ParamRef, Vb, shape_err};
 
 /// Largest kernel side accepted.
@@ -79,39 +79,16 @@ impl Conv2d {
     }
 }
 
-impl Module for Conv2d {
-    fn label(&self) -> String {
-        format!("conv2d {}", self.name)
-    }
-    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        match input {
-            &[c, h, w] if c == self.cin => match self.out_hw(h, w) {
-                Some((ho, wo)) => Ok(vec![self.cout, ho, wo]),
-                None => Err(shape_err(
-                    &self.label(),
-                    format!(
-                        "kernel {} is larger than the padded input {}×{}",
-                        self.k,
-                        h + 2 * self.padding,
-                        w + 2 * self.padding
-                    ),
-                )),
-            },
-            _ => Err(shape_err(
-                &self.label(),
-                format!("takes rows of shape [{}, H, W], got {input:?}", self.cin),
-            )),
-        }
-    }
-    fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act> {
+impl Conv2d {
+    /// im2col: row r's patch (oy, ox) is the (c, ky, kx)-ordered window, as PyTorch flattens
+    /// its weight. Returns (patch rows, output shape, patches per row, values per patch).
+    fn im2col(&self, x: &Act) -> Result<(Vec<f32>, Vec<usize>, usize, usize)> {
         let shape = self.out_shape(&x.shape)?;
         let (c, h, w) = (x.shape[0], x.shape[1], x.shape[2]);
         let (ho, wo) = (shape[1], shape[2]);
         let (k, s, p) = (self.k, self.stride, self.padding as isize);
         let kk = c * k * k;
         let patches = ho * wo;
-        // im2col: row r's patch (oy, ox) is the (c, ky, kx)-ordered window, as PyTorch
-        // flattens its weight.
         let mut cols = vec![0.0f32; x.rows * patches * kk];
         cols.par_chunks_mut(patches * kk)
             .zip(x.data.par_chunks(c * h * w))
@@ -141,6 +118,56 @@ impl Module for Conv2d {
                     }
                 }
             });
+        Ok((cols, shape, patches, kk))
+    }
+
+    /// (patch, channel) → (channel, patch) for each of `rows` rows.
+    fn to_channels(&self, y: &[f32], rows: usize, patches: usize, shape: Vec<usize>) -> Act {
+        let cout = self.cout;
+        let mut out = vec![0.0f32; rows * cout * patches];
+        out.par_chunks_mut(cout * patches)
+            .zip(y.par_chunks(patches * cout))
+            .for_each(|(o, yr)| {
+                for q in 0..patches {
+                    for ch in 0..cout {
+                        o[ch * patches + q] = yr[q * cout + ch];
+                    }
+                }
+            });
+        Act {
+            data: out,
+            rows,
+            shape,
+        }
+    }
+}
+
+impl Module for Conv2d {
+    fn label(&self) -> String {
+        format!("conv2d {}", self.name)
+    }
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        match input {
+            &[c, h, w] if c == self.cin => match self.out_hw(h, w) {
+                Some((ho, wo)) => Ok(vec![self.cout, ho, wo]),
+                None => Err(shape_err(
+                    &self.label(),
+                    format!(
+                        "kernel {} is larger than the padded input {}×{}",
+                        self.k,
+                        h + 2 * self.padding,
+                        w + 2 * self.padding
+                    ),
+                )),
+            },
+            _ => Err(shape_err(
+                &self.label(),
+                format!("takes rows of shape [{}, H, W], got {input:?}", self.cin),
+            )),
+        }
+    }
+    fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act> {
+        let (cols, shape, patches, kk) = self.im2col(x)?;
         let ids = expand_ids(ctx.members, patches);
         let y = population_matmul(
             &cols,
@@ -151,21 +178,20 @@ impl Module for Conv2d {
             self.bias.as_ref(),
             ctx,
         )?;
-        // (patch, channel) → (channel, patch) per row.
-        let mut out = vec![0.0f32; x.rows * self.cout * patches];
-        out.par_chunks_mut(self.cout * patches)
-            .zip(y.par_chunks(patches * self.cout))
-            .for_each(|(o, yr)| {
-                for q in 0..patches {
-                    for ch in 0..self.cout {
-                        o[ch * patches + q] = yr[q * self.cout + ch];
-                    }
-                }
-            });
-        Ok(Act {
-            data: out,
-            rows: x.rows,
-            shape,
-        })
+        Ok(self.to_channels(&y, x.rows, patches, shape))
+    }
+    fn forward_shared(&self, x: &Act, members: &[u32], ctx: &Ctx<'_>) -> Result<Act> {
+        let (cols, shape, patches, kk) = self.im2col(x)?;
+        let y = shared_matmul(
+            &cols,
+            x.rows * patches,
+            kk,
+            self.cout,
+            &self.weight,
+            self.bias.as_ref(),
+            ctx,
+            members,
+        )?;
+        Ok(self.to_channels(&y, x.rows * members.len(), patches, shape))
     }
 }

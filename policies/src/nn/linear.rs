@@ -57,6 +57,25 @@ impl Module for Linear {
             )),
         }
     }
+    fn forward_shared(&self, x: &Act, members: &[u32], ctx: &Ctx<'_>) -> Result<Act> {
+        let shape = self.out_shape(&x.shape)?;
+        let rows = x.rows * (x.width() / self.inputs);
+        let y = shared_matmul(
+            &x.data,
+            rows,
+            self.inputs,
+            self.outputs,
+            &self.weight,
+            self.bias.as_ref(),
+            ctx,
+            members,
+        )?;
+        Ok(Act {
+            data: y,
+            rows: x.rows * members.len(),
+            shape,
+        })
+    }
     fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act> {
         let shape = self.out_shape(&x.shape)?;
         // Every vector of the last dimension is one GEMM row of the row's member.
@@ -187,4 +206,108 @@ pub(crate) fn population_matmul(
             finish_rows(xc, ic, yc, &row_ctx);
         });
     Ok(y)
+}
+
+/// [`population_matmul`] for members that all see the same `rows` rows `x`: the shared
+/// product `X Wᵀ + b` once, the low-rank corrections of all noise blocks as one product
+/// `X · [B_1 … B_K]`, then per member only `r·m` work per row. Returns `members.len() × rows ×
+/// m`, member-major. Full-rank weight noise (SimpleES) takes the per-row path.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn shared_matmul(
+    x: &[f32],
+    rows: usize,
+    n: usize,
+    m: usize,
+    weight: &ParamRef,
+    bias: Option<&ParamRef>,
+    ctx: &Ctx<'_>,
+    members: &[u32],
+) -> Result<Vec<f32>> {
+    let lowrank = match ctx.noise(weight) {
+        None => None,
+        Some(Noise::LowRank { rank, a, b }) => Some((*rank, a, b)),
+        Some(_) => {
+            let xx: Vec<f32> = members.iter().flat_map(|_| x.iter().copied()).collect();
+            let ids = expand_ids(members, rows);
+            return population_matmul(&xx, &ids, n, m, weight, bias, ctx);
+        }
+    };
+    let plain = Ctx {
+        params: ctx.params,
+        population: None,
+        members: ctx.members,
+    };
+    let zeros = vec![0u32; rows];
+    let y0 = population_matmul(x, &zeros, n, m, weight, bias, &plain)?;
+    let bias_noise = match bias.and_then(|p| ctx.noise(p).map(|nz| (p, nz))) {
+        None => None,
+        Some((p, Noise::Full { eps })) => {
+            check_noise(ctx, &p.name, eps, &[m])?;
+            Some(HostData::new(eps)?)
+        }
+        Some((p, _)) => {
+            return Err(Error::Param {
+                name: p.name.clone(),
+                reason: "a bias takes full noise, not low-rank".into(),
+            });
+        }
+    };
+    // T = X · [B_1 … B_K] (rows × K·r), column (k, q).
+    let t_and_a = match lowrank {
+        Some((r, a, b)) => {
+            check_noise(ctx, &weight.name, a, &[m, r])?;
+            check_noise(ctx, &weight.name, b, &[n, r])?;
+            let (ah, bh) = (HostData::new(a)?, HostData::new(b)?);
+            let bs = bh.as_slice();
+            let k = bs.len() / (n * r);
+            let kr = k * r;
+            let mut bt = vec![0.0f32; n * kr];
+            for kk in 0..k {
+                for j in 0..n {
+                    for q in 0..r {
+                        bt[j * kr + kk * r + q] = bs[(kk * n + j) * r + q];
+                    }
+                }
+            }
+            let mut t = vec![0.0f32; rows * kr];
+            t.par_chunks_mut(CHUNK * kr)
+                .zip(x.par_chunks(CHUNK * n))
+                .for_each(|(tc, xc)| shared_gemm(xc, &bt, xc.len() / n, n, kr, tc));
+            Some((t, ah, r, kr))
+        }
+        None => None,
+    };
+    let pop = ctx.population;
+    let mut out = vec![0.0f32; members.len() * rows * m];
+    out.par_chunks_mut(rows * m)
+        .zip(members.par_iter())
+        .for_each(|(o, &member)| {
+            o.copy_from_slice(&y0);
+            let Some(p) = pop else { return };
+            let (blk, sign) = p.pairing.block_and_sign(member as usize);
+            let ss = p.sigma * sign;
+            if let Some((t, a, r, kr)) = &t_and_a {
+                let c = ss / (*r as f32).sqrt();
+                let ak = &a.as_slice()[blk * m * r..(blk + 1) * m * r];
+                for (row, orow) in o.chunks_mut(m).enumerate() {
+                    let tk = &t[row * kr + blk * r..row * kr + (blk + 1) * r];
+                    for (kk, y) in orow.iter_mut().enumerate() {
+                        let mut s = 0.0f32;
+                        for q in 0..*r {
+                            s += tk[q] * ak[kk * r + q];
+                        }
+                        *y += c * s;
+                    }
+                }
+            }
+            if let Some(e) = &bias_noise {
+                let ek = &e.as_slice()[blk * m..(blk + 1) * m];
+                for orow in o.chunks_mut(m) {
+                    for (y, ev) in orow.iter_mut().zip(ek) {
+                        *y += ss * ev;
+                    }
+                }
+            }
+        });
+    Ok(out)
 }

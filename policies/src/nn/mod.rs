@@ -101,6 +101,29 @@ pub trait Module: Send + Sync {
     fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>>;
     /// The output of every row, each with its member's perturbed parameters.
     fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act>;
+    /// The output of every member in `members` on the same rows `x` (member-major: rows
+    /// `i·x.rows ..` belong to `members[i]`); `ctx.members` is not used. Layers whose input
+    /// product can be shared across members (`Linear`, `Conv2d`) compute it once.
+    fn forward_shared(&self, x: &Act, members: &[u32], ctx: &Ctx<'_>) -> Result<Act> {
+        let data: Vec<f32> = members
+            .iter()
+            .flat_map(|_| x.data.iter().copied())
+            .collect();
+        let ids = linear::expand_ids(members, x.rows);
+        let each = Ctx {
+            params: ctx.params,
+            population: ctx.population,
+            members: &ids,
+        };
+        self.forward(
+            &Act {
+                data,
+                rows: x.rows * members.len(),
+                shape: x.shape.clone(),
+            },
+            &each,
+        )
+    }
 }
 
 impl Module for Box<dyn Module> {
@@ -112,6 +135,9 @@ impl Module for Box<dyn Module> {
     }
     fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act> {
         (**self).forward(x, ctx)
+    }
+    fn forward_shared(&self, x: &Act, members: &[u32], ctx: &Ctx<'_>) -> Result<Act> {
+        (**self).forward_shared(x, members, ctx)
     }
 }
 
@@ -219,6 +245,52 @@ impl Model {
             }
         }
         Ok(())
+    }
+
+    /// Every member of `members` on the same rows `x` (e.g. one batch of images): returns
+    /// `members.len() × rows × output` values, member-major. The first layer's product with
+    /// `x` is shared by all members (see [`Module::forward_shared`]).
+    pub fn forward_shared(
+        &self,
+        params: &Params,
+        population: &Population,
+        x: &[f32],
+        members: std::ops::Range<usize>,
+    ) -> Result<Vec<f32>> {
+        self.check_params(params)?;
+        let width: usize = self.input.iter().product();
+        if x.is_empty() || !x.len().is_multiple_of(width) {
+            return Err(Error::Param {
+                name: "input".into(),
+                reason: format!(
+                    "{} values is not a whole number of rows of {width}",
+                    x.len()
+                ),
+            });
+        }
+        if population.noise.len() != params.len() {
+            return Err(Error::Param {
+                name: "population.noise".into(),
+                reason: format!(
+                    "{} entries for {} parameters",
+                    population.noise.len(),
+                    params.len()
+                ),
+            });
+        }
+        crate::forward::check_member_range(&members, Some(population.size))?;
+        let ids: Vec<u32> = members.map(|m| m as u32).collect();
+        let ctx = Ctx {
+            params,
+            population: Some(population),
+            members: &[],
+        };
+        let act = Act {
+            data: x.to_vec(),
+            rows: x.len() / width,
+            shape: self.input.clone(),
+        };
+        Ok(self.root.forward_shared(&act, &ids, &ctx)?.data)
     }
 
     /// Forward `x` (rows of the input shape). Row `i` belongs to member `members[i]` (member

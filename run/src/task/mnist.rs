@@ -9,10 +9,12 @@ use std::sync::Arc;
 use eggroll_core::{Evaluator, Params, Population};
 use eggroll_envs::mnist::{Dataset, Split, mnist_dir};
 use eggroll_policies::EvalReport;
-use eggroll_policies::mnist::{MnistEvaluator, accuracy};
+use eggroll_policies::mnist::{
+    CnnSpec, MnistEvaluator, ModelMnistEvaluator, accuracy, model_accuracy,
+};
 
 use super::{Built, Task, TaskEvaluator, check_memory, mlp};
-use crate::config::RunConfig;
+use crate::config::{ModelKind, RunConfig};
 use crate::error::{Error, Result};
 
 /// MNIST bandit: solved at a test accuracy ≥ 0.90.
@@ -45,31 +47,79 @@ impl Task for Mnist {
                 ),
             });
         }
-        let policy = mlp(&config.policy, train.pixels(), 10);
-        check_memory(config, Some(&policy), Some((train.len(), train.pixels())))?;
         let test = Arc::new(test);
-        let evaluator = MnistTask {
-            eval: MnistEvaluator::new(
-                policy.clone(),
-                Arc::new(train),
-                config.data.batch,
-                config.es.seed,
-            )?,
-            test: test.clone(),
-        };
-        Ok(Built {
-            params: policy.init(config.es.seed, &candle_core::Device::Cpu)?,
-            policy: Some(policy),
-            evaluator: Box::new(evaluator),
-            images: Some(test),
-        })
+        let train = Arc::new(train);
+        let (batch, seed, fitness) = (config.data.batch, config.es.seed, config.data.fitness);
+        match config.policy.model {
+            ModelKind::Mlp => {
+                let policy = mlp(&config.policy, train.pixels(), 10);
+                check_memory(config, Some(&policy), Some((train.len(), train.pixels())))?;
+                let eval =
+                    MnistEvaluator::new(policy.clone(), train, batch, seed)?.with_fitness(fitness);
+                Ok(Built {
+                    params: policy.init(config.es.seed, &candle_core::Device::Cpu)?,
+                    policy: Some(policy),
+                    evaluator: Box::new(MnistTask {
+                        eval: Eval::Mlp(eval),
+                        test: test.clone(),
+                    }),
+                    images: Some(test),
+                    cnn: None,
+                })
+            }
+            ModelKind::Cnn => {
+                let spec = CnnSpec {
+                    rows: train.rows,
+                    cols: train.cols,
+                    channels: config.policy.channels.clone(),
+                };
+                let model = Arc::new(spec.build()?);
+                check_cnn_memory(config, &model, train.len(), train.pixels())?;
+                let eval = ModelMnistEvaluator::new(model.clone(), train, batch, seed, fitness)?;
+                Ok(Built {
+                    params: model.init(config.es.seed, &candle_core::Device::Cpu)?,
+                    policy: None,
+                    evaluator: Box::new(MnistTask {
+                        eval: Eval::Model(eval),
+                        test: test.clone(),
+                    }),
+                    images: Some(test),
+                    cnn: Some(spec),
+                })
+            }
+        }
     }
+}
+
+/// The memory of a CNN run: parameters and their copies, noise, and the activations of one
+/// chunk of members over the batch (the widest layer, with its im2col patches).
+fn check_cnn_memory(
+    config: &RunConfig,
+    model: &eggroll_policies::nn::Model,
+    images: usize,
+    pixels: usize,
+) -> Result<()> {
+    let n = config.es.population_size;
+    let params = model.num_params();
+    let mut e = crate::limits::Estimate::new();
+    e.add("parameters and their copies", &[6, params])
+        .add("noise", &[n.div_ceil(2), params, config.es.rank.max(1)])
+        .add("forward rows", &[32, config.data.batch, pixels, 64])
+        .add("images", &[images, pixels])
+        .add("fitness", &[n, 4]);
+    e.check("es.population_size, es.rank, policy.channels or data.batch")?;
+    Ok(())
 }
 
 /// The MNIST evaluator plus the test split for the final accuracy.
 pub struct MnistTask {
-    eval: MnistEvaluator,
+    eval: Eval,
     test: Arc<Dataset>,
+}
+
+enum Eval {
+    Mlp(MnistEvaluator),
+    Model(ModelMnistEvaluator),
 }
 
 impl Evaluator for MnistTask {
@@ -79,7 +129,10 @@ impl Evaluator for MnistTask {
         population: &Population,
         members: Range<usize>,
     ) -> eggroll_core::Result<Vec<f32>> {
-        self.eval.evaluate_members(params, population, members)
+        match &mut self.eval {
+            Eval::Mlp(e) => e.evaluate_members(params, population, members),
+            Eval::Model(e) => e.evaluate_members(params, population, members),
+        }
     }
 }
 
@@ -90,7 +143,11 @@ impl TaskEvaluator for MnistTask {
         _: usize,
         _: u64,
     ) -> Result<(f64, Option<EvalReport>)> {
-        Ok((accuracy(self.eval.policy(), params, &self.test)?, None))
+        let acc = match &self.eval {
+            Eval::Mlp(e) => accuracy(e.policy(), params, &self.test)?,
+            Eval::Model(e) => model_accuracy(e.model(), params, &self.test)?,
+        };
+        Ok((acc, None))
     }
     fn score_name(&self) -> &'static str {
         "test_accuracy"

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use eggroll_core::{Evaluator, FnEvaluator, ParamView, Params};
 use eggroll_envs::mnist::Dataset;
 use eggroll_envs::vec::VecEnv;
+use eggroll_policies::mnist::CnnSpec;
 use eggroll_policies::{
     EvalReport, Head, MlpConfig, ObsNorm, ObsStats, ObsTransform, RolloutEvaluator,
 };
@@ -64,6 +65,8 @@ pub struct Built {
     pub evaluator: Box<dyn TaskEvaluator>,
     /// MNIST test images, for the dashboard's prediction grid.
     pub images: Option<Arc<Dataset>>,
+    /// The CNN when the network is one (`policy.model = "cnn"`); saved in exported policies.
+    pub cnn: Option<CnnSpec>,
 }
 
 /// A control task's environment: observation and action sizes, the action head and the
@@ -292,6 +295,12 @@ pub fn mlp(policy: &PolicyConfig, inputs: usize, outputs: usize) -> MlpConfig {
 /// Build a control task from its [`ControlSpec`]: the config's MLP, rollouts over the
 /// vectorised environment.
 pub fn build_control(config: &RunConfig, spec: ControlSpec) -> Result<Built> {
+    if config.policy.model != crate::config::ModelKind::Mlp {
+        return Err(Error::Input {
+            what: "policy.model".into(),
+            reason: "control tasks train an MLP; `cnn` is for mnist".into(),
+        });
+    }
     let policy = mlp(&config.policy, spec.observations, spec.outputs);
     check_memory(config, Some(&policy), None)?;
     let mut evaluator = RolloutEvaluator::new(
@@ -311,6 +320,7 @@ pub fn build_control(config: &RunConfig, spec: ControlSpec) -> Result<Built> {
         policy: Some(policy),
         evaluator: Box::new(evaluator),
         images: None,
+        cnn: None,
     })
 }
 
