@@ -626,6 +626,89 @@ eggroll_core::multiversion! {
             let yi = &mut y[i * m..(i + 1) * m];
             let (blk, sign) = ctx.pairing.block_and_sign(member as usize);
             let ss = ctx.sigma * sign;
+            // Fast path (rank-1 or no weight noise): the correction, bias (+ noise) and
+            // activation in ONE pass over the row, with the same operations in the same order
+            // as the general path below, so the same bits.
+            let rank1 = match ctx.noise {
+                RowNoise::LowRank { a, b, r: 1 } if ctx.perturbed => {
+                    let bk = &b[blk * n..(blk + 1) * n];
+                    Some((ss * eggroll_core::simd::dot(xi, bk), &a[blk * m..(blk + 1) * m]))
+                }
+                RowNoise::None => None,
+                _ if !ctx.perturbed => None,
+                _ => {
+                    general_row(xi, yi, blk, ss, ctx);
+                    continue;
+                }
+            };
+            let bias_noise = ctx
+                .bias_noise
+                .filter(|_| ctx.perturbed)
+                .map(|e| &e[blk * m..(blk + 1) * m]);
+            match ctx.act {
+                Some(Activation::Tanh) => {
+                    fused_row(yi, rank1, ctx.bias, bias_noise, ss, eggroll_core::simd::tanh)
+                }
+                Some(Activation::Relu) => {
+                    fused_row(yi, rank1, ctx.bias, bias_noise, ss, |v: f32| v.max(0.0))
+                }
+                None => fused_row(yi, rank1, ctx.bias, bias_noise, ss, |v: f32| v),
+            }
+        }
+    }
+}
+
+/// One row of the fast path: `y += ct·a` (rank 1), `y += b + ss·e` (or `y += b`), `y = act(y)`.
+#[inline(always)]
+fn fused_row(
+    yi: &mut [f32],
+    rank1: Option<(f32, &[f32])>,
+    bias: Option<&[f32]>,
+    bias_noise: Option<&[f32]>,
+    ss: f32,
+    act: impl Fn(f32) -> f32,
+) {
+    let m = yi.len();
+    match (rank1, bias, bias_noise) {
+        (Some((ct, ak)), Some(b), Some(e)) => {
+            for (((y, &av), &bv), &ev) in yi.iter_mut().zip(&ak[..m]).zip(&b[..m]).zip(&e[..m]) {
+                *y = act((*y + ct * av) + (bv + ss * ev));
+            }
+        }
+        (Some((ct, ak)), Some(b), None) => {
+            for ((y, &av), &bv) in yi.iter_mut().zip(&ak[..m]).zip(&b[..m]) {
+                *y = act((*y + ct * av) + bv);
+            }
+        }
+        (Some((ct, ak)), None, _) => {
+            for (y, &av) in yi.iter_mut().zip(&ak[..m]) {
+                *y = act(*y + ct * av);
+            }
+        }
+        (None, Some(b), Some(e)) => {
+            for ((y, &bv), &ev) in yi.iter_mut().zip(&b[..m]).zip(&e[..m]) {
+                *y = act(*y + (bv + ss * ev));
+            }
+        }
+        (None, Some(b), None) => {
+            for (y, &bv) in yi.iter_mut().zip(&b[..m]) {
+                *y = act(*y + bv);
+            }
+        }
+        (None, None, _) => {
+            for y in yi.iter_mut() {
+                *y = act(*y);
+            }
+        }
+    }
+}
+
+/// The general row: rank > 1 or full noise, then bias (+ noise) and activation.
+#[inline(always)]
+fn general_row(xi: &[f32], yi: &mut [f32], blk: usize, ss: f32, ctx: &RowCtx<'_>) {
+    let (m, n) = (ctx.m, ctx.n);
+    {
+        {
             if ctx.perturbed {
                 match ctx.noise {
                     RowNoise::None => {}
