@@ -8,7 +8,7 @@ use crate::noise::param_id;
 /// How a parameter is perturbed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamKind {
-    /// A tensor of 2 or more dimensions, seen as the matrix (rows, cols) = (dims[0], the product
+    /// A tensor of 2 or more dimensions, seen as the matrix (rows, cols) = (`dims[0]`, the product
     /// of the rest) — `(out, in)` for a linear weight, `(out, in·kh·kw)` for a PyTorch conv
     /// kernel: gets low-rank noise under EGGROLL.
     Matrix {

@@ -180,6 +180,13 @@ pub struct ForwardBenchResult {
     /// the fused op (cached noise), members/s.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eggroll_ops_members_per_s: Option<f64>,
+    /// CPU: the same MLP built from the population layers ([`crate::MlpConfig::model`], one
+    /// layer at a time instead of the fused chunk pass; the same bits), cached noise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers_members_per_s: Option<f64>,
+    /// layers / inference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers_vs_inference: Option<f64>,
     /// The device: `cpu` or `cuda:N`.
     pub device: String,
     /// The SIMD level the kernels used.
@@ -222,7 +229,9 @@ impl ForwardBench {
         let mrows = self.materialized_rows.clamp(1, n);
         let mut mout = vec![0.0f32; mrows * dout];
         let cached = strategy.ask(&params, 0)?;
+        let model = cfg.model()?;
         let (mut inf, mut egg, mut eggn, mut mat) = (vec![], vec![], vec![], vec![]);
+        let mut lay = vec![];
         for round in 0..=self.rounds {
             let t = Instant::now();
             PopulationForward::new(&cfg, &params, None)?.forward(&x, None, &mut out)?;
@@ -241,7 +250,13 @@ impl ForwardBench {
             let t = Instant::now();
             materialized_forward(&cfg, &params, &cached, &x[..mrows * din], None, &mut mout)?;
             let t_mat = t.elapsed().as_secs_f64();
+
+            let t = Instant::now();
+            let y = model.forward(&params, Some(&cached), &x, None)?;
+            let t_lay = t.elapsed().as_secs_f64();
+            debug_assert_eq!(y.len(), out.len());
             if round > 0 {
+                lay.push(n as f64 / t_lay);
                 // Round 0 warms caches and the thread pool.
                 inf.push(n as f64 / t_inf);
                 egg.push(n as f64 / t_egg);
@@ -250,7 +265,10 @@ impl ForwardBench {
             }
         }
         let (inf, egg, eggn, mat) = (median(inf), median(egg), median(eggn), median(mat));
+        let lay = median(lay);
         Ok(ForwardBenchResult {
+            layers_members_per_s: Some(lay),
+            layers_vs_inference: Some(lay / inf),
             population: n,
             layers: self.layers.clone(),
             rank: self.rank,
@@ -364,6 +382,8 @@ impl ForwardBench {
             eggroll_noise_vs_inference: eggn / inf,
             materialized_vs_inference: mat / inf,
             eggroll_ops_members_per_s: Some(eops),
+            layers_members_per_s: None,
+            layers_vs_inference: None,
             device: match dev.location() {
                 candle_core::DeviceLocation::Cpu => "cpu".into(),
                 candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),

@@ -84,6 +84,33 @@ impl MlpConfig {
         (format!("layers.{l}.weight"), format!("layers.{l}.bias"))
     }
 
+    /// The same network built from the population layers ([`crate::nn`]): `linear` layers
+    /// named `layers.<l>` with the hidden activation between them. Its parameters have the
+    /// MLP's names, shapes and order, so [`MlpConfig::init`]'s parameters (and checkpoints,
+    /// exports) fit it, and its forward gives the same bits as [`crate::PopulationForward`].
+    pub fn model(&self) -> Result<crate::nn::Model> {
+        use crate::nn::{Vb, linear, relu, seq, tanh};
+        self.validate()?;
+        let vb = Vb::new();
+        let mut net = seq();
+        for l in 0..self.num_layers() {
+            let layer = linear(
+                &vb.pp("layers").pp(l),
+                self.sizes[l],
+                self.sizes[l + 1],
+                self.bias,
+            )?;
+            net = net.add(layer);
+            if l + 1 < self.num_layers() {
+                net = match self.activation {
+                    Activation::Tanh => net.add(tanh()),
+                    Activation::Relu => net.add(relu()),
+                };
+            }
+        }
+        crate::nn::Model::new(net, &vb, &[self.sizes[0]])
+    }
+
     /// Initial parameters: PyTorch's `nn.Linear` default, U(−1/√in, 1/√in) for weights and
     /// biases, drawn from a counter-based stream of `seed` (deterministic everywhere).
     pub fn init(&self, seed: u64, device: &Device) -> Result<Params> {

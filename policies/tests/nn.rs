@@ -385,3 +385,40 @@ fn shared_input_forward_equals_the_per_row_forward() {
         );
     }
 }
+
+/// The MLP is one such model: built from `linear` layers it has the MLP's parameter names,
+/// and its population forward gives the same bits as the fused MLP forward (rank 1 and 4,
+/// tanh and relu, with and without bias, and plain inference).
+#[test]
+fn the_mlp_built_from_layers_equals_the_fused_mlp_bit_for_bit() {
+    use eggroll_policies::{Activation, MlpConfig, PopulationForward};
+    for (activation, bias) in [(Activation::Tanh, true), (Activation::Relu, false)] {
+        let cfg = MlpConfig {
+            sizes: vec![5, 33, 17, 2],
+            activation,
+            bias,
+        };
+        let model = cfg.model().unwrap();
+        let params = cfg.init(4, &Device::Cpu).unwrap();
+        model.check_params(&params).unwrap();
+        for r in [1, 4] {
+            let pop = population(&params, 16, r);
+            let rows = 150;
+            let x = inputs(rows * 5, 8);
+            let ids: Vec<u32> = (0..rows as u32).map(|i| (i * 7) % 16).collect();
+            let mut fused = vec![0.0f32; rows * 2];
+            PopulationForward::new(&cfg, &params, Some(&pop))
+                .unwrap()
+                .forward(&x, Some(&ids), &mut fused)
+                .unwrap();
+            let layered = model.forward(&params, Some(&pop), &x, Some(&ids)).unwrap();
+            assert_eq!(fused, layered, "{activation:?} bias={bias} r={r}");
+            let mut plain = vec![0.0f32; rows * 2];
+            PopulationForward::new(&cfg, &params, None)
+                .unwrap()
+                .forward(&x, None, &mut plain)
+                .unwrap();
+            assert_eq!(plain, model.forward(&params, None, &x, None).unwrap());
+        }
+    }
+}
