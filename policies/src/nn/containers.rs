@@ -55,6 +55,7 @@ impl Sequential {
                     params: ctx.params,
                     population: ctx.population,
                     members: &ctx.members[r0..r0 + rows],
+                    cache: ctx.cache,
                 };
                 run(&part, &sub)
             })
@@ -108,6 +109,7 @@ impl Module for Sequential {
             params: ctx.params,
             population: ctx.population,
             members: &ids,
+            cache: ctx.cache,
         };
         self.forward_from(1, &y, &each)
     }

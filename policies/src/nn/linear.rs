@@ -130,19 +130,28 @@ pub(crate) fn population_matmul(
                 reason: "missing from the parameters".into(),
             })
     };
-    let w = HostData::new(tensor(weight)?)?;
-    let ws = w.as_slice();
-    if ws.len() != m * n {
+    let wt = ctx.cache.get_or_make(weight.index, || {
+        let w = HostData::new(tensor(weight)?)?;
+        let ws = w.as_slice();
+        if ws.len() != m * n {
+            return Err(Error::Param {
+                name: weight.name.clone(),
+                reason: format!("{} values, expected {m}×{n}", ws.len()),
+            });
+        }
+        let mut wt = vec![0.0f32; m * n];
+        for k in 0..m {
+            for j in 0..n {
+                wt[j * m + k] = ws[k * n + j];
+            }
+        }
+        Ok(wt)
+    })?;
+    if wt.len() != m * n {
         return Err(Error::Param {
             name: weight.name.clone(),
-            reason: format!("{} values, expected {m}×{n}", ws.len()),
+            reason: format!("{} values, expected {m}×{n}", wt.len()),
         });
-    }
-    let mut wt = vec![0.0f32; m * n];
-    for k in 0..m {
-        for j in 0..n {
-            wt[j * m + k] = ws[k * n + j];
-        }
     }
     let b = bias
         .map(|p| tensor(p).and_then(HostData::new))
@@ -236,6 +245,7 @@ pub(crate) fn shared_matmul(
         params: ctx.params,
         population: None,
         members: ctx.members,
+        cache: ctx.cache,
     };
     let zeros = vec![0u32; rows];
     let y0 = population_matmul(x, &zeros, n, m, weight, bias, &plain)?;

@@ -73,7 +73,7 @@ impl Act {
 }
 
 /// What a layer's forward sees besides its input: the parameters, the generation's noise
-/// (None: plain inference) and the member of each input row.
+/// (None: plain inference), the member of each input row and the call's weight cache.
 pub struct Ctx<'a> {
     /// The model's parameters.
     pub params: &'a Params,
@@ -81,6 +81,43 @@ pub struct Ctx<'a> {
     pub population: Option<&'a Population>,
     /// The member of each row.
     pub members: &'a [u32],
+    /// Transposed weights, made once per forward call and shared by its row chunks.
+    pub cache: &'a WeightCache,
+}
+
+/// Host copies of transposed weights by parameter index, each made at most once per forward
+/// call (the row chunks of one call share them).
+#[derive(Debug, Default)]
+pub struct WeightCache {
+    slots: Vec<std::sync::OnceLock<Vec<f32>>>,
+}
+
+impl WeightCache {
+    /// A cache for `n` parameters.
+    pub fn new(n: usize) -> Self {
+        Self {
+            slots: (0..n).map(|_| std::sync::OnceLock::new()).collect(),
+        }
+    }
+
+    /// The cached value of parameter `index`, made by `make` the first time (uncached when
+    /// `index` is beyond the cache).
+    pub fn get_or_make(
+        &self,
+        index: usize,
+        make: impl FnOnce() -> Result<Vec<f32>>,
+    ) -> Result<std::borrow::Cow<'_, [f32]>> {
+        match self.slots.get(index) {
+            Some(slot) => {
+                if let Some(v) = slot.get() {
+                    return Ok(std::borrow::Cow::Borrowed(v));
+                }
+                let v = make()?;
+                Ok(std::borrow::Cow::Borrowed(slot.get_or_init(|| v)))
+            }
+            None => Ok(std::borrow::Cow::Owned(make()?)),
+        }
+    }
 }
 
 impl Ctx<'_> {
@@ -114,6 +151,7 @@ pub trait Module: Send + Sync {
             params: ctx.params,
             population: ctx.population,
             members: &ids,
+            cache: ctx.cache,
         };
         self.forward(
             &Act {
@@ -280,10 +318,12 @@ impl Model {
         }
         crate::forward::check_member_range(&members, Some(population.size))?;
         let ids: Vec<u32> = members.map(|m| m as u32).collect();
+        let cache = WeightCache::new(params.len());
         let ctx = Ctx {
             params,
             population: Some(population),
             members: &[],
+            cache: &cache,
         };
         let act = Act {
             data: x.to_vec(),
@@ -337,10 +377,12 @@ impl Model {
             }
             crate::forward::check_members(Some(ids), rows, Some(p.size))?;
         }
+        let cache = WeightCache::new(params.len());
         let ctx = Ctx {
             params,
             population,
             members: ids,
+            cache: &cache,
         };
         let act = Act {
             data: x.to_vec(),
