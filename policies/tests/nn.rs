@@ -422,3 +422,56 @@ fn the_mlp_built_from_layers_equals_the_fused_mlp_bit_for_bit() {
         }
     }
 }
+
+/// Sequence layers: token and positional embeddings, a pre-norm residual causal attention
+/// block and a minGRU, against the materialised members; attention and the minGRU are causal;
+/// bad widths and lengths are typed errors.
+#[test]
+fn sequence_layers_match_materialised_members_and_are_causal() {
+    let build = || {
+        let vb = Vb::new();
+        let blk = vb.pp("blocks").pp(0);
+        let net = seq()
+            .add(embedding(&vb.pp("tok"), 13, 8).unwrap())
+            .add(pos_embedding(&vb.pp("pos"), 6, 8).unwrap())
+            .add(residual(
+                seq()
+                    .add(rms_norm(&blk.pp("norm"), 8).unwrap())
+                    .add(causal_self_attention(&blk.pp("attn"), 8, 2).unwrap()),
+            ))
+            .add(min_gru(&vb.pp("rnn"), 8, 8).unwrap())
+            .add(linear(&vb.pp("head"), 8, 13, true).unwrap());
+        Model::new(net, &vb, &[6]).unwrap()
+    };
+    let model = build();
+    assert_eq!(model.output_shape(), &[6, 13]);
+    assert!(
+        model
+            .decls()
+            .iter()
+            .any(|d| d.name == "blocks.0.attn.q_proj.weight")
+    );
+    check("embedding + attention + minGRU", &model, |r| {
+        (0..6).map(|t| ((r * 5 + t * 3) % 13) as f32).collect()
+    });
+    // Causality: changing the last token leaves every earlier position's output unchanged.
+    let params = model.init(1, &Device::Cpu).unwrap();
+    let a = model
+        .forward(&params, None, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], None)
+        .unwrap();
+    let b = model
+        .forward(&params, None, &[1.0, 2.0, 3.0, 4.0, 5.0, 11.0], None)
+        .unwrap();
+    assert_eq!(a[..5 * 13], b[..5 * 13]);
+    assert_ne!(a[5 * 13..], b[5 * 13..]);
+    // Bad widths and lengths.
+    let vb = Vb::new();
+    let e = message(causal_self_attention(&vb.pp("a"), 10, 3).err().unwrap());
+    assert!(e.contains("attention a") && e.contains("heads"), "{e}");
+    let vb = Vb::new();
+    let too_long = seq()
+        .add(embedding(&vb.pp("tok"), 13, 8).unwrap())
+        .add(pos_embedding(&vb.pp("pos"), 4, 8).unwrap());
+    let e = message(Model::new(too_long, &vb, &[6]).err().unwrap());
+    assert!(e.contains("pos_embedding pos"), "{e}");
+}

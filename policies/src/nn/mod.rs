@@ -39,6 +39,7 @@ mod elementwise;
 mod embedding;
 mod linear;
 mod norm;
+mod sequence;
 
 pub use builder::{Decl, Init, ParamRef, Vb};
 pub use containers::{Residual, Sequential, residual, seq};
@@ -50,6 +51,9 @@ pub use elementwise::{
 pub use embedding::{Embedding, embedding};
 pub use linear::{Linear, linear};
 pub use norm::{Norm, layer_norm, rms_norm};
+pub use sequence::{
+    CausalSelfAttention, MinGru, PosEmbedding, causal_self_attention, min_gru, pos_embedding,
+};
 
 use candle_core::Device;
 use eggroll_core::{Error, Noise, Params, Population, Result};

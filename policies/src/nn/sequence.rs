@@ -1,0 +1,281 @@
+//! Sequence layers over rows of shape `[T, d]`: causal multi-head self-attention (Q/K/V/O as
+//! population [`Linear`]s), a minGRU scanned over time, and a learned positional embedding.
+
+use eggroll_core::population::HostData;
+use eggroll_core::{Error, Noise, Result};
+use rayon::prelude::*;
+
+use super::{Act, Ctx, Init, Linear, Module, ParamRef, Vb, check_noise, linear, shape_err};
+
+/// Causal multi-head self-attention (`q_proj`, `k_proj`, `v_proj`, `out_proj`, each `d × d`
+/// with bias): position `i` attends to positions `≤ i`.
+pub struct CausalSelfAttention {
+    name: String,
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    dim: usize,
+    heads: usize,
+}
+
+/// Causal self-attention of width `dim` with `heads` heads (`dim` divisible by `heads`).
+pub fn causal_self_attention(vb: &Vb, dim: usize, heads: usize) -> Result<CausalSelfAttention> {
+    if heads == 0 || !dim.is_multiple_of(heads) {
+        return Err(shape_err(
+            &format!("attention {}", vb.prefix()),
+            format!("{heads} heads do not divide the width {dim}"),
+        ));
+    }
+    Ok(CausalSelfAttention {
+        name: vb.prefix().to_string(),
+        q: linear(&vb.pp("q_proj"), dim, dim, true)?,
+        k: linear(&vb.pp("k_proj"), dim, dim, true)?,
+        v: linear(&vb.pp("v_proj"), dim, dim, true)?,
+        o: linear(&vb.pp("out_proj"), dim, dim, true)?,
+        dim,
+        heads,
+    })
+}
+
+impl Module for CausalSelfAttention {
+    fn label(&self) -> String {
+        format!("attention {}", self.name)
+    }
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        match input {
+            &[_, d] if d == self.dim => Ok(input.to_vec()),
+            _ => Err(shape_err(
+                &self.label(),
+                format!("takes rows [T, {}], got {input:?}", self.dim),
+            )),
+        }
+    }
+    fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act> {
+        let shape = self.out_shape(&x.shape)?;
+        let (t, d, h) = (x.shape[0], self.dim, self.heads);
+        let dh = d / h;
+        let (q, k, v) = (
+            self.q.forward(x, ctx)?,
+            self.k.forward(x, ctx)?,
+            self.v.forward(x, ctx)?,
+        );
+        let scale = 1.0 / (dh as f32).sqrt();
+        let mut mixed = vec![0.0f32; x.rows * t * d];
+        mixed
+            .par_chunks_mut(t * d)
+            .enumerate()
+            .for_each(|(row, out)| {
+                let base = row * t * d;
+                let (qr, kr, vr) = (
+                    &q.data[base..base + t * d],
+                    &k.data[base..base + t * d],
+                    &v.data[base..base + t * d],
+                );
+                let mut w = vec![0.0f32; t];
+                for head in 0..h {
+                    let off = head * dh;
+                    for i in 0..t {
+                        let qi = &qr[i * d + off..i * d + off + dh];
+                        let mut max = f32::NEG_INFINITY;
+                        for j in 0..=i {
+                            let kj = &kr[j * d + off..j * d + off + dh];
+                            let s = qi.iter().zip(kj).map(|(a, b)| a * b).sum::<f32>() * scale;
+                            w[j] = s;
+                            max = max.max(s);
+                        }
+                        let mut z = 0.0f32;
+                        for wj in &mut w[..=i] {
+                            *wj = (*wj - max).exp();
+                            z += *wj;
+                        }
+                        let oi = &mut out[i * d + off..i * d + off + dh];
+                        for j in 0..=i {
+                            let p = w[j] / z;
+                            for (o, vv) in oi.iter_mut().zip(&vr[j * d + off..j * d + off + dh]) {
+                                *o += p * vv;
+                            }
+                        }
+                    }
+                }
+            });
+        self.o.forward(
+            &Act {
+                data: mixed,
+                rows: x.rows,
+                shape,
+            },
+            ctx,
+        )
+    }
+}
+
+/// minGRU (Feng et al. 2024, the cell nano-egg uses): `z_t = σ(W_z x_t + b_z)`,
+/// `h̃_t = W_h x_t + b_h`, `h_t = (1 − z_t) ⊙ h_{t−1} + z_t ⊙ h̃_t`, `h_0 = 0`; the gates do
+/// not read `h`, so both projections are population `Linear`s over all positions at once and
+/// only the scan is sequential.
+pub struct MinGru {
+    name: String,
+    z: Linear,
+    h: Linear,
+    inputs: usize,
+    hidden: usize,
+}
+
+/// A minGRU from `inputs` to `hidden` (`<prefix>.z`, `<prefix>.h`).
+pub fn min_gru(vb: &Vb, inputs: usize, hidden: usize) -> Result<MinGru> {
+    Ok(MinGru {
+        name: vb.prefix().to_string(),
+        z: linear(&vb.pp("z"), inputs, hidden, true)?,
+        h: linear(&vb.pp("h"), inputs, hidden, true)?,
+        inputs,
+        hidden,
+    })
+}
+
+impl Module for MinGru {
+    fn label(&self) -> String {
+        format!("min_gru {}", self.name)
+    }
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        match input {
+            &[t, d] if d == self.inputs => Ok(vec![t, self.hidden]),
+            _ => Err(shape_err(
+                &self.label(),
+                format!("takes rows [T, {}], got {input:?}", self.inputs),
+            )),
+        }
+    }
+    fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act> {
+        let shape = self.out_shape(&x.shape)?;
+        let (t, hd) = (x.shape[0], self.hidden);
+        let mut z = self.z.forward(x, ctx)?.data;
+        let cand = self.h.forward(x, ctx)?.data;
+        z.par_chunks_mut(t * hd)
+            .zip(cand.par_chunks(t * hd))
+            .for_each(|(zr, cr)| {
+                let mut h = vec![0.0f32; hd];
+                for step in 0..t {
+                    for j in 0..hd {
+                        let g = 1.0 / (1.0 + (-zr[step * hd + j]).exp());
+                        h[j] = (1.0 - g) * h[j] + g * cr[step * hd + j];
+                        zr[step * hd + j] = h[j];
+                    }
+                }
+            });
+        Ok(Act {
+            data: z,
+            rows: x.rows,
+            shape,
+        })
+    }
+}
+
+/// A learned positional embedding (`<prefix>.weight`, `T_max × d`, low-rank noise like
+/// [`super::Embedding`]): position `t` of every row gets `table[t]` added.
+pub struct PosEmbedding {
+    name: String,
+    weight: ParamRef,
+    max_len: usize,
+    dim: usize,
+}
+
+/// A positional embedding for sequences of at most `max_len` positions of width `dim`.
+pub fn pos_embedding(vb: &Vb, max_len: usize, dim: usize) -> Result<PosEmbedding> {
+    Ok(PosEmbedding {
+        name: vb.prefix().to_string(),
+        weight: vb.param("weight", &[max_len, dim], Init::Normal(0.02))?,
+        max_len,
+        dim,
+    })
+}
+
+impl Module for PosEmbedding {
+    fn label(&self) -> String {
+        format!("pos_embedding {}", self.name)
+    }
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        match input {
+            &[t, d] if d == self.dim && t <= self.max_len => Ok(input.to_vec()),
+            _ => Err(shape_err(
+                &self.label(),
+                format!(
+                    "takes rows [T ≤ {}, {}], got {input:?}",
+                    self.max_len, self.dim
+                ),
+            )),
+        }
+    }
+    fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act> {
+        let shape = self.out_shape(&x.shape)?;
+        let (t, d, v) = (x.shape[0], self.dim, self.max_len);
+        let table = ctx
+            .params
+            .iter()
+            .nth(self.weight.index)
+            .map(|p| HostData::new(p.tensor()))
+            .transpose()?
+            .ok_or_else(|| Error::Param {
+                name: self.weight.name.clone(),
+                reason: "missing from the parameters".into(),
+            })?;
+        let name = &self.weight.name;
+        let (a, b, e, r) = match ctx.noise(&self.weight) {
+            Some(Noise::LowRank { rank, a, b }) => {
+                check_noise(ctx, name, a, &[v, *rank])?;
+                check_noise(ctx, name, b, &[d, *rank])?;
+                (
+                    Some(HostData::new(a)?),
+                    Some(HostData::new(b)?),
+                    None,
+                    *rank,
+                )
+            }
+            Some(Noise::Full { eps }) => {
+                check_noise(ctx, name, eps, &[v * d])?;
+                (None, None, Some(HostData::new(eps)?), 0)
+            }
+            _ => (None, None, None, 0),
+        };
+        let pop = ctx.population;
+        let mut out = x.data.clone();
+        out.par_chunks_mut(t * d)
+            .zip(ctx.members.par_iter())
+            .for_each(|(o, &member)| {
+                let (blk, sign) =
+                    pop.map_or((0, 0.0), |p| p.pairing.block_and_sign(member as usize));
+                let ss = pop.map_or(0.0, |p| p.sigma) * sign;
+                for pos in 0..t {
+                    let dst = &mut o[pos * d..(pos + 1) * d];
+                    for (y, tv) in dst
+                        .iter_mut()
+                        .zip(&table.as_slice()[pos * d..(pos + 1) * d])
+                    {
+                        *y += tv;
+                    }
+                    if let (Some(a), Some(b)) = (&a, &b) {
+                        let c = ss / (r as f32).sqrt();
+                        let at = &a.as_slice()[(blk * v + pos) * r..(blk * v + pos + 1) * r];
+                        let bk = &b.as_slice()[blk * d * r..(blk + 1) * d * r];
+                        for (j, y) in dst.iter_mut().enumerate() {
+                            let mut s = 0.0f32;
+                            for q in 0..r {
+                                s += at[q] * bk[j * r + q];
+                            }
+                            *y += c * s;
+                        }
+                    } else if let Some(e) = &e {
+                        let ek = &e.as_slice()[blk * v * d + pos * d..blk * v * d + (pos + 1) * d];
+                        for (y, ev) in dst.iter_mut().zip(ek) {
+                            *y += ss * ev;
+                        }
+                    }
+                }
+            });
+        Ok(Act {
+            data: out,
+            rows: x.rows,
+            shape,
+        })
+    }
+}
