@@ -30,7 +30,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a task (sphere, rastrigin, cartpole, pendulum, acrobot, mountaincar,
-    /// mountaincar-continuous, mnist).
+    /// mountaincar-continuous, mnist, charlm).
     Train(Box<TrainArgs>),
     /// Evaluate an exported policy (policy.safetensors) on fresh seeded episodes, or on the
     /// MNIST test set.
@@ -157,7 +157,7 @@ enum ConfigCommand {
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct TrainArgs {
     /// Task to train: sphere | rastrigin | cartpole | pendulum | acrobot | mountaincar |
-    /// mountaincar-continuous | mnist.
+    /// mountaincar-continuous | mnist | charlm.
     #[arg(required_unless_present = "resume")]
     pub task: Option<String>,
     /// Continue the run in DIR from its last checkpoint (same config; --generations may
@@ -209,7 +209,8 @@ pub struct TrainArgs {
     /// Images per generation (mnist).
     #[arg(long, allow_negative_numbers = true)]
     pub batch: Option<usize>,
-    /// The network: `mlp` (every task) or `cnn` (mnist; widths in `policy.channels`).
+    /// The network: `mlp` (control tasks, mnist), `cnn` (mnist; widths in `policy.channels`),
+    /// `transformer` or `mingru` (charlm).
     #[arg(long)]
     pub model: Option<String>,
     /// Stop after this many seconds of training.

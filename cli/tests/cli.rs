@@ -365,6 +365,118 @@ fn mnist_cnn_learns_the_synthetic_fixture_and_exports() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("policy.model"));
 }
 
+/// A small generated English-like corpus split into train/valid/test.
+fn generated_text(dir: &std::path::Path) {
+    let words = [
+        "the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "its", "home",
+    ];
+    let mut text = String::new();
+    let mut h = 7u64;
+    while text.len() < 40_000 {
+        for _ in 0..8 {
+            h = eggroll_core::noise::mix64(h);
+            text.push_str(words[(h % words.len() as u64) as usize]);
+            text.push(' ');
+        }
+        text.push_str(".\n");
+    }
+    let b = text.as_bytes();
+    std::fs::write(dir.join("train.txt"), &b[..32_000]).unwrap();
+    std::fs::write(dir.join("valid.txt"), &b[32_000..36_000]).unwrap();
+    std::fs::write(dir.join("test.txt"), &b[36_000..]).unwrap();
+}
+
+/// `charlm`: both models train on a generated corpus and lower the held-out bits per byte
+/// by more than 0.5 from where one generation leaves them; the report has the baselines and throughput; missing or empty
+/// data and a wrong model are errors naming the problem.
+#[test]
+fn charlm_trains_both_models_and_reports_bits_per_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    generated_text(dir.path());
+    let run = |model: &str, generations: &str| {
+        let out = eggroll(&[
+            "train",
+            "charlm",
+            "--model",
+            model,
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--generations",
+            generations,
+            "--population",
+            "64",
+            "--batch",
+            "8",
+            "--set",
+            "data.context=16",
+            "--set",
+            "policy.hidden=[16]",
+            "--set",
+            "es.sigma=0.05",
+            "--set",
+            "es.learning_rate=0.03",
+            "--json",
+            "--quiet",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        last_json(&out)
+    };
+    for model in ["transformer", "mingru"] {
+        let before = run(model, "1");
+        let after = run(model, "60");
+        let (b0, b1) = (
+            before["test_bpb"].as_f64().unwrap(),
+            after["test_bpb"].as_f64().unwrap(),
+        );
+        assert!(b1 < b0 - 0.5, "{model}: test_bpb {b0} -> {b1}");
+        assert_eq!(after["model"], model);
+        let (uni, bi) = (
+            after["unigram_bpb"].as_f64().unwrap(),
+            after["bigram_bpb"].as_f64().unwrap(),
+        );
+        assert!(bi < uni && uni < 8.0, "{after}");
+        assert!(after["member_tokens_per_s"].as_f64().unwrap() > 0.0);
+        assert!(after["params"].as_u64().unwrap() > 0);
+        assert_eq!(after["solved"], serde_json::json!(b1 < bi));
+    }
+    // Missing and empty data, a wrong model.
+    let empty = tempfile::tempdir().unwrap();
+    let out = eggroll(&[
+        "train",
+        "charlm",
+        "--data-dir",
+        empty.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("train.txt") && err.contains("scripts/get-text.sh"),
+        "{err}"
+    );
+    std::fs::write(empty.path().join("train.txt"), b"").unwrap();
+    let out = eggroll(&[
+        "train",
+        "charlm",
+        "--data-dir",
+        empty.path().to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is empty"));
+    let out = eggroll(&[
+        "train",
+        "charlm",
+        "--model",
+        "cnn",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("policy.model"));
+}
+
 #[test]
 fn mnist_missing_data_points_at_the_script() {
     let dir = tempfile::tempdir().unwrap();

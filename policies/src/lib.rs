@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod charlm;
 pub mod device;
 pub mod forward;
 pub mod mlp;

@@ -49,6 +49,8 @@ pub struct PolicyConfig {
     pub model: ModelKind,
     /// Convolution widths of `model = "cnn"` (each a stride-2 convolution and a ReLU).
     pub channels: Vec<usize>,
+    /// Attention heads of `model = "transformer"`.
+    pub heads: usize,
     /// Normalise observations by their running mean and variance over all members' steps
     /// (control tasks; updated between generations, saved in checkpoints and policies).
     pub obs_norm: bool,
@@ -64,6 +66,7 @@ impl Default for PolicyConfig {
             bias: true,
             model: ModelKind::Mlp,
             channels: vec![8, 16],
+            heads: 2,
             obs_norm: false,
             obs_clip: 5.0,
         }
@@ -79,6 +82,11 @@ pub enum ModelKind {
     Mlp,
     /// A convolutional network (`policy.channels`; mnist only).
     Cnn,
+    /// A causal transformer (charlm: width `policy.hidden[0]`, `policy.hidden.len()` blocks,
+    /// `policy.heads` heads).
+    Transformer,
+    /// A minGRU stack (charlm: width `policy.hidden[0]`, `policy.hidden.len()` blocks).
+    Mingru,
 }
 
 /// When a run stops.
@@ -177,6 +185,8 @@ pub struct DataConfig {
     /// A member's fitness on its batch (mnist): `bandit` (accuracy; labels only as a
     /// reward) or `log_likelihood` (mean log-probability of the true labels).
     pub fitness: MnistFitness,
+    /// Bytes a language model reads per sequence (charlm; `batch` sequences per generation).
+    pub context: usize,
 }
 
 impl Default for DataConfig {
@@ -185,6 +195,7 @@ impl Default for DataConfig {
             dir: None,
             batch: 256,
             fitness: MnistFitness::Bandit,
+            context: 32,
         }
     }
 }

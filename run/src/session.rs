@@ -710,6 +710,9 @@ impl Session {
                 json[key] = serde_json::Value::Null;
             }
         }
+        for (k, v) in self.evaluator.report(train_s)? {
+            json[k] = v;
+        }
         if let Some(counts) = evals_by_rank {
             json["evals_by_rank"] = serde_json::json!(counts);
         }

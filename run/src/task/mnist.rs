@@ -67,6 +67,10 @@ impl Task for Mnist {
                     cnn: None,
                 })
             }
+            other @ (ModelKind::Transformer | ModelKind::Mingru) => Err(Error::Input {
+                what: "policy.model".into(),
+                reason: format!("mnist trains `mlp` or `cnn`, not `{other:?}`").to_lowercase(),
+            }),
             ModelKind::Cnn => {
                 let spec = CnnSpec {
                     rows: train.rows,

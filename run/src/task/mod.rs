@@ -7,6 +7,7 @@
 mod acrobot;
 mod benchmark;
 mod cartpole;
+mod charlm;
 mod mnist;
 mod mountaincar;
 mod pendulum;
@@ -24,6 +25,7 @@ use eggroll_policies::{
 pub use acrobot::Acrobot;
 pub use benchmark::{Rastrigin, Sphere};
 pub use cartpole::CartPole;
+pub use charlm::CharLm;
 pub use mnist::{Mnist, MnistTask};
 pub use mountaincar::{MountainCar, MountainCarContinuous};
 pub use pendulum::Pendulum;
@@ -140,6 +142,7 @@ pub fn registry() -> &'static [&'static dyn Task] {
         &MountainCar,
         &MountainCarContinuous,
         &Mnist,
+        &CharLm,
     ]
 }
 
@@ -190,6 +193,11 @@ pub trait TaskEvaluator: Evaluator {
     /// rank must make it).
     fn evals_by_rank(&mut self) -> Option<Vec<u64>> {
         None
+    }
+    /// Task-specific fields for the run's JSON report (e.g. charlm's `test_bpb`), given the
+    /// training seconds.
+    fn report(&mut self, _train_s: f64) -> Result<serde_json::Map<String, serde_json::Value>> {
+        Ok(serde_json::Map::new())
     }
     /// The observation normaliser's running state, if observations are normalised.
     fn obs_norm(&self) -> Option<&ObsNorm> {
@@ -298,7 +306,9 @@ pub fn build_control(config: &RunConfig, spec: ControlSpec) -> Result<Built> {
     if config.policy.model != crate::config::ModelKind::Mlp {
         return Err(Error::Input {
             what: "policy.model".into(),
-            reason: "control tasks train an MLP; `cnn` is for mnist".into(),
+            reason: "control tasks train an MLP (`cnn` is for mnist, `transformer` and \
+                     `mingru` for charlm)"
+                .into(),
         });
     }
     let policy = mlp(&config.policy, spec.observations, spec.outputs);

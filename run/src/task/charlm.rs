@@ -1,0 +1,188 @@
+//! `charlm`: a byte-level language model (`--model transformer|mingru`) pretrained by
+//! EGGROLL. Every member is scored on the same batch of sequences: fitness = minus the mean
+//! cross-entropy in bits per byte. The report adds held-out `test_bpb`, the `unigram_bpb` and
+//! `bigram_bpb` count baselines on the same positions, `params` and `member_tokens_per_s`.
+//!
+//! Data: `train.txt`, `valid.txt`, `test.txt` in `data.dir` (else `EGGROLL_TEXT_DIR`, else
+//! `data/text`), made by `scripts/get-text.sh`.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use eggroll_core::{Evaluator, Params, Population};
+use eggroll_policies::EvalReport;
+use eggroll_policies::charlm::{CharLmEvaluator, LmKind, LmSpec, bpb, ngram_bpb};
+
+use super::{Built, Task, TaskEvaluator};
+use crate::config::{ModelKind, RunConfig};
+use crate::error::{Error, Result};
+
+/// Held-out windows scored for `test_bpb` (and the baselines on the same positions).
+const EVAL_WINDOWS: usize = 512;
+
+/// Byte-level language modelling.
+pub struct CharLm;
+
+/// The text directory: `flag`, else `EGGROLL_TEXT_DIR`, else `data/text`.
+pub fn text_dir(flag: Option<&Path>) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("EGGROLL_TEXT_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("data/text"))
+}
+
+/// Read `train.txt`, `valid.txt` and `test.txt` of `dir`; a missing or empty file is an
+/// error naming its path and the script that makes it.
+pub fn load_text(dir: &Path) -> Result<[Vec<u8>; 3]> {
+    let read = |name: &str| -> Result<Vec<u8>> {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).map_err(|e| Error::Input {
+            what: path.display().to_string(),
+            reason: format!("{e}; run scripts/get-text.sh (or pass --data-dir)"),
+        })?;
+        if bytes.is_empty() {
+            return Err(Error::Input {
+                what: path.display().to_string(),
+                reason: "is empty; run scripts/get-text.sh".into(),
+            });
+        }
+        Ok(bytes)
+    };
+    Ok([read("train.txt")?, read("valid.txt")?, read("test.txt")?])
+}
+
+impl Task for CharLm {
+    fn name(&self) -> &'static str {
+        "charlm"
+    }
+    fn defaults(&self, c: &mut RunConfig) {
+        c.stop.generations = 1000;
+        c.policy.model = ModelKind::Transformer;
+        c.policy.hidden = vec![32];
+        c.policy.heads = 2;
+        c.data.batch = 16;
+        c.data.context = 32;
+        c.es.population_size = 128;
+        c.es.rank = 1;
+        c.es.sigma = 0.02;
+        c.es.learning_rate = 0.01;
+        c.evaluation.solved_at = f32::MIN;
+    }
+    fn build(&self, config: &RunConfig) -> Result<Built> {
+        let kind = match config.policy.model {
+            ModelKind::Transformer => LmKind::Transformer,
+            ModelKind::Mingru => LmKind::Mingru,
+            other => {
+                return Err(Error::Input {
+                    what: "policy.model".into(),
+                    reason: format!("charlm trains `transformer` or `mingru`, not `{other:?}`")
+                        .to_lowercase(),
+                });
+            }
+        };
+        let spec = LmSpec {
+            kind,
+            width: config.policy.hidden.first().copied().unwrap_or(0),
+            depth: config.policy.hidden.len(),
+            heads: config.policy.heads,
+            context: config.data.context,
+        };
+        let model = Arc::new(spec.build()?);
+        let mut e = crate::limits::Estimate::new();
+        e.add("parameters and their copies", &[6, model.num_params()])
+            .add(
+                "forward rows",
+                &[
+                    16,
+                    config.data.batch,
+                    spec.context,
+                    8 * spec.width + 2 * 256,
+                ],
+            )
+            .add("noise", &[config.es.population_size, model.num_params()]);
+        e.check("es.population_size, policy.hidden, data.batch or data.context")?;
+        let dir = text_dir(config.data.dir.as_deref().map(Path::new));
+        let [train, _valid, test] = load_text(&dir)?;
+        let (unigram, bigram) = ngram_bpb(&train, &test, spec.context, EVAL_WINDOWS);
+        let eval = CharLmEvaluator::new(
+            model.clone(),
+            Arc::new(train),
+            config.data.batch,
+            spec.context,
+            config.es.seed,
+        )?;
+        Ok(Built {
+            params: model.init(config.es.seed, &candle_core::Device::Cpu)?,
+            policy: None,
+            evaluator: Box::new(CharLmTask {
+                eval,
+                test,
+                spec,
+                unigram,
+                bigram,
+                test_bpb: f64::NAN,
+            }),
+            images: None,
+            cnn: None,
+        })
+    }
+}
+
+/// The charlm evaluator plus the held-out text and the baselines.
+pub struct CharLmTask {
+    eval: CharLmEvaluator,
+    test: Vec<u8>,
+    spec: LmSpec,
+    unigram: f64,
+    bigram: f64,
+    test_bpb: f64,
+}
+
+impl Evaluator for CharLmTask {
+    fn evaluate_members(
+        &mut self,
+        params: &Params,
+        population: &Population,
+        members: Range<usize>,
+    ) -> eggroll_core::Result<Vec<f32>> {
+        self.eval.evaluate_members(params, population, members)
+    }
+}
+
+impl TaskEvaluator for CharLmTask {
+    /// Minus the held-out bits per byte (higher is better, like every fitness).
+    fn final_score(
+        &mut self,
+        params: &Params,
+        _: usize,
+        _: u64,
+    ) -> Result<(f64, Option<EvalReport>)> {
+        self.test_bpb = bpb(
+            self.eval.model(),
+            params,
+            &self.test,
+            self.spec.context,
+            EVAL_WINDOWS,
+        )?;
+        Ok((-self.test_bpb, None))
+    }
+    fn report(&mut self, train_s: f64) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let mut m = serde_json::Map::new();
+        let tokens = self.eval.member_tokens() as f64;
+        m.insert("model".into(), serde_json::json!(self.spec.kind));
+        m.insert("test_bpb".into(), serde_json::json!(self.test_bpb));
+        m.insert("unigram_bpb".into(), serde_json::json!(self.unigram));
+        m.insert("bigram_bpb".into(), serde_json::json!(self.bigram));
+        // Solved: the model beats the bigram count baseline on held-out text.
+        m.insert(
+            "solved".into(),
+            serde_json::json!(self.test_bpb < self.bigram),
+        );
+        m.insert("context".into(), serde_json::json!(self.spec.context));
+        m.insert(
+            "member_tokens_per_s".into(),
+            serde_json::json!(tokens / train_s.max(1e-9)),
+        );
+        Ok(m)
+    }
+}
