@@ -61,6 +61,27 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Generate text with a language model trained by `eggroll train charlm`.
+    Sample {
+        /// The policy file.
+        #[arg(long)]
+        policy: PathBuf,
+        /// The text to continue (any bytes; may be empty).
+        #[arg(long, default_value = "", allow_hyphen_values = true)]
+        prompt: String,
+        /// Bytes to generate.
+        #[arg(long, default_value_t = 200, allow_negative_numbers = true)]
+        bytes: usize,
+        /// Seed of the sampling stream.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Softmax temperature (0: always the most likely byte).
+        #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
+        temperature: f32,
+        /// Print one JSON object instead of the raw bytes.
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -326,6 +347,14 @@ fn main() -> ExitCode {
             command: PolicyCommand::Forward { policy, input },
         } => eval::forward(&policy, &input),
         Command::Dashboard(d) => dashboard(d),
+        Command::Sample {
+            policy,
+            prompt,
+            bytes,
+            seed,
+            temperature,
+            json,
+        } => eval::sample(&policy, prompt.as_bytes(), bytes, seed, temperature, json),
         Command::Config {
             command: ConfigCommand::Show { task },
         } => eggroll_run::task_default(&task)

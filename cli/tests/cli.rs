@@ -443,6 +443,54 @@ fn charlm_trains_both_models_and_reports_bits_per_byte() {
         assert!(after["params"].as_u64().unwrap() > 0);
         assert_eq!(after["solved"], serde_json::json!(b1 < bi));
     }
+    // The policy carries the model: `eggroll sample` continues a prompt deterministically for
+    // a seed; an empty prompt and arbitrary bytes are fine; --bytes 0 and a non-LM policy are
+    // errors.
+    let out_dir = dir.path().join("lm");
+    let out = eggroll(&[
+        "train",
+        "charlm",
+        "--model",
+        "mingru",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--generations",
+        "5",
+        "--set",
+        "data.context=16",
+        "--set",
+        "policy.hidden=[16]",
+        "--quiet",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let policy = out_dir.join("policy.safetensors");
+    let sample = |prompt: &str, bytes: &str| {
+        eggroll(&[
+            "sample",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--prompt",
+            prompt,
+            "--bytes",
+            bytes,
+            "--json",
+        ])
+    };
+    let a = sample("the cat ", "40");
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_eq!(last_json(&a)["bytes"], 40);
+    assert_eq!(a.stdout, sample("the cat ", "40").stdout);
+    assert!(sample("", "10").status.success());
+    assert!(sample("\u{7f}\u{1}ÿ", "10").status.success());
+    let zero = sample("x", "0");
+    assert_eq!(zero.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--bytes"));
     // Missing and empty data, a wrong model.
     let empty = tempfile::tempdir().unwrap();
     let out = eggroll(&[
@@ -987,6 +1035,7 @@ fn readme_cli_reference_lists_every_flag() {
         vec!["policy", "forward"],
         vec!["bench", "forward"],
         vec!["config", "show"],
+        vec!["sample"],
     ] {
         let name = format!("eggroll {}", cmd.join(" "));
         assert!(section.contains(&name), "README lacks `{name}`");

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use candle_core::{Device, Tensor};
 use eggroll_core::checkpoint::{load_safetensors, save_safetensors};
 use eggroll_core::{GenStats, Params};
+use eggroll_policies::charlm::LmSpec;
 use eggroll_policies::mnist::CnnSpec;
 use eggroll_policies::{MlpConfig, ObsTransform};
 
@@ -37,13 +38,42 @@ pub const OBS_STD: &str = "obs_norm.std";
 /// See [`OBS_MEAN`].
 pub const OBS_CLIP: &str = "obs_clip";
 
+/// A network built from the population layers, saved with its policy so it can be rebuilt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetSpec {
+    /// A `--model cnn` network (metadata `cnn`).
+    Cnn(CnnSpec),
+    /// A charlm model (metadata `lm`).
+    Lm(LmSpec),
+}
+
+impl NetSpec {
+    /// The model.
+    pub fn build(&self) -> eggroll_core::Result<eggroll_policies::nn::Model> {
+        match self {
+            NetSpec::Cnn(c) => c.build(),
+            NetSpec::Lm(l) => l.build(),
+        }
+    }
+    /// The `model` of the run's JSON.
+    pub fn name(&self) -> String {
+        match self {
+            NetSpec::Cnn(_) => "cnn".into(),
+            NetSpec::Lm(l) => serde_json::to_value(l.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// The network of an exported policy.
 #[derive(Debug, Clone)]
 pub enum Net {
     /// An MLP (metadata `policy`).
     Mlp(MlpConfig),
-    /// A `--model cnn` network (metadata `cnn`).
-    Cnn(CnnSpec),
+    /// A network of population layers (metadata `cnn` or `lm`).
+    Layers(NetSpec),
 }
 
 /// An exported policy, read back by [`load_policy`].
@@ -68,7 +98,7 @@ pub fn save_policy(
     task: &str,
     policy: Option<&MlpConfig>,
     obs: Option<&ObsTransform>,
-    cnn: Option<&CnnSpec>,
+    layers: Option<&NetSpec>,
 ) -> Result<()> {
     let mut tensors: Vec<(String, Tensor)> = params
         .iter()
@@ -95,11 +125,20 @@ pub fn save_policy(
             serde_json::to_string(p).expect("an MLP config serialises"),
         );
     }
-    if let Some(c) = cnn {
-        meta.insert(
-            "cnn".to_string(),
-            serde_json::to_string(c).expect("a CNN spec serialises"),
-        );
+    match layers {
+        Some(NetSpec::Cnn(c)) => {
+            meta.insert(
+                "cnn".to_string(),
+                serde_json::to_string(c).expect("a CNN spec serialises"),
+            );
+        }
+        Some(NetSpec::Lm(l)) => {
+            meta.insert(
+                "lm".to_string(),
+                serde_json::to_string(l).expect("an LM spec serialises"),
+            );
+        }
+        None => {}
     }
     save_safetensors(path, &tensors, meta)?;
     Ok(())
@@ -119,6 +158,7 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy> {
         .ok_or_else(|| bad("not an eggroll policy (no `task` metadata)".into()))?;
     if !meta.contains_key("policy")
         && !meta.contains_key("cnn")
+        && !meta.contains_key("lm")
         && (task == "sphere" || task == "rastrigin")
     {
         return Err(bad(format!(
@@ -126,18 +166,22 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy> {
              to evaluate and no inputs (its fitness is in the run's JSON and metrics)"
         )));
     }
-    let net = match meta.get("cnn") {
-        Some(c) => Net::Cnn(
+    let net = match (meta.get("cnn"), meta.get("lm")) {
+        (Some(c), _) => Net::Layers(NetSpec::Cnn(
             serde_json::from_str(c).map_err(|e| bad(format!("invalid `cnn` metadata: {e}")))?,
-        ),
-        None => Net::Mlp(
+        )),
+        (None, Some(l)) => Net::Layers(NetSpec::Lm(
+            serde_json::from_str(l).map_err(|e| bad(format!("invalid `lm` metadata: {e}")))?,
+        )),
+        (None, None) => Net::Mlp(
             serde_json::from_str(meta.get("policy").map_or("", |s| s))
                 .map_err(|e| bad(format!("missing or invalid `policy` metadata: {e}")))?,
         ),
     };
     let inputs = match &net {
         Net::Mlp(p) => p.sizes[0],
-        Net::Cnn(c) => c.rows * c.cols,
+        Net::Layers(NetSpec::Cnn(c)) => c.rows * c.cols,
+        Net::Layers(NetSpec::Lm(l)) => l.context,
     };
     let mut params = Params::new();
     let (mut mean, mut std) = (None, None);
@@ -176,8 +220,8 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy> {
     }
     // Safetensors stores tensors sorted by name: a layered model's parameters are put back
     // in its declaration order.
-    if let Net::Cnn(c) = &net {
-        let model = c.build().map_err(|e| bad(e.to_string()))?;
+    if let Net::Layers(spec) = &net {
+        let model = spec.build().map_err(|e| bad(e.to_string()))?;
         let mut by_name: HashMap<String, Tensor> = params
             .iter()
             .map(|p| (p.name().to_string(), p.tensor().clone()))
@@ -196,7 +240,7 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy> {
     }
     match &net {
         Net::Mlp(p) => p.check_params(&params),
-        Net::Cnn(c) => c.build().and_then(|m| m.check_params(&params)),
+        Net::Layers(spec) => spec.build().and_then(|m| m.check_params(&params)),
     }
     .map_err(|e| bad(format!("tensors do not match the network: {e}")))?;
     Ok(LoadedPolicy {

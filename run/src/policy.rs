@@ -8,7 +8,7 @@ use eggroll_envs::mnist::{Dataset, Split, mnist_dir};
 use eggroll_policies::RolloutEvaluator;
 use eggroll_policies::forward::PopulationForward;
 
-use crate::artifacts::{LoadedPolicy, Net, load_policy};
+use crate::artifacts::{LoadedPolicy, Net, NetSpec, load_policy};
 use crate::error::{Error, Result};
 
 fn input_err(what: impl Into<String>, reason: impl Into<String>) -> Error {
@@ -65,7 +65,13 @@ pub fn evaluate(
         let test = Arc::new(Dataset::load(&mnist_dir(data_dir), Split::Test)?);
         let acc = match &net {
             Net::Mlp(net) => eggroll_policies::mnist::accuracy(net, &params, &test)?,
-            Net::Cnn(spec) => {
+            Net::Layers(NetSpec::Lm(_)) => {
+                return Err(input_err(
+                    policy,
+                    "is a language model, not an mnist policy",
+                ));
+            }
+            Net::Layers(NetSpec::Cnn(spec)) => {
                 let model = spec.build()?;
                 if model.input_shape() != [1, test.rows, test.cols] {
                     return Err(input_err(
@@ -109,10 +115,10 @@ pub fn forward(path: &Path, input: &[f32]) -> Result<Vec<f32>> {
                 }),
             )
         }
-        Net::Cnn(spec) => {
+        Net::Layers(spec) => {
             let model = spec.build()?;
             (
-                spec.rows * spec.cols,
+                model.input_shape().iter().product(),
                 Box::new(move |x: &[f32]| Ok(model.forward(&params, None, x, None)?)),
             )
         }
@@ -134,4 +140,68 @@ pub fn forward(path: &Path, input: &[f32]) -> Result<Vec<f32>> {
         t.apply(&mut x);
     }
     run(&x)
+}
+
+/// `bytes` bytes generated after `prompt` by the language model in `path` (a `charlm`
+/// policy), sampled at `temperature` (0: the most likely byte) from a stream seeded by `seed`.
+/// The model reads the last `context` bytes (a shorter history is padded with spaces on the
+/// left); any prompt bytes are valid, and so is an empty prompt.
+pub fn sample(
+    path: &Path,
+    prompt: &[u8],
+    bytes: usize,
+    seed: u64,
+    temperature: f32,
+) -> Result<Vec<u8>> {
+    let LoadedPolicy { net, params, .. } = load_policy(path)?;
+    let Net::Layers(NetSpec::Lm(spec)) = net else {
+        return Err(input_err(
+            path.display().to_string(),
+            "is not a language model (train one with `eggroll train charlm`)",
+        ));
+    };
+    if bytes == 0 || bytes > 1 << 20 {
+        return Err(input_err("--bytes", "must be 1..=1048576"));
+    }
+    if !(temperature >= 0.0 && temperature.is_finite()) {
+        return Err(input_err("--temperature", "must be finite and ≥ 0"));
+    }
+    let model = spec.build()?;
+    let t = spec.context;
+    let mut text = prompt.to_vec();
+    let mut rng = eggroll_envs::rng::Pcg64::new(seed);
+    for _ in 0..bytes {
+        let start = text.len().saturating_sub(t);
+        let hist = &text[start..];
+        let pad = t - hist.len();
+        let x: Vec<f32> = std::iter::repeat_n(b' ', pad)
+            .chain(hist.iter().copied())
+            .map(f32::from)
+            .collect();
+        let y = model.forward(&params, None, &x, None)?;
+        let logits = &y[(t - 1) * 256..t * 256];
+        let next = if temperature == 0.0 {
+            (0..256)
+                .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
+                .expect("256 logits")
+        } else {
+            let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let w: Vec<f64> = logits
+                .iter()
+                .map(|&v| (((v - max) / temperature) as f64).exp())
+                .collect();
+            let mut u = rng.next_f64() * w.iter().sum::<f64>();
+            let mut pick = 255;
+            for (i, wi) in w.iter().enumerate() {
+                if u < *wi {
+                    pick = i;
+                    break;
+                }
+                u -= wi;
+            }
+            pick
+        };
+        text.push(next as u8);
+    }
+    Ok(text[prompt.len()..].to_vec())
 }

@@ -15,10 +15,11 @@ use eggroll_core::{
     StopReason, Strategy, Trainer,
 };
 use eggroll_envs::mnist::Dataset;
-use eggroll_policies::mnist::CnnSpec;
 use eggroll_policies::{MlpConfig, ObsNorm, ObsTransform};
 
-use crate::artifacts::{self, CHECKPOINT, CONFIG, METRICS, POLICY, POLICY_BEST, Validation};
+use crate::artifacts::{
+    self, CHECKPOINT, CONFIG, METRICS, NetSpec, POLICY, POLICY_BEST, Validation,
+};
 use crate::config::{CheckpointConfig, RunConfig, StopConfig, StrategyKind, resolve_with};
 use crate::dir::{RunDir, default_dir};
 use crate::error::{Error, Result};
@@ -121,7 +122,7 @@ pub struct Session {
     trainer: Trainer,
     evaluator: Box<dyn TaskEvaluator>,
     policy: Option<MlpConfig>,
-    cnn: Option<CnnSpec>,
+    net: Option<NetSpec>,
     images: Option<Arc<Dataset>>,
     history: Vec<GenStats>,
     history_rx: std::sync::mpsc::Receiver<GenStats>,
@@ -427,7 +428,7 @@ impl Session {
             trainer,
             evaluator,
             policy: built.policy,
-            cnn: built.cnn,
+            net: built.net,
             images: built.images,
             history,
             history_rx,
@@ -474,7 +475,7 @@ impl Session {
             trainer,
             evaluator,
             policy: None,
-            cnn: None,
+            net: None,
             images: None,
             history: Vec::new(),
             history_rx,
@@ -698,8 +699,10 @@ impl Session {
             "out": dir.display().to_string(),
         });
         json[self.evaluator.score_name()] = serde_json::json!(final_score);
-        if self.policy.is_some() || self.cnn.is_some() {
-            json["model"] = serde_json::json!(if self.cnn.is_some() { "cnn" } else { "mlp" });
+        match (&self.net, &self.policy) {
+            (Some(n), _) => json["model"] = serde_json::json!(n.name()),
+            (None, Some(_)) => json["model"] = serde_json::json!("mlp"),
+            _ => {}
         }
         if config.task == "mnist" {
             json["fitness"] = serde_json::json!(config.data.fitness);
@@ -735,8 +738,8 @@ impl Session {
     /// `policy_best.safetensors` (the best evaluated member), each atomically.
     fn save_policies(&self, final_params: &Params, obs: Option<&ObsTransform>) -> Result<()> {
         let (task, net) = (&self.config.task, self.policy.as_ref());
-        let cnn = self.cnn.as_ref();
-        artifacts::save_policy(&self.dir.join(POLICY), final_params, task, net, obs, cnn)?;
+        let layers = self.net.as_ref();
+        artifacts::save_policy(&self.dir.join(POLICY), final_params, task, net, obs, layers)?;
         if let Some(best) = self.trainer.best() {
             let best_params = self.trainer.params().from_host_like(&best.values)?;
             let best_obs = self.best_obs.as_ref();
@@ -746,7 +749,7 @@ impl Session {
                 task,
                 net,
                 best_obs,
-                cnn,
+                layers,
             )?;
         }
         Ok(())

@@ -35,7 +35,7 @@ impl Task for Quadratic {
                 -p.values(0).iter().map(|x| (x - 0.5).powi(2)).sum::<f32>()
             })),
             images: None,
-            cnn: None,
+            net: None,
         })
     }
 }

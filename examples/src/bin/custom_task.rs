@@ -47,7 +47,7 @@ impl Task for Rosenbrock {
             params,
             evaluator: Box::new(evaluator),
             images: None,
-            cnn: None,
+            net: None,
         })
     }
 }

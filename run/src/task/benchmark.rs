@@ -30,7 +30,7 @@ fn build(config: &RunConfig, objective: Objective) -> Result<Built> {
             p.fitness(v.values(0))
         })),
         images: None,
-        cnn: None,
+        net: None,
     })
 }
 

@@ -14,7 +14,7 @@ use eggroll_core::{Evaluator, Params, Population};
 use eggroll_policies::EvalReport;
 use eggroll_policies::charlm::{CharLmEvaluator, LmKind, LmSpec, bpb, ngram_bpb};
 
-use super::{Built, Task, TaskEvaluator};
+use super::{Built, NetSpec, Task, TaskEvaluator};
 use crate::config::{ModelKind, RunConfig};
 use crate::error::{Error, Result};
 
@@ -117,13 +117,13 @@ impl Task for CharLm {
             evaluator: Box::new(CharLmTask {
                 eval,
                 test,
-                spec,
+                spec: spec.clone(),
                 unigram,
                 bigram,
                 test_bpb: f64::NAN,
             }),
             images: None,
-            cnn: None,
+            net: Some(NetSpec::Lm(spec)),
         })
     }
 }
@@ -169,7 +169,6 @@ impl TaskEvaluator for CharLmTask {
     fn report(&mut self, train_s: f64) -> Result<serde_json::Map<String, serde_json::Value>> {
         let mut m = serde_json::Map::new();
         let tokens = self.eval.member_tokens() as f64;
-        m.insert("model".into(), serde_json::json!(self.spec.kind));
         m.insert("test_bpb".into(), serde_json::json!(self.test_bpb));
         m.insert("unigram_bpb".into(), serde_json::json!(self.unigram));
         m.insert("bigram_bpb".into(), serde_json::json!(self.bigram));

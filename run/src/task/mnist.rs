@@ -13,7 +13,7 @@ use eggroll_policies::mnist::{
     CnnSpec, MnistEvaluator, ModelMnistEvaluator, accuracy, model_accuracy,
 };
 
-use super::{Built, Task, TaskEvaluator, check_memory, mlp};
+use super::{Built, NetSpec, Task, TaskEvaluator, check_memory, mlp};
 use crate::config::{ModelKind, RunConfig};
 use crate::error::{Error, Result};
 
@@ -64,7 +64,7 @@ impl Task for Mnist {
                         test: test.clone(),
                     }),
                     images: Some(test),
-                    cnn: None,
+                    net: None,
                 })
             }
             other @ (ModelKind::Transformer | ModelKind::Mingru) => Err(Error::Input {
@@ -88,7 +88,7 @@ impl Task for Mnist {
                         test: test.clone(),
                     }),
                     images: Some(test),
-                    cnn: Some(spec),
+                    net: Some(NetSpec::Cnn(spec)),
                 })
             }
         }

@@ -17,7 +17,6 @@ use std::sync::Arc;
 use eggroll_core::{Evaluator, FnEvaluator, ParamView, Params};
 use eggroll_envs::mnist::Dataset;
 use eggroll_envs::vec::VecEnv;
-use eggroll_policies::mnist::CnnSpec;
 use eggroll_policies::{
     EvalReport, Head, MlpConfig, ObsNorm, ObsStats, ObsTransform, RolloutEvaluator,
 };
@@ -30,6 +29,7 @@ pub use mnist::{Mnist, MnistTask};
 pub use mountaincar::{MountainCar, MountainCarContinuous};
 pub use pendulum::Pendulum;
 
+pub use crate::artifacts::NetSpec;
 use crate::config::{PolicyConfig, RunConfig, StrategyKind};
 use crate::error::{Error, Result};
 
@@ -67,8 +67,9 @@ pub struct Built {
     pub evaluator: Box<dyn TaskEvaluator>,
     /// MNIST test images, for the dashboard's prediction grid.
     pub images: Option<Arc<Dataset>>,
-    /// The CNN when the network is one (`policy.model = "cnn"`); saved in exported policies.
-    pub cnn: Option<CnnSpec>,
+    /// The network when it is built from population layers (CNN, language models); saved
+    /// in exported policies so `eval`, `policy forward` and `sample` can rebuild it.
+    pub net: Option<NetSpec>,
 }
 
 /// A control task's environment: observation and action sizes, the action head and the
@@ -330,7 +331,7 @@ pub fn build_control(config: &RunConfig, spec: ControlSpec) -> Result<Built> {
         policy: Some(policy),
         evaluator: Box::new(evaluator),
         images: None,
-        cnn: None,
+        net: None,
     })
 }
 
