@@ -469,6 +469,8 @@ fn charlm_trains_both_models_and_reports_bits_per_byte() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let written = std::fs::read(out_dir.join("sample.txt")).unwrap();
+    assert!(written.starts_with(b"The ") && written.len() == 4 + 400 + 1);
     let policy = out_dir.join("policy.safetensors");
     let sample = |prompt: &str, bytes: &str| {
         eggroll(&[

@@ -262,3 +262,54 @@ pub fn ngram_bpb(train: &[u8], test: &[u8], context: usize, max_windows: usize) 
     let n = n.max(1) as f64;
     (u / n, b / n)
 }
+
+/// `bytes` bytes after `prompt`, sampled from `model` at `temperature` (0: the most likely
+/// byte) with a stream seeded by `seed`. The model reads the last `context` bytes; a shorter
+/// history is padded with spaces on the left.
+pub fn sample(
+    model: &Model,
+    params: &Params,
+    context: usize,
+    prompt: &[u8],
+    bytes: usize,
+    seed: u64,
+    temperature: f32,
+) -> Result<Vec<u8>> {
+    let t = context;
+    let mut text = prompt.to_vec();
+    let mut rng = Pcg64::new(seed);
+    for _ in 0..bytes {
+        let start = text.len().saturating_sub(t);
+        let hist = &text[start..];
+        let pad = t - hist.len();
+        let x: Vec<f32> = std::iter::repeat_n(b' ', pad)
+            .chain(hist.iter().copied())
+            .map(f32::from)
+            .collect();
+        let y = model.forward(params, None, &x, None)?;
+        let logits = &y[(t - 1) * VOCAB..t * VOCAB];
+        let next = if temperature == 0.0 {
+            (0..VOCAB)
+                .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
+                .expect("256 logits")
+        } else {
+            let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let w: Vec<f64> = logits
+                .iter()
+                .map(|&v| (((v - max) / temperature) as f64).exp())
+                .collect();
+            let mut u = rng.next_f64() * w.iter().sum::<f64>();
+            let mut pick = VOCAB - 1;
+            for (i, wi) in w.iter().enumerate() {
+                if u < *wi {
+                    pick = i;
+                    break;
+                }
+                u -= wi;
+            }
+            pick
+        };
+        text.push(next as u8);
+    }
+    Ok(text[prompt.len()..].to_vec())
+}

@@ -167,41 +167,13 @@ pub fn sample(
         return Err(input_err("--temperature", "must be finite and ≥ 0"));
     }
     let model = spec.build()?;
-    let t = spec.context;
-    let mut text = prompt.to_vec();
-    let mut rng = eggroll_envs::rng::Pcg64::new(seed);
-    for _ in 0..bytes {
-        let start = text.len().saturating_sub(t);
-        let hist = &text[start..];
-        let pad = t - hist.len();
-        let x: Vec<f32> = std::iter::repeat_n(b' ', pad)
-            .chain(hist.iter().copied())
-            .map(f32::from)
-            .collect();
-        let y = model.forward(&params, None, &x, None)?;
-        let logits = &y[(t - 1) * 256..t * 256];
-        let next = if temperature == 0.0 {
-            (0..256)
-                .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
-                .expect("256 logits")
-        } else {
-            let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let w: Vec<f64> = logits
-                .iter()
-                .map(|&v| (((v - max) / temperature) as f64).exp())
-                .collect();
-            let mut u = rng.next_f64() * w.iter().sum::<f64>();
-            let mut pick = 255;
-            for (i, wi) in w.iter().enumerate() {
-                if u < *wi {
-                    pick = i;
-                    break;
-                }
-                u -= wi;
-            }
-            pick
-        };
-        text.push(next as u8);
-    }
-    Ok(text[prompt.len()..].to_vec())
+    Ok(eggroll_policies::charlm::sample(
+        &model,
+        &params,
+        spec.context,
+        prompt,
+        bytes,
+        seed,
+        temperature,
+    )?)
 }

@@ -675,6 +675,9 @@ impl Session {
         }
         if self.files {
             self.save_policies(&final_params, final_obs.as_ref())?;
+            for (name, bytes) in self.evaluator.extra_files(&final_params)? {
+                write_atomic(&dir.join(name), &bytes)?;
+            }
             // The plot last: a failure here (e.g. a full disk) is reported, the policies exist.
             artifacts::plot(&dir, &config.task, &self.history)?;
         }

@@ -166,6 +166,21 @@ impl TaskEvaluator for CharLmTask {
         )?;
         Ok((-self.test_bpb, None))
     }
+    /// `sample.txt`: 400 bytes the final model writes after "The " (temperature 0.8, seed 0).
+    fn extra_files(&mut self, params: &Params) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut text = b"The ".to_vec();
+        text.extend(eggroll_policies::charlm::sample(
+            self.eval.model(),
+            params,
+            self.spec.context,
+            b"The ",
+            400,
+            0,
+            0.8,
+        )?);
+        text.push(b'\n');
+        Ok(vec![("sample.txt".into(), text)])
+    }
     fn report(&mut self, train_s: f64) -> Result<serde_json::Map<String, serde_json::Value>> {
         let mut m = serde_json::Map::new();
         let tokens = self.eval.member_tokens() as f64;

@@ -200,6 +200,11 @@ pub trait TaskEvaluator: Evaluator {
     fn report(&mut self, _train_s: f64) -> Result<serde_json::Map<String, serde_json::Value>> {
         Ok(serde_json::Map::new())
     }
+    /// Extra files for the run directory, written (atomically) by the writer process after
+    /// the final evaluation, given the final parameters: `(file name, bytes)`.
+    fn extra_files(&mut self, _params: &Params) -> Result<Vec<(String, Vec<u8>)>> {
+        Ok(Vec::new())
+    }
     /// The observation normaliser's running state, if observations are normalised.
     fn obs_norm(&self) -> Option<&ObsNorm> {
         None
