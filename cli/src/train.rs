@@ -219,15 +219,6 @@ fn attach_dashboard(session: &mut Session, link: GuiLink) {
     }
     feed.shaping = (config.es.shaping, config.es.group_size);
     feed.mnist = session.images().cloned();
-    session.add_observer(ch.observer);
-    session.set_controller(eggroll_core::Controller::new(ch.commands));
-    let snapshots = ch.snapshots;
-    session.on_snapshot(move |generation, values, obs| {
-        snapshots.offer(eggroll_gui::Snapshot {
-            generation,
-            values,
-            obs,
-        })
-    });
+    ch.connect(session);
     let _ = link.tx.send(feed);
 }

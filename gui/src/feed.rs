@@ -87,6 +87,23 @@ pub struct LiveChannels {
     pub commands: Receiver<Command>,
 }
 
+impl LiveChannels {
+    /// Wire a session to the dashboard: statistics, commands and snapshots (with the
+    /// observation transform the live view applies).
+    pub fn connect(self, session: &mut eggroll_run::Session) {
+        session.add_observer(self.observer);
+        session.set_controller(Controller::new(self.commands));
+        let snapshots = self.snapshots;
+        session.on_snapshot(move |generation, values, obs| {
+            snapshots.offer(Snapshot {
+                generation,
+                values,
+                obs,
+            })
+        });
+    }
+}
+
 /// Create the channels of a live run and its feed.
 pub fn live_channels(
     label: impl Into<String>,
@@ -160,16 +177,7 @@ pub fn spawn_run(
         // The same loop as every other front end: a run-layer Session (no files).
         let evaluator = Box::new(eggroll_run::task::Unscored(evaluator));
         let mut session = eggroll_run::Session::from_parts(trainer, evaluator, max_generations);
-        session.add_observer(ch.observer);
-        session.set_controller(Controller::new(ch.commands));
-        let snapshots = ch.snapshots;
-        session.on_snapshot(move |generation, values, obs| {
-            snapshots.offer(Snapshot {
-                generation,
-                values,
-                obs,
-            })
-        });
+        ch.connect(&mut session);
         let (_, trainer) = session.run_and_keep()?;
         Ok(trainer)
     });

@@ -74,26 +74,22 @@ pub fn shared_batch(
         .map(|i| ((i % 89) as f32 / 44.0) - 1.0)
         .collect();
     let tiled: Vec<f32> = (0..population).flat_map(|_| x.iter().copied()).collect();
-    let mut out = vec![0.0f32; population * batch * dout];
-    let (mut inf, mut egg) = (vec![], vec![]);
-    let work = (population * batch) as f64;
-    for round in 0..=rounds {
-        let t = Instant::now();
-        PopulationForward::new(&cfg, &params, None)?.forward(&tiled, None, &mut out)?;
-        let ti = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        PopulationForward::new(&cfg, &params, Some(&pop))?.forward_shared(
-            &x,
-            0..population,
-            &mut out,
-        )?;
-        let te = t.elapsed().as_secs_f64();
-        if round > 0 {
-            inf.push(work / ti);
-            egg.push(work / te);
-        }
-    }
-    let (inf, egg) = (median(inf), median(egg));
+    let (mut out_a, mut out_b) = (
+        vec![0.0f32; population * batch * dout],
+        vec![0.0f32; population * batch * dout],
+    );
+    let (inf, egg) = interleaved(
+        rounds,
+        (population * batch) as f64,
+        &mut || PopulationForward::new(&cfg, &params, None)?.forward(&tiled, None, &mut out_a),
+        &mut || {
+            PopulationForward::new(&cfg, &params, Some(&pop))?.forward_shared(
+                &x,
+                0..population,
+                &mut out_b,
+            )
+        },
+    )?;
     Ok(SharedBatchResult {
         population,
         batch,
@@ -127,22 +123,16 @@ pub fn model_shared_batch(
     let dout: usize = model.output_shape().iter().product();
     let x: Vec<f32> = (0..batch * din).map(|i| (i % 89) as f32 / 89.0).collect();
     let tiled: Vec<f32> = (0..population).flat_map(|_| x.iter().copied()).collect();
-    let (mut inf, mut egg) = (vec![], vec![]);
-    let work = (population * batch) as f64;
-    for round in 0..=rounds {
-        let t = Instant::now();
-        let a = model.forward(&params, None, &tiled, None)?;
-        let ti = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let b = model.forward_shared(&params, &pop, &x, 0..population)?;
-        let te = t.elapsed().as_secs_f64();
-        debug_assert_eq!(a.len(), b.len());
-        if round > 0 {
-            inf.push(work / ti);
-            egg.push(work / te);
-        }
-    }
-    let (inf, egg) = (median(inf), median(egg));
+    let (inf, egg) = interleaved(
+        rounds,
+        (population * batch) as f64,
+        &mut || model.forward(&params, None, &tiled, None).map(drop),
+        &mut || {
+            model
+                .forward_shared(&params, &pop, &x, 0..population)
+                .map(drop)
+        },
+    )?;
     Ok(SharedBatchResult {
         population,
         batch,
@@ -151,6 +141,30 @@ pub fn model_shared_batch(
         eggroll_member_inputs_per_s: egg,
         eggroll_vs_inference: egg / inf,
     })
+}
+
+/// `work` per second of `a` and of `b` (medians), timed in alternation for `rounds` rounds
+/// after one warm-up round.
+fn interleaved(
+    rounds: usize,
+    work: f64,
+    a: &mut dyn FnMut() -> Result<()>,
+    b: &mut dyn FnMut() -> Result<()>,
+) -> Result<(f64, f64)> {
+    let (mut ra, mut rb) = (vec![], vec![]);
+    for round in 0..=rounds {
+        let t = Instant::now();
+        a()?;
+        let ta = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        b()?;
+        let tb = t.elapsed().as_secs_f64();
+        if round > 0 {
+            ra.push(work / ta);
+            rb.push(work / tb);
+        }
+    }
+    Ok((median(ra), median(rb)))
 }
 
 /// Members per second of each variant, and the ratios to plain inference.

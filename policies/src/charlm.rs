@@ -94,9 +94,7 @@ impl LmSpec {
 
 /// −log2 softmax(y)[label].
 fn bits(y: &[f32], label: usize) -> f64 {
-    let max = y.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let lse = y.iter().map(|v| ((v - max) as f64).exp()).sum::<f64>().ln() + max as f64;
-    (lse - y[label] as f64) / std::f64::consts::LN_2
+    -crate::nn::log_softmax_at(y, label) / std::f64::consts::LN_2
 }
 
 /// Fitness = minus the mean bits per byte of every member on the same `batch` windows of

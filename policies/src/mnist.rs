@@ -74,13 +74,14 @@ impl Evaluator for MnistEvaluator {
         population: &Population,
         members: std::ops::Range<usize>,
     ) -> Result<Vec<f32>> {
-        let mut rng = Pcg64::new(mix64(self.seed ^ mix64(population.generation + 1)));
-        let idx = sample_indices(&mut rng, self.data.len(), self.batch);
-        let (p, b) = (self.data.pixels(), idx.len());
-        self.x.resize(b * p, 0.0);
-        for (row, &i) in self.x.chunks_mut(p).zip(&idx) {
-            self.data.image_into(i, row);
-        }
+        let idx = draw_batch(
+            &self.data,
+            self.seed,
+            population.generation,
+            self.batch,
+            &mut self.x,
+        );
+        let b = idx.len();
         self.out.resize(members.len() * b * 10, 0.0);
         Forward::new(&self.policy, params, Some(population))?.forward_shared(
             &self.x,
@@ -98,17 +99,29 @@ impl Evaluator for MnistEvaluator {
 /// Accuracy of the unperturbed `params` on every image of `data`.
 pub fn accuracy(policy: &MlpConfig, params: &Params, data: &Dataset) -> Result<f64> {
     let fwd = Forward::new(policy, params, None)?;
+    let mut y = vec![0.0f32; 2048 * 10];
+    accuracy_by(data, 2048, |x, rows| {
+        fwd.forward(x, None, &mut y[..rows * 10])?;
+        Ok(y[..rows * 10].to_vec())
+    })
+}
+
+/// Accuracy on every image of `data`, `chunk` images at a time through `logits` (the images
+/// of one chunk and their count → `rows × 10` outputs).
+fn accuracy_by(
+    data: &Dataset,
+    chunk: usize,
+    mut logits: impl FnMut(&[f32], usize) -> Result<Vec<f32>>,
+) -> Result<f64> {
     let p = data.pixels();
     let mut correct = 0usize;
-    let chunk = 2048;
     let mut x = vec![0.0f32; chunk * p];
-    let mut y = vec![0.0f32; chunk * 10];
     for start in (0..data.len()).step_by(chunk) {
         let rows = chunk.min(data.len() - start);
         for r in 0..rows {
             data.image_into(start + r, &mut x[r * p..(r + 1) * p]);
         }
-        fwd.forward(&x[..rows * p], None, &mut y[..rows * 10])?;
+        let y = logits(&x[..rows * p], rows)?;
         correct += (0..rows)
             .filter(|&r| {
                 Head::argmax(&y[r * 10..(r + 1) * 10]) == i64::from(data.labels[start + r])
@@ -116,6 +129,25 @@ pub fn accuracy(policy: &MlpConfig, params: &Params, data: &Dataset) -> Result<f
             .count();
     }
     Ok(correct as f64 / data.len() as f64)
+}
+
+/// The generation's shared batch: `batch` image indices drawn from `(seed, generation)` and
+/// their pixels written into `x`.
+fn draw_batch(
+    data: &Dataset,
+    seed: u64,
+    generation: u64,
+    batch: usize,
+    x: &mut Vec<f32>,
+) -> Vec<usize> {
+    let mut rng = Pcg64::new(mix64(seed ^ mix64(generation + 1)));
+    let idx = sample_indices(&mut rng, data.len(), batch);
+    let p = data.pixels();
+    x.resize(idx.len() * p, 0.0);
+    for (row, &i) in x.chunks_mut(p).zip(&idx) {
+        data.image_into(i, row);
+    }
+    idx
 }
 
 /// What a member's fitness on its batch is.
@@ -198,18 +230,11 @@ fn score(fitness: MnistFitness, outputs: &[f32], idx: &[usize], labels: &[u8]) -
                 / b
         }
         MnistFitness::LogLikelihood => {
-            rows.map(|(y, i)| log_likelihood(y, labels[*i] as usize))
-                .sum::<f32>()
+            rows.map(|(y, i)| crate::nn::log_softmax_at(y, labels[*i] as usize))
+                .sum::<f64>() as f32
                 / b
         }
     }
-}
-
-/// log softmax(y)[label].
-fn log_likelihood(y: &[f32], label: usize) -> f32 {
-    let max = y.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let lse = y.iter().map(|v| (v - max).exp()).sum::<f32>().ln() + max;
-    y[label] - lse
 }
 
 impl Evaluator for ModelMnistEvaluator {
@@ -219,13 +244,15 @@ impl Evaluator for ModelMnistEvaluator {
         population: &Population,
         members: std::ops::Range<usize>,
     ) -> Result<Vec<f32>> {
-        let mut rng = Pcg64::new(mix64(self.seed ^ mix64(population.generation + 1)));
-        let idx = sample_indices(&mut rng, self.data.len(), self.batch);
-        let (p, b) = (self.data.pixels(), idx.len());
-        let mut images = vec![0.0f32; b * p];
-        for (row, &i) in images.chunks_mut(p).zip(&idx) {
-            self.data.image_into(i, row);
-        }
+        let mut images = Vec::new();
+        let idx = draw_batch(
+            &self.data,
+            self.seed,
+            population.generation,
+            self.batch,
+            &mut images,
+        );
+        let b = idx.len();
         let mut fitness = Vec::with_capacity(members.len());
         let all: Vec<usize> = members.collect();
         for chunk in all.chunks(MEMBER_CHUNK) {
@@ -243,23 +270,7 @@ impl Evaluator for ModelMnistEvaluator {
 
 /// Accuracy of `model` with the unperturbed `params` on every image of `data`.
 pub fn model_accuracy(model: &crate::nn::Model, params: &Params, data: &Dataset) -> Result<f64> {
-    let p = data.pixels();
-    let chunk = 1024;
-    let mut correct = 0usize;
-    let mut x = vec![0.0f32; chunk * p];
-    for start in (0..data.len()).step_by(chunk) {
-        let rows = chunk.min(data.len() - start);
-        for r in 0..rows {
-            data.image_into(start + r, &mut x[r * p..(r + 1) * p]);
-        }
-        let y = model.forward(params, None, &x[..rows * p], None)?;
-        correct += (0..rows)
-            .filter(|&r| {
-                Head::argmax(&y[r * 10..(r + 1) * 10]) == i64::from(data.labels[start + r])
-            })
-            .count();
-    }
-    Ok(correct as f64 / data.len() as f64)
+    accuracy_by(data, 1024, |x, _| model.forward(params, None, x, None))
 }
 
 /// What rebuilds a `--model cnn` network (saved in its policy file's metadata `cnn`).

@@ -707,9 +707,6 @@ impl Session {
             (None, Some(_)) => json["model"] = serde_json::json!("mlp"),
             _ => {}
         }
-        if config.task == "mnist" {
-            json["fitness"] = serde_json::json!(config.data.fitness);
-        }
         if !self.files {
             // A session over caller-built parts has no config of its own to report.
             for key in ["seed", "rank", "out", "solved"] {

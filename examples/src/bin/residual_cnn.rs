@@ -76,8 +76,7 @@ struct Classify {
 }
 
 fn log_likelihood(y: &[f32], label: usize) -> f32 {
-    let max = y.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    y[label] - (y.iter().map(|v| (v - max).exp()).sum::<f32>().ln() + max)
+    eggroll_policies::nn::log_softmax_at(y, label) as f32
 }
 
 impl Evaluator for Classify {

@@ -98,11 +98,9 @@ impl Module for Sequential {
         self.forward_from(0, x, ctx)
     }
     fn forward_shared(&self, x: &Act, members: &[u32], ctx: &Ctx<'_>) -> Result<Act> {
-        let mut layers = self.layers.iter();
-        let Some(first) = layers.next() else {
+        let Some(first) = self.layers.first() else {
             return Ok(x.clone());
         };
-        drop(layers);
         let y = first.forward_shared(x, members, ctx)?;
         let ids = super::linear::expand_ids(members, x.rows);
         let each = Ctx {

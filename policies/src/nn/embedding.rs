@@ -2,7 +2,7 @@
 //! of `table + σ s A Bᵀ / √r`, i.e. `table[t] + σ s (A[t] · Bᵀ) / √r` — `r·d` work per token.
 
 use eggroll_core::population::HostData;
-use eggroll_core::{Error, Noise, Result};
+use eggroll_core::{Noise, Result};
 use rayon::prelude::*;
 
 use super::{Act, Ctx, Init, Module, ParamRef, Vb, check_noise, shape_err};
@@ -58,67 +58,20 @@ impl Module for Embedding {
                 format!("token id {bad} is not an integer in 0..{v}"),
             ));
         }
-        let table = ctx
-            .params
-            .iter()
-            .nth(self.weight.index)
-            .map(|p| HostData::new(p.tensor()))
-            .transpose()?
-            .ok_or_else(|| Error::Param {
-                name: self.weight.name.clone(),
-                reason: "missing from the parameters".into(),
-            })?;
+        let table = ctx.host(&self.weight)?;
         let table = table.as_slice();
-        let pop = ctx.population;
-        let noise = ctx.noise(&self.weight);
-        let name = &self.weight.name;
-        let (a, b, e, r) = match noise {
-            Some(Noise::LowRank { rank, a, b }) => {
-                check_noise(ctx, name, a, &[v, *rank])?;
-                check_noise(ctx, name, b, &[d, *rank])?;
-                (
-                    Some(HostData::new(a)?),
-                    Some(HostData::new(b)?),
-                    None,
-                    *rank,
-                )
-            }
-            Some(Noise::Full { eps }) => {
-                check_noise(ctx, name, eps, &[v * d])?;
-                (None, None, Some(HostData::new(eps)?), 0)
-            }
-            _ => (None, None, None, 0),
-        };
+        let noise = TableNoise::new(ctx, &self.weight, v, d)?;
         let t_len = x.shape[0];
         let mut out = vec![0.0f32; x.rows * t_len * d];
         out.par_chunks_mut(t_len * d)
             .zip(x.data.par_chunks(t_len))
             .zip(ctx.members.par_iter())
             .for_each(|((o, toks), &member)| {
-                let (blk, sign) =
-                    pop.map_or((0, 0.0), |p| p.pairing.block_and_sign(member as usize));
-                let ss = pop.map_or(0.0, |p| p.sigma) * sign;
-                for (ti, &tok) in toks.iter().enumerate() {
+                let (blk, ss) = ctx.block_scale(member);
+                for (dst, &tok) in o.chunks_mut(d).zip(toks) {
                     let t = tok as usize;
-                    let dst = &mut o[ti * d..(ti + 1) * d];
                     dst.copy_from_slice(&table[t * d..(t + 1) * d]);
-                    if let (Some(a), Some(b)) = (&a, &b) {
-                        let c = ss / (r as f32).sqrt();
-                        let at = &a.as_slice()[(blk * v + t) * r..(blk * v + t + 1) * r];
-                        let bk = &b.as_slice()[blk * d * r..(blk + 1) * d * r];
-                        for (j, y) in dst.iter_mut().enumerate() {
-                            let mut s = 0.0f32;
-                            for q in 0..r {
-                                s += at[q] * bk[j * r + q];
-                            }
-                            *y += c * s;
-                        }
-                    } else if let Some(e) = &e {
-                        let ek = &e.as_slice()[blk * v * d + t * d..blk * v * d + (t + 1) * d];
-                        for (y, ev) in dst.iter_mut().zip(ek) {
-                            *y += ss * ev;
-                        }
-                    }
+                    noise.add_row(dst, t, blk, ss);
                 }
             });
         Ok(Act {
@@ -126,5 +79,63 @@ impl Module for Embedding {
             rows: x.rows,
             shape,
         })
+    }
+}
+
+/// The noise of a `rows × d` table read row by row (an [`Embedding`], a positional
+/// embedding): row `t` of noise block `k` is `A_k[t]·B_kᵀ/√r` (low rank, `r·d` work) or
+/// `ε_k[t]` (full).
+pub(crate) struct TableNoise<'a> {
+    lowrank: Option<(HostData<'a>, HostData<'a>, usize)>,
+    full: Option<HostData<'a>>,
+    rows: usize,
+    d: usize,
+}
+
+impl<'a> TableNoise<'a> {
+    /// The noise of table parameter `p` (`rows × d`) in `ctx`, shapes checked.
+    pub(crate) fn new(ctx: &Ctx<'a>, p: &ParamRef, rows: usize, d: usize) -> Result<Self> {
+        let (mut lowrank, mut full) = (None, None);
+        match ctx.noise(p) {
+            Some(Noise::LowRank { rank, a, b }) => {
+                check_noise(ctx, &p.name, a, &[rows, *rank])?;
+                check_noise(ctx, &p.name, b, &[d, *rank])?;
+                lowrank = Some((HostData::new(a)?, HostData::new(b)?, *rank));
+            }
+            Some(Noise::Full { eps }) => {
+                check_noise(ctx, &p.name, eps, &[rows * d])?;
+                full = Some(HostData::new(eps)?);
+            }
+            _ => {}
+        }
+        Ok(Self {
+            lowrank,
+            full,
+            rows,
+            d,
+        })
+    }
+
+    /// Add noise block `blk`'s row `t`, times `ss` (σ · sign), to `dst` (`d` values).
+    pub(crate) fn add_row(&self, dst: &mut [f32], t: usize, blk: usize, ss: f32) {
+        let (v, d) = (self.rows, self.d);
+        if let Some((a, b, r)) = &self.lowrank {
+            let r = *r;
+            let c = ss / (r as f32).sqrt();
+            let at = &a.as_slice()[(blk * v + t) * r..(blk * v + t + 1) * r];
+            let bk = &b.as_slice()[blk * d * r..(blk + 1) * d * r];
+            for (j, y) in dst.iter_mut().enumerate() {
+                let mut s = 0.0f32;
+                for q in 0..r {
+                    s += at[q] * bk[j * r + q];
+                }
+                *y += c * s;
+            }
+        } else if let Some(e) = &self.full {
+            let ek = &e.as_slice()[(blk * v + t) * d..(blk * v + t + 1) * d];
+            for (y, ev) in dst.iter_mut().zip(ek) {
+                *y += ss * ev;
+            }
+        }
     }
 }

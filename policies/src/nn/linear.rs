@@ -120,18 +120,8 @@ pub(crate) fn population_matmul(
 ) -> Result<Vec<f32>> {
     let rows = ids.len();
     debug_assert_eq!(x.len(), rows * n);
-    let tensor = |p: &ParamRef| {
-        ctx.params
-            .iter()
-            .nth(p.index)
-            .map(|q| q.tensor())
-            .ok_or_else(|| Error::Param {
-                name: p.name.clone(),
-                reason: "missing from the parameters".into(),
-            })
-    };
     let wt = ctx.cache.get_or_make(weight.index, || {
-        let w = HostData::new(tensor(weight)?)?;
+        let w = ctx.host(weight)?;
         let ws = w.as_slice();
         if ws.len() != m * n {
             return Err(Error::Param {
@@ -140,22 +130,14 @@ pub(crate) fn population_matmul(
             });
         }
         let mut wt = vec![0.0f32; m * n];
-        for k in 0..m {
-            for j in 0..n {
-                wt[j * m + k] = ws[k * n + j];
+        for (k, row) in ws.chunks(n).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                wt[j * m + k] = v;
             }
         }
         Ok(wt)
     })?;
-    if wt.len() != m * n {
-        return Err(Error::Param {
-            name: weight.name.clone(),
-            reason: format!("{} values, expected {m}×{n}", wt.len()),
-        });
-    }
-    let b = bias
-        .map(|p| tensor(p).and_then(HostData::new))
-        .transpose()?;
+    let b = bias.map(|p| ctx.host(p)).transpose()?;
     let check =
         |name: &str, t: &candle_core::Tensor, want: &[usize]| check_noise(ctx, name, t, want);
     let (mut a_h, mut b_h, mut e_h, mut rank) = (None, None, None, 0);
@@ -173,18 +155,9 @@ pub(crate) fn population_matmul(
             e_h = Some(HostData::new(eps)?);
         }
     }
-    let bias_noise = match bias.and_then(|p| ctx.noise(p).map(|nz| (p, nz))) {
+    let bias_noise = match bias {
+        Some(p) => ctx.vector_noise(p, m)?,
         None => None,
-        Some((p, Noise::Full { eps })) => {
-            check(&p.name, eps, &[m])?;
-            Some(HostData::new(eps)?)
-        }
-        Some((p, _)) => {
-            return Err(Error::Param {
-                name: p.name.clone(),
-                reason: "a bias takes full noise, not low-rank".into(),
-            });
-        }
     };
     let noise = match (&a_h, &b_h, &e_h) {
         (Some(a), Some(b), _) => RowNoise::LowRank {
@@ -249,18 +222,9 @@ pub(crate) fn shared_matmul(
     };
     let zeros = vec![0u32; rows];
     let y0 = population_matmul(x, &zeros, n, m, weight, bias, &plain)?;
-    let bias_noise = match bias.and_then(|p| ctx.noise(p).map(|nz| (p, nz))) {
+    let bias_noise = match bias {
+        Some(p) => ctx.vector_noise(p, m)?,
         None => None,
-        Some((p, Noise::Full { eps })) => {
-            check_noise(ctx, &p.name, eps, &[m])?;
-            Some(HostData::new(eps)?)
-        }
-        Some((p, _)) => {
-            return Err(Error::Param {
-                name: p.name.clone(),
-                reason: "a bias takes full noise, not low-rank".into(),
-            });
-        }
     };
     // T = X · [B_1 … B_K] (rows × K·r), column (k, q).
     let t_and_a = match lowrank {
@@ -287,15 +251,15 @@ pub(crate) fn shared_matmul(
         }
         None => None,
     };
-    let pop = ctx.population;
     let mut out = vec![0.0f32; members.len() * rows * m];
     out.par_chunks_mut(rows * m)
         .zip(members.par_iter())
         .for_each(|(o, &member)| {
             o.copy_from_slice(&y0);
-            let Some(p) = pop else { return };
-            let (blk, sign) = p.pairing.block_and_sign(member as usize);
-            let ss = p.sigma * sign;
+            if ctx.population.is_none() {
+                return;
+            }
+            let (blk, ss) = ctx.block_scale(member);
             if let Some((t, a, r, kr)) = &t_and_a {
                 let c = ss / (*r as f32).sqrt();
                 let ak = &a.as_slice()[blk * m * r..(blk + 1) * m * r];

@@ -56,6 +56,7 @@ pub use sequence::{
 };
 
 use candle_core::Device;
+use eggroll_core::population::HostData;
 use eggroll_core::{Error, Noise, Params, Population, Result};
 
 /// Activations of a batch: `rows` rows, each of shape `shape`, row-major.
@@ -124,12 +125,46 @@ impl WeightCache {
     }
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     /// The noise of parameter `p` (None: plain inference or frozen).
-    pub fn noise(&self, p: &ParamRef) -> Option<&Noise> {
+    pub fn noise(&self, p: &ParamRef) -> Option<&'a Noise> {
         self.population
             .map(|pop| &pop.noise[p.index])
             .filter(|n| !matches!(n, Noise::None))
+    }
+
+    /// Host view of parameter `p`'s value (borrowed on the CPU).
+    pub(crate) fn host(&self, p: &ParamRef) -> Result<HostData<'a>> {
+        let params: &'a Params = self.params;
+        let t = params.iter().nth(p.index).ok_or_else(|| Error::Param {
+            name: p.name.clone(),
+            reason: "missing from the parameters".into(),
+        })?;
+        HostData::new(t.tensor())
+    }
+
+    /// The full noise `(K, len)` of the vector parameter `p` (a bias, a norm gain); None for
+    /// plain inference or a frozen parameter; low-rank noise on a vector is an error.
+    pub(crate) fn vector_noise(&self, p: &ParamRef, len: usize) -> Result<Option<HostData<'a>>> {
+        match self.noise(p) {
+            None => Ok(None),
+            Some(Noise::Full { eps }) => {
+                check_noise(self, &p.name, eps, &[len])?;
+                Ok(Some(HostData::new(eps)?))
+            }
+            Some(_) => Err(Error::Param {
+                name: p.name.clone(),
+                reason: "a vector parameter takes full noise, not low-rank".into(),
+            }),
+        }
+    }
+
+    /// `member`'s noise block and signed σ (`(0, 0.0)` for plain inference).
+    pub(crate) fn block_scale(&self, member: u32) -> (usize, f32) {
+        self.population.map_or((0, 0.0), |p| {
+            let (blk, sign) = p.pairing.block_and_sign(member as usize);
+            (blk, p.sigma * sign)
+        })
     }
 }
 
@@ -202,6 +237,14 @@ pub(crate) fn check_noise(
         });
     }
     Ok(())
+}
+
+/// `log softmax(y)[label]`, accumulated in f64: the log-likelihood of a class under logits
+/// (MNIST's `log_likelihood` fitness, charlm's bits per byte).
+pub fn log_softmax_at(y: &[f32], label: usize) -> f64 {
+    let max = y.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let lse = y.iter().map(|v| ((v - max) as f64).exp()).sum::<f64>().ln() + max as f64;
+    y[label] as f64 - lse
 }
 
 pub(crate) fn shape_err(layer: &str, reason: impl Into<String>) -> Error {

@@ -2,11 +2,10 @@
 //! `weight`/`bias`, `nn.RMSNorm` with `weight`); their gains and biases are vectors and get
 //! full noise per member.
 
-use eggroll_core::population::HostData;
-use eggroll_core::{Error, Noise, Result};
+use eggroll_core::Result;
 use rayon::prelude::*;
 
-use super::{Act, Ctx, Init, Module, ParamRef, Vb, check_noise, shape_err};
+use super::{Act, Ctx, Init, Module, ParamRef, Vb, shape_err};
 
 /// A normalisation over the last dimension of every row.
 #[derive(Debug, Clone)]
@@ -43,33 +42,6 @@ pub fn rms_norm(vb: &Vb, dim: usize) -> Result<Norm> {
     })
 }
 
-fn host<'a>(ctx: &'a Ctx<'_>, p: &ParamRef) -> Result<HostData<'a>> {
-    let t = ctx
-        .params
-        .iter()
-        .nth(p.index)
-        .ok_or_else(|| Error::Param {
-            name: p.name.clone(),
-            reason: "missing from the parameters".into(),
-        })?
-        .tensor();
-    HostData::new(t)
-}
-
-fn vector_noise<'a>(ctx: &'a Ctx<'_>, p: &ParamRef, dim: usize) -> Result<Option<HostData<'a>>> {
-    match ctx.noise(p) {
-        None => Ok(None),
-        Some(Noise::Full { eps }) => {
-            check_noise(ctx, &p.name, eps, &[dim])?;
-            Ok(Some(HostData::new(eps)?))
-        }
-        Some(_) => Err(Error::Param {
-            name: p.name.clone(),
-            reason: "a vector parameter takes full noise, not low-rank".into(),
-        }),
-    }
-}
-
 impl Module for Norm {
     fn label(&self) -> String {
         format!(
@@ -94,29 +66,29 @@ impl Module for Norm {
     fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act> {
         let shape = self.out_shape(&x.shape)?;
         let d = self.dim;
-        let g = host(ctx, &self.weight)?;
-        let b = self.bias.as_ref().map(|p| host(ctx, p)).transpose()?;
-        let gn = vector_noise(ctx, &self.weight, d)?;
+        let (g, b) = (
+            ctx.host(&self.weight)?,
+            self.bias.as_ref().map(|p| ctx.host(p)).transpose()?,
+        );
+        let gn = ctx.vector_noise(&self.weight, d)?;
         let bn = match &self.bias {
-            Some(p) => vector_noise(ctx, p, d)?,
+            Some(p) => ctx.vector_noise(p, d)?,
             None => None,
         };
-        let pop = ctx.population;
+        let (g, b) = (g.as_slice(), b.as_ref().map(|b| b.as_slice()));
+        let (gn, bn) = (
+            gn.as_ref().map(|e| e.as_slice()),
+            bn.as_ref().map(|e| e.as_slice()),
+        );
         let width = x.width();
         let mut out = x.data.clone();
         out.par_chunks_mut(width)
             .zip(ctx.members.par_iter())
             .for_each(|(row, &member)| {
-                let (blk, sign) =
-                    pop.map_or((0, 0.0), |p| p.pairing.block_and_sign(member as usize));
-                let ss = pop.map_or(0.0, |p| p.sigma) * sign;
-                let gain = |j: usize| {
-                    g.as_slice()[j] + gn.as_ref().map_or(0.0, |e| ss * e.as_slice()[blk * d + j])
-                };
-                let shift = |j: usize| {
-                    b.as_ref().map_or(0.0, |b| b.as_slice()[j])
-                        + bn.as_ref().map_or(0.0, |e| ss * e.as_slice()[blk * d + j])
-                };
+                let (blk, ss) = ctx.block_scale(member);
+                let gain = |j: usize| g[j] + gn.map_or(0.0, |e| ss * e[blk * d + j]);
+                let shift =
+                    |j: usize| b.map_or(0.0, |b| b[j]) + bn.map_or(0.0, |e| ss * e[blk * d + j]);
                 for v in row.chunks_mut(d) {
                     let n = d as f32;
                     let (mean, denom) = if self.rms {

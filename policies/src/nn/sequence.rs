@@ -1,11 +1,11 @@
 //! Sequence layers over rows of shape `[T, d]`: causal multi-head self-attention (Q/K/V/O as
 //! population [`Linear`]s), a minGRU scanned over time, and a learned positional embedding.
 
-use eggroll_core::population::HostData;
-use eggroll_core::{Error, Noise, Result};
+use eggroll_core::Result;
 use rayon::prelude::*;
 
-use super::{Act, Ctx, Init, Linear, Module, ParamRef, Vb, check_noise, linear, shape_err};
+use super::embedding::TableNoise;
+use super::{Act, Ctx, Init, Linear, Module, ParamRef, Vb, linear, shape_err};
 
 /// Causal multi-head self-attention (`q_proj`, `k_proj`, `v_proj`, `out_proj`, each `d × d`
 /// with bias): position `i` attends to positions `≤ i`.
@@ -208,68 +208,20 @@ impl Module for PosEmbedding {
     }
     fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act> {
         let shape = self.out_shape(&x.shape)?;
-        let (t, d, v) = (x.shape[0], self.dim, self.max_len);
-        let table = ctx
-            .params
-            .iter()
-            .nth(self.weight.index)
-            .map(|p| HostData::new(p.tensor()))
-            .transpose()?
-            .ok_or_else(|| Error::Param {
-                name: self.weight.name.clone(),
-                reason: "missing from the parameters".into(),
-            })?;
-        let name = &self.weight.name;
-        let (a, b, e, r) = match ctx.noise(&self.weight) {
-            Some(Noise::LowRank { rank, a, b }) => {
-                check_noise(ctx, name, a, &[v, *rank])?;
-                check_noise(ctx, name, b, &[d, *rank])?;
-                (
-                    Some(HostData::new(a)?),
-                    Some(HostData::new(b)?),
-                    None,
-                    *rank,
-                )
-            }
-            Some(Noise::Full { eps }) => {
-                check_noise(ctx, name, eps, &[v * d])?;
-                (None, None, Some(HostData::new(eps)?), 0)
-            }
-            _ => (None, None, None, 0),
-        };
-        let pop = ctx.population;
+        let (t, d) = (x.shape[0], self.dim);
+        let table = ctx.host(&self.weight)?;
+        let table = table.as_slice();
+        let noise = TableNoise::new(ctx, &self.weight, self.max_len, d)?;
         let mut out = x.data.clone();
         out.par_chunks_mut(t * d)
             .zip(ctx.members.par_iter())
             .for_each(|(o, &member)| {
-                let (blk, sign) =
-                    pop.map_or((0, 0.0), |p| p.pairing.block_and_sign(member as usize));
-                let ss = pop.map_or(0.0, |p| p.sigma) * sign;
-                for pos in 0..t {
-                    let dst = &mut o[pos * d..(pos + 1) * d];
-                    for (y, tv) in dst
-                        .iter_mut()
-                        .zip(&table.as_slice()[pos * d..(pos + 1) * d])
-                    {
+                let (blk, ss) = ctx.block_scale(member);
+                for (pos, dst) in o.chunks_mut(d).enumerate() {
+                    for (y, tv) in dst.iter_mut().zip(&table[pos * d..(pos + 1) * d]) {
                         *y += tv;
                     }
-                    if let (Some(a), Some(b)) = (&a, &b) {
-                        let c = ss / (r as f32).sqrt();
-                        let at = &a.as_slice()[(blk * v + pos) * r..(blk * v + pos + 1) * r];
-                        let bk = &b.as_slice()[blk * d * r..(blk + 1) * d * r];
-                        for (j, y) in dst.iter_mut().enumerate() {
-                            let mut s = 0.0f32;
-                            for q in 0..r {
-                                s += at[q] * bk[j * r + q];
-                            }
-                            *y += c * s;
-                        }
-                    } else if let Some(e) = &e {
-                        let ek = &e.as_slice()[blk * v * d + pos * d..blk * v * d + (pos + 1) * d];
-                        for (y, ev) in dst.iter_mut().zip(ek) {
-                            *y += ss * ev;
-                        }
-                    }
+                    noise.add_row(dst, pos, blk, ss);
                 }
             });
         Ok(Act {

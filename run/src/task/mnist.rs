@@ -10,7 +10,7 @@ use eggroll_core::{Evaluator, Params, Population};
 use eggroll_envs::mnist::{Dataset, Split, mnist_dir};
 use eggroll_policies::EvalReport;
 use eggroll_policies::mnist::{
-    CnnSpec, MnistEvaluator, ModelMnistEvaluator, accuracy, model_accuracy,
+    CnnSpec, MnistEvaluator, MnistFitness, ModelMnistEvaluator, accuracy, model_accuracy,
 };
 
 use super::{Built, NetSpec, Task, TaskEvaluator, check_memory, mlp};
@@ -62,6 +62,7 @@ impl Task for Mnist {
                     evaluator: Box::new(MnistTask {
                         eval: Eval::Mlp(eval),
                         test: test.clone(),
+                        fitness,
                     }),
                     images: Some(test),
                     net: None,
@@ -86,6 +87,7 @@ impl Task for Mnist {
                     evaluator: Box::new(MnistTask {
                         eval: Eval::Model(eval),
                         test: test.clone(),
+                        fitness,
                     }),
                     images: Some(test),
                     net: Some(NetSpec::Cnn(spec)),
@@ -119,6 +121,7 @@ fn check_cnn_memory(
 pub struct MnistTask {
     eval: Eval,
     test: Arc<Dataset>,
+    fitness: MnistFitness,
 }
 
 enum Eval {
@@ -155,5 +158,10 @@ impl TaskEvaluator for MnistTask {
     }
     fn score_name(&self) -> &'static str {
         "test_accuracy"
+    }
+    fn report(&mut self, _: f64) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let mut m = serde_json::Map::new();
+        m.insert("fitness".into(), serde_json::json!(self.fitness));
+        Ok(m)
     }
 }
