@@ -23,6 +23,27 @@
 
 use std::f64::consts::PI;
 
+pub mod experiment;
+
+/// Errors of a bbob experiment: bad arguments or a failing strategy.
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    /// A bad problem argument.
+    #[error(transparent)]
+    Bbob(#[from] BbobError),
+    /// A bad experiment argument.
+    #[error("`{name}` {reason}")]
+    Arg {
+        /// The argument.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The strategy failed.
+    #[error(transparent)]
+    Strategy(#[from] eggroll_core::Error),
+}
+
 /// Bad arguments to [`Problem::new`] or [`Problem::evaluate_checked`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BbobError {

@@ -5,6 +5,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod bbob;
 mod device;
 #[cfg(feature = "mpi")]
 mod distributed;
@@ -86,6 +87,12 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+    /// The bbob benchmark suite (COCO's 24 noiseless functions): evaluate, run a strategy,
+    /// run a suite.
+    Bbob {
+        #[command(subcommand)]
+        command: bbob::BbobCommand,
     },
     /// Configuration helpers.
     Config {
@@ -347,6 +354,7 @@ fn main() -> ExitCode {
             command: PolicyCommand::Forward { policy, input },
         } => eval::forward(&policy, &input),
         Command::Dashboard(d) => dashboard(d),
+        Command::Bbob { command } => bbob::main(command),
         Command::Sample {
             policy,
             prompt,

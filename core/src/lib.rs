@@ -29,10 +29,12 @@
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+pub mod cmaes;
 pub mod control;
 pub mod error;
 pub mod eval;
 pub mod kernels;
+pub mod minimize;
 pub mod noise;
 pub mod optim;
 pub mod params;
@@ -44,9 +46,11 @@ pub mod simd;
 pub mod strategy;
 pub mod trainer;
 
+pub use cmaes::{CmaConfig, CmaEs, CmaStop, CmaStrategy, Covariance};
 pub use control::{Command, Controller, Flow};
 pub use error::{Error, Result};
 pub use eval::{Evaluator, FnEvaluator};
+pub use minimize::{Method, MinimizeOptions, MinimizeResult, Restarts, minimize};
 pub use optim::{Optimizer, OptimizerConfig};
 pub use params::{Param, ParamKind, ParamView, Params};
 pub use population::{Noise, NoiseSpec, Pairing, Population};

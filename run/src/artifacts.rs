@@ -347,7 +347,7 @@ pub fn plot(dir: &Path, task: &str, stats: &[GenStats]) -> Result<()> {
 
 /// Register a system sans-serif font for PNG text (pure Rust, no fontconfig). Returns whether
 /// one was found; without it the PNG has no text.
-fn ensure_font() -> bool {
+pub(crate) fn ensure_font() -> bool {
     use std::sync::OnceLock;
     static FOUND: OnceLock<bool> = OnceLock::new();
     *FOUND.get_or_init(|| {

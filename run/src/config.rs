@@ -17,6 +17,10 @@ pub enum StrategyKind {
     Eggroll,
     /// Full-rank OpenAI-ES.
     SimpleEs,
+    /// CMA-ES (full covariance; λ = `es.population_size`, σ₀ = `es.sigma`, seed = `es.seed`).
+    Cmaes,
+    /// sep-CMA-ES (diagonal covariance, for many parameters).
+    SepCmaes,
 }
 
 /// Shape of the benchmark matrix (sphere, rastrigin).

@@ -15,6 +15,7 @@
 //!   threads.
 
 pub mod artifacts;
+pub mod bbob;
 pub mod config;
 mod dir;
 mod error;

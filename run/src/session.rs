@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use candle_core::Device;
 use eggroll_core::checkpoint::{CALLER_STATE_KEY, read_caller_state, write_atomic};
 use eggroll_core::{
-    ChannelObserver, Control, Controller, Eggroll, Flow, GenStats, Observer, Params, SimpleEs,
-    StopReason, Strategy, Trainer,
+    ChannelObserver, CmaConfig, CmaStrategy, Control, Controller, Covariance, Eggroll, Flow,
+    GenStats, Observer, Params, SimpleEs, StopReason, Strategy, Trainer,
 };
 use eggroll_envs::mnist::Dataset;
 use eggroll_policies::{MlpConfig, ObsNorm, ObsTransform};
@@ -191,6 +191,23 @@ pub fn build_strategy(config: &RunConfig, params: &Params) -> Result<Box<dyn Str
     Ok(match config.strategy {
         StrategyKind::Eggroll => Box::new(Eggroll::new(config.es.clone(), params)?),
         StrategyKind::SimpleEs => Box::new(SimpleEs::new(config.es.clone(), params)?),
+        StrategyKind::Cmaes | StrategyKind::SepCmaes => {
+            let covariance = if config.strategy == StrategyKind::Cmaes {
+                Covariance::Full
+            } else {
+                Covariance::Diagonal
+            };
+            Box::new(CmaStrategy::new(
+                CmaConfig {
+                    population_size: config.es.population_size,
+                    sigma0: f64::from(config.es.sigma),
+                    seed: config.es.seed,
+                    covariance,
+                    active: true,
+                },
+                params,
+            )?)
+        }
     })
 }
 

@@ -373,7 +373,18 @@ pub fn check_memory(
         match config.strategy {
             StrategyKind::Eggroll => e.add("noise", &[blocks, m.saturating_add(nn), es.rank]),
             StrategyKind::SimpleEs => e.add("noise", &[blocks, m, nn]),
+            // Every sample in f64 and f32.
+            StrategyKind::Cmaes | StrategyKind::SepCmaes => e.add("CMA-ES samples", &[3, n, m, nn]),
         };
+    }
+    if config.strategy == StrategyKind::Cmaes {
+        // C and its eigenvectors, n×n in f64 each.
+        let total: usize =
+            mats.iter().map(|&(m, nn)| m * nn).sum::<usize>() + vecs.iter().sum::<usize>();
+        e.add(
+            "CMA-ES covariance matrix and eigenvectors",
+            &[4, total, total],
+        );
     }
     for &v in &vecs {
         e.add("parameters and their copies", &[6, v]);

@@ -1,0 +1,950 @@
+//! CMA-ES (Hansen's covariance matrix adaptation evolution strategy) in f64, with the standard
+//! defaults of Hansen's tutorial (arXiv:1604.00772, Table 1) as pycma 4.5 sets them (cσ, the
+//! rank-μ offset and the `hσ` test follow pycma): recombination weights with the
+//! active (negative) part, cumulation `cc`, step-size control `cσ`/`dσ`, rank-one `c1` and
+//! rank-μ `cμ` learning rates, and the eigendecomposition of C updated lazily. The diagonal
+//! variant (sep-CMA-ES, Ros & Hansen 2008) keeps only the diagonal of C, with learning rates
+//! scaled by `(n + 2)/3`, for large dimensions (O(n) per sample instead of O(n²)).
+//!
+//! This is the flexible ask/tell interface over `f64` points (minimisation). Restarts (IPOP,
+//! BIPOP), bounds and a one-call API are in [`crate::minimize`]; [`crate::CmaStrategy`] puts
+//! CMA-ES behind the [`crate::Strategy`] trait for the [`crate::Trainer`].
+//!
+//! ```
+//! use eggroll_core::cmaes::{CmaConfig, CmaEs};
+//! let mut es = CmaEs::new(&[3.0; 5], &CmaConfig { sigma0: 1.0, ..CmaConfig::default() }).unwrap();
+//! for _ in 0..200 {
+//!     let xs = es.ask();
+//!     let f: Vec<f64> = xs.iter().map(|x| x.iter().map(|v| v * v).sum()).collect();
+//!     es.tell(&f).unwrap();
+//! }
+//! assert!(es.best().1 < 1e-10);
+//! ```
+
+use nalgebra::{DMatrix, SymmetricEigen};
+use rand::{RngExt, SeedableRng, rngs::StdRng};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result, config_err};
+use crate::params::Params;
+use crate::population::{Noise, Pairing, Population};
+use crate::strategy::{Strategy, StrategyState, TellReport};
+use candle_core::Tensor;
+
+/// Full or diagonal covariance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Covariance {
+    /// Full covariance matrix (CMA-ES): O(n²) memory and time per sample, O(n³) per
+    /// (lazy) eigendecomposition.
+    #[default]
+    Full,
+    /// Diagonal covariance (sep-CMA-ES): O(n) per sample, for large n.
+    Diagonal,
+}
+
+/// The largest dimension accepted with a full covariance matrix (an n×n matrix and its
+/// eigendecomposition; beyond it use [`Covariance::Diagonal`]).
+pub const MAX_FULL_DIM: usize = 4000;
+
+/// Configuration of [`CmaEs`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CmaConfig {
+    /// λ, samples per generation; 0 = the default `4 + ⌊3 ln n⌋`.
+    pub population_size: usize,
+    /// Initial step size σ₀ > 0.
+    pub sigma0: f64,
+    /// Seed of the samples.
+    pub seed: u64,
+    /// Full (CMA-ES) or diagonal (sep-CMA-ES) covariance.
+    pub covariance: Covariance,
+    /// Use the negative recombination weights (active CMA, pycma's default).
+    pub active: bool,
+}
+
+impl Default for CmaConfig {
+    fn default() -> Self {
+        Self {
+            population_size: 0,
+            sigma0: 1.0,
+            seed: 0,
+            covariance: Covariance::Full,
+            active: true,
+        }
+    }
+}
+
+/// The default population size `4 + ⌊3 ln n⌋`.
+pub fn default_population(n: usize) -> usize {
+    4 + (3.0 * (n as f64).ln()).floor() as usize
+}
+
+/// Why CMA-ES considers itself converged or stuck (the local stopping criteria that trigger a
+/// restart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CmaStop {
+    /// The f-values of the recent generations span less than 1e-11 (`tolfun`).
+    TolFun,
+    /// σ times every standard deviation and every `pc` coordinate is below 1e-11 (`tolx`).
+    TolX,
+    /// The condition number of C exceeds 1e14.
+    ConditionCov,
+    /// Adding 0.1σ along a principal axis does not change the mean.
+    NoEffectAxis,
+    /// Adding 0.2σ in a coordinate does not change the mean.
+    NoEffectCoord,
+    /// The median and best fitness did not improve over the recent generations.
+    Stagnation,
+    /// `100 + 150 (n + 3)² / √λ` generations.
+    MaxIter,
+}
+
+/// The strategy parameters derived from n and λ.
+#[derive(Debug, Clone)]
+struct Derived {
+    lambda: usize,
+    mu: usize,
+    weights: Vec<f64>,
+    mueff: f64,
+    cc: f64,
+    cs: f64,
+    c1: f64,
+    cmu: f64,
+    damps: f64,
+    chi_n: f64,
+    eigen_every: u64,
+}
+
+impl Derived {
+    fn new(n: usize, lambda: usize, covariance: Covariance, active: bool) -> Self {
+        let nf = n as f64;
+        let mu = lambda / 2;
+        let raw: Vec<f64> = (1..=lambda)
+            .map(|i| ((lambda as f64 + 1.0) / 2.0).ln() - (i as f64).ln())
+            .collect();
+        let pos_sum: f64 = raw[..mu].iter().sum();
+        let pos_sq: f64 = raw[..mu].iter().map(|w| w * w).sum();
+        let mueff = pos_sum * pos_sum / pos_sq;
+        let alpha_cov = 2.0;
+        let mut c1 = alpha_cov / ((nf + 1.3).powi(2) + mueff);
+        // pycma's rank-μ offset 0.25 (the tutorial has 0).
+        let mut cmu = (1.0 - c1).min(
+            alpha_cov * (0.25 + mueff - 2.0 + 1.0 / mueff)
+                / ((nf + 2.0).powi(2) + alpha_cov * mueff / 2.0),
+        );
+        if covariance == Covariance::Diagonal {
+            // Ros & Hansen (2008): the diagonal learns (n + 2)/3 times faster.
+            let f = (nf + 2.0) / 3.0;
+            c1 = (c1 * f).min(1.0);
+            cmu = (cmu * f).min(1.0 - c1);
+        }
+        let mut weights: Vec<f64> = raw[..mu].iter().map(|w| w / pos_sum).collect();
+        // Zero weights for the middle member when λ is odd (raw[mu] ≥ 0 there).
+        let neg: Vec<f64> = raw[mu..].iter().map(|&w| w.min(0.0)).collect();
+        let neg_sum: f64 = neg.iter().map(|w| -w).sum();
+        if active && neg_sum > 0.0 {
+            let neg_sq: f64 = neg.iter().map(|w| w * w).sum();
+            let mueff_neg = neg_sum * neg_sum / neg_sq;
+            let alpha_mu = 1.0 + c1 / cmu;
+            let alpha_mueff = 1.0 + 2.0 * mueff_neg / (mueff + 2.0);
+            let alpha_posdef = (1.0 - c1 - cmu) / (nf * cmu);
+            let scale = alpha_mu.min(alpha_mueff).min(alpha_posdef) / neg_sum;
+            weights.extend(neg.iter().map(|w| w * scale));
+        } else {
+            weights.extend(std::iter::repeat_n(0.0, lambda - mu));
+        }
+        // pycma's cσ: (μeff + 2)/(n + μeff + 3), at most 1/2 (the tutorial has + 5).
+        let cs = ((mueff + 2.0) / (nf + mueff + 3.0)).min(0.5);
+        let damps = 1.0 + 2.0 * (((mueff - 1.0) / (nf + 1.0)).sqrt() - 1.0).max(0.0) + cs;
+        let cc = (4.0 + mueff / nf) / (nf + 4.0 + 2.0 * mueff / nf);
+        let chi_n = nf.sqrt() * (1.0 - 1.0 / (4.0 * nf) + 1.0 / (21.0 * nf * nf));
+        // pycma's lazy gap: an eigendecomposition every 0.5 / ((c1 + cμ) n) generations.
+        let eigen_every = ((0.5 / ((c1 + cmu) * nf)).floor() as u64).max(1);
+        Self {
+            lambda,
+            mu,
+            weights,
+            mueff,
+            cc,
+            cs,
+            c1,
+            cmu,
+            damps,
+            chi_n,
+            eigen_every,
+        }
+    }
+}
+
+/// The state of one CMA-ES run. All fields are plain data so a checkpoint restores it to the
+/// bit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CmaState {
+    /// Mean m.
+    pub mean: Vec<f64>,
+    /// Step size σ.
+    pub sigma: f64,
+    /// Evolution path of C.
+    pub pc: Vec<f64>,
+    /// Evolution path of σ.
+    pub ps: Vec<f64>,
+    /// C: n×n row-major (full) or its diagonal (n).
+    pub c: Vec<f64>,
+    /// Eigenvectors of C as columns, n×n row-major (full only; empty for diagonal).
+    pub b: Vec<f64>,
+    /// Square roots of the eigenvalues of C (the axis lengths).
+    pub d: Vec<f64>,
+    /// Generations told.
+    pub generation: u64,
+    /// Function evaluations told.
+    pub evals: u64,
+    /// Generation of the last eigendecomposition.
+    pub eigen_generation: u64,
+    /// Best point and value seen.
+    pub best_x: Vec<f64>,
+    /// Best value seen (+inf before the first tell).
+    pub best_f: f64,
+    /// Best value per generation (the recent ones, for `tolfun` and stagnation).
+    pub best_history: Vec<f64>,
+    /// Median value per generation (the recent ones, for stagnation).
+    pub median_history: Vec<f64>,
+    /// f-range of the last generation.
+    pub last_range: f64,
+}
+
+/// CMA-ES with an ask/tell interface over f64 points, minimising.
+#[derive(Debug, Clone)]
+pub struct CmaEs {
+    config: CmaConfig,
+    n: usize,
+    p: Derived,
+    s: CmaState,
+    /// Samples y = B D z of the generation asked and not yet told.
+    pending: Option<Vec<Vec<f64>>>,
+}
+
+fn check_finite(name: &str, v: &[f64]) -> Result<()> {
+    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+        return Err(config_err(
+            name,
+            format!("coordinate {i} is {}; must be finite", v[i]),
+        ));
+    }
+    Ok(())
+}
+
+impl CmaEs {
+    /// Start at `x0` with the config's σ₀. Errors name the argument: an empty or non-finite
+    /// `x0`, `sigma0` ≤ 0, a `population_size` of 1, a full covariance beyond
+    /// [`MAX_FULL_DIM`].
+    pub fn new(x0: &[f64], config: &CmaConfig) -> Result<Self> {
+        let n = x0.len();
+        if n == 0 {
+            return Err(config_err("x0", "is empty; the dimension must be ≥ 1"));
+        }
+        check_finite("x0", x0)?;
+        if !(config.sigma0 > 0.0 && config.sigma0.is_finite()) {
+            return Err(config_err(
+                "sigma0",
+                format!("is {}; must be finite and > 0", config.sigma0),
+            ));
+        }
+        if config.population_size == 1 {
+            return Err(config_err(
+                "population_size",
+                "is 1; CMA-ES needs ≥ 2 samples per generation (0 = default)",
+            ));
+        }
+        if config.covariance == Covariance::Full && n > MAX_FULL_DIM {
+            return Err(config_err(
+                "covariance",
+                format!(
+                    "full covariance in dimension {n} needs an {n}×{n} matrix; the limit is \
+                     {MAX_FULL_DIM}; use the diagonal variant (sep-cmaes)"
+                ),
+            ));
+        }
+        let lambda = if config.population_size == 0 {
+            default_population(n)
+        } else {
+            config.population_size
+        };
+        let p = Derived::new(n, lambda, config.covariance, config.active);
+        let (c, b) = match config.covariance {
+            Covariance::Full => {
+                let mut c = vec![0.0; n * n];
+                for i in 0..n {
+                    c[i * n + i] = 1.0;
+                }
+                (c.clone(), c)
+            }
+            Covariance::Diagonal => (vec![1.0; n], Vec::new()),
+        };
+        Ok(Self {
+            config: config.clone(),
+            n,
+            p,
+            s: CmaState {
+                mean: x0.to_vec(),
+                sigma: config.sigma0,
+                pc: vec![0.0; n],
+                ps: vec![0.0; n],
+                c,
+                b,
+                d: vec![1.0; n],
+                generation: 0,
+                evals: 0,
+                eigen_generation: 0,
+                best_x: x0.to_vec(),
+                best_f: f64::INFINITY,
+                best_history: Vec::new(),
+                median_history: Vec::new(),
+                last_range: f64::INFINITY,
+            },
+            pending: None,
+        })
+    }
+
+    /// The dimension n.
+    pub fn dim(&self) -> usize {
+        self.n
+    }
+    /// λ, samples per generation.
+    pub fn population_size(&self) -> usize {
+        self.p.lambda
+    }
+    /// The configuration.
+    pub fn config(&self) -> &CmaConfig {
+        &self.config
+    }
+    /// The mean m (the current estimate of the optimum).
+    pub fn mean(&self) -> &[f64] {
+        &self.s.mean
+    }
+    /// The step size σ.
+    pub fn sigma(&self) -> f64 {
+        self.s.sigma
+    }
+    /// Generations told so far.
+    pub fn generation(&self) -> u64 {
+        self.s.generation
+    }
+    /// Evaluations told so far.
+    pub fn evals(&self) -> u64 {
+        self.s.evals
+    }
+    /// The best point and value told so far.
+    pub fn best(&self) -> (&[f64], f64) {
+        (&self.s.best_x, self.s.best_f)
+    }
+    /// The axis ratio max(D)/min(D) (√ of C's condition number).
+    pub fn axis_ratio(&self) -> f64 {
+        let max = self.s.d.iter().cloned().fold(0.0, f64::max);
+        let min = self.s.d.iter().cloned().fold(f64::INFINITY, f64::min);
+        max / min
+    }
+    /// The full state (for checkpoints).
+    pub fn state(&self) -> &CmaState {
+        &self.s
+    }
+    /// Restore a state from [`CmaEs::state`] of a run with the same dimension and config.
+    /// All or nothing: on error nothing changes.
+    pub fn load_state(&mut self, state: CmaState) -> Result<()> {
+        let n = self.n;
+        let c_len = match self.config.covariance {
+            Covariance::Full => n * n,
+            Covariance::Diagonal => n,
+        };
+        let b_len = match self.config.covariance {
+            Covariance::Full => n * n,
+            Covariance::Diagonal => 0,
+        };
+        let ok = state.mean.len() == n
+            && state.pc.len() == n
+            && state.ps.len() == n
+            && state.d.len() == n
+            && state.best_x.len() == n
+            && state.c.len() == c_len
+            && state.b.len() == b_len
+            && state.sigma > 0.0
+            && state.sigma.is_finite();
+        if !ok {
+            return Err(Error::Param {
+                name: "cma state".into(),
+                reason: format!(
+                    "does not match a dimension-{n} {:?} CMA-ES (or σ is not > 0)",
+                    self.config.covariance
+                ),
+            });
+        }
+        self.s = state;
+        self.pending = None;
+        Ok(())
+    }
+
+    fn rng(&self) -> StdRng {
+        // One stream per (seed, generation): a resumed run draws the same samples.
+        let mut h = self.config.seed ^ 0x9e37_79b9_7f4a_7c15;
+        h = h
+            .wrapping_mul(0xbf58_476d_1ce4_e5b9)
+            .wrapping_add(self.s.generation.wrapping_mul(0x94d0_49bb_1331_11eb));
+        StdRng::seed_from_u64(h ^ (h >> 31))
+    }
+
+    /// λ standard normal vectors (Box–Muller on the generation's stream).
+    fn normals(&self) -> Vec<Vec<f64>> {
+        let mut rng = self.rng();
+        let mut gauss = move || {
+            let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
+            let u2: f64 = rng.random::<f64>();
+            (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        };
+        (0..self.p.lambda)
+            .map(|_| (0..self.n).map(|_| gauss()).collect())
+            .collect()
+    }
+
+    /// `B (D ∘ z)`.
+    fn transform(&self, z: &[f64]) -> Vec<f64> {
+        let n = self.n;
+        match self.config.covariance {
+            Covariance::Diagonal => z.iter().zip(&self.s.d).map(|(z, d)| z * d).collect(),
+            Covariance::Full => {
+                let dz: Vec<f64> = z.iter().zip(&self.s.d).map(|(z, d)| z * d).collect();
+                (0..n)
+                    .map(|i| {
+                        let row = &self.s.b[i * n..(i + 1) * n];
+                        row.iter().zip(&dz).map(|(b, v)| b * v).sum()
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// `C^{-1/2} y = B D⁻¹ Bᵀ y`.
+    fn inv_sqrt(&self, y: &[f64]) -> Vec<f64> {
+        let n = self.n;
+        match self.config.covariance {
+            Covariance::Diagonal => y.iter().zip(&self.s.d).map(|(y, d)| y / d).collect(),
+            Covariance::Full => {
+                let mut t = vec![0.0; n];
+                for (k, tk) in t.iter_mut().enumerate() {
+                    let mut s = 0.0;
+                    for (i, yi) in y.iter().enumerate() {
+                        s += self.s.b[i * n + k] * yi;
+                    }
+                    *tk = s / self.s.d[k];
+                }
+                (0..n)
+                    .map(|i| {
+                        let row = &self.s.b[i * n..(i + 1) * n];
+                        row.iter().zip(&t).map(|(b, v)| b * v).sum()
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Propose λ points `m + σ B D z` of the current generation. Asking again before telling
+    /// returns the same points.
+    pub fn ask(&mut self) -> Vec<Vec<f64>> {
+        let ys: Vec<Vec<f64>> = match &self.pending {
+            Some(ys) => ys.clone(),
+            None => self.normals().iter().map(|z| self.transform(z)).collect(),
+        };
+        let xs = ys
+            .iter()
+            .map(|y| {
+                self.s
+                    .mean
+                    .iter()
+                    .zip(y)
+                    .map(|(m, y)| m + self.s.sigma * y)
+                    .collect()
+            })
+            .collect();
+        self.pending = Some(ys);
+        xs
+    }
+
+    /// Update from the values of the points of the last [`CmaEs::ask`], in the same order
+    /// (minimisation). Errors: no pending ask, a wrong length, a NaN (map NaN to +inf first
+    /// to treat it as the worst).
+    pub fn tell(&mut self, values: &[f64]) -> Result<()> {
+        let Some(ys) = self.pending.take() else {
+            return Err(config_err("tell", "called without a pending ask"));
+        };
+        self.tell_ys(ys, values)
+    }
+
+    /// Update from points of your own (for example repaired into bounds) and their values. The
+    /// update uses `y = (x − m)/σ` of each point.
+    pub fn tell_points(&mut self, points: &[Vec<f64>], values: &[f64]) -> Result<()> {
+        if points.len() != self.p.lambda {
+            return Err(Error::FitnessLength {
+                expected: self.p.lambda,
+                got: points.len(),
+            });
+        }
+        let mut ys = Vec::with_capacity(points.len());
+        for (k, x) in points.iter().enumerate() {
+            if x.len() != self.n {
+                return Err(config_err(
+                    "points",
+                    format!(
+                        "point {k} has {} coordinates; the dimension is {}",
+                        x.len(),
+                        self.n
+                    ),
+                ));
+            }
+            check_finite("points", x)?;
+            ys.push(
+                x.iter()
+                    .zip(&self.s.mean)
+                    .map(|(x, m)| (x - m) / self.s.sigma)
+                    .collect(),
+            );
+        }
+        self.pending = None;
+        self.tell_ys(ys, values)
+    }
+
+    fn tell_ys(&mut self, ys: Vec<Vec<f64>>, values: &[f64]) -> Result<()> {
+        let lambda = self.p.lambda;
+        if values.len() != lambda {
+            self.pending = Some(ys);
+            return Err(Error::FitnessLength {
+                expected: lambda,
+                got: values.len(),
+            });
+        }
+        if let Some(k) = values.iter().position(|v| v.is_nan()) {
+            self.pending = Some(ys);
+            return Err(Error::NonFiniteFitness {
+                member: k,
+                generation: self.s.generation,
+                value: f32::NAN,
+            });
+        }
+        let n = self.n;
+        let nf = n as f64;
+        let p = self.p.clone();
+        let mut order: Vec<usize> = (0..lambda).collect();
+        order.sort_by(|&a, &b| values[a].total_cmp(&values[b]).then(a.cmp(&b)));
+
+        // Best so far, evaluated at x = m + σ y.
+        let best = order[0];
+        if values[best] < self.s.best_f {
+            self.s.best_f = values[best];
+            self.s.best_x = self
+                .s
+                .mean
+                .iter()
+                .zip(&ys[best])
+                .map(|(m, y)| m + self.s.sigma * y)
+                .collect();
+        }
+        self.s.evals += lambda as u64;
+
+        // Mean.
+        let mut yw = vec![0.0; n];
+        for (i, &k) in order[..p.mu].iter().enumerate() {
+            for (a, y) in yw.iter_mut().zip(&ys[k]) {
+                *a += p.weights[i] * y;
+            }
+        }
+        for (m, y) in self.s.mean.iter_mut().zip(&yw) {
+            *m += self.s.sigma * y;
+        }
+
+        // Step-size path and σ.
+        let cinv_yw = self.inv_sqrt(&yw);
+        let cs_fac = (p.cs * (2.0 - p.cs) * p.mueff).sqrt();
+        for (ps, v) in self.s.ps.iter_mut().zip(&cinv_yw) {
+            *ps = (1.0 - p.cs) * *ps + cs_fac * v;
+        }
+        let ps_norm = self.s.ps.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let g1 = (self.s.generation + 1) as f64;
+        // pycma's stall test on the squared length: ‖pσ‖²/(1 − (1 − cσ)^{2g})/n − 1 < 1 + 4/(n + 1).
+        let hsig = ps_norm * ps_norm / (1.0 - (1.0 - p.cs).powf(2.0 * g1)) / nf - 1.0
+            < 1.0 + 4.0 / (nf + 1.0);
+        let hsig_f = if hsig { 1.0 } else { 0.0 };
+        let cc_fac = (p.cc * (2.0 - p.cc) * p.mueff).sqrt();
+        for (pc, y) in self.s.pc.iter_mut().zip(&yw) {
+            *pc = (1.0 - p.cc) * *pc + hsig_f * cc_fac * y;
+        }
+
+        // Covariance: rank-one + rank-μ, with the negative weights rescaled by n/‖C^{-1/2}y‖².
+        let mut w_eff = Vec::with_capacity(lambda);
+        for (i, &k) in order.iter().enumerate() {
+            let w = p.weights[i];
+            if w < 0.0 {
+                let z = self.inv_sqrt(&ys[k]);
+                let norm2: f64 = z.iter().map(|v| v * v).sum();
+                w_eff.push(w * nf / norm2.max(1e-300));
+            } else {
+                w_eff.push(w);
+            }
+        }
+        let sum_w: f64 = p.weights.iter().sum();
+        let delta_h = (1.0 - hsig_f) * p.cc * (2.0 - p.cc);
+        let decay = 1.0 + p.c1 * delta_h - p.c1 - p.cmu * sum_w;
+        match self.config.covariance {
+            Covariance::Diagonal => {
+                for (j, (c, pc)) in self.s.c.iter_mut().zip(&self.s.pc).enumerate() {
+                    let mut rank_mu = 0.0;
+                    for (i, &k) in order.iter().enumerate() {
+                        if w_eff[i] != 0.0 {
+                            rank_mu += w_eff[i] * ys[k][j] * ys[k][j];
+                        }
+                    }
+                    *c = decay * *c + p.c1 * pc * pc + p.cmu * rank_mu;
+                }
+            }
+            Covariance::Full => {
+                let c = &mut self.s.c;
+                for v in c.iter_mut() {
+                    *v *= decay;
+                }
+                let pc = &self.s.pc;
+                for i in 0..n {
+                    for j in 0..=i {
+                        c[i * n + j] += p.c1 * pc[i] * pc[j];
+                    }
+                }
+                for (i, &k) in order.iter().enumerate() {
+                    let w = p.cmu * w_eff[i];
+                    if w == 0.0 {
+                        continue;
+                    }
+                    let y = &ys[k];
+                    for a in 0..n {
+                        let wy = w * y[a];
+                        let row = &mut c[a * n..a * n + a + 1];
+                        for (b, cv) in row.iter_mut().enumerate() {
+                            *cv += wy * y[b];
+                        }
+                    }
+                }
+                // Mirror the lower triangle.
+                for i in 0..n {
+                    for j in 0..i {
+                        c[j * n + i] = c[i * n + j];
+                    }
+                }
+            }
+        }
+
+        self.s.sigma *= ((p.cs / p.damps) * (ps_norm / p.chi_n - 1.0))
+            .min(1.0)
+            .exp();
+
+        // Flat fitness: the best and the ⌈0.7λ⌉-th are equal → widen (as pycma does).
+        let kth = ((0.7 * lambda as f64).ceil() as usize).min(lambda - 1);
+        if values[order[0]] == values[order[kth]] {
+            self.s.sigma *= (0.2 + p.cs / p.damps).exp();
+        }
+
+        self.s.generation += 1;
+        self.update_eigen(false);
+
+        // Histories for the stopping criteria.
+        let median = values[order[lambda / 2]];
+        self.s.last_range = values[order[lambda - 1]] - values[order[0]];
+        self.s.best_history.push(values[order[0]]);
+        self.s.median_history.push(median);
+        let keep = self.history_len();
+        for h in [&mut self.s.best_history, &mut self.s.median_history] {
+            if h.len() > keep {
+                h.drain(..h.len() - keep);
+            }
+        }
+        Ok(())
+    }
+
+    fn history_len(&self) -> usize {
+        let n = self.n as f64;
+        let l = self.p.lambda as f64;
+        let stag = 120.0 + 30.0 * n / l;
+        let g = 0.2 * self.s.generation as f64;
+        stag.max(g).min(20000.0) as usize
+    }
+
+    fn update_eigen(&mut self, force: bool) {
+        let n = self.n;
+        match self.config.covariance {
+            Covariance::Diagonal => {
+                for (d, c) in self.s.d.iter_mut().zip(&self.s.c) {
+                    *d = c.max(1e-300).sqrt();
+                }
+            }
+            Covariance::Full => {
+                if !force && self.s.generation - self.s.eigen_generation < self.p.eigen_every {
+                    return;
+                }
+                self.s.eigen_generation = self.s.generation;
+                let m = DMatrix::from_row_slice(n, n, &self.s.c);
+                let eig = SymmetricEigen::new(m);
+                for k in 0..n {
+                    self.s.d[k] = eig.eigenvalues[k].max(1e-300).sqrt();
+                    for i in 0..n {
+                        self.s.b[i * n + k] = eig.eigenvectors[(i, k)];
+                    }
+                }
+            }
+        }
+    }
+
+    /// The first local stopping criterion that holds, if any (checked after each tell).
+    pub fn should_stop(&self) -> Option<CmaStop> {
+        let s = &self.s;
+        let n = self.n;
+        if s.generation == 0 {
+            return None;
+        }
+        let l = self.p.lambda as f64;
+        let nf = n as f64;
+        // tolfun: the recent best values and the last generation span < 1e-11.
+        let recent = (10.0 + (30.0 * nf / l).ceil()) as usize;
+        if s.best_history.len() >= recent {
+            let h = &s.best_history[s.best_history.len() - recent..];
+            let max = h.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let min = h.iter().cloned().fold(f64::INFINITY, f64::min);
+            if max - min < 1e-11 && s.last_range < 1e-11 {
+                return Some(CmaStop::TolFun);
+            }
+        }
+        // tolx.
+        let diag = |i: usize| match self.config.covariance {
+            Covariance::Full => s.c[i * n + i],
+            Covariance::Diagonal => s.c[i],
+        };
+        if (0..n).all(|i| s.sigma * diag(i).sqrt() < 1e-11 && s.sigma * s.pc[i].abs() < 1e-11) {
+            return Some(CmaStop::TolX);
+        }
+        if self.axis_ratio().powi(2) > 1e14 {
+            return Some(CmaStop::ConditionCov);
+        }
+        // noeffectaxis: one axis per generation, cycling.
+        let k = (s.generation % n as u64) as usize;
+        let axis_moves = match self.config.covariance {
+            Covariance::Full => (0..n).any(|i| {
+                let step = 0.1 * s.sigma * s.d[k] * s.b[i * n + k];
+                s.mean[i] + step != s.mean[i]
+            }),
+            Covariance::Diagonal => s.mean[k] + 0.1 * s.sigma * s.d[k] != s.mean[k],
+        };
+        if !axis_moves {
+            return Some(CmaStop::NoEffectAxis);
+        }
+        if (0..n).any(|i| s.mean[i] + 0.2 * s.sigma * diag(i).sqrt() == s.mean[i]) {
+            return Some(CmaStop::NoEffectCoord);
+        }
+        // Stagnation: the medians of the last 20 generations are no better than those of the
+        // first 20 of the window, for the best and the median values.
+        let window = self.history_len();
+        if s.generation as usize > window && s.best_history.len() >= window && window >= 40 {
+            let med = |v: &[f64]| {
+                let mut v = v.to_vec();
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let stalled = |h: &[f64]| med(&h[h.len() - 20..]) >= med(&h[..20]);
+            if stalled(&s.best_history) && stalled(&s.median_history) {
+                return Some(CmaStop::Stagnation);
+            }
+        }
+        if s.generation as f64 > 100.0 + 150.0 * (nf + 3.0).powi(2) / l.sqrt() {
+            return Some(CmaStop::MaxIter);
+        }
+        None
+    }
+}
+
+/// CMA-ES behind the [`crate::Strategy`] trait, so the [`crate::Trainer`], the CLI, the
+/// dashboard, checkpoints and MPI drive it like EGGROLL (maximising fitness). The search runs in
+/// f64 over all parameters flattened in order; the population handed to evaluators is the
+/// samples `y` as full noise (`Pairing::Independent`), so member `k` is `θ + σ·y_k` with θ
+/// the CMA mean. For more than a few thousand parameters use the diagonal variant.
+#[derive(Debug, Clone)]
+pub struct CmaStrategy {
+    es: CmaEs,
+    numels: Vec<usize>,
+    asked: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CmaStrategyJson {
+    config: CmaConfig,
+    state: CmaState,
+}
+
+impl CmaStrategy {
+    /// Start at `params` (flattened) with the config's σ₀ and λ.
+    pub fn new(config: CmaConfig, params: &Params) -> Result<Self> {
+        if params.is_empty() {
+            return Err(config_err("params", "the parameter set is empty"));
+        }
+        let host = params.to_host()?;
+        let x0: Vec<f64> = host.iter().flatten().map(|&v| f64::from(v)).collect();
+        Ok(Self {
+            es: CmaEs::new(&x0, &config)?,
+            numels: host.iter().map(Vec::len).collect(),
+            asked: None,
+        })
+    }
+
+    /// The f64 search state.
+    pub fn cma(&self) -> &CmaEs {
+        &self.es
+    }
+}
+
+impl Strategy for CmaStrategy {
+    fn name(&self) -> &str {
+        match self.es.config.covariance {
+            Covariance::Full => "cmaes",
+            Covariance::Diagonal => "sep_cmaes",
+        }
+    }
+    fn population_size(&self) -> usize {
+        self.es.population_size()
+    }
+    fn sigma(&self, _generation: u64) -> f32 {
+        self.es.sigma() as f32
+    }
+    fn learning_rate(&self, _generation: u64) -> f32 {
+        1.0
+    }
+    fn ask(&mut self, params: &Params, generation: u64) -> Result<Population> {
+        if params.len() != self.numels.len() {
+            return Err(config_err(
+                "params",
+                format!(
+                    "the strategy was built for {} parameters, got {}",
+                    self.numels.len(),
+                    params.len()
+                ),
+            ));
+        }
+        let lambda = self.es.population_size();
+        // The pending samples are kept until told, so asking twice gives the same population.
+        self.es.ask();
+        let ys = self.es.pending.as_ref().expect("ask sets pending");
+        let device = params.device();
+        let mut noise = Vec::with_capacity(self.numels.len());
+        let mut offset = 0;
+        for &numel in &self.numels {
+            let mut eps = Vec::with_capacity(lambda * numel);
+            for y in ys {
+                eps.extend(y[offset..offset + numel].iter().map(|&v| v as f32));
+            }
+            noise.push(Noise::Full {
+                eps: Tensor::from_vec(eps, (lambda, numel), &device)?,
+            });
+            offset += numel;
+        }
+        self.asked = Some(generation);
+        Ok(Population {
+            generation,
+            epoch: generation,
+            seed: self.es.config.seed,
+            size: lambda,
+            sigma: self.es.sigma() as f32,
+            pairing: Pairing::Independent,
+            noise,
+        })
+    }
+    fn tell(
+        &mut self,
+        params: &mut Params,
+        population: &Population,
+        fitness: &[f32],
+    ) -> Result<TellReport> {
+        if self.asked != Some(population.generation) {
+            return Err(config_err(
+                "tell",
+                format!(
+                    "generation {} was not the last one asked",
+                    population.generation
+                ),
+            ));
+        }
+        let sigma = self.es.sigma() as f32;
+        let before = self.es.mean().to_vec();
+        // CMA-ES minimises; the trainer maximises.
+        let values: Vec<f64> = fitness.iter().map(|&f| -f64::from(f)).collect();
+        self.es.tell(&values)?;
+        self.asked = None;
+        let mean = self.es.mean();
+        let update_norm = mean
+            .iter()
+            .zip(&before)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            .sqrt() as f32;
+        let mut offset = 0;
+        for (i, &numel) in self.numels.iter().enumerate() {
+            let v: Vec<f32> = mean[offset..offset + numel]
+                .iter()
+                .map(|&x| x as f32)
+                .collect();
+            let dims = params
+                .iter()
+                .nth(i)
+                .expect("checked length")
+                .dims()
+                .to_vec();
+            let device = params.device();
+            params.set(i, Tensor::from_vec(v, dims, &device)?)?;
+            offset += numel;
+        }
+        Ok(TellReport {
+            update_norm,
+            sigma,
+            lr: 1.0,
+        })
+    }
+    fn set_sigma(&mut self, sigma: f32) -> Result<()> {
+        if !(sigma > 0.0 && sigma.is_finite()) {
+            return Err(config_err(
+                "sigma",
+                format!("is {sigma}; must be finite and > 0"),
+            ));
+        }
+        self.es.s.sigma = f64::from(sigma);
+        Ok(())
+    }
+    fn state(&self) -> Result<StrategyState> {
+        let json = serde_json::to_value(CmaStrategyJson {
+            config: self.es.config.clone(),
+            state: self.es.s.clone(),
+        })
+        .map_err(|e| Error::Param {
+            name: "cma state".into(),
+            reason: e.to_string(),
+        })?;
+        Ok(StrategyState {
+            json,
+            tensors: Vec::new(),
+        })
+    }
+    fn load_state(&mut self, state: StrategyState, _params: &Params) -> Result<()> {
+        let j: CmaStrategyJson = serde_json::from_value(state.json).map_err(|e| Error::Param {
+            name: "cma state".into(),
+            reason: e.to_string(),
+        })?;
+        if j.config != self.es.config {
+            return Err(Error::Param {
+                name: "cma state".into(),
+                reason: "the checkpoint's CMA-ES config differs from this run's".into(),
+            });
+        }
+        self.es.load_state(j.state)?;
+        self.asked = None;
+        Ok(())
+    }
+}

@@ -1,0 +1,578 @@
+//! One call to minimise a closure `f: ℝⁿ → ℝ`: CMA-ES (full or diagonal) with optional IPOP or
+//! BIPOP restarts, or EGGROLL / SimpleES on the same closure; box bounds by repair or penalty;
+//! a target value and an evaluation budget.
+//!
+//! ```
+//! use eggroll_core::minimize::{minimize, MinimizeOptions, Stop};
+//! let rosen = |x: &[f64]| (0..x.len() - 1)
+//!     .map(|i| 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2))
+//!     .sum::<f64>();
+//! let opts = MinimizeOptions { target: Some(1e-10), max_evals: 50_000, ..Default::default() };
+//! let r = minimize(rosen, &[0.0; 5], 0.5, &opts).unwrap();
+//! assert_eq!(r.stop, Stop::Target);
+//! assert!((r.x[0] - 1.0).abs() < 1e-4);
+//! ```
+
+use candle_core::{Device, Tensor};
+use rand::{RngExt, SeedableRng, rngs::StdRng};
+use serde::{Deserialize, Serialize};
+
+use crate::cmaes::{CmaConfig, CmaEs, CmaStop, Covariance, default_population};
+use crate::error::{Error, Result, config_err};
+use crate::optim::OptimizerConfig;
+use crate::params::Params;
+use crate::strategy::{Eggroll, EsConfig, SimpleEs, Strategy};
+use crate::trainer::NonFinitePolicy;
+
+/// Which algorithm [`minimize`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// CMA-ES with a full covariance matrix.
+    #[default]
+    Cmaes,
+    /// sep-CMA-ES (diagonal covariance).
+    SepCmaes,
+    /// EGGROLL on the point as a 1×n matrix (f32 arithmetic, Adam).
+    Eggroll,
+    /// SimpleES (OpenAI-ES) on the point (f32 arithmetic, Adam).
+    Simplees,
+}
+
+impl Method {
+    /// Parse a CLI/Python name (`cmaes`, `sep-cmaes`, `eggroll`, `simplees`).
+    pub fn parse(name: &str) -> Result<Self> {
+        Ok(match name {
+            "cmaes" | "cma-es" | "cma" => Method::Cmaes,
+            "sep-cmaes" | "sep_cmaes" | "sepcmaes" => Method::SepCmaes,
+            "eggroll" => Method::Eggroll,
+            "simplees" | "simple_es" | "simple-es" => Method::Simplees,
+            other => {
+                return Err(config_err(
+                    "strategy",
+                    format!("`{other}` is unknown; valid: cmaes, sep-cmaes, eggroll, simplees"),
+                ));
+            }
+        })
+    }
+    /// The canonical name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Cmaes => "cmaes",
+            Method::SepCmaes => "sep-cmaes",
+            Method::Eggroll => "eggroll",
+            Method::Simplees => "simplees",
+        }
+    }
+}
+
+/// Restart policy (CMA-ES methods only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Restarts {
+    /// One run.
+    #[default]
+    None,
+    /// IPOP (Auger & Hansen 2005): restart with twice the population each time.
+    Ipop,
+    /// BIPOP (Hansen 2009): interleave large-population IPOP runs and small-population runs
+    /// with a smaller σ, giving each regime about the same budget.
+    Bipop,
+}
+
+impl Restarts {
+    /// Parse `none`, `ipop`, `bipop`.
+    pub fn parse(name: &str) -> Result<Self> {
+        Ok(match name {
+            "none" => Restarts::None,
+            "ipop" => Restarts::Ipop,
+            "bipop" => Restarts::Bipop,
+            other => {
+                return Err(config_err(
+                    "restarts",
+                    format!("`{other}` is unknown; valid: none, ipop, bipop"),
+                ));
+            }
+        })
+    }
+}
+
+/// How points outside the bounds are handled.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoundHandling {
+    /// Evaluate the projection onto the box and learn from the projected point (the sample is
+    /// repaired, so every point told lies in the box).
+    #[default]
+    Repair,
+    /// Evaluate the projection and add `weight · ‖x − proj(x)‖²`; the strategy learns from the
+    /// unrepaired sample.
+    Penalty {
+        /// Penalty weight > 0.
+        weight: f64,
+    },
+}
+
+/// Options of [`minimize`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MinimizeOptions {
+    /// The algorithm.
+    pub method: Method,
+    /// Samples per generation (0 = the method's default; CMA-ES: `4 + ⌊3 ln n⌋`).
+    pub population_size: usize,
+    /// Evaluation budget (all restarts together).
+    pub max_evals: u64,
+    /// Stop as soon as a value ≤ target is seen.
+    pub target: Option<f64>,
+    /// Restart policy (CMA-ES methods).
+    pub restarts: Restarts,
+    /// Most restarts (after the first run).
+    pub max_restarts: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Box bounds `(lower, upper)`, one pair per coordinate (or one pair for all).
+    pub bounds: Option<(Vec<f64>, Vec<f64>)>,
+    /// How points outside the bounds are handled.
+    pub bound_handling: BoundHandling,
+    /// A NaN from the closure: fail (default) or treat it as the worst value of the generation.
+    pub nonfinite: NonFinitePolicy,
+    /// Where restarts start: `None` = at `x0`; `Some((lo, hi))` = uniform in `[lo, hi]^n`.
+    pub restart_region: Option<(f64, f64)>,
+    /// EGGROLL / SimpleES learning rate as a multiple of σ₀.
+    pub es_lr_factor: f64,
+}
+
+impl Default for MinimizeOptions {
+    fn default() -> Self {
+        Self {
+            method: Method::Cmaes,
+            population_size: 0,
+            max_evals: 100_000,
+            target: None,
+            restarts: Restarts::None,
+            max_restarts: 9,
+            seed: 0,
+            bounds: None,
+            bound_handling: BoundHandling::Repair,
+            nonfinite: NonFinitePolicy::Error,
+            restart_region: None,
+            es_lr_factor: 0.1,
+        }
+    }
+}
+
+/// Why [`minimize`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stop {
+    /// A value ≤ the target was found.
+    Target,
+    /// The evaluation budget is spent.
+    MaxEvals,
+    /// The last run met a local criterion and no restart was left (or restarts are off).
+    Converged(CmaStop),
+}
+
+/// What [`minimize`] found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MinimizeResult {
+    /// The best point evaluated (inside the bounds, if any).
+    pub x: Vec<f64>,
+    /// Its value.
+    pub f: f64,
+    /// Evaluations used.
+    pub evals: u64,
+    /// Evaluations when the target was first reached.
+    pub evals_to_target: Option<u64>,
+    /// Why it stopped.
+    pub stop: Stop,
+    /// Restarts performed.
+    pub restarts: usize,
+}
+
+struct Tracker<'a, F> {
+    f: F,
+    opts: &'a MinimizeOptions,
+    lower: Vec<f64>,
+    upper: Vec<f64>,
+    evals: u64,
+    best_x: Vec<f64>,
+    best_f: f64,
+    hit: Option<u64>,
+}
+
+impl<F: FnMut(&[f64]) -> f64> Tracker<'_, F> {
+    fn project(&self, x: &[f64]) -> Vec<f64> {
+        if self.lower.is_empty() {
+            return x.to_vec();
+        }
+        x.iter()
+            .enumerate()
+            .map(|(i, v)| v.clamp(self.lower[i], self.upper[i]))
+            .collect()
+    }
+
+    /// Evaluate a generation; returns (points to tell, values to tell).
+    fn evaluate(
+        &mut self,
+        xs: Vec<Vec<f64>>,
+        generation: u64,
+    ) -> Result<(Vec<Vec<f64>>, Vec<f64>)> {
+        let mut told = Vec::with_capacity(xs.len());
+        let mut vals = Vec::with_capacity(xs.len());
+        for x in xs {
+            let p = self.project(&x);
+            let mut v = (self.f)(&p);
+            self.evals += 1;
+            if v.is_nan() {
+                match self.opts.nonfinite {
+                    NonFinitePolicy::Error => {
+                        return Err(Error::NonFiniteFitness {
+                            member: told.len(),
+                            generation,
+                            value: f32::NAN,
+                        });
+                    }
+                    NonFinitePolicy::Worst => v = f64::INFINITY,
+                }
+            }
+            if v < self.best_f {
+                self.best_f = v;
+                self.best_x = p.clone();
+            }
+            if self.hit.is_none()
+                && let Some(t) = self.opts.target
+                && v <= t
+            {
+                self.hit = Some(self.evals);
+            }
+            let (point, value) = match self.opts.bound_handling {
+                BoundHandling::Repair => (p, v),
+                BoundHandling::Penalty { weight } => {
+                    let d2: f64 = x.iter().zip(&p).map(|(a, b)| (a - b) * (a - b)).sum();
+                    (x, v + weight * d2)
+                }
+            };
+            told.push(point);
+            vals.push(value);
+        }
+        // "Worst": +inf → the worst finite value of the generation (ranks stay meaningful).
+        let worst = vals
+            .iter()
+            .cloned()
+            .filter(|v| v.is_finite())
+            .fold(f64::NEG_INFINITY, f64::max);
+        if worst.is_finite() {
+            for v in &mut vals {
+                if *v == f64::INFINITY {
+                    *v = worst;
+                }
+            }
+        }
+        Ok((told, vals))
+    }
+
+    fn done(&self) -> Option<Stop> {
+        if self.hit.is_some() {
+            Some(Stop::Target)
+        } else if self.evals >= self.opts.max_evals {
+            Some(Stop::MaxEvals)
+        } else {
+            None
+        }
+    }
+}
+
+/// Validate the options against the dimension; returns the expanded bounds.
+fn check(x0: &[f64], sigma0: f64, opts: &MinimizeOptions) -> Result<(Vec<f64>, Vec<f64>)> {
+    let n = x0.len();
+    if n == 0 {
+        return Err(config_err("x0", "is empty; the dimension must be ≥ 1"));
+    }
+    if let Some(i) = x0.iter().position(|v| !v.is_finite()) {
+        return Err(config_err(
+            "x0",
+            format!("coordinate {i} is {}; must be finite", x0[i]),
+        ));
+    }
+    if !(sigma0 > 0.0 && sigma0.is_finite()) {
+        return Err(config_err(
+            "sigma0",
+            format!("is {sigma0}; must be finite and > 0"),
+        ));
+    }
+    if opts.max_evals == 0 {
+        return Err(config_err("max_evals", "is 0; must be ≥ 1"));
+    }
+    if opts.population_size == 1 {
+        return Err(config_err(
+            "population_size",
+            "is 1; must be ≥ 2 (0 = default)",
+        ));
+    }
+    if let BoundHandling::Penalty { weight } = opts.bound_handling
+        && !(weight > 0.0 && weight.is_finite())
+    {
+        return Err(config_err(
+            "bound_handling",
+            format!("penalty weight is {weight}; must be > 0"),
+        ));
+    }
+    if let Some((lo, hi)) = opts.restart_region
+        && !(lo < hi && lo.is_finite() && hi.is_finite())
+    {
+        return Err(config_err(
+            "restart_region",
+            format!("[{lo}, {hi}] is empty or not finite"),
+        ));
+    }
+    let Some((lo, hi)) = &opts.bounds else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let expand = |v: &Vec<f64>, name: &str| -> Result<Vec<f64>> {
+        match v.len() {
+            1 => Ok(vec![v[0]; n]),
+            m if m == n => Ok(v.clone()),
+            m => Err(config_err(
+                "bounds",
+                format!("{name} has {m} values; give 1 or the dimension {n}"),
+            )),
+        }
+    };
+    let (lo, hi) = (expand(lo, "lower")?, expand(hi, "upper")?);
+    for i in 0..n {
+        if lo[i].is_nan() || hi[i].is_nan() || lo[i] > hi[i] {
+            return Err(config_err(
+                "bounds",
+                format!("coordinate {i}: lower {} > upper {} (or NaN)", lo[i], hi[i]),
+            ));
+        }
+    }
+    Ok((lo, hi))
+}
+
+/// Minimise `f` from `x0` with initial step size `sigma0`.
+///
+/// Errors name the argument: an empty or non-finite `x0`, `sigma0` ≤ 0, bounds with
+/// lower > upper or of the wrong length, `max_evals` = 0, a NaN from `f` (with
+/// `nonfinite = Error`).
+pub fn minimize<F: FnMut(&[f64]) -> f64>(
+    f: F,
+    x0: &[f64],
+    sigma0: f64,
+    opts: &MinimizeOptions,
+) -> Result<MinimizeResult> {
+    let (lower, upper) = check(x0, sigma0, opts)?;
+    let mut t = Tracker {
+        f,
+        opts,
+        lower,
+        upper,
+        evals: 0,
+        best_x: x0.to_vec(),
+        best_f: f64::INFINITY,
+        hit: None,
+    };
+    match opts.method {
+        Method::Cmaes | Method::SepCmaes => run_cma(&mut t, x0, sigma0),
+        Method::Eggroll | Method::Simplees => run_es(&mut t, x0, sigma0),
+    }
+}
+
+fn result<F>(t: &Tracker<'_, F>, stop: Stop, restarts: usize) -> MinimizeResult {
+    MinimizeResult {
+        x: t.best_x.clone(),
+        f: t.best_f,
+        evals: t.evals,
+        evals_to_target: t.hit,
+        stop,
+        restarts,
+    }
+}
+
+fn run_cma<F: FnMut(&[f64]) -> f64>(
+    t: &mut Tracker<'_, F>,
+    x0: &[f64],
+    sigma0: f64,
+) -> Result<MinimizeResult> {
+    let opts = t.opts;
+    let n = x0.len();
+    let covariance = if opts.method == Method::SepCmaes {
+        Covariance::Diagonal
+    } else {
+        Covariance::Full
+    };
+    let lambda_default = if opts.population_size == 0 {
+        default_population(n)
+    } else {
+        opts.population_size
+    };
+    let mut rng = StdRng::seed_from_u64(opts.seed ^ 0x00b1_9a0b);
+    // BIPOP bookkeeping.
+    let mut large_runs = 0u32;
+    let mut budget_large = 0u64;
+    let mut budget_small = 0u64;
+    let mut restarts = 0usize;
+    let mut lambda = lambda_default;
+    loop {
+        let (start, sigma, lam, regime_large) = if restarts == 0 {
+            (x0.to_vec(), sigma0, lambda_default, true)
+        } else {
+            let start = match opts.restart_region {
+                Some((lo, hi)) => (0..n).map(|_| rng.random_range(lo..hi)).collect(),
+                None => x0.to_vec(),
+            };
+            match opts.restarts {
+                Restarts::Bipop if budget_small < budget_large => {
+                    let u: f64 = rng.random();
+                    let lam_large = lambda_default as f64 * 2f64.powi(large_runs as i32);
+                    let lam = (lambda_default as f64
+                        * (0.5 * lam_large / lambda_default as f64).powf(u * u))
+                    .floor()
+                    .max(2.0) as usize;
+                    (
+                        start,
+                        sigma0 * 10f64.powf(-2.0 * rng.random::<f64>()),
+                        lam,
+                        false,
+                    )
+                }
+                _ => {
+                    lambda *= 2;
+                    (start, sigma0, lambda, true)
+                }
+            }
+        };
+        if regime_large && restarts > 0 {
+            large_runs += 1;
+        }
+        let config = CmaConfig {
+            population_size: lam,
+            sigma0: sigma,
+            seed: opts.seed.wrapping_add(restarts as u64 * 0x1000_0001),
+            covariance,
+            active: true,
+        };
+        let mut es = CmaEs::new(&start, &config)?;
+        let before = t.evals;
+        let local = loop {
+            let xs = es.ask();
+            let (points, vals) = t.evaluate(xs, es.generation())?;
+            es.tell_points(&points, &vals)?;
+            if let Some(stop) = t.done() {
+                return Ok(result(t, stop, restarts));
+            }
+            if let Some(s) = es.should_stop() {
+                break s;
+            }
+        };
+        let used = t.evals - before;
+        if regime_large {
+            budget_large += used;
+        } else {
+            budget_small += used;
+        }
+        if opts.restarts == Restarts::None || restarts >= opts.max_restarts {
+            return Ok(result(t, Stop::Converged(local), restarts));
+        }
+        restarts += 1;
+    }
+}
+
+fn run_es<F: FnMut(&[f64]) -> f64>(
+    t: &mut Tracker<'_, F>,
+    x0: &[f64],
+    sigma0: f64,
+) -> Result<MinimizeResult> {
+    let opts = t.opts;
+    let n = x0.len();
+    let mut pop = if opts.population_size == 0 {
+        default_population(n).max(16)
+    } else {
+        opts.population_size
+    };
+    pop += pop % 2;
+    let x0f: Vec<f32> = x0.iter().map(|&v| v as f32).collect();
+    let mut params = Params::new().with("x", Tensor::from_vec(x0f, (1, n), &Device::Cpu)?)?;
+    let config = EsConfig {
+        population_size: pop,
+        sigma: sigma0 as f32,
+        learning_rate: (sigma0 * opts.es_lr_factor) as f32,
+        seed: opts.seed,
+        optimizer: OptimizerConfig::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        },
+        ..EsConfig::default()
+    };
+    let mut strategy: Box<dyn Strategy> = match opts.method {
+        Method::Eggroll => Box::new(Eggroll::new(config, &params)?),
+        _ => Box::new(SimpleEs::new(config, &params)?),
+    };
+    let mut generation = 0u64;
+    loop {
+        let population = strategy.ask(&params, generation)?;
+        let base = vec![
+            params
+                .get("x")
+                .expect("built above")
+                .tensor()
+                .flatten_all()?
+                .to_vec1::<f32>()?,
+        ];
+        let mut xs = Vec::with_capacity(pop);
+        for member in 0..pop {
+            let v = population.materialize(&params, &base, member)?;
+            xs.push(v[0].iter().map(|&a| f64::from(a)).collect::<Vec<f64>>());
+        }
+        let (_, vals) = t.evaluate(xs, generation)?;
+        // ES maximise; ranks are what the default z-score shaping keeps of the sign flip.
+        let fitness: Vec<f32> = vals.iter().map(|&v| -(v as f32)).collect();
+        let fitness: Vec<f32> = fitness
+            .iter()
+            .map(|&v| if v.is_finite() { v } else { f32::MIN })
+            .collect();
+        strategy.tell(&mut params, &population, &fitness)?;
+        generation += 1;
+        if let Some(stop) = t.done() {
+            return Ok(result(t, stop, 0));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sphere(x: &[f64]) -> f64 {
+        x.iter().map(|v| v * v).sum()
+    }
+
+    #[test]
+    fn method_names_round_trip() {
+        for m in [
+            Method::Cmaes,
+            Method::SepCmaes,
+            Method::Eggroll,
+            Method::Simplees,
+        ] {
+            assert_eq!(Method::parse(m.name()).unwrap(), m);
+        }
+        let e = Method::parse("nope").unwrap_err().to_string();
+        assert!(e.contains("cmaes, sep-cmaes, eggroll, simplees"), "{e}");
+    }
+
+    #[test]
+    fn sphere_reaches_the_target() {
+        let opts = MinimizeOptions {
+            target: Some(1e-10),
+            ..Default::default()
+        };
+        let r = minimize(sphere, &[1.0; 10], 1.0, &opts).unwrap();
+        assert_eq!(r.stop, Stop::Target);
+        assert!(r.f <= 1e-10);
+        assert_eq!(r.evals_to_target, Some(r.evals));
+    }
+}
