@@ -101,23 +101,35 @@ pub enum CmaStop {
     MaxIter,
 }
 
-/// The strategy parameters derived from n and λ.
-#[derive(Debug, Clone)]
-struct Derived {
-    lambda: usize,
-    mu: usize,
-    weights: Vec<f64>,
-    mueff: f64,
-    cc: f64,
-    cs: f64,
-    c1: f64,
-    cmu: f64,
-    damps: f64,
-    chi_n: f64,
-    eigen_every: u64,
+/// The strategy parameters derived from n and λ (read them with [`CmaEs::parameters`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parameters {
+    /// λ, samples per generation.
+    pub lambda: usize,
+    /// μ = ⌊λ/2⌋, the number of positive weights.
+    pub mu: usize,
+    /// Recombination weights, best first: μ positive ones summing to 1, then the negative
+    /// (active) ones.
+    pub weights: Vec<f64>,
+    /// Variance-effective selection mass of the positive weights.
+    pub mueff: f64,
+    /// Cumulation constant of the rank-one path.
+    pub cc: f64,
+    /// Cumulation constant of the step-size path.
+    pub cs: f64,
+    /// Rank-one learning rate.
+    pub c1: f64,
+    /// Rank-μ learning rate.
+    pub cmu: f64,
+    /// Step-size damping.
+    pub damps: f64,
+    /// E‖N(0, I)‖.
+    pub chi_n: f64,
+    /// Generations between eigendecompositions.
+    pub eigen_every: u64,
 }
 
-impl Derived {
+impl Parameters {
     fn new(n: usize, lambda: usize, covariance: Covariance, active: bool) -> Self {
         let nf = n as f64;
         let mu = lambda / 2;
@@ -219,7 +231,7 @@ pub struct CmaState {
 pub struct CmaEs {
     config: CmaConfig,
     n: usize,
-    p: Derived,
+    p: Parameters,
     s: CmaState,
     /// Samples y = B D z of the generation asked and not yet told.
     pending: Option<Vec<Vec<f64>>>,
@@ -271,7 +283,7 @@ impl CmaEs {
         } else {
             config.population_size
         };
-        let p = Derived::new(n, lambda, config.covariance, config.active);
+        let p = Parameters::new(n, lambda, config.covariance, config.active);
         let (c, b) = match config.covariance {
             Covariance::Full => {
                 let mut c = vec![0.0; n * n];
@@ -318,6 +330,10 @@ impl CmaEs {
     /// The configuration.
     pub fn config(&self) -> &CmaConfig {
         &self.config
+    }
+    /// The strategy parameters (weights, learning rates, damping).
+    pub fn parameters(&self) -> &Parameters {
+        &self.p
     }
     /// The mean m (the current estimate of the optimum).
     pub fn mean(&self) -> &[f64] {
@@ -393,16 +409,70 @@ impl CmaEs {
         StdRng::seed_from_u64(h ^ (h >> 31))
     }
 
-    /// λ standard normal vectors (Box–Muller on the generation's stream).
+    /// One standard normal vector from `rng` (Box–Muller).
+    fn normal(&self, rng: &mut StdRng) -> Vec<f64> {
+        (0..self.n)
+            .map(|_| {
+                let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
+                let u2: f64 = rng.random::<f64>();
+                (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+            })
+            .collect()
+    }
+
+    /// λ standard normal vectors from the generation's stream.
     fn normals(&self) -> Vec<Vec<f64>> {
         let mut rng = self.rng();
-        let mut gauss = move || {
-            let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
-            let u2: f64 = rng.random::<f64>();
-            (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-        };
-        (0..self.p.lambda)
-            .map(|_| (0..self.n).map(|_| gauss()).collect())
+        (0..self.p.lambda).map(|_| self.normal(&mut rng)).collect()
+    }
+
+    /// Like [`CmaEs::ask`], but every point lies in the box `[lower, upper]`: a sample outside
+    /// is redrawn (up to 100 times), then projected onto the box. The update learns from the
+    /// points returned. Asking again before telling returns the same points.
+    pub fn ask_bounded(&mut self, lower: &[f64], upper: &[f64]) -> Vec<Vec<f64>> {
+        if self.pending.is_none() {
+            let mut rng = self.rng();
+            let inside = |x: &[f64]| {
+                x.iter()
+                    .enumerate()
+                    .all(|(i, v)| *v >= lower[i] && *v <= upper[i])
+            };
+            let mut ys = Vec::with_capacity(self.p.lambda);
+            for _ in 0..self.p.lambda {
+                let mut y = Vec::new();
+                let mut x = Vec::new();
+                for _ in 0..100 {
+                    y = self.transform(&self.normal(&mut rng));
+                    x = self.point(&y);
+                    if inside(&x) {
+                        break;
+                    }
+                }
+                if !inside(&x) {
+                    let clipped: Vec<f64> = x
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| v.clamp(lower[i], upper[i]))
+                        .collect();
+                    y = clipped
+                        .iter()
+                        .zip(&self.s.mean)
+                        .map(|(x, m)| (x - m) / self.s.sigma)
+                        .collect();
+                }
+                ys.push(y);
+            }
+            self.pending = Some(ys);
+        }
+        self.ask()
+    }
+
+    fn point(&self, y: &[f64]) -> Vec<f64> {
+        self.s
+            .mean
+            .iter()
+            .zip(y)
+            .map(|(m, y)| m + self.s.sigma * y)
             .collect()
     }
 
@@ -454,17 +524,7 @@ impl CmaEs {
             Some(ys) => ys.clone(),
             None => self.normals().iter().map(|z| self.transform(z)).collect(),
         };
-        let xs = ys
-            .iter()
-            .map(|y| {
-                self.s
-                    .mean
-                    .iter()
-                    .zip(y)
-                    .map(|(m, y)| m + self.s.sigma * y)
-                    .collect()
-            })
-            .collect();
+        let xs = ys.iter().map(|y| self.point(y)).collect();
         self.pending = Some(ys);
         xs
     }
@@ -642,9 +702,11 @@ impl CmaEs {
             .min(1.0)
             .exp();
 
-        // Flat fitness: the best and the ⌈0.7λ⌉-th are equal → widen (as pycma does).
+        // Flat fitness: the best and the ⌈0.7λ⌉-th are equal at different points → widen (as
+        // pycma does). Equal values at the same point (points repaired onto one corner of a
+        // box) say nothing about flatness.
         let kth = ((0.7 * lambda as f64).ceil() as usize).min(lambda - 1);
-        if values[order[0]] == values[order[kth]] {
+        if values[order[0]] == values[order[kth]] && ys[order[0]] != ys[order[kth]] {
             self.s.sigma *= (0.2 + p.cs / p.damps).exp();
         }
 

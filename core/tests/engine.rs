@@ -338,7 +338,7 @@ fn best_is_the_true_best_member() {
 /// Save at generation 10, load into a fresh trainer, run 10 more: bit-identical to 20 straight.
 #[test]
 fn resume_is_bit_identical() {
-    for strat in ["eggroll", "simple_es"] {
+    for strat in ["eggroll", "simple_es", "cmaes", "sep_cmaes"] {
         let make = || -> Trainer {
             let params = two_params();
             let cfg = EsConfig {
@@ -352,6 +352,20 @@ fn resume_is_bit_identical() {
             };
             match strat {
                 "eggroll" => Trainer::new(Eggroll::new(cfg, &params).unwrap(), params),
+                "cmaes" | "sep_cmaes" => {
+                    let cma = CmaConfig {
+                        population_size: 32,
+                        sigma0: 0.1,
+                        seed: 1234,
+                        covariance: if strat == "cmaes" {
+                            Covariance::Full
+                        } else {
+                            Covariance::Diagonal
+                        },
+                        active: true,
+                    };
+                    Trainer::new(CmaStrategy::new(cma, &params).unwrap(), params)
+                }
                 _ => Trainer::new(SimpleEs::new(cfg, &params).unwrap(), params),
             }
         };

@@ -1,0 +1,288 @@
+//! CMA-ES and minimize(): pycma's parameters, convergence, determinism, restarts, bounds and
+//! bad input.
+
+use eggroll_core::cmaes::{CmaConfig, CmaEs, Covariance, default_population};
+use eggroll_core::minimize::{BoundHandling, Method, MinimizeOptions, Restarts, Stop, minimize};
+use eggroll_core::{Error, NonFinitePolicy};
+
+fn sphere(x: &[f64]) -> f64 {
+    x.iter().map(|v| v * v).sum()
+}
+
+fn ellipsoid(x: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    x.iter()
+        .enumerate()
+        .map(|(i, v)| 1e6f64.powf(i as f64 / (n - 1.0)) * v * v)
+        .sum()
+}
+
+fn rastrigin(x: &[f64]) -> f64 {
+    10.0 * x.len() as f64
+        + x.iter()
+            .map(|v| v * v - 10.0 * (std::f64::consts::TAU * v).cos())
+            .sum::<f64>()
+}
+
+/// The strategy parameters equal the ones pycma 4.5 computes (read off
+/// `cma.CMAEvolutionStrategy(np.zeros(n), 2)`: `sp.popsize, sp.weights, adapt_sigma.cs,
+/// adapt_sigma.damps, sp.cc, sp.c1, sp.cmu`).
+#[test]
+fn parameters_equal_pycma() {
+    // (n, λ, μeff, cσ, dσ, cc, c1, cμ, Σw)
+    let cases = [
+        (
+            10,
+            10,
+            3.1672992814107017,
+            0.3196142529106334,
+            1.3196142529106334,
+            0.29499038303562225,
+            0.015283824524751714,
+            0.02355177665041747,
+            -0.6489457144406467,
+        ),
+        (
+            2,
+            6,
+            2.0286114646100617,
+            0.5,
+            1.5,
+            0.6245545390268264,
+            0.1548153998964136,
+            0.08559277942666424,
+            -1.207323654840602,
+        ),
+        (
+            40,
+            15,
+            4.5409152090759575,
+            0.13758496613517535,
+            1.1375849661351753,
+            0.09300921663424917,
+            0.0011694327252618397,
+            0.003405219643706347,
+            -0.3434235813314506,
+        ),
+    ];
+    for (n, lambda, mueff, cs, damps, cc, c1, cmu, wsum) in cases {
+        assert_eq!(default_population(n), lambda);
+        let es = CmaEs::new(&vec![0.0; n], &CmaConfig::default()).unwrap();
+        let p = es.parameters();
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1.0);
+        assert_eq!(p.lambda, lambda);
+        assert!(close(p.mueff, mueff), "n={n} mueff {}", p.mueff);
+        assert!(close(p.cs, cs), "n={n} cs {}", p.cs);
+        assert!(close(p.damps, damps), "n={n} damps {}", p.damps);
+        assert!(close(p.cc, cc), "n={n} cc {}", p.cc);
+        assert!(close(p.c1, c1), "n={n} c1 {}", p.c1);
+        assert!(close(p.cmu, cmu), "n={n} cmu {}", p.cmu);
+        assert!(close(p.weights.iter().sum(), wsum), "n={n} Σw");
+        // Positive weights sum to 1 and decrease; negative ones are present (active CMA).
+        let pos: f64 = p.weights[..p.mu].iter().sum();
+        assert!(close(pos, 1.0));
+        assert!(p.weights.windows(2).all(|w| w[0] >= w[1]));
+        assert!(*p.weights.last().unwrap() < 0.0);
+    }
+}
+
+/// Every seed reaches 1e-8 on the 10-D ellipsoid (condition 1e6) well inside the budget that
+/// pycma needs (≈ 6000 evaluations, see scripts/compare-pycma.py).
+#[test]
+fn solves_ill_conditioned_problems_on_every_seed() {
+    for seed in 0..5 {
+        let opts = MinimizeOptions {
+            target: Some(1e-8),
+            max_evals: 20_000,
+            seed,
+            ..Default::default()
+        };
+        let r = minimize(ellipsoid, &[3.0; 10], 2.0, &opts).unwrap();
+        assert_eq!(r.stop, Stop::Target, "seed {seed}: {r:?}");
+        assert!(r.evals < 12_000, "seed {seed}: {} evaluations", r.evals);
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_bits() {
+    let run = |seed| {
+        let opts = MinimizeOptions {
+            max_evals: 3000,
+            seed,
+            ..Default::default()
+        };
+        minimize(rastrigin, &[1.0; 6], 1.0, &opts).unwrap()
+    };
+    let (a, b, c) = (run(7), run(7), run(8));
+    assert_eq!(a.f.to_bits(), b.f.to_bits());
+    assert_eq!(
+        a.x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        b.x.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+    assert_ne!(a.x, c.x);
+}
+
+#[test]
+fn ask_tell_contract() {
+    let mut es = CmaEs::new(&[0.5; 4], &CmaConfig::default()).unwrap();
+    assert!(es.tell(&[0.0; 8]).is_err(), "tell before ask");
+    let a = es.ask();
+    assert_eq!(a, es.ask(), "asking twice returns the pending points");
+    let e = es.tell(&[1.0; 3]).unwrap_err();
+    assert!(matches!(e, Error::FitnessLength { expected: 8, got: 3 }), "{e}");
+    let mut f: Vec<f64> = a.iter().map(|x| sphere(x)).collect();
+    f[2] = f64::NAN;
+    assert!(matches!(es.tell(&f).unwrap_err(), Error::NonFiniteFitness { member: 2, .. }));
+    // A failed tell keeps the generation pending.
+    f[2] = 1.0;
+    es.tell(&f).unwrap();
+    assert_eq!(es.generation(), 1);
+    assert_eq!(es.evals(), 8);
+    // tell_points learns from repaired points of the caller.
+    let pts: Vec<Vec<f64>> = es
+        .ask()
+        .into_iter()
+        .map(|x| x.iter().map(|v| v.clamp(-0.1, 0.1)).collect())
+        .collect();
+    let f: Vec<f64> = pts.iter().map(|x| sphere(x)).collect();
+    es.tell_points(&pts, &f).unwrap();
+    assert_eq!(es.generation(), 2);
+}
+
+#[test]
+fn sep_cmaes_scales_to_large_dimensions() {
+    // 1000-D separable ellipsoid (condition 100): O(n) per sample.
+    let n = 1000;
+    let f = |x: &[f64]| -> f64 {
+        x.iter()
+            .enumerate()
+            .map(|(i, v)| 100f64.powf(i as f64 / (n as f64 - 1.0)) * v * v)
+            .sum()
+    };
+    let opts = MinimizeOptions {
+        method: Method::SepCmaes,
+        max_evals: 100_000,
+        target: Some(1e-2 * f(&vec![1.0; n])),
+        ..Default::default()
+    };
+    let r = minimize(f, &vec![1.0; n], 0.5, &opts).unwrap();
+    assert_eq!(r.stop, Stop::Target, "{:?} f={}", r.stop, r.f);
+    // Full covariance is refused beyond its limit, naming the way out.
+    let e = CmaEs::new(&vec![0.0; 5000], &CmaConfig::default()).unwrap_err();
+    assert!(e.to_string().contains("sep-cmaes"), "{e}");
+    assert!(CmaEs::new(
+        &vec![0.0; 5000],
+        &CmaConfig {
+            covariance: Covariance::Diagonal,
+            ..CmaConfig::default()
+        }
+    )
+    .is_ok());
+}
+
+#[test]
+fn ipop_restarts_solve_rastrigin() {
+    // Without restarts a local optimum; IPOP doubles λ until the global one is found.
+    let plain = MinimizeOptions {
+        target: Some(1e-8),
+        max_evals: 200_000,
+        seed: 3,
+        ..Default::default()
+    };
+    let r0 = minimize(rastrigin, &[3.0; 5], 2.0, &plain).unwrap();
+    let ipop = MinimizeOptions {
+        restarts: Restarts::Ipop,
+        restart_region: Some((-4.0, 4.0)),
+        ..plain.clone()
+    };
+    let r = minimize(rastrigin, &[3.0; 5], 2.0, &ipop).unwrap();
+    assert_eq!(r.stop, Stop::Target, "{r:?}");
+    assert!(r.restarts >= 1 || r0.stop == Stop::Target);
+    let bipop = MinimizeOptions {
+        restarts: Restarts::Bipop,
+        ..ipop
+    };
+    let r = minimize(rastrigin, &[3.0; 5], 2.0, &bipop).unwrap();
+    assert_eq!(r.stop, Stop::Target, "{r:?}");
+}
+
+#[test]
+fn bounds_repair_and_penalty_keep_every_evaluation_inside() {
+    // The unconstrained optimum (3, 3, 3) lies outside [-1, 1]^3: the answer is the corner.
+    for handling in [BoundHandling::Repair, BoundHandling::Penalty { weight: 1.0 }] {
+        let f = |x: &[f64]| {
+            assert!(x.iter().all(|v| (-1.0..=1.0).contains(v)), "{x:?} left the box");
+            x.iter().map(|v| (v - 3.0) * (v - 3.0)).sum::<f64>()
+        };
+        let opts = MinimizeOptions {
+            bounds: Some((vec![-1.0], vec![1.0])),
+            bound_handling: handling,
+            max_evals: 3000,
+            ..Default::default()
+        };
+        let r = minimize(f, &[0.0; 3], 0.5, &opts).unwrap();
+        // The penalty reaches the corner to the last digit; resampling keeps every sample
+        // inside but slows down at the boundary (it stalls about 1e-3 short here).
+        let tol = match handling {
+            BoundHandling::Penalty { .. } => 1e-9,
+            BoundHandling::Repair => 1e-2,
+        };
+        for v in &r.x {
+            assert!((v - 1.0).abs() < tol, "{handling:?}: {:?} {:?}", r.x, r.stop);
+        }
+    }
+}
+
+#[test]
+fn nan_from_the_closure_follows_the_policy() {
+    let f = |x: &[f64]| if x[0] > 0.0 { f64::NAN } else { sphere(x) };
+    let opts = MinimizeOptions {
+        max_evals: 2000,
+        ..Default::default()
+    };
+    let e = minimize(f, &[0.0; 3], 1.0, &opts).unwrap_err();
+    assert!(matches!(e, Error::NonFiniteFitness { .. }), "{e}");
+    let worst = MinimizeOptions {
+        nonfinite: NonFinitePolicy::Worst,
+        ..opts
+    };
+    let r = minimize(f, &[0.0; 3], 1.0, &worst).unwrap();
+    assert!(r.f.is_finite() && r.x[0] <= 0.0);
+}
+
+#[test]
+fn bad_arguments_name_the_argument() {
+    let msg = |r: eggroll_core::Result<_>| r.map(|_: eggroll_core::minimize::MinimizeResult| ()).unwrap_err().to_string();
+    let o = MinimizeOptions::default();
+    assert!(msg(minimize(sphere, &[], 1.0, &o)).contains("`x0`"));
+    assert!(msg(minimize(sphere, &[0.0], 0.0, &o)).contains("`sigma0`"));
+    assert!(msg(minimize(sphere, &[0.0], -1.0, &o)).contains("`sigma0`"));
+    assert!(msg(minimize(sphere, &[f64::NAN], 1.0, &o)).contains("`x0`"));
+    let bounds = |lo: Vec<f64>, hi: Vec<f64>| MinimizeOptions {
+        bounds: Some((lo, hi)),
+        ..MinimizeOptions::default()
+    };
+    assert!(msg(minimize(sphere, &[0.0; 2], 1.0, &bounds(vec![1.0], vec![-1.0]))).contains("`bounds`"));
+    assert!(msg(minimize(sphere, &[0.0; 2], 1.0, &bounds(vec![0.0; 3], vec![1.0]))).contains("`bounds`"));
+    let zero = MinimizeOptions { max_evals: 0, ..MinimizeOptions::default() };
+    assert!(msg(minimize(sphere, &[0.0], 1.0, &zero)).contains("`max_evals`"));
+    let one = MinimizeOptions { population_size: 1, ..MinimizeOptions::default() };
+    assert!(msg(minimize(sphere, &[0.0], 1.0, &one)).contains("`population_size`"));
+    assert!(Method::parse("nelder-mead").unwrap_err().to_string().contains("`strategy`"));
+    assert!(Restarts::parse("often").unwrap_err().to_string().contains("`restarts`"));
+}
+
+#[test]
+fn eggroll_and_simplees_minimize_the_same_closure() {
+    for method in [Method::Eggroll, Method::Simplees] {
+        let opts = MinimizeOptions {
+            method,
+            max_evals: 20_000,
+            ..Default::default()
+        };
+        let start = sphere(&[2.0; 8]);
+        let r = minimize(sphere, &[2.0; 8], 0.5, &opts).unwrap();
+        assert_eq!(r.stop, Stop::MaxEvals);
+        assert!(r.f < 1e-2 * start, "{method:?}: {} from {start}", r.f);
+    }
+}
