@@ -216,3 +216,76 @@ pub fn ecdf(results: &[RunResult], dim: usize, x_max: f64) -> Vec<(f64, f64)> {
         })
         .collect()
 }
+
+/// What [`overhead`] measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overhead {
+    /// The strategy.
+    pub strategy: String,
+    /// Dimension.
+    pub dim: usize,
+    /// λ.
+    pub population: usize,
+    /// Generations timed.
+    pub generations: u64,
+    /// Median microseconds per generation of ask + tell (the sphere's evaluation excluded).
+    pub us_per_generation: f64,
+    /// Mean microseconds per generation (includes the lazy eigendecompositions in full).
+    pub us_per_generation_mean: f64,
+}
+
+/// Time CMA-ES's own work per generation (ask + tell, the objective excluded) on the sphere
+/// from x0 = 1 with σ₀ = 1: the median over `generations` generations after 5 warm-up ones.
+pub fn overhead(
+    method: Method,
+    dim: usize,
+    generations: u64,
+) -> Result<Overhead, crate::ExperimentError> {
+    use eggroll_core::cmaes::{CmaConfig, CmaEs, Covariance};
+    let covariance = match method {
+        Method::Cmaes => Covariance::Full,
+        Method::SepCmaes => Covariance::Diagonal,
+        _ => {
+            return Err(crate::ExperimentError::Arg {
+                name: "strategy",
+                reason: "overhead is measured for cmaes and sep-cmaes".into(),
+            });
+        }
+    };
+    if generations == 0 {
+        return Err(crate::ExperimentError::Arg {
+            name: "generations",
+            reason: "is 0; must be ≥ 1".into(),
+        });
+    }
+    let mut es = CmaEs::new(
+        &vec![1.0; dim],
+        &CmaConfig {
+            covariance,
+            ..CmaConfig::default()
+        },
+    )?;
+    let mut times = Vec::with_capacity(generations as usize);
+    for g in 0..generations + 5 {
+        let t0 = Instant::now();
+        let xs = es.ask();
+        let mut spent = t0.elapsed();
+        let f: Vec<f64> = xs.iter().map(|x| x.iter().map(|v| v * v).sum()).collect();
+        let t1 = Instant::now();
+        es.tell(&f)?;
+        spent += t1.elapsed();
+        if g >= 5 {
+            times.push(spent.as_secs_f64() * 1e6);
+        }
+    }
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    times.sort_by(f64::total_cmp);
+    Ok(Overhead {
+        us_per_generation_mean: mean,
+        strategy: method.name().into(),
+        dim,
+        population: es.population_size(),
+        generations,
+        us_per_generation: times[times.len() / 2],
+    })
+}

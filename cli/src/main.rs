@@ -139,6 +139,18 @@ enum PolicyCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Microseconds per generation of CMA-ES's own work (ask + tell, the objective excluded).
+    Strategy {
+        /// cmaes | sep-cmaes.
+        #[arg(long, default_value = "cmaes")]
+        strategy: String,
+        /// Dimension.
+        #[arg(long, default_value_t = 100, allow_negative_numbers = true)]
+        dim: usize,
+        /// Generations timed (the median is reported).
+        #[arg(long, default_value_t = 200, allow_negative_numbers = true)]
+        generations: u64,
+    },
     /// Members/s of plain inference, EGGROLL (cached noise / noise drawn in the timed region)
     /// and the materialised per-member baseline, measured side by side.
     Forward {
@@ -302,6 +314,24 @@ fn main() -> ExitCode {
             Ok(train::Done::Interrupted) => return ExitCode::from(130),
             other => other.map(|_| ()),
         },
+        Command::Bench {
+            command:
+                BenchCommand::Strategy {
+                    strategy,
+                    dim,
+                    generations,
+                },
+        } => eggroll_core::minimize::Method::parse(&strategy)
+            .map_err(anyhow::Error::from)
+            .and_then(|m| {
+                anyhow::ensure!(
+                    (1..=100_000).contains(&dim),
+                    "--dim must be 1..=100000"
+                );
+                let r = eggroll_bbob::experiment::overhead(m, dim, generations)?;
+                println!("{}", serde_json::to_string(&r)?);
+                Ok(())
+            }),
         Command::Bench {
             command:
                 BenchCommand::Forward {

@@ -38,24 +38,43 @@ fn policy_bytes(dir: &Path) -> Vec<u8> {
 #[test]
 fn ranks_end_bit_identical_to_one_process() {
     let tmp = tempfile::tempdir().unwrap();
-    for (task, extra) in [
+    for (label, task, extra) in [
         (
+            "pendulum",
             "pendulum",
             vec!["--generations", "12", "--set", "eval_every=0"],
         ),
-        ("sphere", vec!["--generations", "40"]),
+        ("sphere", "sphere", vec!["--generations", "40"]),
         // Acrobot normalises observations: the statistics are merged exactly across ranks.
         (
             "acrobot",
+            "acrobot",
             vec!["--generations", "12", "--set", "evaluation.eval_every=0"],
         ),
+        // CMA-ES behind the Strategy trait: every rank asks and tells the same f64 state.
+        (
+            "sphere-cmaes",
+            "sphere",
+            vec![
+                "--generations",
+                "30",
+                "--set",
+                "strategy=cmaes",
+                "--set",
+                "problem.rows=6",
+                "--set",
+                "problem.cols=5",
+                "--population",
+                "12",
+            ],
+        ),
     ] {
-        let one = tmp.path().join(format!("{task}-1"));
+        let one = tmp.path().join(format!("{label}-1"));
         let mut args = vec!["train", task, "--quiet", "--out", one.to_str().unwrap()];
         args.extend(&extra);
         assert!(single(&args).status.success());
         for np in [2, 3] {
-            let dir = tmp.path().join(format!("{task}-{np}"));
+            let dir = tmp.path().join(format!("{label}-{np}"));
             let mut args = vec!["train", task, "--quiet", "--out", dir.to_str().unwrap()];
             args.extend(&extra);
             let out = mpirun(np, &args);
@@ -65,7 +84,7 @@ fn ranks_end_bit_identical_to_one_process() {
                 String::from_utf8_lossy(&out.stderr)
             );
             let same = policy_bytes(&one) == policy_bytes(&dir);
-            assert!(same, "{task}: -np {np} differs from the single-process run");
+            assert!(same, "{label}: -np {np} differs from the single-process run");
             // Rank 0 alone wrote metrics: one line per generation.
             let lines = std::fs::read_to_string(dir.join("metrics.jsonl"))
                 .unwrap()

@@ -409,14 +409,10 @@ impl CmaEs {
         StdRng::seed_from_u64(h ^ (h >> 31))
     }
 
-    /// One standard normal vector from `rng` (Box–Muller).
+    /// One standard normal vector from `rng` (rand_distr's ziggurat).
     fn normal(&self, rng: &mut StdRng) -> Vec<f64> {
         (0..self.n)
-            .map(|_| {
-                let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
-                let u2: f64 = rng.random::<f64>();
-                (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-            })
+            .map(|_| rng.sample::<f64, _>(rand_distr::StandardNormal))
             .collect()
     }
 
