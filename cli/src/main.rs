@@ -324,10 +324,7 @@ fn main() -> ExitCode {
         } => eggroll_core::minimize::Method::parse(&strategy)
             .map_err(anyhow::Error::from)
             .and_then(|m| {
-                anyhow::ensure!(
-                    (1..=100_000).contains(&dim),
-                    "--dim must be 1..=100000"
-                );
+                anyhow::ensure!((1..=100_000).contains(&dim), "--dim must be 1..=100000");
                 let r = eggroll_bbob::experiment::overhead(m, dim, generations)?;
                 println!("{}", serde_json::to_string(&r)?);
                 Ok(())

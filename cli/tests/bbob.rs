@@ -19,9 +19,21 @@ fn eval_prints_cocos_values() {
     let tmp = tempfile::tempdir().unwrap();
     let pts = tmp.path().join("p.json");
     // From the vendored cocoex fixture: bbob_f001_i01_d02.
-    std::fs::write(&pts, "[[0.0, 0.0], [0.11821624700256717, 4.504636963259353]]").unwrap();
+    std::fs::write(
+        &pts,
+        "[[0.0, 0.0], [0.11821624700256717, 4.504636963259353]]",
+    )
+    .unwrap();
     let o = eggroll(&[
-        "bbob", "eval", "--function", "1", "--instance", "1", "--dim", "2", "--points",
+        "bbob",
+        "eval",
+        "--function",
+        "1",
+        "--instance",
+        "1",
+        "--dim",
+        "2",
+        "--points",
         pts.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -33,10 +45,22 @@ fn eval_prints_cocos_values() {
     // Bad input: wrong point length, not JSON, missing file, bad function — exit ≠ 0, named.
     std::fs::write(&pts, "[[0.0, 0.0, 1.0]]").unwrap();
     let cases: [(&[&str], &str); 4] = [
-        (&["--function", "1", "--instance", "1", "--dim", "2"], "point 0"),
-        (&["--function", "0", "--instance", "1", "--dim", "2"], "`function`"),
-        (&["--function", "1", "--instance", "1", "--dim", "1"], "`dim`"),
-        (&["--function", "1", "--instance", "0", "--dim", "2"], "`instance`"),
+        (
+            &["--function", "1", "--instance", "1", "--dim", "2"],
+            "point 0",
+        ),
+        (
+            &["--function", "0", "--instance", "1", "--dim", "2"],
+            "`function`",
+        ),
+        (
+            &["--function", "1", "--instance", "1", "--dim", "1"],
+            "`dim`",
+        ),
+        (
+            &["--function", "1", "--instance", "0", "--dim", "2"],
+            "`instance`",
+        ),
     ];
     for (args, want) in cases {
         let mut a = vec!["bbob", "eval", "--points", pts.to_str().unwrap()];
@@ -46,19 +70,51 @@ fn eval_prints_cocos_values() {
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
     }
     std::fs::write(&pts, "{not json").unwrap();
-    let o = eggroll(&["bbob", "eval", "--function", "1", "--instance", "1", "--dim", "2", "--points", pts.to_str().unwrap()]);
-    assert!(!o.status.success() && stderr(&o).contains("JSON list of points"), "{}", stderr(&o));
+    let o = eggroll(&[
+        "bbob",
+        "eval",
+        "--function",
+        "1",
+        "--instance",
+        "1",
+        "--dim",
+        "2",
+        "--points",
+        pts.to_str().unwrap(),
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("JSON list of points"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn run_reaches_the_target_and_prints_the_documented_line() {
     let o = eggroll(&[
-        "bbob", "run", "--strategy", "cmaes", "--function", "10", "--instance", "1", "--dim", "5",
+        "bbob",
+        "run",
+        "--strategy",
+        "cmaes",
+        "--function",
+        "10",
+        "--instance",
+        "1",
+        "--dim",
+        "5",
         "--json",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let j = last_json(&o);
-    for k in ["function", "instance", "dim", "evals_to_target", "best_f", "f_opt", "evals"] {
+    for k in [
+        "function",
+        "instance",
+        "dim",
+        "evals_to_target",
+        "best_f",
+        "f_opt",
+        "evals",
+    ] {
         assert!(j.get(k).is_some(), "missing {k}: {j}");
     }
     let hit = j["evals_to_target"].as_u64().expect("reached");
@@ -66,8 +122,17 @@ fn run_reaches_the_target_and_prints_the_documented_line() {
     assert!(j["best_f"].as_f64().unwrap() - j["f_opt"].as_f64().unwrap() <= 1e-8);
     // Not reached within a tiny budget: null, and the budget is respected.
     let o = eggroll(&[
-        "bbob", "run", "--function", "15", "--instance", "1", "--dim", "10",
-        "--budget-per-dim", "20", "--json",
+        "bbob",
+        "run",
+        "--function",
+        "15",
+        "--instance",
+        "1",
+        "--dim",
+        "10",
+        "--budget-per-dim",
+        "20",
+        "--json",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let j = last_json(&o);
@@ -78,12 +143,24 @@ fn run_reaches_the_target_and_prints_the_documented_line() {
         vec!["--restarts", "sometimes"],
         vec!["--budget-per-dim", "0"],
     ] {
-        let mut a = vec!["bbob", "run", "--function", "1", "--instance", "1", "--dim", "2"];
+        let mut a = vec![
+            "bbob",
+            "run",
+            "--function",
+            "1",
+            "--instance",
+            "1",
+            "--dim",
+            "2",
+        ];
         a.extend(bad.iter());
         let o = eggroll(&a);
         assert!(!o.status.success(), "{bad:?}");
         let e = stderr(&o);
-        assert!(e.contains("strategy") || e.contains("restarts") || e.contains("budget"), "{e}");
+        assert!(
+            e.contains("strategy") || e.contains("restarts") || e.contains("budget"),
+            "{e}"
+        );
     }
 }
 
@@ -92,8 +169,20 @@ fn suite_writes_the_table_and_the_ecdf_and_never_overwrites() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("suite");
     let args = [
-        "bbob", "suite", "--strategy", "cmaes", "--functions", "1,2", "--dims", "2,3",
-        "--instances", "1-2", "--budget-per-dim", "2000", "--out", out.to_str().unwrap(),
+        "bbob",
+        "suite",
+        "--strategy",
+        "cmaes",
+        "--functions",
+        "1,2",
+        "--dims",
+        "2,3",
+        "--instances",
+        "1-2",
+        "--budget-per-dim",
+        "2000",
+        "--out",
+        out.to_str().unwrap(),
         "--json",
     ];
     let o = eggroll(&args);
@@ -105,17 +194,41 @@ fn suite_writes_the_table_and_the_ecdf_and_never_overwrites() {
         assert!(out.join(f).metadata().unwrap().len() > 0, "{f}");
     }
     let table = std::fs::read_to_string(out.join("ert.md")).unwrap();
-    assert!(table.contains("| f1 |") && table.contains("(2/2)"), "{table}");
-    assert_eq!(std::fs::read_to_string(out.join("results.jsonl")).unwrap().lines().count(), 8);
+    assert!(
+        table.contains("| f1 |") && table.contains("(2/2)"),
+        "{table}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("results.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        8
+    );
     // A second suite into the same directory is refused and leaves it as it was.
     let before = std::fs::read(out.join("results.jsonl")).unwrap();
     let o = eggroll(&args);
     assert!(!o.status.success());
     assert_eq!(std::fs::read(out.join("results.jsonl")).unwrap(), before);
-    for (flag, value) in [("--dims", "1"), ("--functions", "0-3"), ("--instances", "3-1"), ("--dims", "x")] {
-        let o = eggroll(&["bbob", "suite", flag, value, "--out", tmp.path().join("x").to_str().unwrap()]);
+    for (flag, value) in [
+        ("--dims", "1"),
+        ("--functions", "0-3"),
+        ("--instances", "3-1"),
+        ("--dims", "x"),
+    ] {
+        let o = eggroll(&[
+            "bbob",
+            "suite",
+            flag,
+            value,
+            "--out",
+            tmp.path().join("x").to_str().unwrap(),
+        ]);
         assert!(!o.status.success(), "{flag} {value}");
-        assert!(!tmp.path().join("x").exists(), "{flag} {value}: nothing is created on bad input");
+        assert!(
+            !tmp.path().join("x").exists(),
+            "{flag} {value}: nothing is created on bad input"
+        );
     }
 }
 
@@ -129,17 +242,47 @@ fn cmaes_trains_and_resumes_bit_identically() {
         let b = tmp.path().join("b");
         let set = format!("strategy={strategy}");
         let common: [&str; 11] = [
-            "--quiet", "--set", &set, "--set", "problem.rows=6",
-            "--set", "problem.cols=5", "--population", "12", "--set", "checkpoint_every=10",
+            "--quiet",
+            "--set",
+            &set,
+            "--set",
+            "problem.rows=6",
+            "--set",
+            "problem.cols=5",
+            "--population",
+            "12",
+            "--set",
+            "checkpoint_every=10",
         ];
-        let mut args = vec!["train", "sphere", "--generations", "40", "--out", a.to_str().unwrap()];
+        let mut args = vec![
+            "train",
+            "sphere",
+            "--generations",
+            "40",
+            "--out",
+            a.to_str().unwrap(),
+        ];
         args.extend(common);
         let o = eggroll(&args);
         assert!(o.status.success(), "{}", stderr(&o));
-        let mut args = vec!["train", "sphere", "--generations", "20", "--out", b.to_str().unwrap()];
+        let mut args = vec![
+            "train",
+            "sphere",
+            "--generations",
+            "20",
+            "--out",
+            b.to_str().unwrap(),
+        ];
         args.extend(common);
         assert!(eggroll(&args).status.success());
-        let o = eggroll(&["train", "--resume", b.to_str().unwrap(), "--generations", "40", "--quiet"]);
+        let o = eggroll(&[
+            "train",
+            "--resume",
+            b.to_str().unwrap(),
+            "--generations",
+            "40",
+            "--quiet",
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert_eq!(
             std::fs::read(a.join("policy.safetensors")).unwrap(),
@@ -148,7 +291,15 @@ fn cmaes_trains_and_resumes_bit_identically() {
         );
     }
     // Full CMA-ES on 64×64 = 4096 parameters is refused before training, naming the way out.
-    let o = eggroll(&["train", "sphere", "--set", "strategy=cmaes", "--generations", "1", "--quiet"]);
+    let o = eggroll(&[
+        "train",
+        "sphere",
+        "--set",
+        "strategy=cmaes",
+        "--generations",
+        "1",
+        "--quiet",
+    ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("sep-cmaes"), "{}", stderr(&o));
 }

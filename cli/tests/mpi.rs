@@ -84,7 +84,10 @@ fn ranks_end_bit_identical_to_one_process() {
                 String::from_utf8_lossy(&out.stderr)
             );
             let same = policy_bytes(&one) == policy_bytes(&dir);
-            assert!(same, "{label}: -np {np} differs from the single-process run");
+            assert!(
+                same,
+                "{label}: -np {np} differs from the single-process run"
+            );
             // Rank 0 alone wrote metrics: one line per generation.
             let lines = std::fs::read_to_string(dir.join("metrics.jsonl"))
                 .unwrap()

@@ -7,7 +7,7 @@
 //! scaled by `(n + 2)/3`, for large dimensions (O(n) per sample instead of O(n²)).
 //!
 //! This is the flexible ask/tell interface over `f64` points (minimisation). Restarts (IPOP,
-//! BIPOP), bounds and a one-call API are in [`crate::minimize`]; [`crate::CmaStrategy`] puts
+//! BIPOP), bounds and a one-call API are in [`mod@crate::minimize`]; [`crate::CmaStrategy`] puts
 //! CMA-ES behind the [`crate::Strategy`] trait for the [`crate::Trainer`].
 //!
 //! ```

@@ -129,10 +129,22 @@ fn ask_tell_contract() {
     let a = es.ask();
     assert_eq!(a, es.ask(), "asking twice returns the pending points");
     let e = es.tell(&[1.0; 3]).unwrap_err();
-    assert!(matches!(e, Error::FitnessLength { expected: 8, got: 3 }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::FitnessLength {
+                expected: 8,
+                got: 3
+            }
+        ),
+        "{e}"
+    );
     let mut f: Vec<f64> = a.iter().map(|x| sphere(x)).collect();
     f[2] = f64::NAN;
-    assert!(matches!(es.tell(&f).unwrap_err(), Error::NonFiniteFitness { member: 2, .. }));
+    assert!(matches!(
+        es.tell(&f).unwrap_err(),
+        Error::NonFiniteFitness { member: 2, .. }
+    ));
     // A failed tell keeps the generation pending.
     f[2] = 1.0;
     es.tell(&f).unwrap();
@@ -170,14 +182,16 @@ fn sep_cmaes_scales_to_large_dimensions() {
     // Full covariance is refused beyond its limit, naming the way out.
     let e = CmaEs::new(&vec![0.0; 5000], &CmaConfig::default()).unwrap_err();
     assert!(e.to_string().contains("sep-cmaes"), "{e}");
-    assert!(CmaEs::new(
-        &vec![0.0; 5000],
-        &CmaConfig {
-            covariance: Covariance::Diagonal,
-            ..CmaConfig::default()
-        }
-    )
-    .is_ok());
+    assert!(
+        CmaEs::new(
+            &vec![0.0; 5000],
+            &CmaConfig {
+                covariance: Covariance::Diagonal,
+                ..CmaConfig::default()
+            }
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -211,9 +225,15 @@ fn ipop_restarts_solve_rastrigin() {
 #[test]
 fn bounds_repair_and_penalty_keep_every_evaluation_inside() {
     // The unconstrained optimum (3, 3, 3) lies outside [-1, 1]^3: the answer is the corner.
-    for handling in [BoundHandling::Repair, BoundHandling::Penalty { weight: 1.0 }] {
+    for handling in [
+        BoundHandling::Repair,
+        BoundHandling::Penalty { weight: 1.0 },
+    ] {
         let f = |x: &[f64]| {
-            assert!(x.iter().all(|v| (-1.0..=1.0).contains(v)), "{x:?} left the box");
+            assert!(
+                x.iter().all(|v| (-1.0..=1.0).contains(v)),
+                "{x:?} left the box"
+            );
             x.iter().map(|v| (v - 3.0) * (v - 3.0)).sum::<f64>()
         };
         let opts = MinimizeOptions {
@@ -230,7 +250,12 @@ fn bounds_repair_and_penalty_keep_every_evaluation_inside() {
             BoundHandling::Repair => 1e-2,
         };
         for v in &r.x {
-            assert!((v - 1.0).abs() < tol, "{handling:?}: {:?} {:?}", r.x, r.stop);
+            assert!(
+                (v - 1.0).abs() < tol,
+                "{handling:?}: {:?} {:?}",
+                r.x,
+                r.stop
+            );
         }
     }
 }
@@ -254,7 +279,11 @@ fn nan_from_the_closure_follows_the_policy() {
 
 #[test]
 fn bad_arguments_name_the_argument() {
-    let msg = |r: eggroll_core::Result<_>| r.map(|_: eggroll_core::minimize::MinimizeResult| ()).unwrap_err().to_string();
+    let msg = |r: eggroll_core::Result<_>| {
+        r.map(|_: eggroll_core::minimize::MinimizeResult| ())
+            .unwrap_err()
+            .to_string()
+    };
     let o = MinimizeOptions::default();
     assert!(msg(minimize(sphere, &[], 1.0, &o)).contains("`x0`"));
     assert!(msg(minimize(sphere, &[0.0], 0.0, &o)).contains("`sigma0`"));
@@ -264,14 +293,46 @@ fn bad_arguments_name_the_argument() {
         bounds: Some((lo, hi)),
         ..MinimizeOptions::default()
     };
-    assert!(msg(minimize(sphere, &[0.0; 2], 1.0, &bounds(vec![1.0], vec![-1.0]))).contains("`bounds`"));
-    assert!(msg(minimize(sphere, &[0.0; 2], 1.0, &bounds(vec![0.0; 3], vec![1.0]))).contains("`bounds`"));
-    let zero = MinimizeOptions { max_evals: 0, ..MinimizeOptions::default() };
+    assert!(
+        msg(minimize(
+            sphere,
+            &[0.0; 2],
+            1.0,
+            &bounds(vec![1.0], vec![-1.0])
+        ))
+        .contains("`bounds`")
+    );
+    assert!(
+        msg(minimize(
+            sphere,
+            &[0.0; 2],
+            1.0,
+            &bounds(vec![0.0; 3], vec![1.0])
+        ))
+        .contains("`bounds`")
+    );
+    let zero = MinimizeOptions {
+        max_evals: 0,
+        ..MinimizeOptions::default()
+    };
     assert!(msg(minimize(sphere, &[0.0], 1.0, &zero)).contains("`max_evals`"));
-    let one = MinimizeOptions { population_size: 1, ..MinimizeOptions::default() };
+    let one = MinimizeOptions {
+        population_size: 1,
+        ..MinimizeOptions::default()
+    };
     assert!(msg(minimize(sphere, &[0.0], 1.0, &one)).contains("`population_size`"));
-    assert!(Method::parse("nelder-mead").unwrap_err().to_string().contains("`strategy`"));
-    assert!(Restarts::parse("often").unwrap_err().to_string().contains("`restarts`"));
+    assert!(
+        Method::parse("nelder-mead")
+            .unwrap_err()
+            .to_string()
+            .contains("`strategy`")
+    );
+    assert!(
+        Restarts::parse("often")
+            .unwrap_err()
+            .to_string()
+            .contains("`restarts`")
+    );
 }
 
 #[test]
