@@ -13,6 +13,7 @@ use crate::checkpoint::{load_safetensors, save_safetensors};
 use crate::error::{Error, Result};
 use crate::eval::Evaluator;
 use crate::params::Params;
+use crate::population::Population;
 use crate::strategy::{Strategy, StrategyState};
 
 /// What to do with NaN or infinite fitness values.
@@ -184,6 +185,7 @@ pub struct Trainer {
     last_mean: f32,
     nonfinite: NonFinitePolicy,
     observers: Vec<Box<dyn Observer>>,
+    asked_at: Option<Instant>,
 }
 
 const CHECKPOINT_FORMAT: &str = "eggroll-checkpoint";
@@ -219,6 +221,7 @@ impl Trainer {
             last_mean: f32::NAN,
             nonfinite: NonFinitePolicy::Error,
             observers: Vec::new(),
+            asked_at: None,
         }
     }
 
@@ -266,10 +269,36 @@ impl Trainer {
     /// Run one generation and notify observers. Returns its statistics and the observers'
     /// verdict.
     pub fn step(&mut self, evaluator: &mut dyn Evaluator) -> Result<(GenStats, Control)> {
-        let start = Instant::now();
+        let population = self.ask()?;
+        let fitness = evaluator.evaluate(&self.params, &population)?;
+        self.tell(&population, fitness)
+    }
+
+    /// Ask/tell for your own loop: the population of the next generation. Evaluate its members
+    /// (e.g. [`Population::materialize`]) and hand their fitness to [`Trainer::tell`]; asking
+    /// again before telling returns the same population.
+    pub fn ask(&mut self) -> Result<Population> {
+        self.asked_at = Some(Instant::now());
+        self.strategy.ask(&self.params, self.generation)
+    }
+
+    /// Ask/tell: apply the fitness (higher is better) of the population from
+    /// [`Trainer::ask`], with the non-finite policy, best-member tracking and observers of
+    /// [`Trainer::step`] (which is `ask`, evaluate, `tell`).
+    pub fn tell(
+        &mut self,
+        population: &Population,
+        mut fitness: Vec<f32>,
+    ) -> Result<(GenStats, Control)> {
+        let start = self.asked_at.unwrap_or_else(Instant::now);
         let g = self.generation;
-        let population = self.strategy.ask(&self.params, g)?;
-        let mut fitness = evaluator.evaluate(&self.params, &population)?;
+        if population.generation != g {
+            return Err(Error::Eval(format!(
+                "the population is of generation {}, the trainer is at generation {g} (ask \
+                 again)",
+                population.generation
+            )));
+        }
         if fitness.len() != population.size {
             return Err(Error::FitnessLength {
                 expected: population.size,
@@ -325,9 +354,8 @@ impl Trainer {
                 values: population.materialize(&self.params, &base, arg)?,
             });
         }
-        let report = self
-            .strategy
-            .tell(&mut self.params, &population, &fitness)?;
+        let report = self.strategy.tell(&mut self.params, population, &fitness)?;
+        self.asked_at = None;
         let n = fitness.len() as f64;
         let mean = fitness.iter().map(|&f| f as f64).sum::<f64>() / n;
         let var = fitness
