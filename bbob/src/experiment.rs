@@ -236,9 +236,11 @@ pub struct Overhead {
 
 /// Time CMA-ES's own work per generation (ask + tell, the objective excluded) on the sphere
 /// from x0 = 1 with σ₀ = 1: the median over `generations` generations after 5 warm-up ones.
+/// `population` 0 is the default λ.
 pub fn overhead(
     method: Method,
     dim: usize,
+    population: usize,
     generations: u64,
 ) -> Result<Overhead, crate::ExperimentError> {
     use eggroll_core::cmaes::{CmaConfig, CmaEs, Covariance};
@@ -262,6 +264,7 @@ pub fn overhead(
         &vec![1.0; dim],
         &CmaConfig {
             covariance,
+            population_size: population,
             ..CmaConfig::default()
         },
     )?;

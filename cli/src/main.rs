@@ -147,6 +147,9 @@ enum BenchCommand {
         /// Dimension.
         #[arg(long, default_value_t = 100, allow_negative_numbers = true)]
         dim: usize,
+        /// λ (0 = the default 4 + ⌊3 ln n⌋).
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        population: usize,
         /// Generations timed (the median is reported).
         #[arg(long, default_value_t = 200, allow_negative_numbers = true)]
         generations: u64,
@@ -319,13 +322,17 @@ fn main() -> ExitCode {
                 BenchCommand::Strategy {
                     strategy,
                     dim,
+                    population,
                     generations,
                 },
         } => eggroll_core::minimize::Method::parse(&strategy)
             .map_err(anyhow::Error::from)
             .and_then(|m| {
-                anyhow::ensure!((1..=100_000).contains(&dim), "--dim must be 1..=100000");
-                let r = eggroll_bbob::experiment::overhead(m, dim, generations)?;
+                anyhow::ensure!(
+                    (1..=100_000).contains(&dim) && population <= 100_000,
+                    "--dim must be 1..=100000 and --population ≤ 100000"
+                );
+                let r = eggroll_bbob::experiment::overhead(m, dim, population, generations)?;
                 println!("{}", serde_json::to_string(&r)?);
                 Ok(())
             }),

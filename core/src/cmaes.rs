@@ -23,6 +23,7 @@
 
 use nalgebra::{DMatrix, SymmetricEigen};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, config_err};
@@ -42,6 +43,10 @@ pub enum Covariance {
     /// Diagonal covariance (sep-CMA-ES): O(n) per sample, for large n.
     Diagonal,
 }
+
+/// Multiply-adds of one sampling or covariance pass above which the pass runs on the rayon
+/// pool (below it, the threads cost more than they save).
+const PARALLEL_WORK: usize = 1 << 18;
 
 /// The largest dimension accepted with a full covariance matrix (an n×n matrix and its
 /// eigendecomposition; beyond it use [`Covariance::Diagonal`]).
@@ -233,8 +238,18 @@ pub struct CmaEs {
     n: usize,
     p: Parameters,
     s: CmaState,
-    /// Samples y = B D z of the generation asked and not yet told.
-    pending: Option<Vec<Vec<f64>>>,
+    /// Samples of the generation asked and not yet told.
+    pending: Option<Pending>,
+    /// Bᵀ, row-major (row j = eigenvector j), derived from `s.b` for the sampling loops.
+    bt: Vec<f64>,
+}
+
+/// The samples of one generation: `y = B D z`, and `z` when the samples are exactly those
+/// (not repaired), which makes `C^{-1/2} y = B z` and `‖C^{-1/2} y‖ = ‖z‖` free.
+#[derive(Debug, Clone)]
+struct Pending {
+    ys: Vec<Vec<f64>>,
+    zs: Option<Vec<Vec<f64>>>,
 }
 
 fn check_finite(name: &str, v: &[f64]) -> Result<()> {
@@ -316,7 +331,27 @@ impl CmaEs {
                 last_range: f64::INFINITY,
             },
             pending: None,
-        })
+            bt: Vec::new(),
+        }
+        .with_bt())
+    }
+
+    /// Rebuild the derived Bᵀ.
+    fn with_bt(mut self) -> Self {
+        self.rebuild_bt();
+        self
+    }
+
+    fn rebuild_bt(&mut self) {
+        let n = self.n;
+        if self.config.covariance == Covariance::Full {
+            self.bt.resize(n * n, 0.0);
+            for i in 0..n {
+                for j in 0..n {
+                    self.bt[j * n + i] = self.s.b[i * n + j];
+                }
+            }
+        }
     }
 
     /// The dimension n.
@@ -397,6 +432,7 @@ impl CmaEs {
         }
         self.s = state;
         self.pending = None;
+        self.rebuild_bt();
         Ok(())
     }
 
@@ -422,6 +458,16 @@ impl CmaEs {
         (0..self.p.lambda).map(|_| self.normal(&mut rng)).collect()
     }
 
+    /// `B D z` of every `z`, in parallel for large problems (each sample on its own: the
+    /// result does not depend on the thread count).
+    fn transform_all(&self, zs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        if zs.len() * self.n * self.n >= PARALLEL_WORK {
+            zs.par_iter().map(|z| self.transform(z)).collect()
+        } else {
+            zs.iter().map(|z| self.transform(z)).collect()
+        }
+    }
+
     /// Like [`CmaEs::ask`], but every point lies in the box `[lower, upper]`: a sample outside
     /// is redrawn (up to 100 times), then projected onto the box. The update learns from the
     /// points returned. Asking again before telling returns the same points.
@@ -434,17 +480,25 @@ impl CmaEs {
                     .all(|(i, v)| *v >= lower[i] && *v <= upper[i])
             };
             let mut ys = Vec::with_capacity(self.p.lambda);
+            let mut zs = Some(Vec::with_capacity(self.p.lambda));
             for _ in 0..self.p.lambda {
                 let mut y = Vec::new();
                 let mut x = Vec::new();
+                let mut z = Vec::new();
                 for _ in 0..100 {
-                    y = self.transform(&self.normal(&mut rng));
+                    z = self.normal(&mut rng);
+                    y = self.transform(&z);
                     x = self.point(&y);
                     if inside(&x) {
                         break;
                     }
                 }
-                if !inside(&x) {
+                if inside(&x) {
+                    if let Some(zs) = zs.as_mut() {
+                        zs.push(z);
+                    }
+                } else {
+                    zs = None;
                     let clipped: Vec<f64> = x
                         .iter()
                         .enumerate()
@@ -458,7 +512,7 @@ impl CmaEs {
                 }
                 ys.push(y);
             }
-            self.pending = Some(ys);
+            self.pending = Some(Pending { ys, zs });
         }
         self.ask()
     }
@@ -474,19 +528,46 @@ impl CmaEs {
 
     /// `B (D ∘ z)`.
     fn transform(&self, z: &[f64]) -> Vec<f64> {
-        let n = self.n;
         match self.config.covariance {
             Covariance::Diagonal => z.iter().zip(&self.s.d).map(|(z, d)| z * d).collect(),
             Covariance::Full => {
                 let dz: Vec<f64> = z.iter().zip(&self.s.d).map(|(z, d)| z * d).collect();
-                (0..n)
-                    .map(|i| {
-                        let row = &self.s.b[i * n..(i + 1) * n];
-                        row.iter().zip(&dz).map(|(b, v)| b * v).sum()
-                    })
-                    .collect()
+                self.times_b(&dz)
             }
         }
+    }
+
+    /// `B v`, summed over j in order for every row (axpy over the columns of B, so the loop
+    /// vectorises without reordering any sum).
+    fn times_b(&self, v: &[f64]) -> Vec<f64> {
+        let n = self.n;
+        let mut y = vec![0.0; n];
+        // Four columns per pass over y (one load and store of y per four terms); each y_i
+        // still adds its terms in the order j = 0, 1, 2, ….
+        let quads = n / 4;
+        for q in 0..quads {
+            let j = 4 * q;
+            let (a0, a1, a2, a3) = (v[j], v[j + 1], v[j + 2], v[j + 3]);
+            let c0 = &self.bt[j * n..(j + 1) * n];
+            let c1 = &self.bt[(j + 1) * n..(j + 2) * n];
+            let c2 = &self.bt[(j + 2) * n..(j + 3) * n];
+            let c3 = &self.bt[(j + 3) * n..(j + 4) * n];
+            for i in 0..n {
+                let mut t = y[i];
+                t += c0[i] * a0;
+                t += c1[i] * a1;
+                t += c2[i] * a2;
+                t += c3[i] * a3;
+                y[i] = t;
+            }
+        }
+        for (j, &a) in v.iter().enumerate().skip(4 * quads) {
+            let col = &self.bt[j * n..(j + 1) * n];
+            for (yi, b) in y.iter_mut().zip(col) {
+                *yi += b * a;
+            }
+        }
+        y
     }
 
     /// `C^{-1/2} y = B D⁻¹ Bᵀ y`.
@@ -516,23 +597,28 @@ impl CmaEs {
     /// Propose λ points `m + σ B D z` of the current generation. Asking again before telling
     /// returns the same points.
     pub fn ask(&mut self) -> Vec<Vec<f64>> {
-        let ys: Vec<Vec<f64>> = match &self.pending {
-            Some(ys) => ys.clone(),
-            None => self.normals().iter().map(|z| self.transform(z)).collect(),
-        };
-        let xs = ys.iter().map(|y| self.point(y)).collect();
-        self.pending = Some(ys);
-        xs
+        if self.pending.is_none() {
+            let zs = self.normals();
+            let ys = self.transform_all(&zs);
+            self.pending = Some(Pending { ys, zs: Some(zs) });
+        }
+        let pending = self.pending.as_ref().expect("set above");
+        pending.ys.iter().map(|y| self.point(y)).collect()
+    }
+
+    /// The samples `y` (x = m + σ y) of the pending generation, if any.
+    pub(crate) fn pending_ys(&self) -> Option<&[Vec<f64>]> {
+        self.pending.as_ref().map(|p| p.ys.as_slice())
     }
 
     /// Update from the values of the points of the last [`CmaEs::ask`], in the same order
     /// (minimisation). Errors: no pending ask, a wrong length, a NaN (map NaN to +inf first
     /// to treat it as the worst).
     pub fn tell(&mut self, values: &[f64]) -> Result<()> {
-        let Some(ys) = self.pending.take() else {
+        let Some(pending) = self.pending.take() else {
             return Err(config_err("tell", "called without a pending ask"));
         };
-        self.tell_ys(ys, values)
+        self.tell_ys(pending, values)
     }
 
     /// Update from points of your own (for example repaired into bounds) and their values. The
@@ -565,26 +651,27 @@ impl CmaEs {
             );
         }
         self.pending = None;
-        self.tell_ys(ys, values)
+        self.tell_ys(Pending { ys, zs: None }, values)
     }
 
-    fn tell_ys(&mut self, ys: Vec<Vec<f64>>, values: &[f64]) -> Result<()> {
+    fn tell_ys(&mut self, pending: Pending, values: &[f64]) -> Result<()> {
         let lambda = self.p.lambda;
         if values.len() != lambda {
-            self.pending = Some(ys);
+            self.pending = Some(pending);
             return Err(Error::FitnessLength {
                 expected: lambda,
                 got: values.len(),
             });
         }
         if let Some(k) = values.iter().position(|v| v.is_nan()) {
-            self.pending = Some(ys);
+            self.pending = Some(pending);
             return Err(Error::NonFiniteFitness {
                 member: k,
                 generation: self.s.generation,
                 value: f32::NAN,
             });
         }
+        let Pending { ys, zs } = pending;
         let n = self.n;
         let nf = n as f64;
         let p = self.p.clone();
@@ -616,8 +703,22 @@ impl CmaEs {
             *m += self.s.sigma * y;
         }
 
-        // Step-size path and σ.
-        let cinv_yw = self.inv_sqrt(&yw);
+        // Step-size path and σ: C^{-1/2} ⟨y⟩ = B ⟨z⟩ when the samples are unrepaired.
+        let cinv_yw = match &zs {
+            Some(zs) => {
+                let mut zw = vec![0.0; n];
+                for (i, &k) in order[..p.mu].iter().enumerate() {
+                    for (a, z) in zw.iter_mut().zip(&zs[k]) {
+                        *a += p.weights[i] * z;
+                    }
+                }
+                match self.config.covariance {
+                    Covariance::Full => self.times_b(&zw),
+                    Covariance::Diagonal => zw,
+                }
+            }
+            None => self.inv_sqrt(&yw),
+        };
         let cs_fac = (p.cs * (2.0 - p.cs) * p.mueff).sqrt();
         for (ps, v) in self.s.ps.iter_mut().zip(&cinv_yw) {
             *ps = (1.0 - p.cs) * *ps + cs_fac * v;
@@ -638,8 +739,10 @@ impl CmaEs {
         for (i, &k) in order.iter().enumerate() {
             let w = p.weights[i];
             if w < 0.0 {
-                let z = self.inv_sqrt(&ys[k]);
-                let norm2: f64 = z.iter().map(|v| v * v).sum();
+                let norm2: f64 = match &zs {
+                    Some(zs) => zs[k].iter().map(|v| v * v).sum(),
+                    None => self.inv_sqrt(&ys[k]).iter().map(|v| v * v).sum(),
+                };
                 w_eff.push(w * nf / norm2.max(1e-300));
             } else {
                 w_eff.push(w);
@@ -661,28 +764,55 @@ impl CmaEs {
                 }
             }
             Covariance::Full => {
-                let c = &mut self.s.c;
-                for v in c.iter_mut() {
-                    *v *= decay;
-                }
+                // Row by row (rows in parallel for large problems): every entry sums its
+                // terms in the same order whatever the thread count.
                 let pc = &self.s.pc;
-                for i in 0..n {
-                    for j in 0..=i {
-                        c[i * n + j] += p.c1 * pc[i] * pc[j];
+                let terms: Vec<(f64, &[f64])> = order
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &k)| (p.cmu * w_eff[i], ys[k].as_slice()))
+                    .filter(|(w, _)| *w != 0.0)
+                    .collect();
+                let update_row = |a: usize, row: &mut [f64]| {
+                    for v in row.iter_mut() {
+                        *v *= decay;
                     }
-                }
-                for (i, &k) in order.iter().enumerate() {
-                    let w = p.cmu * w_eff[i];
-                    if w == 0.0 {
-                        continue;
+                    let lower = &mut row[..=a];
+                    for (j, cv) in lower.iter_mut().enumerate() {
+                        *cv += p.c1 * pc[a] * pc[j];
                     }
-                    let y = &ys[k];
-                    for a in 0..n {
-                        let wy = w * y[a];
-                        let row = &mut c[a * n..a * n + a + 1];
-                        for (b, cv) in row.iter_mut().enumerate() {
-                            *cv += wy * y[b];
+                    // Four samples per pass over the row, each entry still summing the terms
+                    // in sample order.
+                    let mut chunks = terms.chunks_exact(4);
+                    for t4 in &mut chunks {
+                        let (w0, y0) = (t4[0].0 * t4[0].1[a], t4[0].1);
+                        let (w1, y1) = (t4[1].0 * t4[1].1[a], t4[1].1);
+                        let (w2, y2) = (t4[2].0 * t4[2].1[a], t4[2].1);
+                        let (w3, y3) = (t4[3].0 * t4[3].1[a], t4[3].1);
+                        for (b, cv) in lower.iter_mut().enumerate() {
+                            let mut t = *cv;
+                            t += w0 * y0[b];
+                            t += w1 * y1[b];
+                            t += w2 * y2[b];
+                            t += w3 * y3[b];
+                            *cv = t;
                         }
+                    }
+                    for (w, y) in chunks.remainder() {
+                        let wy = w * y[a];
+                        for (cv, yb) in lower.iter_mut().zip(y.iter()) {
+                            *cv += wy * yb;
+                        }
+                    }
+                };
+                let c = &mut self.s.c;
+                if terms.len() * n * n >= PARALLEL_WORK {
+                    c.par_chunks_mut(n)
+                        .enumerate()
+                        .for_each(|(a, row)| update_row(a, row));
+                } else {
+                    for (a, row) in c.chunks_mut(n).enumerate() {
+                        update_row(a, row);
                     }
                 }
                 // Mirror the lower triangle.
@@ -752,6 +882,7 @@ impl CmaEs {
                         self.s.b[i * n + k] = eig.eigenvectors[(i, k)];
                     }
                 }
+                self.rebuild_bt();
             }
         }
     }
@@ -891,7 +1022,7 @@ impl Strategy for CmaStrategy {
         let lambda = self.es.population_size();
         // The pending samples are kept until told, so asking twice gives the same population.
         self.es.ask();
-        let ys = self.es.pending.as_ref().expect("ask sets pending");
+        let ys = self.es.pending_ys().expect("ask sets pending");
         let device = params.device();
         let mut noise = Vec::with_capacity(self.numels.len());
         let mut offset = 0;

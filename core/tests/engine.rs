@@ -946,7 +946,12 @@ fn ask_tell_equals_step() {
         stale = Some(pop);
     }
     let bits_of = |t: &Trainer| -> Vec<Vec<u32>> {
-        t.params().to_host().unwrap().iter().map(|v| bits(v)).collect()
+        t.params()
+            .to_host()
+            .unwrap()
+            .iter()
+            .map(|v| bits(v))
+            .collect()
     };
     assert_eq!(bits_of(&a), bits_of(&b));
     let e = b.tell(&stale.unwrap(), vec![0.0; 32]).unwrap_err();

@@ -118,7 +118,10 @@ impl Policy {
                     high: Vec::new(),
                 },
                 (Some(l), Some(h)) if l.len() == dout && h.len() == dout => {
-                    if l.iter().zip(&h).any(|(a, b)| !(a < b)) {
+                    if l.iter()
+                        .zip(&h)
+                        .any(|(a, b)| a.partial_cmp(b) != Some(std::cmp::Ordering::Less))
+                    {
                         return Err(PyValueError::new_err("`low` must be < `high` everywhere"));
                     }
                     Action::Tanh { low: l, high: h }

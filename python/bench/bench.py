@@ -1,0 +1,87 @@
+"""Python-side benchmarks, each measured side by side in one run.
+
+    pip install ./python cma          # cma (pycma) only for its column
+    python python/bench/bench.py [--eggroll target/release/eggroll]
+
+1. Ask/tell overhead per generation, N = 1000 members, d = 100 parameters: eggroll.Strategy
+   (EGGROLL on a 10×10 matrix and on a 100-vector, CMA-ES, sep-CMA-ES) next to pycma's
+   CMAEvolutionStrategy ask/tell with popsize 1000. The fitness computation is excluded.
+2. Policy.forward_population at N = 4096, 4-64-64-2, in members/s, next to the Rust-only
+   EGGROLL forward of the same network (`eggroll bench forward`, cached noise).
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import time
+import warnings
+
+import numpy as np
+
+import eggroll
+
+warnings.filterwarnings("ignore")
+ap = argparse.ArgumentParser()
+ap.add_argument("--eggroll", default="target/release/eggroll")
+ap.add_argument("--generations", type=int, default=30)
+a = ap.parse_args()
+N, D = 1000, 100
+
+
+def timed(ask, tell, fitness, gens):
+    ts = []
+    for g in range(gens + 3):
+        t0 = time.perf_counter()
+        pop = ask()
+        t1 = time.perf_counter()
+        f = fitness(pop)
+        t2 = time.perf_counter()
+        tell(pop, f)
+        t3 = time.perf_counter()
+        if g >= 3:
+            ts.append((t1 - t0) + (t3 - t2))
+    return statistics.median(ts) * 1e3
+
+
+print(f"## ask/tell overhead per generation, N = {N}, d = {D} (median ms, fitness excluded)")
+print("| strategy | ms/generation |")
+print("|---|---|")
+for kind, shape in [("eggroll", (10, 10)), ("eggroll", (D,)), ("simplees", (D,)),
+                    ("cmaes", (D,)), ("sep-cmaes", (D,))]:
+    es = eggroll.Strategy(kind, shapes={"w": shape}, population_size=N, sigma=0.1, seed=0)
+    ms = timed(lambda: es.ask(), lambda p, f: es.tell(f),
+               lambda pop: -np.sum(pop["w"].reshape(N, -1) ** 2, axis=1), a.generations)
+    print(f"| eggroll.Strategy({kind!r}, {shape}) | {ms:.3f} |", flush=True)
+try:
+    import cma
+    es = cma.CMAEvolutionStrategy(np.zeros(D), 0.1, {"popsize": N, "verbose": -9, "seed": 1})
+    ms = timed(lambda: es.ask(), lambda X, f: es.tell(X, f),
+               lambda X: [float(np.dot(x, x)) for x in X], max(5, a.generations // 3))
+    print(f"| pycma {cma.__version__} CMAEvolutionStrategy (popsize {N}) | {ms:.3f} |")
+except ImportError:
+    print("| pycma | not installed (pip install cma) |")
+
+print("\n## forward_population, N = 4096, 4-64-64-2 (members/s)")
+P = 4096
+policy = eggroll.Policy(sizes=[4, 64, 64, 2], action="none")
+es = eggroll.Strategy("eggroll", shapes=policy.shapes, init=policy.init(0), population_size=P,
+                      sigma=0.1, rank=1, seed=0)
+es.ask(materialize=False)
+obs = np.random.default_rng(0).normal(size=(P, 4)).astype(np.float32)
+for _ in range(5):
+    policy.forward_population(es, obs)
+rounds = []
+for _ in range(11):
+    t0 = time.perf_counter()
+    for _ in range(20):
+        policy.forward_population(es, obs)
+    rounds.append(20 * P / (time.perf_counter() - t0))
+py_rate = statistics.median(rounds)
+out = subprocess.run([a.eggroll, "bench", "forward", "--population", str(P), "--layers",
+                      "4,64,64,2", "--json"], check=True, capture_output=True, text=True).stdout
+rust = json.loads(out.strip().splitlines()[-1])
+print("| path | members/s | ratio |")
+print("|---|---|---|")
+print(f"| Rust-only EGGROLL forward (eggroll bench forward) | {rust['eggroll_members_per_s']:.3e} | 1 |")
+print(f"| Python Policy.forward_population | {py_rate:.3e} | "
+      f"{py_rate / rust['eggroll_members_per_s']:.2f} |")
