@@ -290,6 +290,47 @@ fn cmaes_trains_and_resumes_bit_identically() {
             "{strategy}"
         );
     }
+    // IPOP restarts behind the trainer: λ doubles when a run converges.
+    let tmp = tempfile::tempdir().unwrap();
+    let o = eggroll(&[
+        "train",
+        "sphere",
+        "--set",
+        "strategy=cmaes",
+        "--set",
+        "es.restarts=ipop",
+        "--set",
+        "problem.rows=3",
+        "--set",
+        "problem.cols=3",
+        "--population",
+        "8",
+        "--generations",
+        "300",
+        "--json",
+        "--quiet",
+        "--out",
+        tmp.path().join("ipop").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(last_json(&o)["population"], 16, "one restart doubled λ");
+    // Restarts are for the CMA-ES strategies only: an error naming the key, nothing created.
+    let out = tmp.path().join("bad");
+    let o = eggroll(&[
+        "train",
+        "sphere",
+        "--set",
+        "es.restarts=ipop",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("es.restarts"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
     // Full CMA-ES on 64×64 = 4096 parameters is refused before training, naming the way out.
     let o = eggroll(&[
         "train",

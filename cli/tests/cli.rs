@@ -1036,6 +1036,10 @@ fn readme_cli_reference_lists_every_flag() {
         vec!["dashboard"],
         vec!["policy", "forward"],
         vec!["bench", "forward"],
+        vec!["bench", "strategy"],
+        vec!["bbob", "eval"],
+        vec!["bbob", "run"],
+        vec!["bbob", "suite"],
         vec!["config", "show"],
         vec!["sample"],
     ] {

@@ -106,6 +106,127 @@ pub enum CmaStop {
     MaxIter,
 }
 
+/// Restart policy (CMA-ES methods only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Restarts {
+    /// One run.
+    #[default]
+    None,
+    /// IPOP (Auger & Hansen 2005): restart with twice the population each time.
+    Ipop,
+    /// BIPOP (Hansen 2009): interleave large-population IPOP runs and small-population runs
+    /// with a smaller σ, giving each regime about the same budget.
+    Bipop,
+}
+
+impl Restarts {
+    /// Parse `none`, `ipop`, `bipop`.
+    pub fn parse(name: &str) -> Result<Self> {
+        Ok(match name {
+            "none" => Restarts::None,
+            "ipop" => Restarts::Ipop,
+            "bipop" => Restarts::Bipop,
+            other => {
+                return Err(config_err(
+                    "restarts",
+                    format!("`{other}` is unknown; valid: none, ipop, bipop"),
+                ));
+            }
+        })
+    }
+}
+
+/// The IPOP/BIPOP bookkeeping shared by [`mod@crate::minimize`] and [`CmaStrategy`]: which λ
+/// and σ₀ the next run gets. IPOP doubles λ at every restart (up to `max_lambda`); BIPOP runs
+/// a small-population regime (λ = ⌊λ₀ (½ λ_large/λ₀)^{u²}⌋, σ₀·10^{−2u'}) whenever it has
+/// used fewer evaluations than the large one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestartSchedule {
+    policy: Restarts,
+    lambda_default: usize,
+    sigma0: f64,
+    max_lambda: usize,
+    lambda_large: usize,
+    budget_large: u64,
+    budget_small: u64,
+    current_large: bool,
+    restarts: usize,
+}
+
+impl RestartSchedule {
+    /// Before the first run (which uses λ₀ = `lambda_default` and `sigma0`).
+    pub fn new(policy: Restarts, lambda_default: usize, sigma0: f64, max_lambda: usize) -> Self {
+        Self {
+            policy,
+            lambda_default,
+            sigma0,
+            max_lambda: max_lambda.max(lambda_default),
+            lambda_large: lambda_default,
+            budget_large: 0,
+            budget_small: 0,
+            current_large: true,
+            restarts: 0,
+        }
+    }
+
+    /// Restarts so far.
+    pub fn restarts(&self) -> usize {
+        self.restarts
+    }
+
+    /// The run that just ended used `evals` evaluations: (λ, σ₀) of the next run, drawing
+    /// BIPOP's uniforms from `rng`.
+    pub fn next(&mut self, evals: u64, rng: &mut StdRng) -> (usize, f64) {
+        if self.current_large {
+            self.budget_large += evals;
+        } else {
+            self.budget_small += evals;
+        }
+        self.restarts += 1;
+        let l0 = self.lambda_default as f64;
+        if self.policy == Restarts::Bipop && self.budget_small < self.budget_large {
+            let u: f64 = rng.random();
+            let lam = (l0 * (0.5 * self.lambda_large as f64 / l0).powf(u * u))
+                .floor()
+                .max(2.0) as usize;
+            self.current_large = false;
+            (lam, self.sigma0 * 10f64.powf(-2.0 * rng.random::<f64>()))
+        } else {
+            self.lambda_large = self.lambda_large.saturating_mul(2).min(self.max_lambda);
+            self.current_large = true;
+            (self.lambda_large, self.sigma0)
+        }
+    }
+}
+
+crate::multiversion! {
+    /// `y_i ← (((y_i + c0_i a_0) + c1_i a_1) + c2_i a_2) + c3_i a_3` for `i < y.len()`: four
+    /// axpys in one pass, each entry adding its terms in order (the same bits at every SIMD
+    /// level).
+    fn axpy4(y: &mut [f64], c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], a: [f64; 4]) {
+        let n = y.len();
+        let (c0, c1, c2, c3) = (&c0[..n], &c1[..n], &c2[..n], &c3[..n]);
+        for i in 0..n {
+            let mut t = y[i];
+            t += c0[i] * a[0];
+            t += c1[i] * a[1];
+            t += c2[i] * a[2];
+            t += c3[i] * a[3];
+            y[i] = t;
+        }
+    }
+}
+
+crate::multiversion! {
+    /// `y_i ← y_i + c_i a` for `i < y.len()`.
+    fn axpy1(y: &mut [f64], c: &[f64], a: f64) {
+        for (yi, ci) in y.iter_mut().zip(c) {
+            *yi += ci * a;
+        }
+    }
+}
+
 /// The strategy parameters derived from n and λ (read them with [`CmaEs::parameters`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
@@ -552,20 +673,10 @@ impl CmaEs {
             let c1 = &self.bt[(j + 1) * n..(j + 2) * n];
             let c2 = &self.bt[(j + 2) * n..(j + 3) * n];
             let c3 = &self.bt[(j + 3) * n..(j + 4) * n];
-            for i in 0..n {
-                let mut t = y[i];
-                t += c0[i] * a0;
-                t += c1[i] * a1;
-                t += c2[i] * a2;
-                t += c3[i] * a3;
-                y[i] = t;
-            }
+            axpy4(&mut y, c0, c1, c2, c3, [a0, a1, a2, a3]);
         }
         for (j, &a) in v.iter().enumerate().skip(4 * quads) {
-            let col = &self.bt[j * n..(j + 1) * n];
-            for (yi, b) in y.iter_mut().zip(col) {
-                *yi += b * a;
-            }
+            axpy1(&mut y, &self.bt[j * n..(j + 1) * n], a);
         }
         y
     }
@@ -785,24 +896,16 @@ impl CmaEs {
                     // in sample order.
                     let mut chunks = terms.chunks_exact(4);
                     for t4 in &mut chunks {
-                        let (w0, y0) = (t4[0].0 * t4[0].1[a], t4[0].1);
-                        let (w1, y1) = (t4[1].0 * t4[1].1[a], t4[1].1);
-                        let (w2, y2) = (t4[2].0 * t4[2].1[a], t4[2].1);
-                        let (w3, y3) = (t4[3].0 * t4[3].1[a], t4[3].1);
-                        for (b, cv) in lower.iter_mut().enumerate() {
-                            let mut t = *cv;
-                            t += w0 * y0[b];
-                            t += w1 * y1[b];
-                            t += w2 * y2[b];
-                            t += w3 * y3[b];
-                            *cv = t;
-                        }
+                        let w = [
+                            t4[0].0 * t4[0].1[a],
+                            t4[1].0 * t4[1].1[a],
+                            t4[2].0 * t4[2].1[a],
+                            t4[3].0 * t4[3].1[a],
+                        ];
+                        axpy4(lower, t4[0].1, t4[1].1, t4[2].1, t4[3].1, w);
                     }
                     for (w, y) in chunks.remainder() {
-                        let wy = w * y[a];
-                        for (cv, yb) in lower.iter_mut().zip(y.iter()) {
-                            *cv += wy * yb;
-                        }
+                        axpy1(lower, y, w * y[a]);
                     }
                 };
                 let c = &mut self.s.c;
@@ -963,12 +1066,23 @@ pub struct CmaStrategy {
     es: CmaEs,
     numels: Vec<usize>,
     asked: Option<u64>,
+    restart: Option<RestartState>,
+}
+
+/// Restarts of a [`CmaStrategy`]: the schedule, where every run starts, the first run's config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RestartState {
+    schedule: RestartSchedule,
+    x0: Vec<f64>,
+    base: CmaConfig,
 }
 
 #[derive(Serialize, Deserialize)]
 struct CmaStrategyJson {
     config: CmaConfig,
     state: CmaState,
+    #[serde(default)]
+    restart: Option<RestartState>,
 }
 
 impl CmaStrategy {
@@ -983,7 +1097,51 @@ impl CmaStrategy {
             es: CmaEs::new(&x0, &config)?,
             numels: host.iter().map(Vec::len).collect(),
             asked: None,
+            restart: None,
         })
+    }
+
+    /// Restart (IPOP or BIPOP) whenever a local stopping criterion holds: every run starts
+    /// again at the initial parameters with a new seed, λ growing up to `max_lambda`. The
+    /// trainer keeps the best member seen across runs.
+    pub fn with_restarts(mut self, policy: Restarts, max_lambda: usize) -> Self {
+        self.restart = (policy != Restarts::None).then(|| RestartState {
+            schedule: RestartSchedule::new(
+                policy,
+                self.es.population_size(),
+                self.es.config.sigma0,
+                max_lambda,
+            ),
+            x0: self.es.mean().to_vec(),
+            base: self.es.config.clone(),
+        });
+        self
+    }
+
+    /// Restarts performed so far.
+    pub fn restarts(&self) -> usize {
+        self.restart.as_ref().map_or(0, |r| r.schedule.restarts())
+    }
+
+    /// After a tell: start the next run when the current one has converged.
+    fn maybe_restart(&mut self) -> Result<()> {
+        let Some(r) = self.restart.as_mut() else {
+            return Ok(());
+        };
+        if self.es.should_stop().is_none() {
+            return Ok(());
+        }
+        let k = r.schedule.restarts() as u64 + 1;
+        let mut rng = StdRng::seed_from_u64(r.base.seed ^ k.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let (lambda, sigma0) = r.schedule.next(self.es.evals(), &mut rng);
+        let config = CmaConfig {
+            population_size: lambda,
+            sigma0,
+            seed: r.base.seed.wrapping_add(k.wrapping_mul(0x1000_0001)),
+            ..r.base.clone()
+        };
+        self.es = CmaEs::new(&r.x0, &config)?;
+        Ok(())
     }
 
     /// The f64 search state.
@@ -1068,6 +1226,7 @@ impl Strategy for CmaStrategy {
         let values: Vec<f64> = fitness.iter().map(|&f| -f64::from(f)).collect();
         self.es.tell(&values)?;
         self.asked = None;
+        self.maybe_restart()?;
         let mean = self.es.mean();
         let update_norm = mean
             .iter()
@@ -1111,6 +1270,7 @@ impl Strategy for CmaStrategy {
         let json = serde_json::to_value(CmaStrategyJson {
             config: self.es.config.clone(),
             state: self.es.s.clone(),
+            restart: self.restart.clone(),
         })
         .map_err(|e| Error::Param {
             name: "cma state".into(),
@@ -1126,13 +1286,31 @@ impl Strategy for CmaStrategy {
             name: "cma state".into(),
             reason: e.to_string(),
         })?;
-        if j.config != self.es.config {
-            return Err(Error::Param {
-                name: "cma state".into(),
-                reason: "the checkpoint's CMA-ES config differs from this run's".into(),
-            });
-        }
-        self.es.load_state(j.state)?;
+        let mismatch = || Error::Param {
+            name: "cma state".into(),
+            reason: "the checkpoint's CMA-ES config (or restart policy) differs from this run's"
+                .into(),
+        };
+        // All or nothing: build the restored search aside, then swap it in.
+        let es = match (&self.restart, &j.restart) {
+            (None, None) if j.config == self.es.config => {
+                let mut es = self.es.clone();
+                es.load_state(j.state)?;
+                es
+            }
+            (Some(mine), Some(theirs))
+                if mine.base == theirs.base
+                    && mine.x0 == theirs.x0
+                    && j.config.covariance == mine.base.covariance =>
+            {
+                let mut es = CmaEs::new(&j.state.mean, &j.config)?;
+                es.load_state(j.state)?;
+                es
+            }
+            _ => return Err(mismatch()),
+        };
+        self.es = es;
+        self.restart = j.restart;
         self.asked = None;
         Ok(())
     }

@@ -17,7 +17,8 @@ use candle_core::{Device, Tensor};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 
-use crate::cmaes::{CmaConfig, CmaEs, CmaStop, Covariance, default_population};
+pub use crate::cmaes::Restarts;
+use crate::cmaes::{CmaConfig, CmaEs, CmaStop, Covariance, RestartSchedule, default_population};
 use crate::error::{Error, Result, config_err};
 use crate::optim::OptimizerConfig;
 use crate::params::Params;
@@ -63,37 +64,6 @@ impl Method {
             Method::Eggroll => "eggroll",
             Method::Simplees => "simplees",
         }
-    }
-}
-
-/// Restart policy (CMA-ES methods only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Restarts {
-    /// One run.
-    #[default]
-    None,
-    /// IPOP (Auger & Hansen 2005): restart with twice the population each time.
-    Ipop,
-    /// BIPOP (Hansen 2009): interleave large-population IPOP runs and small-population runs
-    /// with a smaller σ, giving each regime about the same budget.
-    Bipop,
-}
-
-impl Restarts {
-    /// Parse `none`, `ipop`, `bipop`.
-    pub fn parse(name: &str) -> Result<Self> {
-        Ok(match name {
-            "none" => Restarts::None,
-            "ipop" => Restarts::Ipop,
-            "bipop" => Restarts::Bipop,
-            other => {
-                return Err(config_err(
-                    "restarts",
-                    format!("`{other}` is unknown; valid: none, ipop, bipop"),
-                ));
-            }
-        })
     }
 }
 
@@ -410,44 +380,11 @@ fn run_cma<F: FnMut(&[f64]) -> f64>(
         opts.population_size
     };
     let mut rng = StdRng::seed_from_u64(opts.seed ^ 0x00b1_9a0b);
-    // BIPOP bookkeeping.
-    let mut large_runs = 0u32;
-    let mut budget_large = 0u64;
-    let mut budget_small = 0u64;
-    let mut restarts = 0usize;
-    let mut lambda = lambda_default;
+    let mut schedule = RestartSchedule::new(opts.restarts, lambda_default, sigma0, usize::MAX);
+    let (mut lam, mut sigma) = (lambda_default, sigma0);
+    let mut start = x0.to_vec();
     loop {
-        let (start, sigma, lam, regime_large) = if restarts == 0 {
-            (x0.to_vec(), sigma0, lambda_default, true)
-        } else {
-            let start = match opts.restart_region {
-                Some((lo, hi)) => (0..n).map(|_| rng.random_range(lo..hi)).collect(),
-                None => x0.to_vec(),
-            };
-            match opts.restarts {
-                Restarts::Bipop if budget_small < budget_large => {
-                    let u: f64 = rng.random();
-                    let lam_large = lambda_default as f64 * 2f64.powi(large_runs as i32);
-                    let lam = (lambda_default as f64
-                        * (0.5 * lam_large / lambda_default as f64).powf(u * u))
-                    .floor()
-                    .max(2.0) as usize;
-                    (
-                        start,
-                        sigma0 * 10f64.powf(-2.0 * rng.random::<f64>()),
-                        lam,
-                        false,
-                    )
-                }
-                _ => {
-                    lambda *= 2;
-                    (start, sigma0, lambda, true)
-                }
-            }
-        };
-        if regime_large && restarts > 0 {
-            large_runs += 1;
-        }
+        let restarts = schedule.restarts();
         let config = CmaConfig {
             population_size: lam,
             sigma0: sigma,
@@ -462,8 +399,10 @@ fn run_cma<F: FnMut(&[f64]) -> f64>(
                 BoundHandling::Repair if !t.lower.is_empty() => es.ask_bounded(&t.lower, &t.upper),
                 _ => es.ask(),
             };
-            let (points, vals) = t.evaluate(xs, es.generation())?;
-            es.tell_points(&points, &vals)?;
+            // The points evaluated are the points asked (repair resamples inside the box;
+            // the penalty is added to the value), so the update uses the exact samples.
+            let (_, vals) = t.evaluate(xs, es.generation())?;
+            es.tell(&vals)?;
             if let Some(stop) = t.done() {
                 return Ok(result(t, stop, restarts));
             }
@@ -471,16 +410,14 @@ fn run_cma<F: FnMut(&[f64]) -> f64>(
                 break s;
             }
         };
-        let used = t.evals - before;
-        if regime_large {
-            budget_large += used;
-        } else {
-            budget_small += used;
-        }
         if opts.restarts == Restarts::None || restarts >= opts.max_restarts {
             return Ok(result(t, Stop::Converged(local), restarts));
         }
-        restarts += 1;
+        start = match opts.restart_region {
+            Some((lo, hi)) => (0..n).map(|_| rng.random_range(lo..hi)).collect(),
+            None => x0.to_vec(),
+        };
+        (lam, sigma) = schedule.next(t.evals - before, &mut rng);
     }
 }
 

@@ -141,6 +141,8 @@ pub struct EsConfig {
     pub lr_schedule: Schedule,
     /// σ schedule.
     pub sigma_schedule: Schedule,
+    /// Restarts of CMA-ES (`cmaes`, `sep_cmaes` only): none, ipop or bipop.
+    pub restarts: crate::cmaes::Restarts,
 }
 
 impl Default for EsConfig {
@@ -159,6 +161,7 @@ impl Default for EsConfig {
             optimizer: OptimizerConfig::default(),
             lr_schedule: Schedule::Constant,
             sigma_schedule: Schedule::Constant,
+            restarts: crate::cmaes::Restarts::None,
         }
     }
 }

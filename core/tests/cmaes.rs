@@ -349,3 +349,94 @@ fn eggroll_and_simplees_minimize_the_same_closure() {
         assert!(r.f < 1e-2 * start, "{method:?}: {} from {start}", r.f);
     }
 }
+
+/// CMA-ES with IPOP restarts behind the Strategy trait: the Trainer drives it through
+/// restarts (λ doubles, the trainer keeps the best member), and a checkpoint taken after a
+/// restart resumes bit-identically.
+#[test]
+fn trainer_restarts_and_resumes_bit_identically() {
+    use candle_core::{Device, Tensor};
+    use eggroll_core::{
+        CmaStrategy, FnEvaluator, ParamView, Params, Restarts, StopCondition, Trainer,
+    };
+    let params = || {
+        Params::new()
+            .with("x", Tensor::full(2.5f32, 4, &Device::Cpu).unwrap())
+            .unwrap()
+    };
+
+    let make = || {
+        let p = params();
+        let s = CmaStrategy::new(
+            CmaConfig {
+                population_size: 8,
+                sigma0: 0.5,
+                seed: 11,
+                ..CmaConfig::default()
+            },
+            &p,
+        )
+        .unwrap()
+        .with_restarts(Restarts::Ipop, 64);
+        Trainer::new(s, p)
+    };
+    // Rastrigin in f32 (maximised as its negative).
+    let mut eval = FnEvaluator::new(|p: &ParamView| {
+        -p.values(0)
+            .iter()
+            .map(|&v| 10.0 + v * v - 10.0 * (std::f32::consts::TAU * v).cos())
+            .sum::<f32>()
+    });
+    let stop = |g| StopCondition {
+        max_generations: Some(g),
+        ..Default::default()
+    };
+    let mut straight = make();
+    let mut sizes = Vec::new();
+    for _ in 0..400 {
+        sizes.push(straight.strategy().population_size());
+        straight.step(&mut eval).unwrap();
+    }
+    assert!(
+        sizes.contains(&16),
+        "no restart within 400 generations: {sizes:?}"
+    );
+    let first_restart = sizes.iter().position(|&n| n == 16).unwrap() as u64;
+
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ck.safetensors");
+    let mut first = make();
+    first.run(&mut eval, &stop(first_restart + 3)).unwrap();
+    first.save_checkpoint(&ck).unwrap();
+    let mut resumed = make();
+    resumed.load_checkpoint(&ck).unwrap();
+    assert_eq!(resumed.strategy().population_size(), 16);
+    resumed.run(&mut eval, &stop(400)).unwrap();
+    let bits = |t: &Trainer| -> Vec<u32> {
+        t.params().to_host().unwrap()[0]
+            .iter()
+            .map(|v| v.to_bits())
+            .collect()
+    };
+    assert_eq!(bits(&straight), bits(&resumed));
+    assert_eq!(
+        straight.best().unwrap().fitness,
+        resumed.best().unwrap().fitness
+    );
+    // Without restarts configured, a checkpoint with restarts is refused.
+    let p = params();
+    let mut plain = Trainer::new(
+        CmaStrategy::new(
+            CmaConfig {
+                population_size: 8,
+                sigma0: 0.5,
+                seed: 11,
+                ..CmaConfig::default()
+            },
+            &p,
+        )
+        .unwrap(),
+        p,
+    );
+    assert!(plain.load_checkpoint(&ck).is_err());
+}

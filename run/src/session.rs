@@ -188,6 +188,16 @@ impl RunReport {
 
 /// Build the strategy named by the config.
 pub fn build_strategy(config: &RunConfig, params: &Params) -> Result<Box<dyn Strategy>> {
+    let cma = matches!(
+        config.strategy,
+        StrategyKind::Cmaes | StrategyKind::SepCmaes
+    );
+    if !cma && config.es.restarts != eggroll_core::Restarts::None {
+        return Err(Error::Config {
+            key: "es.restarts".into(),
+            reason: "applies to strategy = \"cmaes\" or \"sep_cmaes\" only".into(),
+        });
+    }
     Ok(match config.strategy {
         StrategyKind::Eggroll => Box::new(Eggroll::new(config.es.clone(), params)?),
         StrategyKind::SimpleEs => Box::new(SimpleEs::new(config.es.clone(), params)?),
@@ -197,16 +207,20 @@ pub fn build_strategy(config: &RunConfig, params: &Params) -> Result<Box<dyn Str
             } else {
                 Covariance::Diagonal
             };
-            Box::new(CmaStrategy::new(
-                CmaConfig {
-                    population_size: config.es.population_size,
-                    sigma0: f64::from(config.es.sigma),
-                    seed: config.es.seed,
-                    covariance,
-                    active: true,
-                },
-                params,
-            )?)
+            Box::new(
+                CmaStrategy::new(
+                    CmaConfig {
+                        population_size: config.es.population_size,
+                        sigma0: f64::from(config.es.sigma),
+                        seed: config.es.seed,
+                        covariance,
+                        active: true,
+                    },
+                    params,
+                )?
+                // λ grows at most 8-fold: the memory check before the run assumed λ₀.
+                .with_restarts(config.es.restarts, 8 * config.es.population_size),
+            )
         }
     })
 }
