@@ -1,5 +1,6 @@
 //! Composition: `Sequential` and the residual block `x + f(x)`.
 
+use candle_core::Tensor;
 use eggroll_core::Result;
 use rayon::prelude::*;
 
@@ -86,6 +87,13 @@ impl Sequential {
 }
 
 impl Module for Sequential {
+    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
+        let mut y = x.clone();
+        for l in &self.layers {
+            y = l.forward_tensor(&y, params)?;
+        }
+        Ok(y)
+    }
     fn label(&self) -> String {
         format!("sequential of {}", self.layers.len())
     }
@@ -124,6 +132,9 @@ pub fn residual<M: Module>(inner: M) -> Residual<M> {
 }
 
 impl<M: Module> Module for Residual<M> {
+    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
+        Ok((x + self.inner.forward_tensor(x, params)?)?)
+    }
     fn label(&self) -> String {
         format!("residual around {}", self.inner.label())
     }

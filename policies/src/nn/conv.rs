@@ -2,6 +2,7 @@
 //! lowered by im2col to the population matrix product of [`super::Linear`]: the kernel is the
 //! `out × (in·kh·kw)` matrix that gets low-rank noise.
 
+use candle_core::Tensor;
 use eggroll_core::Result;
 use rayon::prelude::*;
 
@@ -143,6 +144,13 @@ impl Conv2d {
 }
 
 impl Module for Conv2d {
+    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
+        let y = x.conv2d(&params[self.weight.index], self.padding, self.stride, 1, 1)?;
+        Ok(match &self.bias {
+            Some(b) => y.broadcast_add(&params[b.index].reshape((1, self.cout, 1, 1))?)?,
+            None => y,
+        })
+    }
     fn label(&self) -> String {
         format!("conv2d {}", self.name)
     }

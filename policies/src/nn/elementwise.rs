@@ -1,5 +1,6 @@
 //! Layers without parameters: activations, `Flatten`, max and average pooling.
 
+use candle_core::Tensor;
 use eggroll_core::Result;
 use rayon::prelude::*;
 
@@ -48,6 +49,13 @@ impl ActKind {
 }
 
 impl Module for Activation {
+    fn forward_tensor(&self, x: &Tensor, _: &[Tensor]) -> Result<Tensor> {
+        Ok(match self.0 {
+            ActKind::Tanh => x.tanh()?,
+            ActKind::Relu => x.relu()?,
+            ActKind::Gelu => x.gelu()?,
+        })
+    }
     fn label(&self) -> String {
         format!("{:?}", self.0).to_lowercase()
     }
@@ -77,6 +85,9 @@ pub fn flatten() -> Flatten {
 }
 
 impl Module for Flatten {
+    fn forward_tensor(&self, x: &Tensor, _: &[Tensor]) -> Result<Tensor> {
+        Ok(x.flatten_from(1)?)
+    }
     fn label(&self) -> String {
         "flatten".into()
     }
@@ -129,6 +140,33 @@ pub fn avg_pool2d(k: usize, stride: usize) -> Pool2d {
 }
 
 impl Module for Pool2d {
+    fn forward_tensor(&self, x: &Tensor, _: &[Tensor]) -> Result<Tensor> {
+        let (k, s) = (self.k, self.stride);
+        if k == s && self.kind == PoolKind::Avg {
+            return Ok(x.avg_pool2d_with_stride((k, k), (s, s))?);
+        }
+        // candle's pooling has no backward for overlapping windows, and its max-pool backward
+        // scales the gradient by 1/k² (checked against finite differences in tests/nn.rs):
+        // the k² strided views of the input, reduced elementwise.
+        let (_, _, h, w) = x.dims4()?;
+        let (ho, wo) = ((h - k) / s + 1, (w - k) / s + 1);
+        let idx = |off: usize, n: usize| -> Result<Tensor> {
+            let v: Vec<u32> = (0..n).map(|i| (off + i * s) as u32).collect();
+            Ok(Tensor::from_vec(v, n, x.device())?)
+        };
+        let mut views = Vec::with_capacity(k * k);
+        for dy in 0..k {
+            let rows = x.index_select(&idx(dy, ho)?, 2)?;
+            for dx in 0..k {
+                views.push(rows.index_select(&idx(dx, wo)?, 3)?);
+            }
+        }
+        let stacked = Tensor::stack(&views, 0)?;
+        Ok(match self.kind {
+            PoolKind::Max => stacked.max(0)?,
+            PoolKind::Avg => stacked.mean(0)?,
+        })
+    }
     fn label(&self) -> String {
         format!(
             "{:?}_pool2d(k={}, stride={})",

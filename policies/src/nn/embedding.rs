@@ -1,6 +1,7 @@
 //! `Embedding` (PyTorch's `nn.Embedding`, table `V × d`): token `t` of a member reads row `t`
 //! of `table + σ s A Bᵀ / √r`, i.e. `table[t] + σ s (A[t] · Bᵀ) / √r` — `r·d` work per token.
 
+use candle_core::Tensor;
 use eggroll_core::population::HostData;
 use eggroll_core::{Noise, Result};
 use rayon::prelude::*;
@@ -33,6 +34,13 @@ pub fn embedding(vb: &Vb, vocab: usize, dim: usize) -> Result<Embedding> {
 }
 
 impl Module for Embedding {
+    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
+        let (b, t) = x.dims2()?;
+        let ids = x.flatten_all()?.to_dtype(candle_core::DType::U32)?;
+        Ok(params[self.weight.index]
+            .index_select(&ids, 0)?
+            .reshape((b, t, self.dim))?)
+    }
     fn label(&self) -> String {
         format!("embedding {}", self.name)
     }

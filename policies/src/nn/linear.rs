@@ -1,6 +1,7 @@
 //! `Linear`: `y = x Wᵀ + b` (PyTorch's `nn.Linear`, weight `out × in`), and the population
 //! matrix product that [`super::Conv2d`] shares.
 
+use candle_core::Tensor;
 use eggroll_core::population::HostData;
 use eggroll_core::{Error, Noise, Pairing, Result};
 use rayon::prelude::*;
@@ -38,6 +39,14 @@ pub fn linear(vb: &Vb, inputs: usize, outputs: usize, bias: bool) -> Result<Line
 }
 
 impl Module for Linear {
+    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
+        let w = &params[self.weight.index];
+        let y = x.broadcast_matmul(&w.t()?)?;
+        Ok(match &self.bias {
+            Some(b) => y.broadcast_add(&params[b.index])?,
+            None => y,
+        })
+    }
     fn label(&self) -> String {
         format!("linear {}", self.name)
     }

@@ -55,7 +55,7 @@ pub use sequence::{
     CausalSelfAttention, MinGru, PosEmbedding, causal_self_attention, min_gru, pos_embedding,
 };
 
-use candle_core::Device;
+use candle_core::{Device, Tensor};
 use eggroll_core::population::HostData;
 use eggroll_core::{Error, Noise, Params, Population, Result};
 
@@ -177,6 +177,17 @@ pub trait Module: Send + Sync {
     fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>>;
     /// The output of every row, each with its member's perturbed parameters.
     fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act>;
+    /// The plain (unperturbed) forward as candle ops on a batch `x` of shape
+    /// `[batch, …row shape]`, reading parameter `i` from `params[i]` (declaration order).
+    /// Every op has a backward, so candle's autograd (`Var`, `backward`) trains the very same
+    /// model definition ([`Model::forward_tensor`]). The default is an error: a user module
+    /// without it cannot be trained by backprop.
+    fn forward_tensor(&self, _x: &Tensor, _params: &[Tensor]) -> Result<Tensor> {
+        Err(Error::Param {
+            name: self.label(),
+            reason: "this module has no differentiable forward (Module::forward_tensor)".into(),
+        })
+    }
     /// The output of every member in `members` on the same rows `x` (member-major: rows
     /// `i·x.rows ..` belong to `members[i]`); `ctx.members` is not used. Layers whose input
     /// product can be shared across members (`Linear`, `Conv2d`) compute it once.
@@ -212,6 +223,9 @@ impl Module for Box<dyn Module> {
     }
     fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act> {
         (**self).forward(x, ctx)
+    }
+    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
+        (**self).forward_tensor(x, params)
     }
     fn forward_shared(&self, x: &Act, members: &[u32], ctx: &Ctx<'_>) -> Result<Act> {
         (**self).forward_shared(x, members, ctx)
@@ -296,6 +310,47 @@ impl Model {
             .iter()
             .map(|d| d.shape.iter().product::<usize>())
             .sum()
+    }
+
+    /// The plain forward of a batch `x` (`[batch, …input shape]`) as candle ops, with
+    /// `params` in declaration order (e.g. `Var`s as tensors): differentiable, for training
+    /// the same model by backprop. Equals [`Model::forward`] without a population.
+    ///
+    /// ```
+    /// use candle_core::{Device, Tensor, Var};
+    /// use eggroll_policies::nn::{Model, Vb, linear, relu, seq};
+    /// let vb = Vb::new();
+    /// let net = seq().add(linear(&vb.pp("fc1"), 3, 8, true).unwrap()).add(relu())
+    ///     .add(linear(&vb.pp("fc2"), 8, 2, true).unwrap());
+    /// let model = Model::new(net, &vb, &[3]).unwrap();
+    /// let vars: Vec<Var> = model.init(0, &Device::Cpu).unwrap().iter()
+    ///     .map(|p| Var::from_tensor(p.tensor()).unwrap()).collect();
+    /// let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+    /// let x = Tensor::ones((4, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
+    /// let loss = model.forward_tensor(&x, &ts).unwrap().sqr().unwrap().sum_all().unwrap();
+    /// let grads = loss.backward().unwrap();
+    /// assert!(grads.get(&vars[0]).is_some());
+    /// ```
+    pub fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
+        if params.len() != self.decls.len() {
+            return Err(Error::Param {
+                name: "params".into(),
+                reason: format!(
+                    "{} tensors, the model declares {}",
+                    params.len(),
+                    self.decls.len()
+                ),
+            });
+        }
+        let mut want = vec![x.dim(0)?];
+        want.extend(&self.input);
+        if x.dims() != want.as_slice() {
+            return Err(shape_err(
+                &self.root.label(),
+                format!("takes a batch of shape {want:?}, got {:?}", x.dims()),
+            ));
+        }
+        self.root.forward_tensor(x, params)
     }
 
     /// Initial parameters (PyTorch's default initialisations, drawn from `seed`).

@@ -2,6 +2,7 @@
 //! `weight`/`bias`, `nn.RMSNorm` with `weight`); their gains and biases are vectors and get
 //! full noise per member.
 
+use candle_core::Tensor;
 use eggroll_core::Result;
 use rayon::prelude::*;
 
@@ -43,6 +44,23 @@ pub fn rms_norm(vb: &Vb, dim: usize) -> Result<Norm> {
 }
 
 impl Module for Norm {
+    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
+        let last = x.rank() - 1;
+        let eps = f64::from(self.eps);
+        let n = if self.rms {
+            let ms = x.sqr()?.mean_keepdim(last)?;
+            x.broadcast_div(&(ms + eps)?.sqrt()?)?
+        } else {
+            let c = x.broadcast_sub(&x.mean_keepdim(last)?)?;
+            let var = c.sqr()?.mean_keepdim(last)?;
+            c.broadcast_div(&(var + eps)?.sqrt()?)?
+        };
+        let y = n.broadcast_mul(&params[self.weight.index])?;
+        Ok(match &self.bias {
+            Some(b) => y.broadcast_add(&params[b.index])?,
+            None => y,
+        })
+    }
     fn label(&self) -> String {
         format!(
             "{} {}",

@@ -1,6 +1,7 @@
 //! Sequence layers over rows of shape `[T, d]`: causal multi-head self-attention (Q/K/V/O as
 //! population [`Linear`]s), a minGRU scanned over time, and a learned positional embedding.
 
+use candle_core::Tensor;
 use eggroll_core::Result;
 use rayon::prelude::*;
 
@@ -39,6 +40,33 @@ pub fn causal_self_attention(vb: &Vb, dim: usize, heads: usize) -> Result<Causal
 }
 
 impl Module for CausalSelfAttention {
+    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
+        let (b, t, d) = x.dims3()?;
+        let (h, dh) = (self.heads, self.dim / self.heads);
+        let split = |y: Tensor| -> Result<Tensor> {
+            Ok(y.reshape((b, t, h, dh))?.transpose(1, 2)?.contiguous()?)
+        };
+        let q = split(self.q.forward_tensor(x, params)?)?;
+        let k = split(self.k.forward_tensor(x, params)?)?;
+        let v = split(self.v.forward_tensor(x, params)?)?;
+        let scores = (q.matmul(&k.t()?)? * (1.0 / (dh as f64).sqrt()))?;
+        let mask: Vec<f32> = (0..t * t)
+            .map(|i| {
+                if i % t > i / t {
+                    f32::NEG_INFINITY
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mask = Tensor::from_vec(mask, (t, t), x.device())?.to_dtype(scores.dtype())?;
+        let scores = scores.broadcast_add(&mask)?;
+        let max = scores.max_keepdim(3)?;
+        let e = scores.broadcast_sub(&max)?.exp()?;
+        let p = e.broadcast_div(&e.sum_keepdim(3)?)?;
+        let mixed = p.matmul(&v)?.transpose(1, 2)?.reshape((b, t, d))?;
+        self.o.forward_tensor(&mixed, params)
+    }
     fn label(&self) -> String {
         format!("attention {}", self.name)
     }
@@ -134,6 +162,21 @@ pub fn min_gru(vb: &Vb, inputs: usize, hidden: usize) -> Result<MinGru> {
 }
 
 impl Module for MinGru {
+    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
+        let zl = self.z.forward_tensor(x, params)?;
+        let z = (zl.neg()?.exp()? + 1.0)?.recip()?;
+        let c = self.h.forward_tensor(x, params)?;
+        let mut h = Tensor::zeros((b, self.hidden), x.dtype(), x.device())?;
+        let mut out = Vec::with_capacity(t);
+        for step in 0..t {
+            let g = z.narrow(1, step, 1)?.squeeze(1)?;
+            let cs = c.narrow(1, step, 1)?.squeeze(1)?;
+            h = ((g.affine(-1.0, 1.0)? * &h)? + (g * cs)?)?;
+            out.push(h.clone());
+        }
+        Ok(Tensor::stack(&out, 1)?)
+    }
     fn label(&self) -> String {
         format!("min_gru {}", self.name)
     }
@@ -191,6 +234,11 @@ pub fn pos_embedding(vb: &Vb, max_len: usize, dim: usize) -> Result<PosEmbedding
 }
 
 impl Module for PosEmbedding {
+    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
+        let t = x.dim(1)?;
+        let table = params[self.weight.index].narrow(0, 0, t)?;
+        Ok(x.broadcast_add(&table.unsqueeze(0)?)?)
+    }
     fn label(&self) -> String {
         format!("pos_embedding {}", self.name)
     }
