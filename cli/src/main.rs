@@ -6,6 +6,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bbob;
+mod compare;
 mod device;
 #[cfg(feature = "mpi")]
 mod distributed;
@@ -88,6 +89,9 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// EGGROLL against backprop: every (model, method) pair trains MNIST for the same wall-clock
+    /// budget; a table and accuracy curves.
+    Compare(compare::CompareArgs),
     /// The bbob benchmark suite (COCO's 24 noiseless functions): evaluate, run a strategy,
     /// run a suite.
     Bbob {
@@ -389,6 +393,7 @@ fn main() -> ExitCode {
         } => eval::forward(&policy, &input),
         Command::Dashboard(d) => dashboard(d),
         Command::Bbob { command } => bbob::main(command),
+        Command::Compare(a) => compare::main(&a),
         Command::Sample {
             policy,
             prompt,

@@ -133,7 +133,9 @@ fn accuracy_by(
 
 /// The generation's shared batch: `batch` image indices drawn from `(seed, generation)` and
 /// their pixels written into `x`.
-fn draw_batch(
+/// The training batch of `generation` (images into `x`, row-major pixels in [0, 1]; returns
+/// their indices): every evaluator and the backprop baseline draw batches this way.
+pub fn draw_batch(
     data: &Dataset,
     seed: u64,
     generation: u64,
@@ -319,4 +321,36 @@ pub fn cnn(rows: usize, cols: usize, channels: &[usize]) -> Result<crate::nn::Mo
         .add(flatten())
         .add(linear(&vb.pp("head"), flat, 10, true)?);
     Model::new(net, &vb, &[1, rows, cols])
+}
+
+/// A small transformer for MNIST that reads an image as `rows` tokens of `cols` pixels: a
+/// linear embedding `cols → dim` with a learned positional embedding, one pre-RMSNorm block
+/// (causal self-attention with `heads` heads, then a GELU MLP of width `2·dim`), both residual,
+/// then flatten and a linear layer to 10 digits. Names: `embed`, `pos`, `block.attn_norm`,
+/// `block.attn`, `block.mlp_norm`, `block.fc1`, `block.fc2`, `head`.
+pub fn transformer(rows: usize, cols: usize, dim: usize, heads: usize) -> Result<crate::nn::Model> {
+    use crate::nn::{
+        Model, Vb, causal_self_attention, flatten, gelu, linear, pos_embedding, residual,
+        rms_norm, seq,
+    };
+    let vb = Vb::new();
+    let blk = vb.pp("block");
+    let net = seq()
+        .add(linear(&vb.pp("embed"), cols, dim, true)?)
+        .add(pos_embedding(&vb.pp("pos"), rows, dim)?)
+        .add(residual(
+            seq()
+                .add(rms_norm(&blk.pp("attn_norm"), dim)?)
+                .add(causal_self_attention(&blk.pp("attn"), dim, heads)?),
+        ))
+        .add(residual(
+            seq()
+                .add(rms_norm(&blk.pp("mlp_norm"), dim)?)
+                .add(linear(&blk.pp("fc1"), dim, 2 * dim, true)?)
+                .add(gelu())
+                .add(linear(&blk.pp("fc2"), 2 * dim, dim, true)?),
+        ))
+        .add(flatten())
+        .add(linear(&vb.pp("head"), rows * dim, 10, true)?);
+    Model::new(net, &vb, &[rows, cols])
 }

@@ -165,97 +165,23 @@ pub fn suite(
 /// against log10(evaluations / d), one line per dimension.
 fn plot_ecdf(dir: &Path, results: &[RunResult], spec: &SuiteSpec) -> Result<()> {
     let x_max = (spec.budget_per_dim as f64).log10().max(1.0);
-    let curves: Vec<(usize, Vec<(f64, f64)>)> = spec
-        .dims
-        .iter()
-        .map(|&d| (d, experiment::ecdf(results, d, x_max)))
-        .collect();
     let title = format!(
         "{} on bbob f{}–f{}: runtime distribution (51 targets 1e2…1e-8)",
         spec.method.name(),
         spec.functions.first().copied().unwrap_or(1),
         spec.functions.last().copied().unwrap_or(24)
     );
-    let text = crate::artifacts::ensure_font();
-    for (name, svg) in [("ecdf.png", false), ("ecdf.svg", true)] {
-        let path = dir.join(name);
-        let tmp = dir.join(format!(".{name}.tmp.{}", if svg { "svg" } else { "png" }));
-        {
-            use plotters::prelude::*;
-            if svg {
-                let root = SVGBackend::new(&tmp, (900, 560)).into_drawing_area();
-                draw_ecdf(root, &curves, x_max, &title, text, &path)?;
-            } else {
-                let root = BitMapBackend::new(&tmp, (900, 560)).into_drawing_area();
-                draw_ecdf(root, &curves, x_max, &title, text, &path)?;
-            }
-        }
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    crate::plot::LineChart {
+        title: &title,
+        x_desc: "log10(evaluations / dimension)",
+        y_desc: "fraction of function-target pairs",
+        x_range: (0.0, x_max),
+        y_range: (0.0, 1.0),
+        series: spec
+            .dims
+            .iter()
+            .map(|&d| (format!("{d}-D"), experiment::ecdf(results, d, x_max)))
+            .collect(),
     }
-    Ok(())
-}
-
-fn draw_ecdf<DB: plotters::prelude::DrawingBackend>(
-    root: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
-    curves: &[(usize, Vec<(f64, f64)>)],
-    x_max: f64,
-    title: &str,
-    text: bool,
-    path: &Path,
-) -> Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    use plotters::prelude::*;
-    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Plot {
-        path: path.to_path_buf(),
-        reason: format!("{e:?}"),
-    };
-    root.fill(&WHITE).map_err(e)?;
-    let mut builder = ChartBuilder::on(&root);
-    builder.margin(16);
-    if text {
-        builder
-            .caption(title, ("sans-serif", 18))
-            .x_label_area_size(40)
-            .y_label_area_size(56);
-    }
-    let mut chart = builder
-        .build_cartesian_2d(0.0..x_max, 0.0..1.0)
-        .map_err(e)?;
-    if text {
-        chart
-            .configure_mesh()
-            .x_desc("log10(evaluations / dimension)")
-            .y_desc("fraction of function-target pairs")
-            .draw()
-            .map_err(e)?;
-    } else {
-        chart.configure_mesh().draw().map_err(e)?;
-    }
-    for (k, (d, points)) in curves.iter().enumerate() {
-        let color = Palette99::pick(k).to_rgba();
-        let series = chart
-            .draw_series(LineSeries::new(
-                points.iter().copied(),
-                color.stroke_width(2),
-            ))
-            .map_err(e)?;
-        if text {
-            series
-                .label(format!("{d}-D"))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
-        }
-    }
-    if text {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(e)?;
-    }
-    root.present().map_err(e)?;
-    Ok(())
+    .write(dir, "ecdf")
 }

@@ -16,11 +16,13 @@
 
 pub mod artifacts;
 pub mod bbob;
+pub mod compare;
 pub mod config;
 mod dir;
 mod error;
 pub mod limits;
 pub mod observers;
+pub mod plot;
 pub mod policy;
 pub mod session;
 pub mod task;

@@ -1,0 +1,102 @@
+//! `eggroll compare`: parse, call `eggroll_run::compare`, print.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use eggroll_run::compare::{CompareSpec, METHODS, MODELS, Objective, parse_names, run, table};
+
+/// Arguments of `eggroll compare`.
+#[derive(clap::Args)]
+pub struct CompareArgs {
+    /// The task (mnist).
+    #[arg(long, default_value = "mnist")]
+    task: String,
+    /// Models: mlp, cnn, transformer (comma-separated).
+    #[arg(long, default_value = "mlp,cnn,transformer")]
+    models: String,
+    /// Methods: eggroll, simplees, sgd, adam (comma-separated).
+    #[arg(long, default_value = "eggroll,simplees,sgd,adam")]
+    methods: String,
+    /// Seconds of training per (model, method) pair (test evaluations excluded).
+    #[arg(long, default_value_t = 120.0, allow_negative_numbers = true)]
+    budget_s: f64,
+    /// What the ES methods maximise: log_likelihood, or accuracy (the bandit reward, which
+    /// backprop cannot differentiate; it keeps the cross-entropy).
+    #[arg(long, default_value = "log_likelihood")]
+    objective: String,
+    /// Seed.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    seed: u64,
+    /// Test evaluations along each run.
+    #[arg(long, default_value_t = 12, allow_negative_numbers = true)]
+    eval_points: usize,
+    /// MNIST directory (else EGGROLL_MNIST_DIR, else data/mnist).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Output directory (default runs/compare-TIMESTAMP); a non-empty one is refused unless
+    /// --force (which moves its contents aside).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// See --out.
+    #[arg(long)]
+    force: bool,
+    /// Print all rows as one JSON line last.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn main(a: &CompareArgs) -> Result<()> {
+    if a.task != "mnist" {
+        bail!("--task `{}`: compare runs on mnist", a.task);
+    }
+    let spec = CompareSpec {
+        models: parse_names("--models", &a.models, &MODELS)?,
+        methods: parse_names("--methods", &a.methods, &METHODS)?,
+        budget_s: a.budget_s,
+        seed: a.seed,
+        objective: match a.objective.as_str() {
+            "log_likelihood" => Objective::LogLikelihood,
+            "accuracy" => Objective::Accuracy,
+            other => bail!("--objective `{other}` is unknown; valid: log_likelihood, accuracy"),
+        },
+        data_dir: a.data_dir.clone(),
+        eval_points: a.eval_points.clamp(1, 1000),
+    };
+    if !(spec.budget_s > 0.0 && spec.budget_s.is_finite()) {
+        bail!("--budget-s {}: must be > 0", spec.budget_s);
+    }
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| eggroll_run::default_dir("compare"));
+    let quiet = a.json;
+    let rows = run(&spec, &out, a.force, |r| {
+        if !quiet {
+            match (&r.test_accuracy, &r.error) {
+                (Some(acc), _) => eprintln!(
+                    "{} {}: test accuracy {acc:.4} after {} steps, {:.1} s",
+                    r.model, r.method, r.steps, r.wall_s
+                ),
+                (None, e) => eprintln!("{} {}: failed: {}", r.model, r.method, e.as_deref().unwrap_or("?")),
+            }
+        }
+    })?;
+    if a.json {
+        let rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::to_value(r).expect("plain struct");
+                v.as_object_mut().expect("object").remove("curve");
+                v
+            })
+            .collect();
+        println!("{}", serde_json::json!({ "out": out, "rows": rows }));
+    } else {
+        println!("{}", table(&rows, spec.budget_s));
+        println!(
+            "wrote {}/{{results.jsonl, results.md, accuracy_vs_time.png/svg, accuracy_vs_forward_passes.png/svg}}",
+            out.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,436 @@
+//! `eggroll compare`: one model definition, two trainers. Every (model, method) pair trains
+//! MNIST for the same wall-clock budget on the same thread pool — EGGROLL and SimpleES through
+//! the population forward, SGD and AdamW (candle-nn) by backprop through the same layers'
+//! differentiable forward ([`eggroll_policies::nn::Model::forward_tensor`]) — and is scored on
+//! the test set along the way. The directory gets `results.jsonl`, `results.md` and the plots
+//! `accuracy_vs_time` and `accuracy_vs_forward_passes` (png and svg).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::Optimizer;
+use eggroll_core::{
+    Eggroll, EsConfig, Evaluator, OptimizerConfig, Params, SimpleEs, Strategy, Trainer,
+};
+use eggroll_envs::mnist::{Dataset, Split, mnist_dir};
+use eggroll_policies::mnist::{
+    MnistEvaluator, MnistFitness, ModelMnistEvaluator, accuracy, cnn, draw_batch, model_accuracy,
+    transformer,
+};
+use eggroll_policies::nn::Model;
+use eggroll_policies::{Activation, MlpConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::dir::RunDir;
+use crate::error::{Error, Result, io};
+
+/// The models compared.
+pub const MODELS: [&str; 3] = ["mlp", "cnn", "transformer"];
+/// The methods compared.
+pub const METHODS: [&str; 4] = ["eggroll", "simplees", "sgd", "adam"];
+
+/// What the ES methods maximise (backprop always minimises the cross-entropy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// The mean log-likelihood of the true label (the negative of backprop's loss).
+    LogLikelihood,
+    /// The accuracy on the batch itself (the bandit reward; not differentiable, so backprop
+    /// still trains on the cross-entropy surrogate).
+    Accuracy,
+}
+
+/// A comparison's settings.
+#[derive(Debug, Clone)]
+pub struct CompareSpec {
+    /// Models (from [`MODELS`]).
+    pub models: Vec<String>,
+    /// Methods (from [`METHODS`]).
+    pub methods: Vec<String>,
+    /// Wall-clock seconds of training per pair (test evaluations excluded).
+    pub budget_s: f64,
+    /// Seed.
+    pub seed: u64,
+    /// ES objective.
+    pub objective: Objective,
+    /// MNIST directory (None: `EGGROLL_MNIST_DIR`, else `data/mnist`).
+    pub data_dir: Option<PathBuf>,
+    /// Test evaluations along each run.
+    pub eval_points: usize,
+}
+
+/// One (model, method) cell.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Row {
+    /// Model.
+    pub model: String,
+    /// Method.
+    pub method: String,
+    /// What the method optimised ("log_likelihood", "accuracy" or "cross_entropy").
+    pub objective: String,
+    /// Trainable parameters.
+    pub params: usize,
+    /// Final test accuracy (None if the pair failed).
+    pub test_accuracy: Option<f64>,
+    /// Training seconds.
+    pub wall_s: f64,
+    /// Forward passes of one image (ES: members × batch per generation; backprop: batch per
+    /// step).
+    pub forward_passes: u64,
+    /// ES: member evaluations.
+    pub member_evals: u64,
+    /// Generations (ES) or optimiser steps (backprop).
+    pub steps: u64,
+    /// (seconds, forward passes, test accuracy) along the run.
+    pub curve: Vec<(f64, u64, f64)>,
+    /// Why the pair has no number.
+    pub error: Option<String>,
+}
+
+/// Check names against the valid ones (the message lists them).
+pub fn parse_names(what: &str, list: &str, valid: &[&str]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if !valid.contains(&name) {
+            return Err(Error::Input {
+                what: what.into(),
+                reason: format!("`{name}` is unknown; valid: {}", valid.join(", ")),
+            });
+        }
+        if !out.iter().any(|n: &String| n == name) {
+            out.push(name.to_string());
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::Input {
+            what: what.into(),
+            reason: format!("is empty; valid: {}", valid.join(", ")),
+        });
+    }
+    Ok(out)
+}
+
+fn mlp_config() -> MlpConfig {
+    MlpConfig {
+        sizes: vec![784, 128, 10],
+        activation: Activation::Tanh,
+        bias: true,
+    }
+}
+
+/// The model definition of `name` for `rows × cols` images.
+fn model_of(name: &str, rows: usize, cols: usize) -> Result<Model> {
+    Ok(match name {
+        "mlp" => mlp_config().model()?,
+        "cnn" => cnn(rows, cols, &[8, 16])?,
+        _ => transformer(rows, cols, 32, 2)?,
+    })
+}
+
+/// Test evaluation for either network kind.
+fn test_accuracy(name: &str, model: &Model, params: &Params, test: &Dataset) -> Result<f64> {
+    Ok(if name == "mlp" {
+        accuracy(&mlp_config(), params, test)?
+    } else {
+        model_accuracy(model, params, test)?
+    })
+}
+
+/// Run every pair into `out` (a new directory). Pairs run one after another; one that fails
+/// is reported in its row and the others still run.
+pub fn run(
+    spec: &CompareSpec,
+    out: &Path,
+    force: bool,
+    progress: impl Fn(&Row),
+) -> Result<Vec<Row>> {
+    if !(spec.budget_s > 0.0 && spec.budget_s.is_finite()) {
+        return Err(Error::Input {
+            what: "--budget-s".into(),
+            reason: format!("is {}; must be > 0", spec.budget_s),
+        });
+    }
+    let dir = mnist_dir(spec.data_dir.as_deref());
+    let train = Arc::new(Dataset::load(&dir, Split::Train)?);
+    let test = Dataset::load(&dir, Split::Test)?;
+    let (run_dir, _) = RunDir::create(out, force)?;
+    let mut rows = Vec::new();
+    for model in &spec.models {
+        for method in &spec.methods {
+            let row = pair(spec, model, method, &train, &test).unwrap_or_else(|e| Row {
+                model: model.clone(),
+                method: method.clone(),
+                objective: String::new(),
+                params: 0,
+                test_accuracy: None,
+                wall_s: 0.0,
+                forward_passes: 0,
+                member_evals: 0,
+                steps: 0,
+                curve: Vec::new(),
+                error: Some(e.to_string()),
+            });
+            progress(&row);
+            rows.push(row);
+            write_outputs(run_dir.path(), &rows, spec)?;
+        }
+    }
+    Ok(rows)
+}
+
+fn pair(spec: &CompareSpec, model: &str, method: &str, train: &Arc<Dataset>, test: &Dataset) -> Result<Row> {
+    let net = model_of(model, train.rows, train.cols)?;
+    let params = net.init(spec.seed, &Device::Cpu)?;
+    match method {
+        "eggroll" | "simplees" => es_pair(spec, model, method, &net, params, train, test),
+        _ => backprop_pair(spec, model, method, &net, params, train, test),
+    }
+}
+
+/// The ES settings per model (from the mnist task's defaults and the CNN sweep).
+fn es_settings(model: &str) -> (usize, usize, f32, f32) {
+    // (population, batch, σ, learning rate)
+    match model {
+        "mlp" => (512, 256, 0.05, 0.01),
+        _ => (128, 64, 0.05, 0.01),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn es_pair(
+    spec: &CompareSpec,
+    model: &str,
+    method: &str,
+    net: &Model,
+    params: Params,
+    train: &Arc<Dataset>,
+    test: &Dataset,
+) -> Result<Row> {
+    let (population, batch, sigma, lr) = es_settings(model);
+    let fitness = match spec.objective {
+        Objective::LogLikelihood => MnistFitness::LogLikelihood,
+        Objective::Accuracy => MnistFitness::Bandit,
+    };
+    let es = EsConfig {
+        population_size: population,
+        sigma,
+        learning_rate: lr,
+        seed: spec.seed,
+        optimizer: OptimizerConfig::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        },
+        ..EsConfig::default()
+    };
+    let strategy: Box<dyn Strategy> = if method == "eggroll" {
+        Box::new(Eggroll::new(es, &params)?)
+    } else {
+        Box::new(SimpleEs::new(es, &params)?)
+    };
+    let mut evaluator: Box<dyn Evaluator> = if model == "mlp" {
+        Box::new(MnistEvaluator::new(mlp_config(), train.clone(), batch, spec.seed)?.with_fitness(fitness))
+    } else {
+        Box::new(ModelMnistEvaluator::new(
+            Arc::new(model_of(model, train.rows, train.cols)?),
+            train.clone(),
+            batch,
+            spec.seed,
+            fitness,
+        )?)
+    };
+    let mut trainer = Trainer::from_boxed(strategy, params);
+    let mut clock = 0.0f64;
+    let mut curve = vec![(0.0, 0, test_accuracy(model, net, trainer.params(), test)?)];
+    let step_s = spec.budget_s / spec.eval_points.max(1) as f64;
+    let mut next_eval = step_s;
+    while clock < spec.budget_s {
+        let t0 = Instant::now();
+        trainer.step(evaluator.as_mut())?;
+        clock += t0.elapsed().as_secs_f64();
+        if clock >= next_eval || clock >= spec.budget_s {
+            let passes = trainer.evals() * batch as u64;
+            curve.push((clock, passes, test_accuracy(model, net, trainer.params(), test)?));
+            next_eval += step_s;
+        }
+    }
+    Ok(Row {
+        model: model.into(),
+        method: method.into(),
+        objective: match spec.objective {
+            Objective::LogLikelihood => "log_likelihood",
+            Objective::Accuracy => "accuracy",
+        }
+        .into(),
+        params: net.num_params(),
+        test_accuracy: curve.last().map(|c| c.2),
+        wall_s: clock,
+        forward_passes: trainer.evals() * batch as u64,
+        member_evals: trainer.evals(),
+        steps: trainer.generation(),
+        curve,
+        error: None,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backprop_pair(
+    spec: &CompareSpec,
+    model: &str,
+    method: &str,
+    net: &Model,
+    params: Params,
+    train: &Arc<Dataset>,
+    test: &Dataset,
+) -> Result<Row> {
+    const BATCH: usize = 64;
+    let vars: Vec<Var> = params
+        .iter()
+        .map(|p| Var::from_tensor(p.tensor()))
+        .collect::<candle_core::Result<_>>()?;
+    let tensors: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+    enum Opt {
+        Sgd(candle_nn::SGD),
+        Adam(Box<candle_nn::AdamW>),
+    }
+    let mut opt = if method == "sgd" {
+        Opt::Sgd(candle_nn::SGD::new(vars.clone(), 0.05)?)
+    } else {
+        Opt::Adam(Box::new(candle_nn::AdamW::new(
+            vars.clone(),
+            candle_nn::ParamsAdamW {
+                lr: 1e-3,
+                weight_decay: 0.0,
+                ..Default::default()
+            },
+        )?))
+    };
+    let snapshot = |vars: &[Var]| -> Result<Params> {
+        let mut p = params.clone();
+        for (i, v) in vars.iter().enumerate() {
+            p.set(i, v.as_tensor().detach())?;
+        }
+        Ok(p)
+    };
+    let mut input = vec![BATCH];
+    input.extend(net.input_shape());
+    let mut clock = 0.0f64;
+    let mut steps = 0u64;
+    let mut curve = vec![(0.0, 0, test_accuracy(model, net, &params, test)?)];
+    let step_s = spec.budget_s / spec.eval_points.max(1) as f64;
+    let mut next_eval = step_s;
+    let mut x = Vec::new();
+    while clock < spec.budget_s {
+        let t0 = Instant::now();
+        let idx = draw_batch(train, spec.seed ^ 0xbac_c0de, steps, BATCH, &mut x);
+        let labels: Vec<u32> = idx.iter().map(|&i| u32::from(train.labels[i])).collect();
+        let xt = Tensor::from_slice(&x, input.as_slice(), &Device::Cpu)?;
+        let yt = Tensor::from_vec(labels, BATCH, &Device::Cpu)?;
+        let logits = net.forward_tensor(&xt, &tensors)?;
+        let loss = candle_nn::loss::cross_entropy(&logits, &yt)?;
+        match &mut opt {
+            Opt::Sgd(o) => o.backward_step(&loss)?,
+            Opt::Adam(o) => o.backward_step(&loss)?,
+        }
+        steps += 1;
+        clock += t0.elapsed().as_secs_f64();
+        if clock >= next_eval || clock >= spec.budget_s {
+            let acc = test_accuracy(model, net, &snapshot(&vars)?, test)?;
+            curve.push((clock, steps * BATCH as u64, acc));
+            next_eval += step_s;
+        }
+    }
+    let _ = DType::F32;
+    Ok(Row {
+        model: model.into(),
+        method: method.into(),
+        objective: "cross_entropy".into(),
+        params: net.num_params(),
+        test_accuracy: curve.last().map(|c| c.2),
+        wall_s: clock,
+        forward_passes: steps * BATCH as u64,
+        member_evals: 0,
+        steps,
+        curve,
+        error: None,
+    })
+}
+
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(io(&path))
+}
+
+/// The Markdown table of the rows.
+pub fn table(rows: &[Row], budget_s: f64) -> String {
+    let mut s = format!(
+        "MNIST, {budget_s} s of training per pair (test evaluations excluded), same thread pool.\n\n\
+         | model | method | objective | params | test accuracy | steps | forward passes | wall s |\n\
+         |---|---|---|---|---|---|---|---|\n"
+    );
+    for r in rows {
+        let acc = match (&r.test_accuracy, &r.error) {
+            (Some(a), _) => format!("{a:.4}"),
+            (None, Some(e)) => format!("failed: {e}"),
+            (None, None) => "–".into(),
+        };
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {acc} | {} | {} | {:.1} |\n",
+            r.model, r.method, r.objective, r.params, r.steps, r.forward_passes, r.wall_s
+        ));
+    }
+    s
+}
+
+fn write_outputs(dir: &Path, rows: &[Row], spec: &CompareSpec) -> Result<()> {
+    let mut jsonl = String::new();
+    for r in rows {
+        jsonl.push_str(&serde_json::to_string(r).expect("plain struct"));
+        jsonl.push('\n');
+    }
+    write_atomic(dir, "results.jsonl", jsonl.as_bytes())?;
+    write_atomic(dir, "results.md", table(rows, spec.budget_s).as_bytes())?;
+    let label = |r: &Row| format!("{} {}", r.model, r.method);
+    crate::plot::LineChart {
+        title: "MNIST test accuracy against training time",
+        x_desc: "seconds of training",
+        y_desc: "test accuracy",
+        x_range: (0.0, spec.budget_s * 1.02),
+        y_range: (0.0, 1.0),
+        series: rows
+            .iter()
+            .map(|r| (label(r), r.curve.iter().map(|c| (c.0, c.2)).collect()))
+            .collect(),
+    }
+    .write(dir, "accuracy_vs_time")?;
+    let max_passes = rows
+        .iter()
+        .flat_map(|r| r.curve.iter().map(|c| c.1))
+        .max()
+        .unwrap_or(1)
+        .max(10) as f64;
+    crate::plot::LineChart {
+        title: "MNIST test accuracy against forward passes (one image each)",
+        x_desc: "log10(forward passes)",
+        y_desc: "test accuracy",
+        x_range: (0.0, max_passes.log10() * 1.02),
+        y_range: (0.0, 1.0),
+        series: rows
+            .iter()
+            .map(|r| {
+                (
+                    label(r),
+                    r.curve
+                        .iter()
+                        .map(|c| ((c.1.max(1) as f64).log10(), c.2))
+                        .collect(),
+                )
+            })
+            .collect(),
+    }
+    .write(dir, "accuracy_vs_forward_passes")
+}
