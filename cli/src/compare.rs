@@ -77,7 +77,12 @@ pub fn main(a: &CompareArgs) -> Result<()> {
                     "{} {}: test accuracy {acc:.4} after {} steps, {:.1} s",
                     r.model, r.method, r.steps, r.wall_s
                 ),
-                (None, e) => eprintln!("{} {}: failed: {}", r.model, r.method, e.as_deref().unwrap_or("?")),
+                (None, e) => eprintln!(
+                    "{} {}: failed: {}",
+                    r.model,
+                    r.method,
+                    e.as_deref().unwrap_or("?")
+                ),
             }
         }
     })?;

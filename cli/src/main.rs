@@ -108,8 +108,9 @@ enum Command {
 /// Arguments of `eggroll dashboard`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DashboardArgs {
-    /// Show a finished or still-running run (tails the file).
-    #[arg(long, value_name = "METRICS_JSONL")]
+    /// Show a finished or still-running run (tails the file), or the directory of an
+    /// `eggroll compare` (overlays every pair's test accuracy against time).
+    #[arg(long, value_name = "METRICS_JSONL|COMPARE_DIR")]
     pub replay: Option<PathBuf>,
     /// Train several configurations concurrently and overlay them.
     #[arg(long)]
@@ -479,6 +480,17 @@ fn bench_forward(
 
 fn dashboard(d: DashboardArgs) -> anyhow::Result<()> {
     if let Some(path) = &d.replay {
+        if path.is_dir() {
+            let feeds = eggroll_gui::compare_feeds(path).map_err(|e| {
+                anyhow::anyhow!(
+                    "--replay {}: not an `eggroll compare` directory ({e})",
+                    path.display()
+                )
+            })?;
+            let mut dash = eggroll_gui::Dashboard::new(feeds);
+            dash.x_axis = eggroll_gui::XAxis::WallTime;
+            return eggroll_gui::run_native(dash).map_err(|e| anyhow::anyhow!("dashboard: {e}"));
+        }
         let feed = eggroll_gui::replay_feed(path)
             .map_err(|e| anyhow::anyhow!("--replay {}: {e}", path.display()))?;
         return eggroll_gui::run_native(eggroll_gui::Dashboard::new(vec![feed]))

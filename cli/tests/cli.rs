@@ -1037,6 +1037,7 @@ fn readme_cli_reference_lists_every_flag() {
         vec!["policy", "forward"],
         vec!["bench", "forward"],
         vec!["bench", "strategy"],
+        vec!["compare"],
         vec!["bbob", "eval"],
         vec!["bbob", "run"],
         vec!["bbob", "suite"],

@@ -228,3 +228,81 @@ pub fn replay_feed(path: &Path) -> std::io::Result<RunFeed> {
         shaping: (eggroll_core::Shaping::ZScore, 0),
     })
 }
+
+/// Feeds that replay an `eggroll compare` directory (its `results.jsonl`): one run per
+/// (model, method) pair, one point per test evaluation, with the test accuracy as the fitness,
+/// the training seconds as wall time and the forward passes as evaluations, so the fitness
+/// panel overlays the pairs' accuracy against time (x axis "seconds") or forward passes
+/// ("evaluations"). A pair that failed shows as an empty run labelled with its error.
+pub fn compare_feeds(dir: &Path) -> std::io::Result<Vec<RunFeed>> {
+    let text = std::fs::read_to_string(dir.join("results.jsonl"))?;
+    let mut feeds = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let row: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("results.jsonl line {}: {e}", n + 1),
+            )
+        })?;
+        let name = |k: &str| row[k].as_str().unwrap_or("?").to_string();
+        let (tx, rx) = sync_channel::<GenStats>(4096);
+        let mut best = f32::NEG_INFINITY;
+        let curve = row["curve"].as_array().cloned().unwrap_or_default();
+        for (g, point) in curve.iter().enumerate() {
+            let (t, passes, acc) = (
+                point[0].as_f64().unwrap_or(0.0),
+                point[1].as_u64().unwrap_or(0),
+                point[2].as_f64().unwrap_or(0.0) as f32,
+            );
+            best = best.max(acc);
+            let _ = tx.try_send(GenStats {
+                generation: g as u64,
+                mean: acc,
+                min: acc,
+                max: acc,
+                std: 0.0,
+                best_ever: best,
+                sigma: 0.0,
+                lr: 0.0,
+                update_norm: 0.0,
+                nonfinite: 0,
+                evals: passes,
+                evals_per_s: 0.0,
+                gen_s: 0.0,
+                wall_s: t,
+                fitness: std::sync::Arc::new(vec![acc]),
+            });
+        }
+        let info = match row["error"].as_str() {
+            Some(e) => format!("failed: {e}"),
+            None => format!(
+                "test accuracy {:.4}, {} parameters, objective {}",
+                row["test_accuracy"].as_f64().unwrap_or(f64::NAN),
+                row["params"].as_u64().unwrap_or(0),
+                name("objective")
+            ),
+        };
+        feeds.push(RunFeed {
+            label: format!("{} {}", name("model"), name("method")),
+            task: "compare".into(),
+            policy: None,
+            param_names: Vec::new(),
+            info,
+            sigma: 0.0,
+            lr: 0.0,
+            stats: rx,
+            snapshots: None,
+            commands: None,
+            noise: None,
+            mnist: None,
+            shaping: (eggroll_core::Shaping::ZScore, 0),
+        });
+    }
+    if feeds.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "results.jsonl has no rows",
+        ));
+    }
+    Ok(feeds)
+}

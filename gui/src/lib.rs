@@ -25,7 +25,7 @@ mod widgets;
 pub use app::{Dashboard, RunState, XAxis, run_native};
 pub use eggroll_core::Command;
 pub use feed::{
-    LiveChannels, NoiseInfo, RunFeed, Snapshot, SnapshotSender, live_channels, replay_feed,
-    spawn_run,
+    LiveChannels, NoiseInfo, RunFeed, Snapshot, SnapshotSender, compare_feeds, live_channels,
+    replay_feed, spawn_run,
 };
 pub use linalg::singular_values;

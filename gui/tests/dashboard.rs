@@ -284,3 +284,25 @@ fn live_view_is_driven_by_the_tasks_view() {
         h.get_by_label_contains(expect);
     }
 }
+
+/// `eggroll dashboard --replay <compare dir>`: one run per (model, method) pair, one point per
+/// test evaluation, accuracy as the fitness, overlaid.
+#[test]
+fn compare_directories_replay_every_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = [
+        r#"{"model":"mlp","method":"eggroll","objective":"log_likelihood","params":10,"test_accuracy":0.9,"wall_s":2.0,"forward_passes":100,"member_evals":10,"steps":5,"curve":[[0.0,0,0.1],[1.0,50,0.6],[2.0,100,0.9]],"error":null}"#,
+        r#"{"model":"mlp","method":"adam","objective":"cross_entropy","params":10,"test_accuracy":0.95,"wall_s":2.0,"forward_passes":64,"member_evals":0,"steps":1,"curve":[[0.0,0,0.1],[2.0,64,0.95]],"error":null}"#,
+        r#"{"model":"cnn","method":"eggroll","objective":"","params":0,"test_accuracy":null,"wall_s":0.0,"forward_passes":0,"member_evals":0,"steps":0,"curve":[],"error":"out of memory"}"#,
+    ];
+    std::fs::write(dir.path().join("results.jsonl"), rows.join("\n") + "\n").unwrap();
+    let feeds = eggroll_gui::compare_feeds(dir.path()).unwrap();
+    assert_eq!(feeds.len(), 3);
+    assert_eq!(feeds[0].label, "mlp eggroll");
+    assert!(feeds[2].info.contains("out of memory"));
+    let mut h = harness(Dashboard::new(feeds));
+    wait_until(&mut h, "every point", |d| {
+        d.generations(0) == 3 && d.generations(1) == 2 && d.generations(2) == 0
+    });
+    assert!(eggroll_gui::compare_feeds(&dir.path().join("missing")).is_err());
+}

@@ -330,8 +330,8 @@ pub fn cnn(rows: usize, cols: usize, channels: &[usize]) -> Result<crate::nn::Mo
 /// `block.attn`, `block.mlp_norm`, `block.fc1`, `block.fc2`, `head`.
 pub fn transformer(rows: usize, cols: usize, dim: usize, heads: usize) -> Result<crate::nn::Model> {
     use crate::nn::{
-        Model, Vb, causal_self_attention, flatten, gelu, linear, pos_embedding, residual,
-        rms_norm, seq,
+        Model, Vb, causal_self_attention, flatten, gelu, linear, pos_embedding, residual, rms_norm,
+        seq,
     };
     let vb = Vb::new();
     let blk = vb.pp("block");

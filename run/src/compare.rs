@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{Device, Tensor, Var};
 use candle_nn::Optimizer;
 use eggroll_core::{
     Eggroll, EsConfig, Evaluator, OptimizerConfig, Params, SimpleEs, Strategy, Trainer,
@@ -112,9 +112,9 @@ pub fn parse_names(what: &str, list: &str, valid: &[&str]) -> Result<Vec<String>
     Ok(out)
 }
 
-fn mlp_config() -> MlpConfig {
+fn mlp_config(pixels: usize) -> MlpConfig {
     MlpConfig {
-        sizes: vec![784, 128, 10],
+        sizes: vec![pixels, 128, 10],
         activation: Activation::Tanh,
         bias: true,
     }
@@ -123,7 +123,7 @@ fn mlp_config() -> MlpConfig {
 /// The model definition of `name` for `rows × cols` images.
 fn model_of(name: &str, rows: usize, cols: usize) -> Result<Model> {
     Ok(match name {
-        "mlp" => mlp_config().model()?,
+        "mlp" => mlp_config(rows * cols).model()?,
         "cnn" => cnn(rows, cols, &[8, 16])?,
         _ => transformer(rows, cols, 32, 2)?,
     })
@@ -132,7 +132,7 @@ fn model_of(name: &str, rows: usize, cols: usize) -> Result<Model> {
 /// Test evaluation for either network kind.
 fn test_accuracy(name: &str, model: &Model, params: &Params, test: &Dataset) -> Result<f64> {
     Ok(if name == "mlp" {
-        accuracy(&mlp_config(), params, test)?
+        accuracy(&mlp_config(test.pixels()), params, test)?
     } else {
         model_accuracy(model, params, test)?
     })
@@ -155,11 +155,30 @@ pub fn run(
     let dir = mnist_dir(spec.data_dir.as_deref());
     let train = Arc::new(Dataset::load(&dir, Split::Train)?);
     let test = Dataset::load(&dir, Split::Test)?;
+    if (train.rows, train.cols) != (test.rows, test.cols) {
+        return Err(Error::Input {
+            what: format!("MNIST in {}", dir.display()),
+            reason: "training and test images differ in size".into(),
+        });
+    }
     let (run_dir, _) = RunDir::create(out, force)?;
+    run_pairs(spec, run_dir.path(), progress, |model, method| {
+        pair(spec, model, method, &train, &test)
+    })
+}
+
+/// Every pair through `train_pair`, in order; a failing pair becomes a row with its error
+/// and the others still run. The outputs are rewritten after every pair.
+pub fn run_pairs(
+    spec: &CompareSpec,
+    dir: &Path,
+    progress: impl Fn(&Row),
+    mut train_pair: impl FnMut(&str, &str) -> Result<Row>,
+) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for model in &spec.models {
         for method in &spec.methods {
-            let row = pair(spec, model, method, &train, &test).unwrap_or_else(|e| Row {
+            let row = train_pair(model, method).unwrap_or_else(|e| Row {
                 model: model.clone(),
                 method: method.clone(),
                 objective: String::new(),
@@ -174,13 +193,19 @@ pub fn run(
             });
             progress(&row);
             rows.push(row);
-            write_outputs(run_dir.path(), &rows, spec)?;
+            write_outputs(dir, &rows, spec)?;
         }
     }
     Ok(rows)
 }
 
-fn pair(spec: &CompareSpec, model: &str, method: &str, train: &Arc<Dataset>, test: &Dataset) -> Result<Row> {
+fn pair(
+    spec: &CompareSpec,
+    model: &str,
+    method: &str,
+    train: &Arc<Dataset>,
+    test: &Dataset,
+) -> Result<Row> {
     let net = model_of(model, train.rows, train.cols)?;
     let params = net.init(spec.seed, &Device::Cpu)?;
     match method {
@@ -231,7 +256,10 @@ fn es_pair(
         Box::new(SimpleEs::new(es, &params)?)
     };
     let mut evaluator: Box<dyn Evaluator> = if model == "mlp" {
-        Box::new(MnistEvaluator::new(mlp_config(), train.clone(), batch, spec.seed)?.with_fitness(fitness))
+        Box::new(
+            MnistEvaluator::new(mlp_config(train.pixels()), train.clone(), batch, spec.seed)?
+                .with_fitness(fitness),
+        )
     } else {
         Box::new(ModelMnistEvaluator::new(
             Arc::new(model_of(model, train.rows, train.cols)?),
@@ -252,7 +280,11 @@ fn es_pair(
         clock += t0.elapsed().as_secs_f64();
         if clock >= next_eval || clock >= spec.budget_s {
             let passes = trainer.evals() * batch as u64;
-            curve.push((clock, passes, test_accuracy(model, net, trainer.params(), test)?));
+            curve.push((
+                clock,
+                passes,
+                test_accuracy(model, net, trainer.params(), test)?,
+            ));
             next_eval += step_s;
         }
     }
@@ -342,7 +374,6 @@ fn backprop_pair(
             next_eval += step_s;
         }
     }
-    let _ = DType::F32;
     Ok(Row {
         model: model.into(),
         method: method.into(),
@@ -433,4 +464,88 @@ fn write_outputs(dir: &Path, rows: &[Row], spec: &CompareSpec) -> Result<()> {
             .collect(),
     }
     .write(dir, "accuracy_vs_forward_passes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_pair_is_reported_in_its_cell_and_the_others_still_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = CompareSpec {
+            models: vec!["mlp".into(), "cnn".into()],
+            methods: vec!["eggroll".into(), "adam".into()],
+            budget_s: 1.0,
+            seed: 0,
+            objective: Objective::LogLikelihood,
+            data_dir: None,
+            eval_points: 2,
+        };
+        let rows = run_pairs(
+            &spec,
+            dir.path(),
+            |_| {},
+            |model, method| {
+                if model == "cnn" && method == "eggroll" {
+                    return Err(Error::Input {
+                        what: "test".into(),
+                        reason: "injected failure".into(),
+                    });
+                }
+                Ok(Row {
+                    model: model.into(),
+                    method: method.into(),
+                    objective: "x".into(),
+                    params: 1,
+                    test_accuracy: Some(0.5),
+                    wall_s: 1.0,
+                    forward_passes: 10,
+                    member_evals: 0,
+                    steps: 1,
+                    curve: vec![(0.0, 0, 0.1), (1.0, 10, 0.5)],
+                    error: None,
+                })
+            },
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 4);
+        assert!(
+            rows[2]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("injected failure")
+        );
+        assert!(rows[2].test_accuracy.is_none());
+        assert_eq!(rows[3].test_accuracy, Some(0.5));
+        let md = std::fs::read_to_string(dir.path().join("results.md")).unwrap();
+        assert!(md.contains("failed: test: injected failure"), "{md}");
+        for f in [
+            "results.jsonl",
+            "accuracy_vs_time.png",
+            "accuracy_vs_forward_passes.svg",
+        ] {
+            assert!(dir.path().join(f).exists(), "{f}");
+        }
+    }
+
+    #[test]
+    fn unknown_names_list_the_valid_ones() {
+        let e = parse_names("--models", "mlp,rnn", &MODELS)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`rnn`") && e.contains("mlp, cnn, transformer"),
+            "{e}"
+        );
+        let e = parse_names("--methods", "", &METHODS)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("eggroll, simplees, sgd, adam"), "{e}");
+        assert_eq!(
+            parse_names("--models", "cnn, mlp,cnn", &MODELS).unwrap(),
+            ["cnn", "mlp"]
+        );
+    }
 }

@@ -31,7 +31,11 @@ impl LineChart<'_> {
             {
                 use plotters::prelude::*;
                 if ext == "svg" {
-                    self.draw(SVGBackend::new(&tmp, (900, 560)).into_drawing_area(), text, &path)?;
+                    self.draw(
+                        SVGBackend::new(&tmp, (900, 560)).into_drawing_area(),
+                        text,
+                        &path,
+                    )?;
                 } else {
                     self.draw(
                         BitMapBackend::new(&tmp, (900, 560)).into_drawing_area(),
