@@ -183,6 +183,9 @@ enum BenchCommand {
         shared_batch: Option<usize>,
         /// `cnn`: benchmark MNIST's `--model cnn` (channels 8,16 on 28×28 images; `--layers`
         /// is ignored) with every member on the same `--shared-batch` images (default 64).
+        /// `transformer` or `mingru`: charlm's default model on `--shared-batch` byte
+        /// sequences (default 16) per member, in member-tokens/s, with the materialised
+        /// baseline.
         #[arg(long)]
         model: Option<String>,
         /// auto (default: GPU 0 when this build has CUDA and a GPU is usable, else the CPU),
@@ -284,6 +287,57 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
+/// `bench forward --model transformer|mingru`: charlm's default model (width 32, one block,
+/// context 32) on a shared batch of byte sequences: member-tokens/s of plain inference, the
+/// EGGROLL population forward and the materialised baseline.
+fn bench_lm(
+    kind: &str,
+    population: usize,
+    rank: usize,
+    rounds: usize,
+    batch: usize,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (1..=65_536).contains(&population) && (1..=4096).contains(&batch),
+        "--population must be 1..=65536 and --shared-batch 1..=4096"
+    );
+    anyhow::ensure!(
+        (1..=64).contains(&rank),
+        "--rank must be 1..=64 for --model {kind}"
+    );
+    let spec = eggroll_policies::charlm::LmSpec {
+        kind: if kind == "transformer" {
+            eggroll_policies::charlm::LmKind::Transformer
+        } else {
+            eggroll_policies::charlm::LmKind::Mingru
+        },
+        width: 32,
+        depth: 1,
+        heads: 2,
+        context: 32,
+    };
+    // Per member-token: logits (256), activations (a few × width), twice (both passes).
+    eggroll_run::limits::Estimate::new()
+        .add(
+            "sequence rows",
+            &[2, population, batch, spec.context, 256 + 8 * spec.width],
+        )
+        .check("--population, --shared-batch")?;
+    let model = spec.build()?;
+    let r = eggroll_policies::bench::sequence_model(
+        &model,
+        eggroll_policies::charlm::VOCAB,
+        population,
+        batch,
+        rank,
+        rounds.max(1),
+    )?;
+    let mut j = serde_json::to_value(&r)?;
+    j["model"] = serde_json::json!(kind);
+    println!("{j}");
+    Ok(())
+}
+
 /// `bench forward --model cnn`: the MNIST CNN's shared-batch population forward vs plain
 /// inference of the same CNN.
 fn bench_cnn(population: usize, rank: usize, rounds: usize, batch: usize) -> anyhow::Result<()> {
@@ -355,8 +409,12 @@ fn main() -> ExitCode {
                 },
         } => match (model.as_deref(), shared_batch) {
             (Some("cnn"), b) => bench_cnn(population, rank, rounds, b.unwrap_or(64)),
+            (Some(m @ ("transformer" | "mingru")), b) => {
+                bench_lm(m, population, rank, rounds, b.unwrap_or(16))
+            }
             (Some(m), _) if m != "mlp" => Err(anyhow::anyhow!(
-                "--model {m}: unknown; bench forward knows mlp (the default) and cnn"
+                "--model {m}: unknown; bench forward knows mlp (the default), cnn, transformer \
+                 and mingru"
             )),
             (_, shared_batch) => match shared_batch {
                 Some(_) if device.as_deref().is_some_and(|d| d != "cpu" && d != "auto") => Err(

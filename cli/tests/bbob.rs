@@ -344,3 +344,35 @@ fn cmaes_trains_and_resumes_bit_identically() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("sep-cmaes"), "{}", stderr(&o));
 }
+
+/// `bench forward --model transformer|mingru`: member-tokens/s of inference, EGGROLL and the
+/// materialised baseline, side by side.
+#[test]
+fn bench_forward_sequence_models() {
+    for m in ["transformer", "mingru"] {
+        let o = eggroll(&[
+            "bench",
+            "forward",
+            "--model",
+            m,
+            "--population",
+            "4",
+            "--shared-batch",
+            "2",
+            "--rounds",
+            "1",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let j = last_json(&o);
+        assert_eq!(j["model"], m);
+        for k in [
+            "inference_member_tokens_per_s",
+            "eggroll_member_tokens_per_s",
+            "materialized_member_tokens_per_s",
+        ] {
+            assert!(j[k].as_f64().unwrap() > 0.0, "{m} {k}: {j}");
+        }
+    }
+    let o = eggroll(&["bench", "forward", "--model", "rnn"]);
+    assert!(!o.status.success() && stderr(&o).contains("transformer"));
+}

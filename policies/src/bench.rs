@@ -408,3 +408,92 @@ impl ForwardBench {
         })
     }
 }
+
+/// What [`sequence_model`] measured: member-tokens per second of one model on a shared batch
+/// of sequences, three ways side by side.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SequenceResult {
+    /// Members.
+    pub population: usize,
+    /// Sequences per member (the shared batch).
+    pub batch: usize,
+    /// Tokens per sequence.
+    pub context: usize,
+    /// Parameters of the model.
+    pub params: usize,
+    /// Plain batched inference of the unperturbed model on members × batch sequences.
+    pub inference_member_tokens_per_s: f64,
+    /// EGGROLL: every member's perturbed forward in one batched pass.
+    pub eggroll_member_tokens_per_s: f64,
+    /// Materialised: each member's `W + σE` formed, then a plain forward (timed on
+    /// `materialized_members` members and scaled).
+    pub materialized_member_tokens_per_s: f64,
+    /// Members timed for the materialised baseline.
+    pub materialized_members: usize,
+    /// eggroll / inference.
+    pub eggroll_vs_inference: f64,
+    /// materialised / inference.
+    pub materialized_vs_inference: f64,
+}
+
+/// Member-tokens/s of a sequence model (token-id rows of length `context`, e.g. charlm's
+/// transformer or minGRU): plain inference, the EGGROLL population forward and the
+/// materialised per-member baseline, interleaved in `rounds` rounds (medians).
+pub fn sequence_model(
+    model: &crate::nn::Model,
+    vocab: usize,
+    population: usize,
+    batch: usize,
+    rank: usize,
+    rounds: usize,
+) -> Result<SequenceResult> {
+    let params = model.init(0, &Device::Cpu)?;
+    let es = EsConfig {
+        population_size: population,
+        rank,
+        ..EsConfig::default()
+    };
+    let pop = Eggroll::new(es, &params)?.ask(&params, 0)?;
+    let context: usize = model.input_shape().iter().product();
+    let x: Vec<f32> = (0..batch * context)
+        .map(|i| ((i * 7 + 3) % vocab) as f32)
+        .collect();
+    let tiled: Vec<f32> = (0..population).flat_map(|_| x.iter().copied()).collect();
+    let tokens = (population * batch * context) as f64;
+    let (inf, egg) = interleaved(
+        rounds,
+        tokens,
+        &mut || model.forward(&params, None, &tiled, None).map(drop),
+        &mut || {
+            model
+                .forward_shared(&params, &pop, &x, 0..population)
+                .map(drop)
+        },
+    )?;
+    // The materialised baseline on a few members (it scales linearly with them).
+    let sample = population.clamp(1, 8);
+    let base = params.to_host()?;
+    let mut times = Vec::new();
+    for _ in 0..rounds.clamp(1, 3) {
+        let t = Instant::now();
+        for m in 0..sample {
+            let values = pop.materialize(&params, &base, m)?;
+            let member = params.from_host_like(&values)?;
+            model.forward(&member, None, &x, None)?;
+        }
+        times.push((sample * batch * context) as f64 / t.elapsed().as_secs_f64());
+    }
+    let mat = median(times);
+    Ok(SequenceResult {
+        population,
+        batch,
+        context,
+        params: model.num_params(),
+        inference_member_tokens_per_s: inf,
+        eggroll_member_tokens_per_s: egg,
+        materialized_member_tokens_per_s: mat,
+        materialized_members: sample,
+        eggroll_vs_inference: egg / inf,
+        materialized_vs_inference: mat / inf,
+    })
+}
