@@ -7,18 +7,23 @@
    (EGGROLL on a 10×10 matrix and on a 100-vector, CMA-ES, sep-CMA-ES) next to pycma's
    CMAEvolutionStrategy ask/tell with popsize 1000. The fitness computation is excluded.
 2. Policy.forward_population at N = 4096, 4-64-64-2, in members/s, next to the Rust-only
-   EGGROLL forward of the same network (`eggroll bench forward`, cached noise).
+   EGGROLL forward of the same network (`eggroll bench forward`, cached noise), in 7
+   alternating rounds (medians).
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import time
 import warnings
 
-import numpy as np
+# numpy's OpenBLAS threads busy-wait after each BLAS call; on a 2-core machine they would
+# compete with the Rust thread pool that the timed calls use.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np  # noqa: E402
 
-import eggroll
+import eggroll  # noqa: E402
 
 warnings.filterwarnings("ignore")
 ap = argparse.ArgumentParser()
@@ -43,7 +48,43 @@ def timed(ask, tell, fitness, gens):
     return statistics.median(ts) * 1e3
 
 
-print(f"## ask/tell overhead per generation, N = {N}, d = {D} (median ms, fitness excluded)")
+print("## forward_population, N = 4096, 4-64-64-2 (members/s)")
+P = 4096
+policy = eggroll.Policy(sizes=[4, 64, 64, 2], action="none")
+es = eggroll.Strategy("eggroll", shapes=policy.shapes, init=policy.init(0), population_size=P,
+                      sigma=0.1, rank=1, seed=0)
+es.ask(materialize=False)
+obs = np.random.default_rng(0).normal(size=(P, 4)).astype(np.float32)
+for _ in range(5):
+    policy.forward_population(es, obs)
+
+
+def python_round():
+    t0 = time.perf_counter()
+    for _ in range(20):
+        policy.forward_population(es, obs)
+    return 20 * P / (time.perf_counter() - t0)
+
+
+def rust_round():
+    out = subprocess.run([a.eggroll, "bench", "forward", "--population", str(P), "--layers",
+                          "4,64,64,2", "--rounds", "3", "--json"], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["eggroll_members_per_s"]
+
+
+# Alternate Python and Rust-only rounds, so both see the same machine load.
+py_rates, rust_rates = [], []
+for _ in range(7):
+    py_rates.append(python_round())
+    rust_rates.append(rust_round())
+py_rate, rust_rate = statistics.median(py_rates), statistics.median(rust_rates)
+print("| path | members/s (median of 7 alternating rounds) | ratio |")
+print("|---|---|---|")
+print(f"| Rust-only EGGROLL forward (eggroll bench forward) | {rust_rate:.3e} | 1 |")
+print(f"| Python Policy.forward_population | {py_rate:.3e} | {py_rate / rust_rate:.2f} |")
+
+print(f"\n## ask/tell overhead per generation, N = {N}, d = {D} (median ms, fitness excluded)")
 print("| strategy | ms/generation |")
 print("|---|---|")
 for kind, shape in [("eggroll", (10, 10)), ("eggroll", (D,)), ("simplees", (D,)),
@@ -61,27 +102,3 @@ try:
 except ImportError:
     print("| pycma | not installed (pip install cma) |")
 
-print("\n## forward_population, N = 4096, 4-64-64-2 (members/s)")
-P = 4096
-policy = eggroll.Policy(sizes=[4, 64, 64, 2], action="none")
-es = eggroll.Strategy("eggroll", shapes=policy.shapes, init=policy.init(0), population_size=P,
-                      sigma=0.1, rank=1, seed=0)
-es.ask(materialize=False)
-obs = np.random.default_rng(0).normal(size=(P, 4)).astype(np.float32)
-for _ in range(5):
-    policy.forward_population(es, obs)
-rounds = []
-for _ in range(11):
-    t0 = time.perf_counter()
-    for _ in range(20):
-        policy.forward_population(es, obs)
-    rounds.append(20 * P / (time.perf_counter() - t0))
-py_rate = statistics.median(rounds)
-out = subprocess.run([a.eggroll, "bench", "forward", "--population", str(P), "--layers",
-                      "4,64,64,2", "--json"], check=True, capture_output=True, text=True).stdout
-rust = json.loads(out.strip().splitlines()[-1])
-print("| path | members/s | ratio |")
-print("|---|---|---|")
-print(f"| Rust-only EGGROLL forward (eggroll bench forward) | {rust['eggroll_members_per_s']:.3e} | 1 |")
-print(f"| Python Policy.forward_population | {py_rate:.3e} | "
-      f"{py_rate / rust['eggroll_members_per_s']:.2f} |")
