@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use eggroll_core::minimize::{Method, MinimizeOptions, Restarts, Stop, minimize};
+use eggroll_core::minimize::{Method, MinimizeOptions, Restarts, minimize};
 use serde::{Deserialize, Serialize};
 
 use crate::Problem;
@@ -112,14 +112,6 @@ pub fn run(spec: &RunSpec) -> Result<RunResult, crate::ExperimentError> {
     let start = Instant::now();
     let r = minimize(objective, &vec![0.0; spec.dim], 2.0, &opts)?;
     let wall_s = start.elapsed().as_secs_f64();
-    let stop = match r.stop {
-        Stop::Target => "target".to_string(),
-        Stop::MaxEvals => "max_evals".to_string(),
-        Stop::Converged(s) => serde_json::to_value(s)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
-    };
     Ok(RunResult {
         function: spec.function,
         instance: spec.instance,
@@ -130,7 +122,7 @@ pub fn run(spec: &RunSpec) -> Result<RunResult, crate::ExperimentError> {
         evals: r.evals,
         strategy: spec.method.name().to_string(),
         restarts: r.restarts,
-        stop,
+        stop: r.stop.label().to_string(),
         wall_s,
         hits,
     })

@@ -106,6 +106,21 @@ pub enum CmaStop {
     MaxIter,
 }
 
+impl CmaStop {
+    /// The name in JSON output (its serde name): `tol_fun`, `tol_x`, `condition_cov`, ….
+    pub fn label(self) -> &'static str {
+        match self {
+            CmaStop::TolFun => "tol_fun",
+            CmaStop::TolX => "tol_x",
+            CmaStop::ConditionCov => "condition_cov",
+            CmaStop::NoEffectAxis => "no_effect_axis",
+            CmaStop::NoEffectCoord => "no_effect_coord",
+            CmaStop::Stagnation => "stagnation",
+            CmaStop::MaxIter => "max_iter",
+        }
+    }
+}
+
 /// Restart policy (CMA-ES methods only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -711,13 +726,18 @@ impl CmaEs {
     /// Propose λ points `m + σ B D z` of the current generation. Asking again before telling
     /// returns the same points.
     pub fn ask(&mut self) -> Vec<Vec<f64>> {
+        self.sample();
+        let pending = self.pending.as_ref().expect("sampled");
+        pending.ys.iter().map(|y| self.point(y)).collect()
+    }
+
+    /// Draw the generation's samples unless they are pending already.
+    fn sample(&mut self) {
         if self.pending.is_none() {
             let zs = self.normals();
             let ys = self.transform_all(&zs);
             self.pending = Some(Pending { ys, zs: Some(zs) });
         }
-        let pending = self.pending.as_ref().expect("set above");
-        pending.ys.iter().map(|y| self.point(y)).collect()
     }
 
     /// The samples `y` (x = m + σ y) of the pending generation, if any.
@@ -1182,8 +1202,8 @@ impl Strategy for CmaStrategy {
         }
         let lambda = self.es.population_size();
         // The pending samples are kept until told, so asking twice gives the same population.
-        self.es.ask();
-        let ys = self.es.pending_ys().expect("ask sets pending");
+        self.es.sample();
+        let ys = self.es.pending_ys().expect("sample sets pending");
         let device = params.device();
         let mut noise = Vec::with_capacity(self.numels.len());
         let mut offset = 0;
@@ -1260,12 +1280,7 @@ impl Strategy for CmaStrategy {
         })
     }
     fn set_sigma(&mut self, sigma: f32) -> Result<()> {
-        if !(sigma > 0.0 && sigma.is_finite()) {
-            return Err(config_err(
-                "sigma",
-                format!("is {sigma}; must be finite and > 0"),
-            ));
-        }
+        crate::error::check_positive("sigma", sigma)?;
         self.es.s.sigma = f64::from(sigma);
         Ok(())
     }

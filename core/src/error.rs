@@ -68,6 +68,18 @@ pub enum Error {
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// `value` must be finite and > 0, else an error naming `field`.
+pub(crate) fn check_positive(field: &str, value: f32) -> Result<()> {
+    if value > 0.0 && value.is_finite() {
+        Ok(())
+    } else {
+        Err(config_err(
+            field,
+            format!("is {value}; must be finite and > 0"),
+        ))
+    }
+}
+
 pub(crate) fn config_err(field: impl Into<String>, reason: impl Into<String>) -> Error {
     Error::InvalidConfig {
         field: field.into(),

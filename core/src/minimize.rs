@@ -145,6 +145,17 @@ pub enum Stop {
     Converged(CmaStop),
 }
 
+impl Stop {
+    /// The name in JSON output: `target`, `max_evals` or the criterion's [`CmaStop::label`].
+    pub fn label(self) -> &'static str {
+        match self {
+            Stop::Target => "target",
+            Stop::MaxEvals => "max_evals",
+            Stop::Converged(s) => s.label(),
+        }
+    }
+}
+
 /// What [`minimize`] found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MinimizeResult {
@@ -184,13 +195,9 @@ impl<F: FnMut(&[f64]) -> f64> Tracker<'_, F> {
             .collect()
     }
 
-    /// Evaluate a generation; returns (points to tell, values to tell).
-    fn evaluate(
-        &mut self,
-        xs: Vec<Vec<f64>>,
-        generation: u64,
-    ) -> Result<(Vec<Vec<f64>>, Vec<f64>)> {
-        let mut told = Vec::with_capacity(xs.len());
+    /// Evaluate a generation (each point's projection onto the box); returns the values to
+    /// tell, with the bound penalty added.
+    fn evaluate(&mut self, xs: Vec<Vec<f64>>, generation: u64) -> Result<Vec<f64>> {
         let mut vals = Vec::with_capacity(xs.len());
         for x in xs {
             let p = self.project(&x);
@@ -200,7 +207,7 @@ impl<F: FnMut(&[f64]) -> f64> Tracker<'_, F> {
                 match self.opts.nonfinite {
                     NonFinitePolicy::Error => {
                         return Err(Error::NonFiniteFitness {
-                            member: told.len(),
+                            member: vals.len(),
                             generation,
                             value: f32::NAN,
                         });
@@ -218,15 +225,13 @@ impl<F: FnMut(&[f64]) -> f64> Tracker<'_, F> {
             {
                 self.hit = Some(self.evals);
             }
-            let (point, value) = match self.opts.bound_handling {
-                BoundHandling::Repair => (p, v),
+            vals.push(match self.opts.bound_handling {
+                BoundHandling::Repair => v,
                 BoundHandling::Penalty { weight } => {
                     let d2: f64 = x.iter().zip(&p).map(|(a, b)| (a - b) * (a - b)).sum();
-                    (x, v + weight * d2)
+                    v + weight * d2
                 }
-            };
-            told.push(point);
-            vals.push(value);
+            });
         }
         // "Worst": +inf → the worst finite value of the generation (ranks stay meaningful).
         let worst = vals
@@ -241,7 +246,7 @@ impl<F: FnMut(&[f64]) -> f64> Tracker<'_, F> {
                 }
             }
         }
-        Ok((told, vals))
+        Ok(vals)
     }
 
     fn done(&self) -> Option<Stop> {
@@ -401,7 +406,7 @@ fn run_cma<F: FnMut(&[f64]) -> f64>(
             };
             // The points evaluated are the points asked (repair resamples inside the box;
             // the penalty is added to the value), so the update uses the exact samples.
-            let (_, vals) = t.evaluate(xs, es.generation())?;
+            let vals = t.evaluate(xs, es.generation())?;
             es.tell(&vals)?;
             if let Some(stop) = t.done() {
                 return Ok(result(t, stop, restarts));
@@ -468,7 +473,7 @@ fn run_es<F: FnMut(&[f64]) -> f64>(
             let v = population.materialize(&params, &base, member)?;
             xs.push(v[0].iter().map(|&a| f64::from(a)).collect::<Vec<f64>>());
         }
-        let (_, vals) = t.evaluate(xs, generation)?;
+        let vals = t.evaluate(xs, generation)?;
         // ES maximise; ranks are what the default z-score shaping keeps of the sign flip.
         let fitness: Vec<f32> = vals.iter().map(|&v| -(v as f32)).collect();
         let fitness: Vec<f32> = fitness

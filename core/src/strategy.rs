@@ -3,7 +3,7 @@
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result, config_err};
+use crate::error::{Error, Result, check_positive, config_err};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::params::{ParamKind, Params};
 use crate::population::{NoiseSpec, Pairing, Population};
@@ -179,18 +179,8 @@ impl EsConfig {
                 format!("is {n}; antithetic sampling needs an even population"),
             ));
         }
-        if !(self.sigma > 0.0 && self.sigma.is_finite()) {
-            return Err(config_err(
-                "sigma",
-                format!("is {}; must be finite and > 0", self.sigma),
-            ));
-        }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return Err(config_err(
-                "learning_rate",
-                format!("is {}; must be finite and > 0", self.learning_rate),
-            ));
-        }
+        check_positive("sigma", self.sigma)?;
+        check_positive("learning_rate", self.learning_rate)?;
         if self.rank == 0 {
             return Err(config_err("rank", "is 0; must be ≥ 1"));
         }
@@ -363,24 +353,14 @@ impl EsCore {
     }
 
     fn set_sigma(&mut self, sigma: f32) -> Result<()> {
-        if !(sigma > 0.0 && sigma.is_finite()) {
-            return Err(config_err(
-                "sigma",
-                format!("is {sigma}; must be finite and > 0"),
-            ));
-        }
+        check_positive("sigma", sigma)?;
         // One value: `config()` shows the σ in force, also after a live change.
         self.config.sigma = sigma;
         Ok(())
     }
 
     fn set_lr(&mut self, lr: f32) -> Result<()> {
-        if !(lr > 0.0 && lr.is_finite()) {
-            return Err(config_err(
-                "learning_rate",
-                format!("is {lr}; must be finite and > 0"),
-            ));
-        }
+        check_positive("learning_rate", lr)?;
         self.config.learning_rate = lr;
         Ok(())
     }

@@ -112,13 +112,7 @@ pub fn model_shared_batch(
     rank: usize,
     rounds: usize,
 ) -> Result<SharedBatchResult> {
-    let params = model.init(0, &Device::Cpu)?;
-    let es = EsConfig {
-        population_size: population,
-        rank,
-        ..EsConfig::default()
-    };
-    let pop = Eggroll::new(es, &params)?.ask(&params, 0)?;
+    let (params, pop) = model_population(model, population, rank)?;
     let din: usize = model.input_shape().iter().product();
     let dout: usize = model.output_shape().iter().product();
     let x: Vec<f32> = (0..batch * din).map(|i| (i % 89) as f32 / 89.0).collect();
@@ -141,6 +135,22 @@ pub fn model_shared_batch(
         eggroll_member_inputs_per_s: egg,
         eggroll_vs_inference: egg / inf,
     })
+}
+
+/// A layered model's initial parameters and an EGGROLL population of generation 0 over them.
+fn model_population(
+    model: &crate::nn::Model,
+    population: usize,
+    rank: usize,
+) -> Result<(eggroll_core::Params, eggroll_core::Population)> {
+    let params = model.init(0, &Device::Cpu)?;
+    let es = EsConfig {
+        population_size: population,
+        rank,
+        ..EsConfig::default()
+    };
+    let pop = Eggroll::new(es, &params)?.ask(&params, 0)?;
+    Ok((params, pop))
 }
 
 /// `work` per second of `a` and of `b` (medians), timed in alternation for `rounds` rounds
@@ -447,13 +457,7 @@ pub fn sequence_model(
     rank: usize,
     rounds: usize,
 ) -> Result<SequenceResult> {
-    let params = model.init(0, &Device::Cpu)?;
-    let es = EsConfig {
-        population_size: population,
-        rank,
-        ..EsConfig::default()
-    };
-    let pop = Eggroll::new(es, &params)?.ask(&params, 0)?;
+    let (params, pop) = model_population(model, population, rank)?;
     let context: usize = model.input_shape().iter().product();
     let x: Vec<f32> = (0..batch * context)
         .map(|i| ((i * 7 + 3) % vocab) as f32)

@@ -23,7 +23,7 @@ class OptimizeResult:
     evals_to_target: Optional[int]
     """Evaluations when ``target`` was first reached (None if not reached)."""
     stop: str
-    """Why it stopped: "target", "max_evals" or a CMA-ES criterion ("tolfun", "tolx", ...)."""
+    """Why it stopped: "target", "max_evals" or a CMA-ES criterion ("tol_fun", "tol_x", ...)."""
     restarts: int
     """Restarts performed."""
 

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use eggroll_core::minimize::{
-    BoundHandling, Method, MinimizeOptions, Restarts, Stop, minimize as core_minimize,
+    BoundHandling, Method, MinimizeOptions, Restarts, minimize as core_minimize,
 };
 use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -36,7 +36,7 @@ struct OptimizeResult {
     evals: u64,
     /// Evaluations when `target` was first reached (None if not reached or no target).
     evals_to_target: Option<u64>,
-    /// Why it stopped: "target", "max_evals" or a CMA-ES criterion ("tolfun", "tolx", …).
+    /// Why it stopped: "target", "max_evals" or a CMA-ES criterion ("tol_fun", "tol_x", …).
     stop: String,
     /// Restarts performed.
     restarts: usize,
@@ -167,20 +167,12 @@ fn minimize(
         )),
         other => core_err(other),
     })?;
-    let stop = match r.stop {
-        Stop::Target => "target".to_string(),
-        Stop::MaxEvals => "max_evals".to_string(),
-        Stop::Converged(s) => serde_json::to_value(s)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
-    };
     Ok(OptimizeResult {
         x: array(py, r.x.clone(), &[r.x.len()])?.unbind(),
         fun: r.f,
         evals: r.evals,
         evals_to_target: r.evals_to_target,
-        stop,
+        stop: r.stop.label().to_string(),
         restarts: r.restarts,
     })
 }

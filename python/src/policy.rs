@@ -25,6 +25,54 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The forward of `obs` with `es`'s parameters: every member's perturbation
+    /// (`population`, row i for member i) or the mean parameters.
+    fn run(
+        &self,
+        py: Python<'_>,
+        es: &Bound<'_, Strategy>,
+        obs: &Bound<'_, PyAny>,
+        population: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let es = es.borrow();
+        let pop = if population {
+            let pop = es.population.as_ref().ok_or_else(|| {
+                PyValueError::new_err(
+                    "`es` has no population: call es.ask(materialize=False) first",
+                )
+            })?;
+            Some(pop)
+        } else {
+            None
+        };
+        let (x, rows) = self.obs(py, obs)?;
+        if let Some(pop) = pop
+            && rows != pop.size
+        {
+            return Err(PyValueError::new_err(format!(
+                "`obs` has {rows} rows; the population has {} members (row i is member i)",
+                pop.size
+            )));
+        }
+        let guard = es.trainer();
+        let params = guard.params();
+        self.config.check_params(params).map_err(|e| {
+            PyValueError::new_err(format!("`es` does not hold this policy's parameters: {e}"))
+        })?;
+        let xs = x.as_slice()?;
+        let dout = *self.config.sizes.last().expect("validated");
+        let config = &self.config;
+        let out = py
+            .detach(|| -> eggroll_core::Result<Vec<f32>> {
+                let fwd = PopulationForward::new(config, params, pop)?;
+                let mut out = vec![0.0f32; rows * dout];
+                fwd.forward(xs, None, &mut out)?;
+                Ok(out)
+            })
+            .map_err(core_err)?;
+        self.act(py, out, rows)
+    }
+
     fn act(&self, py: Python<'_>, out: Vec<f32>, rows: usize) -> PyResult<Py<PyAny>> {
         let dout = *self.config.sizes.last().expect("validated");
         Ok(match &self.action {
@@ -177,34 +225,7 @@ impl Policy {
         es: &Bound<'_, Strategy>,
         obs: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
-        let es = es.borrow();
-        let pop = es.population.as_ref().ok_or_else(|| {
-            PyValueError::new_err("`es` has no population: call es.ask(materialize=False) first")
-        })?;
-        let (x, rows) = self.obs(py, obs)?;
-        if rows != pop.size {
-            return Err(PyValueError::new_err(format!(
-                "`obs` has {rows} rows; the population has {} members (row i is member i)",
-                pop.size
-            )));
-        }
-        let guard = es.trainer();
-        let params = guard.params();
-        self.config.check_params(params).map_err(|e| {
-            PyValueError::new_err(format!("`es` does not hold this policy's parameters: {e}"))
-        })?;
-        let xs = x.as_slice()?;
-        let dout = *self.config.sizes.last().expect("validated");
-        let config = &self.config;
-        let out = py
-            .detach(|| -> eggroll_core::Result<Vec<f32>> {
-                let fwd = PopulationForward::new(config, params, Some(pop))?;
-                let mut out = vec![0.0f32; rows * dout];
-                fwd.forward(xs, None, &mut out)?;
-                Ok(out)
-            })
-            .map_err(core_err)?;
-        self.act(py, out, rows)
+        self.run(py, es, obs, true)
     }
 
     /// Actions of the mean parameters of `es` for any number of rows (plain inference).
@@ -214,25 +235,7 @@ impl Policy {
         es: &Bound<'_, Strategy>,
         obs: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
-        let es = es.borrow();
-        let (x, rows) = self.obs(py, obs)?;
-        let guard = es.trainer();
-        let params = guard.params();
-        self.config.check_params(params).map_err(|e| {
-            PyValueError::new_err(format!("`es` does not hold this policy's parameters: {e}"))
-        })?;
-        let xs = x.as_slice()?;
-        let dout = *self.config.sizes.last().expect("validated");
-        let config = &self.config;
-        let out = py
-            .detach(|| -> eggroll_core::Result<Vec<f32>> {
-                let fwd = PopulationForward::new(config, params, None)?;
-                let mut out = vec![0.0f32; rows * dout];
-                fwd.forward(xs, None, &mut out)?;
-                Ok(out)
-            })
-            .map_err(core_err)?;
-        self.act(py, out, rows)
+        self.run(py, es, obs, false)
     }
 
     fn __repr__(&self) -> String {

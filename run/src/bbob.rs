@@ -10,7 +10,8 @@ use eggroll_core::minimize::{Method, Restarts};
 use rayon::prelude::*;
 
 use crate::dir::RunDir;
-use crate::error::{Error, Result, io};
+use crate::error::{Error, Result};
+use eggroll_core::checkpoint::write_atomic;
 
 /// A suite's settings.
 #[derive(Debug, Clone)]
@@ -77,13 +78,6 @@ pub fn parse_list(what: &str, s: &str) -> Result<Vec<usize>> {
     Ok(out)
 }
 
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, &path).map_err(io(&path))
-}
-
 /// Run the suite into `out` (a new directory: a non-empty one is refused unless `force`, which
 /// moves its contents aside first). Every problem is checked before the first run starts.
 pub fn suite(
@@ -138,7 +132,7 @@ pub fn suite(
         jsonl.push_str(&serde_json::to_string(r).expect("plain struct"));
         jsonl.push('\n');
     }
-    write_atomic(run_dir.path(), "results.jsonl", jsonl.as_bytes())?;
+    write_atomic(&run_dir.path().join("results.jsonl"), jsonl.as_bytes())?;
     let table = format!(
         "# bbob: {} ({} restarts), budget {}·d, instances {:?}\n\nERT/d to reach f_opt + 1e-8 \
          (successes/runs); ∞: no success.\n\n{}",
@@ -152,7 +146,7 @@ pub fn suite(
         spec.instances,
         experiment::ert_table(&results, &spec.dims)
     );
-    write_atomic(run_dir.path(), "ert.md", table.as_bytes())?;
+    write_atomic(&run_dir.path().join("ert.md"), table.as_bytes())?;
     plot_ecdf(run_dir.path(), &results, spec)?;
     Ok(SuiteReport {
         results,

@@ -24,7 +24,8 @@ use eggroll_policies::{Activation, MlpConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::dir::RunDir;
-use crate::error::{Error, Result, io};
+use crate::error::{Error, Result};
+use eggroll_core::checkpoint::write_atomic;
 
 /// The models compared.
 pub const MODELS: [&str; 3] = ["mlp", "cnn", "transformer"];
@@ -206,7 +207,7 @@ fn pair(
     train: &Arc<Dataset>,
     test: &Dataset,
 ) -> Result<Row> {
-    let net = model_of(model, train.rows, train.cols)?;
+    let net = Arc::new(model_of(model, train.rows, train.cols)?);
     let params = net.init(spec.seed, &Device::Cpu)?;
     match method {
         "eggroll" | "simplees" => es_pair(spec, model, method, &net, params, train, test),
@@ -228,7 +229,7 @@ fn es_pair(
     spec: &CompareSpec,
     model: &str,
     method: &str,
-    net: &Model,
+    net: &Arc<Model>,
     params: Params,
     train: &Arc<Dataset>,
     test: &Dataset,
@@ -262,7 +263,7 @@ fn es_pair(
         )
     } else {
         Box::new(ModelMnistEvaluator::new(
-            Arc::new(model_of(model, train.rows, train.cols)?),
+            net.clone(),
             train.clone(),
             batch,
             spec.seed,
@@ -389,13 +390,6 @@ fn backprop_pair(
     })
 }
 
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, &path).map_err(io(&path))
-}
-
 /// The Markdown table of the rows.
 pub fn table(rows: &[Row], budget_s: f64) -> String {
     let mut s = format!(
@@ -423,8 +417,11 @@ fn write_outputs(dir: &Path, rows: &[Row], spec: &CompareSpec) -> Result<()> {
         jsonl.push_str(&serde_json::to_string(r).expect("plain struct"));
         jsonl.push('\n');
     }
-    write_atomic(dir, "results.jsonl", jsonl.as_bytes())?;
-    write_atomic(dir, "results.md", table(rows, spec.budget_s).as_bytes())?;
+    write_atomic(&dir.join("results.jsonl"), jsonl.as_bytes())?;
+    write_atomic(
+        &dir.join("results.md"),
+        table(rows, spec.budget_s).as_bytes(),
+    )?;
     let label = |r: &Row| format!("{} {}", r.model, r.method);
     crate::plot::LineChart {
         title: "MNIST test accuracy against training time",
