@@ -2,7 +2,11 @@
 //! defaults of Hansen's tutorial (arXiv:1604.00772, Table 1) as pycma 4.5 sets them (cσ, the
 //! rank-μ offset and the `hσ` test follow pycma): recombination weights with the
 //! active (negative) part, cumulation `cc`, step-size control `cσ`/`dσ`, rank-one `c1` and
-//! rank-μ `cμ` learning rates, and the eigendecomposition of C updated lazily. The diagonal
+//! rank-μ `cμ` learning rates, and the eigendecomposition of C updated lazily. Where C
+//! changes too fast for a lazy eigendecomposition (large λ: the lazy gap falls below one
+//! generation) samples come from the Cholesky factor of C instead, as in the Cholesky-CMA-ES
+//! of Krause, Arbonès and Igel (NeurIPS 2016): n³/3 flops per generation instead of about
+//! 10n³, and triangular sampling; see [`Decomposition`]. The diagonal
 //! variant (sep-CMA-ES, Ros & Hansen 2008) keeps only the diagonal of C, with learning rates
 //! scaled by `(n + 2)/3`, for large dimensions (O(n) per sample instead of O(n²)).
 //!
@@ -21,8 +25,11 @@
 //! assert!(es.best().1 < 1e-10);
 //! ```
 
-use nalgebra::{DMatrix, SymmetricEigen};
-use rand::{RngExt, SeedableRng, rngs::StdRng};
+use nalgebra::{Cholesky, DMatrix, SymmetricEigen};
+use rand::{
+    RngExt, SeedableRng,
+    rngs::{StdRng, Xoshiro256PlusPlus},
+};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +50,29 @@ pub enum Covariance {
     /// Diagonal covariance (sep-CMA-ES): O(n) per sample, for large n.
     Diagonal,
 }
+
+/// How C is factored for sampling (`y = A z` with `A Aᵀ = C`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decomposition {
+    /// [`Decomposition::Cholesky`] when the lazy eigendecomposition gap
+    /// `0.5 / ((c1 + cμ) n)` is below one generation (large λ), else
+    /// [`Decomposition::Eigen`]. Every default-λ run uses the eigendecomposition.
+    #[default]
+    Auto,
+    /// `A = B D` from the eigendecomposition `C = B D² Bᵀ`, refreshed lazily (pycma's way);
+    /// `C^{-1/2} = B D⁻¹ Bᵀ`.
+    Eigen,
+    /// `A = L`, the Cholesky factor, refreshed every generation; the step-size path uses
+    /// `L⁻¹` in place of `C^{-1/2}` (Krause et al. 2016). The eigendecomposition still runs
+    /// every [`Parameters::eigen_every`] generations for the stopping criteria and the axis
+    /// ratio.
+    Cholesky,
+}
+
+/// Generations between the eigendecompositions kept for the stopping criteria when sampling
+/// with the Cholesky factor.
+const CHOLESKY_EIGEN_EVERY: u64 = 10;
 
 /// Multiply-adds of one sampling or covariance pass above which the pass runs on the rayon
 /// pool (below it, the threads cost more than they save).
@@ -66,6 +96,8 @@ pub struct CmaConfig {
     pub covariance: Covariance,
     /// Use the negative recombination weights (active CMA, pycma's default).
     pub active: bool,
+    /// How C is factored for sampling (full covariance only).
+    pub decomposition: Decomposition,
 }
 
 impl Default for CmaConfig {
@@ -76,6 +108,7 @@ impl Default for CmaConfig {
             seed: 0,
             covariance: Covariance::Full,
             active: true,
+            decomposition: Decomposition::Auto,
         }
     }
 }
@@ -215,30 +248,67 @@ impl RestartSchedule {
     }
 }
 
+/// Columns per register tile of [`tile4`]; sample rows are padded with zeros to a multiple.
+const TILE: usize = 16;
+
 crate::multiversion! {
-    /// `y_i ← (((y_i + c0_i a_0) + c1_i a_1) + c2_i a_2) + c3_i a_3` for `i < y.len()`: four
-    /// axpys in one pass, each entry adding its terms in order (the same bits at every SIMD
-    /// level).
-    fn axpy4(y: &mut [f64], c0: &[f64], c1: &[f64], c2: &[f64], c3: &[f64], a: [f64; 4]) {
-        let n = y.len();
-        let (c0, c1, c2, c3) = (&c0[..n], &c1[..n], &c2[..n], &c3[..n]);
-        for i in 0..n {
-            let mut t = y[i];
-            t += c0[i] * a[0];
-            t += c1[i] * a[1];
-            t += c2[i] * a[2];
-            t += c3[i] * a[3];
-            y[i] = t;
+    /// `out[r][c] ← fma(m[rows[j] + c0 + c], coef[r][j], out[r][c])` for `j = 0, 1, …,
+    /// coef[r].len() − 1` in order, `r < 4`, `c < TILE`: four rows of a product accumulated
+    /// over a shared operand, in registers. Every entry adds its terms in order with fused
+    /// multiply-adds (correctly rounded everywhere, so the same bits at every SIMD level and
+    /// on every machine; the baseline build computes the fma in software, slowly). The four
+    /// coefficient slices have one length.
+    fn tile4(out: &mut [[f64; TILE]; 4], m: &[f64], rows: &[usize], c0: usize, coef: [&[f64]; 4]) {
+        let len = coef[0].len();
+        let (k0, k1, k2, k3) = (&coef[0][..len], &coef[1][..len], &coef[2][..len], &coef[3][..len]);
+        let rows = &rows[..len];
+        let mut acc = *out;
+        for j in 0..len {
+            let row: &[f64; TILE] = m[rows[j] + c0..rows[j] + c0 + TILE]
+                .try_into()
+                .expect("a tile");
+            let (a0, a1, a2, a3) = (k0[j], k1[j], k2[j], k3[j]);
+            for c in 0..TILE {
+                acc[0][c] = row[c].mul_add(a0, acc[0][c]);
+                acc[1][c] = row[c].mul_add(a1, acc[1][c]);
+                acc[2][c] = row[c].mul_add(a2, acc[2][c]);
+                acc[3][c] = row[c].mul_add(a3, acc[3][c]);
+            }
         }
+        *out = acc;
     }
 }
 
-crate::multiversion! {
-    /// `y_i ← y_i + c_i a` for `i < y.len()`.
-    fn axpy1(y: &mut [f64], c: &[f64], a: f64) {
-        for (yi, ci) in y.iter_mut().zip(c) {
-            *yi += ci * a;
+/// Vectors of length n in one buffer, each row padded with zeros to `stride` (a multiple of
+/// [`TILE`]) for [`tile4`].
+#[derive(Debug, Clone, PartialEq)]
+struct Rows {
+    n: usize,
+    stride: usize,
+    data: Vec<f64>,
+}
+
+impl Rows {
+    fn zeros(count: usize, n: usize) -> Self {
+        let stride = n.div_ceil(TILE) * TILE;
+        Self {
+            n,
+            stride,
+            data: vec![0.0; count * stride],
         }
+    }
+    fn from_vecs(v: &[Vec<f64>], n: usize) -> Self {
+        let mut rows = Self::zeros(v.len(), n);
+        for (k, x) in v.iter().enumerate() {
+            rows.data[k * rows.stride..k * rows.stride + n].copy_from_slice(x);
+        }
+        rows
+    }
+    fn row(&self, k: usize) -> &[f64] {
+        &self.data[k * self.stride..k * self.stride + self.n]
+    }
+    fn len(&self) -> usize {
+        self.data.len() / self.stride
     }
 }
 
@@ -268,10 +338,19 @@ pub struct Parameters {
     pub chi_n: f64,
     /// Generations between eigendecompositions.
     pub eigen_every: u64,
+    /// Sampling uses the Cholesky factor of C, refreshed every generation (see
+    /// [`Decomposition`]).
+    pub cholesky: bool,
 }
 
 impl Parameters {
-    fn new(n: usize, lambda: usize, covariance: Covariance, active: bool) -> Self {
+    fn new(
+        n: usize,
+        lambda: usize,
+        covariance: Covariance,
+        active: bool,
+        decomposition: Decomposition,
+    ) -> Self {
         let nf = n as f64;
         let mu = lambda / 2;
         let raw: Vec<f64> = (1..=lambda)
@@ -317,7 +396,18 @@ impl Parameters {
         // times less often than the tutorial's and pycma's 1 / (10 n (c1 + cμ)) for small λ,
         // the same (every generation) for large λ. C is still updated every generation; the
         // evaluation counts in README (scripts/compare-pycma.py) are measured with this gap.
-        let eigen_every = ((0.5 / ((c1 + cmu) * nf)).floor() as u64).max(1);
+        let gap = 0.5 / ((c1 + cmu) * nf);
+        let cholesky = covariance == Covariance::Full
+            && match decomposition {
+                Decomposition::Auto => gap < 1.0,
+                Decomposition::Eigen => false,
+                Decomposition::Cholesky => true,
+            };
+        let eigen_every = if cholesky {
+            CHOLESKY_EIGEN_EVERY
+        } else {
+            (gap.floor() as u64).max(1)
+        };
         Self {
             lambda,
             mu,
@@ -330,6 +420,7 @@ impl Parameters {
             damps,
             chi_n,
             eigen_every,
+            cholesky,
         }
     }
 }
@@ -352,6 +443,10 @@ pub struct CmaState {
     pub b: Vec<f64>,
     /// Square roots of the eigenvalues of C (the axis lengths).
     pub d: Vec<f64>,
+    /// The Cholesky factor L of C (n×n row-major, lower triangular) when sampling with it
+    /// ([`Parameters::cholesky`]); empty otherwise.
+    #[serde(default)]
+    pub factor: Vec<f64>,
     /// Generations told.
     pub generation: u64,
     /// Function evaluations told.
@@ -379,16 +474,18 @@ pub struct CmaEs {
     s: CmaState,
     /// Samples of the generation asked and not yet told.
     pending: Option<Pending>,
-    /// Bᵀ, row-major (row j = eigenvector j), derived from `s.b` for the sampling loops.
+    /// The sampling factor transposed, row-major, derived from the state: `Bᵀ` (row j =
+    /// eigenvector j), or `Lᵀ` (row j = column j of L) when sampling with the Cholesky factor.
     bt: Vec<f64>,
 }
 
-/// The samples of one generation: `y = B D z`, and `z` when the samples are exactly those
-/// (not repaired), which makes `C^{-1/2} y = B z` and `‖C^{-1/2} y‖ = ‖z‖` free.
+/// The samples of one generation: `y = A z`, and `z` when the samples are exactly those
+/// (not repaired), which makes `C^{-1/2} y = B z` (`L⁻¹ y = z`) and `‖C^{-1/2} y‖ = ‖z‖`
+/// free.
 #[derive(Debug, Clone)]
 struct Pending {
-    ys: Vec<Vec<f64>>,
-    zs: Option<Vec<Vec<f64>>>,
+    ys: Rows,
+    zs: Option<Rows>,
 }
 
 fn check_finite(name: &str, v: &[f64]) -> Result<()> {
@@ -437,7 +534,14 @@ impl CmaEs {
         } else {
             config.population_size
         };
-        let p = Parameters::new(n, lambda, config.covariance, config.active);
+        let p = Parameters::new(
+            n,
+            lambda,
+            config.covariance,
+            config.active,
+            config.decomposition,
+        );
+        let cholesky = p.cholesky;
         let (c, b) = match config.covariance {
             Covariance::Full => {
                 let mut c = vec![0.0; n * n];
@@ -457,6 +561,7 @@ impl CmaEs {
                 sigma: config.sigma0,
                 pc: vec![0.0; n],
                 ps: vec![0.0; n],
+                factor: if cholesky { b.clone() } else { Vec::new() },
                 c,
                 b,
                 d: vec![1.0; n],
@@ -484,10 +589,18 @@ impl CmaEs {
     fn rebuild_bt(&mut self) {
         let n = self.n;
         if self.config.covariance == Covariance::Full {
-            self.bt.resize(n * n, 0.0);
+            let a = if self.p.cholesky {
+                &self.s.factor
+            } else {
+                &self.s.b
+            };
+            // Row j = column j of A, padded with zeros to the tile stride.
+            let stride = n.div_ceil(TILE) * TILE;
+            self.bt.clear();
+            self.bt.resize(n * stride, 0.0);
             for i in 0..n {
                 for j in 0..n {
-                    self.bt[j * n + i] = self.s.b[i * n + j];
+                    self.bt[j * stride + i] = a[i * n + j];
                 }
             }
         }
@@ -558,6 +671,7 @@ impl CmaEs {
             && state.best_x.len() == n
             && state.c.len() == c_len
             && state.b.len() == b_len
+            && (state.factor.is_empty() || state.factor.len() == n * n)
             && state.sigma > 0.0
             && state.sigma.is_finite();
         if !ok {
@@ -571,40 +685,74 @@ impl CmaEs {
         }
         self.s = state;
         self.pending = None;
+        if self.p.cholesky && self.s.factor.is_empty() {
+            // A state saved while sampling from the eigendecomposition.
+            self.refresh_factor();
+        } else if !self.p.cholesky {
+            self.s.factor.clear();
+        }
         self.rebuild_bt();
         Ok(())
     }
 
-    fn rng(&self) -> StdRng {
-        // One stream per (seed, generation): a resumed run draws the same samples.
+    /// Sample `k`'s stream of the current generation: one stream per (seed, generation,
+    /// sample), so samples can be drawn in parallel and a resumed run draws the same ones.
+    /// Xoshiro256++ is rand's portable fast generator (same bits on every machine).
+    fn rng(&self, k: usize) -> Xoshiro256PlusPlus {
         let mut h = self.config.seed ^ 0x9e37_79b9_7f4a_7c15;
         h = h
             .wrapping_mul(0xbf58_476d_1ce4_e5b9)
             .wrapping_add(self.s.generation.wrapping_mul(0x94d0_49bb_1331_11eb));
-        StdRng::seed_from_u64(h ^ (h >> 31))
+        h = (h ^ (h >> 31))
+            .wrapping_mul(0xd6e8_feb8_6659_fd93)
+            .wrapping_add((k as u64).wrapping_mul(0xa076_1d64_78bd_642f));
+        Xoshiro256PlusPlus::seed_from_u64(h ^ (h >> 29))
     }
 
     /// One standard normal vector from `rng` (rand_distr's ziggurat).
-    fn normal(&self, rng: &mut StdRng) -> Vec<f64> {
+    fn normal(&self, rng: &mut Xoshiro256PlusPlus) -> Vec<f64> {
         (0..self.n)
             .map(|_| rng.sample::<f64, _>(rand_distr::StandardNormal))
             .collect()
     }
 
-    /// λ standard normal vectors from the generation's stream.
-    fn normals(&self) -> Vec<Vec<f64>> {
-        let mut rng = self.rng();
-        (0..self.p.lambda).map(|_| self.normal(&mut rng)).collect()
-    }
-
-    /// `B D z` of every `z`, in parallel for large problems (each sample on its own: the
-    /// result does not depend on the thread count).
-    fn transform_all(&self, zs: &[Vec<f64>]) -> Vec<Vec<f64>> {
-        if zs.len() * self.n * self.n >= PARALLEL_WORK {
-            zs.par_iter().map(|z| self.transform(z)).collect()
+    /// The generation's λ samples `z` and `y = A z`, four per task, in parallel for large
+    /// problems (each sample from its own stream and each `y` summed in one fixed order: the
+    /// bits do not depend on the thread count).
+    fn draw_all(&self) -> (Rows, Rows) {
+        let (lambda, n) = (self.p.lambda, self.n);
+        let mut zs = Rows::zeros(lambda, n);
+        let mut ys = Rows::zeros(lambda, n);
+        let stride = zs.stride;
+        let draw = |(b, (zchunk, ychunk)): (usize, (&mut [f64], &mut [f64]))| {
+            for (r, z) in zchunk.chunks_mut(stride).enumerate() {
+                let mut rng = self.rng(4 * b + r);
+                for v in &mut z[..n] {
+                    *v = rng.sample::<f64, _>(rand_distr::StandardNormal);
+                }
+            }
+            let z: Vec<&[f64]> = zchunk.chunks(stride).map(|z| &z[..n]).collect();
+            self.transform_into(&z, ychunk);
+        };
+        // A normal costs about as much as 16 multiply-adds.
+        let per_coordinate = match self.config.covariance {
+            Covariance::Full => n + 16,
+            Covariance::Diagonal => 17,
+        };
+        if lambda * n * per_coordinate >= PARALLEL_WORK {
+            zs.data
+                .par_chunks_mut(4 * stride)
+                .zip(ys.data.par_chunks_mut(4 * stride))
+                .enumerate()
+                .for_each(draw);
         } else {
-            zs.iter().map(|z| self.transform(z)).collect()
+            zs.data
+                .chunks_mut(4 * stride)
+                .zip(ys.data.chunks_mut(4 * stride))
+                .enumerate()
+                .for_each(draw);
         }
+        (zs, ys)
     }
 
     /// Like [`CmaEs::ask`], but every point lies in the box `[lower, upper]`: a sample outside
@@ -612,7 +760,6 @@ impl CmaEs {
     /// points returned. Asking again before telling returns the same points.
     pub fn ask_bounded(&mut self, lower: &[f64], upper: &[f64]) -> Vec<Vec<f64>> {
         if self.pending.is_none() {
-            let mut rng = self.rng();
             let inside = |x: &[f64]| {
                 x.iter()
                     .enumerate()
@@ -620,7 +767,8 @@ impl CmaEs {
             };
             let mut ys = Vec::with_capacity(self.p.lambda);
             let mut zs = Some(Vec::with_capacity(self.p.lambda));
-            for _ in 0..self.p.lambda {
+            for k in 0..self.p.lambda {
+                let mut rng = self.rng(k);
                 let mut y = Vec::new();
                 let mut x = Vec::new();
                 let mut z = Vec::new();
@@ -651,7 +799,11 @@ impl CmaEs {
                 }
                 ys.push(y);
             }
-            self.pending = Some(Pending { ys, zs });
+            let n = self.n;
+            self.pending = Some(Pending {
+                ys: Rows::from_vecs(&ys, n),
+                zs: zs.map(|zs| Rows::from_vecs(&zs, n)),
+            });
         }
         self.ask()
     }
@@ -665,45 +817,88 @@ impl CmaEs {
             .collect()
     }
 
-    /// `B (D ∘ z)`.
+    /// `A z`: `B (D ∘ z)`, or `L z` when sampling with the Cholesky factor.
     fn transform(&self, z: &[f64]) -> Vec<f64> {
-        match self.config.covariance {
-            Covariance::Diagonal => z.iter().zip(&self.s.d).map(|(z, d)| z * d).collect(),
-            Covariance::Full => {
-                let dz: Vec<f64> = z.iter().zip(&self.s.d).map(|(z, d)| z * d).collect();
-                self.times_b(&dz)
+        let mut y = vec![0.0; self.bt_stride()];
+        self.transform_into(&[z], &mut y);
+        y.truncate(self.n);
+        y
+    }
+
+    /// Row stride of the padded `bt` (and of sample rows).
+    fn bt_stride(&self) -> usize {
+        self.n.div_ceil(TILE) * TILE
+    }
+
+    /// `out` row r (of stride [`CmaEs::bt_stride`]) ← `A zs[r]` for up to four `zs`: `D ∘ z`
+    /// (diagonal), `B (D ∘ z)` or `L z`.
+    fn transform_into(&self, zs: &[&[f64]], out: &mut [f64]) {
+        let stride = self.bt_stride();
+        if self.config.covariance == Covariance::Diagonal || !self.p.cholesky {
+            let dz: Vec<Vec<f64>> = zs
+                .iter()
+                .map(|z| z.iter().zip(&self.s.d).map(|(z, d)| z * d).collect())
+                .collect();
+            if self.config.covariance == Covariance::Diagonal {
+                for (z, y) in dz.iter().zip(out.chunks_mut(stride)) {
+                    y[..self.n].copy_from_slice(z);
+                }
+                return;
+            }
+            let dz: Vec<&[f64]> = dz.iter().map(|v| v.as_slice()).collect();
+            self.times_a_into(&dz, out);
+        } else {
+            self.times_a_into(zs, out);
+        }
+    }
+
+    /// `out` row r (of stride [`CmaEs::bt_stride`], padding left 0) ← `A vs[r]` for up to
+    /// four `vs` (full covariance; A = B or L): every entry sums `A_ij v_j` over j = 0, 1, …
+    /// in order with fused multiply-adds (terms of L above the diagonal are skipped: they are
+    /// 0).
+    fn times_a_into(&self, zs: &[&[f64]], out: &mut [f64]) {
+        let n = self.n;
+        let stride = self.bt_stride();
+        let zero = vec![0.0; n];
+        let coef = |r: usize| zs.get(r).copied().unwrap_or(&zero);
+        let rows: Vec<usize> = (0..n).map(|j| j * stride).collect();
+        for c0 in (0..stride).step_by(TILE) {
+            let len = if self.p.cholesky { n.min(c0 + TILE) } else { n };
+            let mut acc = [[0.0; TILE]; 4];
+            tile4(
+                &mut acc,
+                &self.bt,
+                &rows,
+                c0,
+                [
+                    &coef(0)[..len],
+                    &coef(1)[..len],
+                    &coef(2)[..len],
+                    &coef(3)[..len],
+                ],
+            );
+            for (r, y) in out.chunks_mut(stride).take(zs.len()).enumerate() {
+                y[c0..c0 + TILE].copy_from_slice(&acc[r]);
             }
         }
     }
 
-    /// `B v`, summed over j in order for every row (axpy over the columns of B, so the loop
-    /// vectorises without reordering any sum).
-    fn times_b(&self, v: &[f64]) -> Vec<f64> {
-        let n = self.n;
-        let mut y = vec![0.0; n];
-        // Four columns per pass over y (one load and store of y per four terms); each y_i
-        // still adds its terms in the order j = 0, 1, 2, ….
-        let quads = n / 4;
-        for q in 0..quads {
-            let j = 4 * q;
-            let (a0, a1, a2, a3) = (v[j], v[j + 1], v[j + 2], v[j + 3]);
-            let c0 = &self.bt[j * n..(j + 1) * n];
-            let c1 = &self.bt[(j + 1) * n..(j + 2) * n];
-            let c2 = &self.bt[(j + 2) * n..(j + 3) * n];
-            let c3 = &self.bt[(j + 3) * n..(j + 4) * n];
-            axpy4(&mut y, c0, c1, c2, c3, [a0, a1, a2, a3]);
-        }
-        for (j, &a) in v.iter().enumerate().skip(4 * quads) {
-            axpy1(&mut y, &self.bt[j * n..(j + 1) * n], a);
-        }
-        y
-    }
-
-    /// `C^{-1/2} y = B D⁻¹ Bᵀ y`.
+    /// `C^{-1/2} y = B D⁻¹ Bᵀ y`, or `L⁻¹ y` (forward substitution) when sampling with the
+    /// Cholesky factor.
     fn inv_sqrt(&self, y: &[f64]) -> Vec<f64> {
         let n = self.n;
         match self.config.covariance {
             Covariance::Diagonal => y.iter().zip(&self.s.d).map(|(y, d)| y / d).collect(),
+            Covariance::Full if self.p.cholesky => {
+                let l = &self.s.factor;
+                let mut x = vec![0.0; n];
+                for i in 0..n {
+                    let row = &l[i * n..i * n + i];
+                    let s: f64 = row.iter().zip(&x[..i]).map(|(a, b)| a * b).sum();
+                    x[i] = (y[i] - s) / l[i * n + i];
+                }
+                x
+            }
             Covariance::Full => {
                 let mut t = vec![0.0; n];
                 for (k, tk) in t.iter_mut().enumerate() {
@@ -728,21 +923,22 @@ impl CmaEs {
     pub fn ask(&mut self) -> Vec<Vec<f64>> {
         self.sample();
         let pending = self.pending.as_ref().expect("sampled");
-        pending.ys.iter().map(|y| self.point(y)).collect()
+        (0..pending.ys.len())
+            .map(|k| self.point(pending.ys.row(k)))
+            .collect()
     }
 
     /// Draw the generation's samples unless they are pending already.
     fn sample(&mut self) {
         if self.pending.is_none() {
-            let zs = self.normals();
-            let ys = self.transform_all(&zs);
+            let (zs, ys) = self.draw_all();
             self.pending = Some(Pending { ys, zs: Some(zs) });
         }
     }
 
-    /// The samples `y` (x = m + σ y) of the pending generation, if any.
-    pub(crate) fn pending_ys(&self) -> Option<&[Vec<f64>]> {
-        self.pending.as_ref().map(|p| p.ys.as_slice())
+    /// Sample `k`'s `y` (x = m + σ y) of the pending generation, if any.
+    pub(crate) fn pending_y(&self, k: usize) -> Option<&[f64]> {
+        self.pending.as_ref().map(|p| p.ys.row(k))
     }
 
     /// Update from the values of the points of the last [`CmaEs::ask`], in the same order
@@ -785,6 +981,7 @@ impl CmaEs {
             );
         }
         self.pending = None;
+        let ys = Rows::from_vecs(&ys, self.n);
         self.tell_ys(Pending { ys, zs: None }, values)
     }
 
@@ -820,7 +1017,7 @@ impl CmaEs {
                 .s
                 .mean
                 .iter()
-                .zip(&ys[best])
+                .zip(ys.row(best))
                 .map(|(m, y)| m + self.s.sigma * y)
                 .collect();
         }
@@ -829,7 +1026,7 @@ impl CmaEs {
         // Mean.
         let mut yw = vec![0.0; n];
         for (i, &k) in order[..p.mu].iter().enumerate() {
-            for (a, y) in yw.iter_mut().zip(&ys[k]) {
+            for (a, y) in yw.iter_mut().zip(ys.row(k)) {
                 *a += p.weights[i] * y;
             }
         }
@@ -837,18 +1034,24 @@ impl CmaEs {
             *m += self.s.sigma * y;
         }
 
-        // Step-size path and σ: C^{-1/2} ⟨y⟩ = B ⟨z⟩ when the samples are unrepaired.
+        // Step-size path and σ: C^{-1/2} ⟨y⟩ = B ⟨z⟩ when the samples are unrepaired (and
+        // L⁻¹ ⟨y⟩ = ⟨z⟩ with the Cholesky factor).
         let cinv_yw = match &zs {
             Some(zs) => {
                 let mut zw = vec![0.0; n];
                 for (i, &k) in order[..p.mu].iter().enumerate() {
-                    for (a, z) in zw.iter_mut().zip(&zs[k]) {
+                    for (a, z) in zw.iter_mut().zip(zs.row(k)) {
                         *a += p.weights[i] * z;
                     }
                 }
                 match self.config.covariance {
-                    Covariance::Full => self.times_b(&zw),
-                    Covariance::Diagonal => zw,
+                    Covariance::Full if !self.p.cholesky => {
+                        let mut bz = vec![0.0; self.bt_stride()];
+                        self.times_a_into(&[&zw], &mut bz);
+                        bz.truncate(n);
+                        bz
+                    }
+                    _ => zw,
                 }
             }
             None => self.inv_sqrt(&yw),
@@ -874,8 +1077,8 @@ impl CmaEs {
             let w = p.weights[i];
             if w < 0.0 {
                 let norm2: f64 = match &zs {
-                    Some(zs) => zs[k].iter().map(|v| v * v).sum(),
-                    None => self.inv_sqrt(&ys[k]).iter().map(|v| v * v).sum(),
+                    Some(zs) => zs.row(k).iter().map(|v| v * v).sum(),
+                    None => self.inv_sqrt(ys.row(k)).iter().map(|v| v * v).sum(),
                 };
                 w_eff.push(w * nf / norm2.max(1e-300));
             } else {
@@ -887,59 +1090,66 @@ impl CmaEs {
         let decay = 1.0 + p.c1 * delta_h - p.c1 - p.cmu * sum_w;
         match self.config.covariance {
             Covariance::Diagonal => {
-                for (j, (c, pc)) in self.s.c.iter_mut().zip(&self.s.pc).enumerate() {
-                    let mut rank_mu = 0.0;
-                    for (i, &k) in order.iter().enumerate() {
-                        if w_eff[i] != 0.0 {
-                            rank_mu += w_eff[i] * ys[k][j] * ys[k][j];
+                // Σ_i w_i y_i², every coordinate summing over the samples in order.
+                let mut rank_mu = vec![0.0; n];
+                for (i, &k) in order.iter().enumerate() {
+                    if w_eff[i] != 0.0 {
+                        for (r, y) in rank_mu.iter_mut().zip(ys.row(k)) {
+                            *r += w_eff[i] * y * y;
                         }
                     }
-                    *c = decay * *c + p.c1 * pc * pc + p.cmu * rank_mu;
+                }
+                for ((c, pc), r) in self.s.c.iter_mut().zip(&self.s.pc).zip(&rank_mu) {
+                    *c = decay * *c + p.c1 * pc * pc + p.cmu * r;
                 }
             }
             Covariance::Full => {
-                // Row by row (rows in parallel for large problems): every entry sums its
-                // terms in the same order whatever the thread count.
+                // Four rows per task (in parallel for large problems), in register tiles of
+                // TILE columns up to the diagonal: every entry sums its terms in sample order
+                // whatever the thread count. Zero-weight terms add exact zeros.
                 let pc = &self.s.pc;
-                let terms: Vec<(f64, &[f64])> = order
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &k)| (p.cmu * w_eff[i], ys[k].as_slice()))
-                    .filter(|(w, _)| *w != 0.0)
-                    .collect();
-                let update_row = |a: usize, row: &mut [f64]| {
-                    for v in row.iter_mut() {
-                        *v *= decay;
+                let rows: Vec<usize> = order.iter().map(|&k| k * ys.stride).collect();
+                let w: Vec<f64> = w_eff.iter().map(|w| p.cmu * w).collect();
+                let update_rows = |(t, block): (usize, &mut [f64])| {
+                    let a0 = 4 * t;
+                    let nrows = block.len() / n;
+                    // coef[r][i] = cμ w_i y_{order[i]}[a0 + r]: row a0 + r's coefficient of
+                    // term i (rows past n: zeros).
+                    let mut coef = vec![vec![0.0; lambda]; 4];
+                    for (r, cr) in coef.iter_mut().enumerate().take(nrows) {
+                        for ((c, &k), w) in cr.iter_mut().zip(&order).zip(&w) {
+                            *c = w * ys.data[k * ys.stride + a0 + r];
+                        }
                     }
-                    let lower = &mut row[..=a];
-                    for (j, cv) in lower.iter_mut().enumerate() {
-                        *cv += p.c1 * pc[a] * pc[j];
-                    }
-                    // Four samples per pass over the row, each entry still summing the terms
-                    // in sample order.
-                    let mut chunks = terms.chunks_exact(4);
-                    for t4 in &mut chunks {
-                        let w = [
-                            t4[0].0 * t4[0].1[a],
-                            t4[1].0 * t4[1].1[a],
-                            t4[2].0 * t4[2].1[a],
-                            t4[3].0 * t4[3].1[a],
-                        ];
-                        axpy4(lower, t4[0].1, t4[1].1, t4[2].1, t4[3].1, w);
-                    }
-                    for (w, y) in chunks.remainder() {
-                        axpy1(lower, y, w * y[a]);
+                    for c0 in (0..=(a0 + nrows - 1)).step_by(TILE) {
+                        let mut acc = [[0.0; TILE]; 4];
+                        for (r, row) in block.chunks(n).enumerate() {
+                            let a = a0 + r;
+                            for c in 0..TILE.min(n - c0) {
+                                acc[r][c] = decay * row[c0 + c] + p.c1 * pc[a] * pc[c0 + c];
+                            }
+                        }
+                        tile4(
+                            &mut acc,
+                            &ys.data,
+                            &rows,
+                            c0,
+                            [&coef[0], &coef[1], &coef[2], &coef[3]],
+                        );
+                        for (r, row) in block.chunks_mut(n).enumerate() {
+                            let a = a0 + r;
+                            let end = (a + 1).min(c0 + TILE);
+                            if end > c0 {
+                                row[c0..end].copy_from_slice(&acc[r][..end - c0]);
+                            }
+                        }
                     }
                 };
                 let c = &mut self.s.c;
-                if terms.len() * n * n >= PARALLEL_WORK {
-                    c.par_chunks_mut(n)
-                        .enumerate()
-                        .for_each(|(a, row)| update_row(a, row));
+                if lambda * n * n >= PARALLEL_WORK {
+                    c.par_chunks_mut(4 * n).enumerate().for_each(update_rows);
                 } else {
-                    for (a, row) in c.chunks_mut(n).enumerate() {
-                        update_row(a, row);
-                    }
+                    c.chunks_mut(4 * n).enumerate().for_each(update_rows);
                 }
                 // Mirror the lower triangle.
                 for i in 0..n {
@@ -958,7 +1168,7 @@ impl CmaEs {
         // pycma does). Equal values at the same point (points repaired onto one corner of a
         // box) say nothing about flatness.
         let kth = ((0.7 * lambda as f64).ceil() as usize).min(lambda - 1);
-        if values[order[0]] == values[order[kth]] && ys[order[0]] != ys[order[kth]] {
+        if values[order[0]] == values[order[kth]] && ys.row(order[0]) != ys.row(order[kth]) {
             self.s.sigma *= (0.2 + p.cs / p.damps).exp();
         }
 
@@ -996,6 +1206,10 @@ impl CmaEs {
                 }
             }
             Covariance::Full => {
+                if self.p.cholesky {
+                    self.refresh_factor();
+                    self.rebuild_bt();
+                }
                 if !force && self.s.generation - self.s.eigen_generation < self.p.eigen_every {
                     return;
                 }
@@ -1008,8 +1222,50 @@ impl CmaEs {
                         self.s.b[i * n + k] = eig.eigenvectors[(i, k)];
                     }
                 }
-                self.rebuild_bt();
+                if !self.p.cholesky {
+                    self.rebuild_bt();
+                }
             }
+        }
+    }
+
+    /// `s.factor ← L` with `L Lᵀ = C`. Should rounding have made C numerically indefinite
+    /// (far beyond the condition the `condition_cov` stop allows), its diagonal is raised by
+    /// 1e-14, 1e-13, … times its largest entry until the factorisation succeeds (after 16
+    /// tries, a non-finite C, L is the square root of C's diagonal).
+    fn refresh_factor(&mut self) {
+        let n = self.n;
+        let max_diag = (0..n).map(|i| self.s.c[i * n + i]).fold(0.0, f64::max);
+        let mut jitter = 0.0;
+        for _ in 0..16 {
+            let mut m = DMatrix::from_row_slice(n, n, &self.s.c);
+            for i in 0..n {
+                m[(i, i)] += jitter;
+            }
+            if let Some(ch) = Cholesky::new(m) {
+                let l = ch.l();
+                self.s.factor.resize(n * n, 0.0);
+                for i in 0..n {
+                    for j in 0..n {
+                        self.s.factor[i * n + j] = l[(i, j)];
+                    }
+                }
+                if jitter > 0.0 {
+                    for i in 0..n {
+                        self.s.c[i * n + i] += jitter;
+                    }
+                }
+                return;
+            }
+            jitter = if jitter == 0.0 {
+                1e-14 * max_diag.max(1e-300)
+            } else {
+                jitter * 10.0
+            };
+        }
+        self.s.factor = vec![0.0; n * n];
+        for i in 0..n {
+            self.s.factor[i * n + i] = self.s.c[i * n + i].max(1e-300).sqrt();
         }
     }
 
@@ -1203,13 +1459,13 @@ impl Strategy for CmaStrategy {
         let lambda = self.es.population_size();
         // The pending samples are kept until told, so asking twice gives the same population.
         self.es.sample();
-        let ys = self.es.pending_ys().expect("sample sets pending");
         let device = params.device();
         let mut noise = Vec::with_capacity(self.numels.len());
         let mut offset = 0;
         for &numel in &self.numels {
             let mut eps = Vec::with_capacity(lambda * numel);
-            for y in ys {
+            for k in 0..lambda {
+                let y = self.es.pending_y(k).expect("sample sets pending");
                 eps.extend(y[offset..offset + numel].iter().map(|&v| v as f32));
             }
             noise.push(Noise::Full {

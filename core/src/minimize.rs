@@ -395,7 +395,7 @@ fn run_cma<F: FnMut(&[f64]) -> f64>(
             sigma0: sigma,
             seed: opts.seed.wrapping_add(restarts as u64 * 0x1000_0001),
             covariance,
-            active: true,
+            ..CmaConfig::default()
         };
         let mut es = CmaEs::new(&start, &config)?;
         let before = t.evals;

@@ -362,7 +362,7 @@ fn resume_is_bit_identical() {
                         } else {
                             Covariance::Diagonal
                         },
-                        active: true,
+                        ..CmaConfig::default()
                     };
                     Trainer::new(CmaStrategy::new(cma, &params).unwrap(), params)
                 }

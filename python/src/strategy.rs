@@ -91,7 +91,7 @@ impl Spec {
                             } else {
                                 Covariance::Diagonal
                             },
-                            active: true,
+                            ..CmaConfig::default()
                         },
                         &params,
                     )

@@ -214,7 +214,7 @@ pub fn build_strategy(config: &RunConfig, params: &Params) -> Result<Box<dyn Str
                         sigma0: f64::from(config.es.sigma),
                         seed: config.es.seed,
                         covariance,
-                        active: true,
+                        ..CmaConfig::default()
                     },
                     params,
                 )?
