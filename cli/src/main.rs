@@ -296,7 +296,9 @@ fn bench_lm(
     rank: usize,
     rounds: usize,
     batch: usize,
+    device: Option<&str>,
 ) -> anyhow::Result<()> {
+    let device = device::parse(device)?;
     anyhow::ensure!(
         (1..=65_536).contains(&population) && (1..=4096).contains(&batch),
         "--population must be 1..=65536 and --shared-batch 1..=4096"
@@ -331,16 +333,25 @@ fn bench_lm(
         batch,
         rank,
         rounds.max(1),
+        &device,
     )?;
     let mut j = serde_json::to_value(&r)?;
     j["model"] = serde_json::json!(kind);
+    j["device"] = serde_json::json!(eggroll_run::session::device_name(&device));
     println!("{j}");
     Ok(())
 }
 
 /// `bench forward --model cnn`: the MNIST CNN's shared-batch population forward vs plain
 /// inference of the same CNN.
-fn bench_cnn(population: usize, rank: usize, rounds: usize, batch: usize) -> anyhow::Result<()> {
+fn bench_cnn(
+    population: usize,
+    rank: usize,
+    rounds: usize,
+    batch: usize,
+    device: Option<&str>,
+) -> anyhow::Result<()> {
+    let device = device::parse(device)?;
     anyhow::ensure!(
         (1..=65_536).contains(&population) && (1..=4096).contains(&batch),
         "--population must be 1..=65536 and --shared-batch 1..=4096"
@@ -361,9 +372,11 @@ fn bench_cnn(population: usize, rank: usize, rounds: usize, batch: usize) -> any
         batch,
         rank,
         rounds.max(1),
+        &device,
     )?;
     let mut j = serde_json::to_value(&r)?;
     j["model"] = serde_json::json!("cnn");
+    j["device"] = serde_json::json!(eggroll_run::session::device_name(&device));
     j["params"] = serde_json::json!(model.num_params());
     println!("{j}");
     Ok(())
@@ -408,10 +421,17 @@ fn main() -> ExitCode {
                     model,
                 },
         } => match (model.as_deref(), shared_batch) {
-            (Some("cnn"), b) => bench_cnn(population, rank, rounds, b.unwrap_or(64)),
-            (Some(m @ ("transformer" | "mingru")), b) => {
-                bench_lm(m, population, rank, rounds, b.unwrap_or(16))
+            (Some("cnn"), b) => {
+                bench_cnn(population, rank, rounds, b.unwrap_or(64), device.as_deref())
             }
+            (Some(m @ ("transformer" | "mingru")), b) => bench_lm(
+                m,
+                population,
+                rank,
+                rounds,
+                b.unwrap_or(16),
+                device.as_deref(),
+            ),
             (Some(m), _) if m != "mlp" => Err(anyhow::anyhow!(
                 "--model {m}: unknown; bench forward knows mlp (the default), cnn, transformer \
                  and mingru"

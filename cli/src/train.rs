@@ -219,6 +219,10 @@ fn attach_dashboard(session: &mut Session, link: GuiLink) {
     }
     feed.shaping = (config.es.shaping, config.es.group_size);
     feed.mnist = session.images().cloned();
+    feed.net = session
+        .net()
+        .and_then(|n| n.build().ok())
+        .map(std::sync::Arc::new);
     ch.connect(session);
     let _ = link.tx.send(feed);
 }

@@ -59,6 +59,9 @@ pub struct RunFeed {
     pub noise: Option<NoiseInfo>,
     /// MNIST test images for the prediction grid (mnist runs).
     pub mnist: Option<std::sync::Arc<eggroll_envs::mnist::Dataset>>,
+    /// The network when the run's model is built from population layers (`--model cnn`), for
+    /// the prediction grid; `policy` is the MLP otherwise.
+    pub net: Option<std::sync::Arc<eggroll_policies::nn::Model>>,
     /// The run's fitness shaping and group size, for the shaped-weights panel (the strategy's
     /// `es.shaping` and `es.group_size`; z-score and 0 unless the run says otherwise).
     pub shaping: (eggroll_core::Shaping, usize),
@@ -136,6 +139,7 @@ pub fn live_channels(
             commands: Some(ctx),
             noise: None,
             mnist: None,
+            net: None,
             shaping: (eggroll_core::Shaping::ZScore, 0),
         },
     )
@@ -225,6 +229,7 @@ pub fn replay_feed(path: &Path) -> std::io::Result<RunFeed> {
         commands: None,
         noise: None,
         mnist: None,
+        net: None,
         shaping: (eggroll_core::Shaping::ZScore, 0),
     })
 }
@@ -295,6 +300,7 @@ pub fn compare_feeds(dir: &Path) -> std::io::Result<Vec<RunFeed>> {
             commands: None,
             noise: None,
             mnist: None,
+            net: None,
             shaping: (eggroll_core::Shaping::ZScore, 0),
         });
     }

@@ -29,3 +29,4 @@ pub use feed::{
     replay_feed, spawn_run,
 };
 pub use linalg::singular_values;
+pub use panels::live::grid_predictions;

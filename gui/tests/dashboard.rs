@@ -306,3 +306,50 @@ fn compare_directories_replay_every_pair() {
     });
     assert!(eggroll_gui::compare_feeds(&dir.path().join("missing")).is_err());
 }
+
+/// A `--model cnn` run's live view is the MNIST prediction grid, through the layered network:
+/// 16 test images, each predicted as the CNN's plain forward of the snapshot predicts it.
+#[test]
+fn mnist_grid_shows_cnn_predictions() {
+    let model = eggroll_policies::mnist::cnn(28, 28, &[4]).unwrap();
+    let params = model.init(3, &Device::Cpu).unwrap();
+    let names: Vec<String> = params.iter().map(|p| p.name().to_string()).collect();
+    let n = 40;
+    let images: Vec<u8> = (0..n * 784)
+        .map(|i| ((i * 31 + i / 784 * 7) % 256) as u8)
+        .collect();
+    let data = std::sync::Arc::new(eggroll_envs::mnist::Dataset {
+        images,
+        labels: (0..n).map(|i| (i % 10) as u8).collect(),
+        rows: 28,
+        cols: 28,
+    });
+    let (ch, mut feed) = eggroll_gui::live_channels("cnn", "mnist", None, names, "info", 0.1, 0.1);
+    feed.mnist = Some(data.clone());
+    feed.net = Some(std::sync::Arc::new(
+        eggroll_policies::mnist::cnn(28, 28, &[4]).unwrap(),
+    ));
+    let values = params.to_host().unwrap();
+    let preds = eggroll_gui::grid_predictions(&feed, &values).expect("a grid for a CNN run");
+    assert_eq!(preds.len(), 16);
+    let mut img = vec![0.0f32; 784];
+    for &(i, pred) in &preds {
+        data.image_into(i, &mut img);
+        let y = model.forward(&params, None, &img, None).unwrap();
+        assert_eq!(pred, eggroll_policies::Head::argmax(&y), "image {i}");
+    }
+    ch.snapshots.offer(eggroll_gui::Snapshot {
+        generation: 1,
+        values,
+        obs: None,
+    });
+    let mut h = harness(Dashboard::new(vec![feed]));
+    for _ in 0..3 {
+        h.step();
+    }
+    // The grid replaced the "(no live view …)" line and shows the first prediction.
+    assert!(h.query_by_label_contains("no live view").is_none());
+    h.get_all_by_label(&format!("{}", preds[0].1))
+        .next()
+        .unwrap();
+}

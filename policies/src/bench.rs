@@ -111,8 +111,9 @@ pub fn model_shared_batch(
     batch: usize,
     rank: usize,
     rounds: usize,
+    device: &Device,
 ) -> Result<SharedBatchResult> {
-    let (params, pop) = model_population(model, population, rank)?;
+    let (params, pop) = model_population(model, population, rank, device)?;
     let din: usize = model.input_shape().iter().product();
     let dout: usize = model.output_shape().iter().product();
     let x: Vec<f32> = (0..batch * din).map(|i| (i % 89) as f32 / 89.0).collect();
@@ -137,13 +138,15 @@ pub fn model_shared_batch(
     })
 }
 
-/// A layered model's initial parameters and an EGGROLL population of generation 0 over them.
+/// A layered model's initial parameters on `device` and an EGGROLL population of generation
+/// 0 over them (off the CPU, the layers run as candle ops there: `Model::forward_candle`).
 fn model_population(
     model: &crate::nn::Model,
     population: usize,
     rank: usize,
+    device: &Device,
 ) -> Result<(eggroll_core::Params, eggroll_core::Population)> {
-    let params = model.init(0, &Device::Cpu)?;
+    let params = model.init(0, &Device::Cpu)?.to_device(device)?;
     let es = EsConfig {
         population_size: population,
         rank,
@@ -456,8 +459,9 @@ pub fn sequence_model(
     batch: usize,
     rank: usize,
     rounds: usize,
+    device: &Device,
 ) -> Result<SequenceResult> {
-    let (params, pop) = model_population(model, population, rank)?;
+    let (params, pop) = model_population(model, population, rank, device)?;
     let context: usize = model.input_shape().iter().product();
     let x: Vec<f32> = (0..batch * context)
         .map(|i| ((i * 7 + 3) % vocab) as f32)

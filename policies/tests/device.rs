@@ -489,3 +489,115 @@ fn member_ids_and_noise_shapes_are_checked_before_any_kernel() {
         "population.noise",
     );
 }
+
+/// The population layers on GPU 0 (`Model::forward_shared` and `Model::forward` take the
+/// candle-ops path when the parameters live there): the MNIST CNN and charlm's transformer
+/// and minGRU equal the CPU fused path (relative error ≤ 1e-3) at ranks 1 and 4.
+#[test]
+#[cfg_attr(not(feature = "cuda"), ignore = "needs --features cuda and a GPU")]
+fn cuda_layers_equal_the_cpu_path() {
+    use eggroll_core::{Eggroll, Strategy};
+    let Some(gpu) = gpu_or_skip("cuda_layers_equal_the_cpu_path") else {
+        return;
+    };
+    let lm = |kind| eggroll_policies::charlm::LmSpec {
+        kind,
+        width: 32,
+        depth: 1,
+        heads: 4,
+        context: 32,
+    };
+    let models: Vec<(&str, eggroll_policies::nn::Model, Vec<f32>)> = vec![
+        (
+            "mnist cnn",
+            eggroll_policies::mnist::cnn(28, 28, &[8, 16]).unwrap(),
+            inputs(4 * 784, 3),
+        ),
+        (
+            "charlm transformer",
+            lm(eggroll_policies::charlm::LmKind::Transformer)
+                .build()
+                .unwrap(),
+            (0..4 * 32).map(|i| ((i * 37) % 256) as f32).collect(),
+        ),
+        (
+            "charlm mingru",
+            lm(eggroll_policies::charlm::LmKind::Mingru)
+                .build()
+                .unwrap(),
+            (0..4 * 32).map(|i| ((i * 11) % 256) as f32).collect(),
+        ),
+    ];
+    for (name, model, x) in &models {
+        for rank in [1, 4] {
+            let params = model.init(2, &Device::Cpu).unwrap();
+            let es = EsConfig {
+                population_size: 16,
+                rank,
+                sigma: 0.05,
+                ..EsConfig::default()
+            };
+            let pop = Eggroll::new(es.clone(), &params)
+                .unwrap()
+                .ask(&params, 0)
+                .unwrap();
+            let cpu = model.forward_shared(&params, &pop, x, 0..16).unwrap();
+            let on_gpu = params.to_device(&gpu).unwrap();
+            let gpu_pop = Eggroll::new(es, &on_gpu).unwrap().ask(&on_gpu, 0).unwrap();
+            let y = model.forward_shared(&on_gpu, &gpu_pop, x, 0..16).unwrap();
+            let scale = cpu.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            let err = max_abs_diff(&cpu, &y) / scale;
+            assert!(err <= 1e-3, "{name} rank {rank}: relative error {err}");
+            let plain_cpu = model.forward(&params, None, x, None).unwrap();
+            let plain_gpu = model.forward(&on_gpu, None, x, None).unwrap();
+            assert!(
+                max_abs_diff(&plain_cpu, &plain_gpu) / scale <= 1e-3,
+                "{name} plain"
+            );
+        }
+        // Five EGGROLL generations on the GPU (forward and update there) end where the CPU's do.
+        struct Mean<'m> {
+            model: &'m eggroll_policies::nn::Model,
+            x: &'m [f32],
+        }
+        impl eggroll_core::Evaluator for Mean<'_> {
+            fn evaluate_members(
+                &mut self,
+                params: &eggroll_core::Params,
+                population: &eggroll_core::Population,
+                members: std::ops::Range<usize>,
+            ) -> eggroll_core::Result<Vec<f32>> {
+                let n = members.len();
+                let y = self
+                    .model
+                    .forward_shared(params, population, self.x, members)?;
+                Ok(y.chunks(y.len() / n)
+                    .map(|c| c.iter().sum::<f32>())
+                    .collect())
+            }
+        }
+        let train = |device: &Device| {
+            let params = model
+                .init(2, &Device::Cpu)
+                .unwrap()
+                .to_device(device)
+                .unwrap();
+            let es = EsConfig {
+                population_size: 16,
+                sigma: 0.05,
+                learning_rate: 0.01,
+                ..EsConfig::default()
+            };
+            let mut t = eggroll_core::Trainer::new(Eggroll::new(es, &params).unwrap(), params);
+            let mut eval = Mean { model, x };
+            for _ in 0..5 {
+                t.step(&mut eval).unwrap();
+            }
+            t.params().to_host().unwrap().concat()
+        };
+        let (cpu, on_gpu) = (train(&Device::Cpu), train(&gpu));
+        let scale = cpu.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+        let err = max_abs_diff(&cpu, &on_gpu) / scale;
+        assert!(err <= 1e-3, "{name}: trained parameters differ by {err}");
+    }
+}

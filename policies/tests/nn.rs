@@ -1,6 +1,7 @@
-//! Population layers: every layer's batched population forward equals the per-member
-//! materialised reference, antithetic members mirror each other, and bad models are typed
-//! errors naming the layer.
+//! Population layers: every layer's batched population forward — the CPU fused path and the
+//! device path (candle ops, `population_forward`, here on `Device::Cpu`; `tests/device.rs`
+//! runs it on a GPU) — equals the per-member materialised reference,
+//! antithetic members mirror each other, and bad models are typed errors naming the layer.
 
 use candle_core::Device;
 use eggroll_core::{Eggroll, EsConfig, Params, Population, Strategy};
@@ -32,8 +33,30 @@ fn inputs(n: usize, salt: u64) -> Vec<f32> {
         .collect()
 }
 
+/// The device path ([`population_forward`], candle ops) on `device`, as host values.
+fn device_forward(
+    model: &Model,
+    params: &Params,
+    pop: &Population,
+    x: &[f32],
+    ids: &[u32],
+    device: &Device,
+) -> Vec<f32> {
+    let mut shape = vec![ids.len()];
+    shape.extend(model.input_shape());
+    let xt = candle_core::Tensor::from_vec(x.to_vec(), shape, device).unwrap();
+    let on = params.to_device(device).unwrap();
+    population_forward(model, &on, pop, &xt, Some(ids))
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
+}
+
 /// For r ∈ {1, 2, 4}: 8 members, 2 rows each (interleaved), batched vs materialised member by
-/// member; returns the worst absolute error.
+/// member; returns the worst absolute error of the CPU fused path and of the device path
+/// (candle ops on `Device::Cpu`; `tests/device.rs` runs it on a GPU).
 fn worst_error(model: &Model, x_row: impl Fn(usize) -> Vec<f32>) -> f32 {
     let mut worst = 0.0f32;
     for r in [1, 2, 4] {
@@ -43,6 +66,7 @@ fn worst_error(model: &Model, x_row: impl Fn(usize) -> Vec<f32>) -> f32 {
         let ids: Vec<u32> = (0..rows as u32).map(|i| i % 8).collect();
         let x: Vec<f32> = (0..rows).flat_map(&x_row).collect();
         let y = model.forward(&params, Some(&pop), &x, Some(&ids)).unwrap();
+        let on_device = device_forward(model, &params, &pop, &x, &ids, &Device::Cpu);
         let out = y.len() / rows;
         let base = params.to_host().unwrap();
         for (row, &m) in ids.iter().enumerate() {
@@ -50,6 +74,9 @@ fn worst_error(model: &Model, x_row: impl Fn(usize) -> Vec<f32>) -> f32 {
             let pm = params.from_host_like(&w).unwrap();
             let yr = model.forward(&pm, None, &x_row(row), None).unwrap();
             for (a, b) in y[row * out..(row + 1) * out].iter().zip(&yr) {
+                worst = worst.max((a - b).abs());
+            }
+            for (a, b) in on_device[row * out..(row + 1) * out].iter().zip(&yr) {
                 worst = worst.max((a - b).abs());
             }
         }
@@ -599,4 +626,94 @@ fn the_differentiable_forward_equals_the_population_forward_and_backprops() {
             }
         }
     }
+}
+
+/// SimpleES perturbs matrices with full noise: the device path adds it per row too (linear,
+/// conv kernels, embedding and position tables), equal to the materialised members.
+#[test]
+fn the_device_path_takes_full_noise_like_the_materialised_members() {
+    let vb = Vb::new();
+    let cnn = seq()
+        .add(conv2d(&vb.pp("conv"), 1, 3, 3, 1, 1, true).unwrap())
+        .add(relu())
+        .add(flatten())
+        .add(linear(&vb.pp("fc"), 3 * 5 * 5, 4, true).unwrap());
+    let cnn = Model::new(cnn, &vb, &[1, 5, 5]).unwrap();
+    let vb = Vb::new();
+    let lm = seq()
+        .add(embedding(&vb.pp("tok"), 9, 6).unwrap())
+        .add(pos_embedding(&vb.pp("pos"), 5, 6).unwrap())
+        .add(layer_norm(&vb.pp("ln"), 6).unwrap())
+        .add(linear(&vb.pp("head"), 6, 9, false).unwrap());
+    let lm = Model::new(lm, &vb, &[4]).unwrap();
+    for (model, x_row) in [
+        (
+            &cnn,
+            Box::new(|r: usize| inputs(25, r as u64)) as Box<dyn Fn(usize) -> Vec<f32>>,
+        ),
+        (
+            &lm,
+            Box::new(|r: usize| (0..4).map(|t| ((r * 5 + t * 2) % 9) as f32).collect()),
+        ),
+    ] {
+        let params = model.init(3, &Device::Cpu).unwrap();
+        let mut es = eggroll_core::strategy::SimpleEs::new(
+            EsConfig {
+                population_size: 6,
+                sigma: 0.2,
+                seed: 4,
+                ..EsConfig::default()
+            },
+            &params,
+        )
+        .unwrap();
+        let pop = es.ask(&params, 0).unwrap();
+        assert!(
+            pop.noise
+                .iter()
+                .all(|n| matches!(n, eggroll_core::Noise::Full { .. }))
+        );
+        let ids: Vec<u32> = (0..12).map(|i| (i * 5 % 6) as u32).collect();
+        let x: Vec<f32> = (0..12).flat_map(&x_row).collect();
+        let y = device_forward(model, &params, &pop, &x, &ids, &Device::Cpu);
+        let out = y.len() / 12;
+        let base = params.to_host().unwrap();
+        for (row, &m) in ids.iter().enumerate() {
+            let w = pop.materialize(&params, &base, m as usize).unwrap();
+            let pm = params.from_host_like(&w).unwrap();
+            let yr = model.forward(&pm, None, &x_row(row), None).unwrap();
+            for (a, b) in y[row * out..(row + 1) * out].iter().zip(&yr) {
+                assert!((a - b).abs() <= 1e-4, "row {row}: {a} vs {b}");
+            }
+        }
+    }
+}
+
+/// `Model::forward_candle` (what `forward` and `forward_shared` run for parameters off the
+/// CPU) on the CPU device equals the fused path, with and without a population.
+#[test]
+fn forward_candle_equals_the_fused_forward() {
+    let vb = Vb::new();
+    let net = seq()
+        .add(conv2d(&vb.pp("conv"), 1, 2, 3, 2, 1, true).unwrap())
+        .add(relu())
+        .add(flatten())
+        .add(linear(&vb.pp("fc"), 2 * 3 * 3, 3, true).unwrap());
+    let model = Model::new(net, &vb, &[1, 5, 5]).unwrap();
+    let params = model.init(8, &Device::Cpu).unwrap();
+    let pop = population(&params, 6, 2);
+    let ids: Vec<u32> = vec![5, 0, 3, 3, 1];
+    let x = inputs(5 * 25, 9);
+    let fused = model.forward(&params, Some(&pop), &x, Some(&ids)).unwrap();
+    let candle = model.forward_candle(&params, Some(&pop), &x, &ids).unwrap();
+    let plain = model.forward(&params, None, &x, None).unwrap();
+    let plain_candle = model.forward_candle(&params, None, &x, &ids).unwrap();
+    for (a, b) in fused
+        .iter()
+        .zip(&candle)
+        .chain(plain.iter().zip(&plain_candle))
+    {
+        assert!((a - b).abs() <= 1e-5, "{a} vs {b}");
+    }
+    assert!(model.forward_candle(&params, None, &x[1..], &ids).is_err());
 }

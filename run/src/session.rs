@@ -546,6 +546,11 @@ impl Session {
         self.policy.as_ref()
     }
 
+    /// The network when it is built from population layers (CNN, language models).
+    pub fn net(&self) -> Option<&NetSpec> {
+        self.net.as_ref()
+    }
+
     /// MNIST test images (mnist runs), for the dashboard.
     pub fn images(&self) -> Option<&Arc<Dataset>> {
         self.images.as_ref()

@@ -11,28 +11,62 @@ use egui::{Color32, Pos2, Stroke, Vec2};
 use crate::app::Dashboard;
 use crate::widgets::{heatmap_gray, policy_params};
 
+/// The MNIST grid's 16 test images (their indices) and the mean policy's predictions, from
+/// `values` (a snapshot): through the MLP (`feed.policy`) or the layered network (`feed.net`,
+/// `--model cnn`). None when the feed has no images or no network to run.
+pub fn grid_predictions(feed: &crate::RunFeed, values: &[Vec<f32>]) -> Option<Vec<(usize, i64)>> {
+    let data = feed.mnist.as_ref()?;
+    let idx: Vec<usize> = (0..16).map(|k| (k * 613) % data.len()).collect();
+    let mut img = vec![0.0f32; data.pixels()];
+    if let Some(policy) = &feed.policy {
+        let params = policy_params(policy, &feed.param_names)?;
+        let mut y = vec![0.0f32; 10];
+        return Some(
+            idx.iter()
+                .map(|&i| {
+                    data.image_into(i, &mut img);
+                    plain_row_forward(policy, &params, values, &img, &mut y);
+                    (i, Head::argmax(&y))
+                })
+                .collect(),
+        );
+    }
+    let net = feed.net.as_ref()?;
+    let mut params = eggroll_core::Params::new();
+    for (d, v) in net.decls().iter().zip(values) {
+        let t = candle_core::Tensor::from_slice(v, d.shape.as_slice(), &candle_core::Device::Cpu)
+            .ok()?;
+        params.push(d.name.clone(), t).ok()?;
+    }
+    let mut x = Vec::with_capacity(idx.len() * data.pixels());
+    for &i in &idx {
+        data.image_into(i, &mut img);
+        x.extend_from_slice(&img);
+    }
+    let y = net.forward(&params, None, &x, None).ok()?;
+    Some(
+        idx.iter()
+            .zip(y.chunks(10))
+            .map(|(&i, y)| (i, Head::argmax(y)))
+            .collect(),
+    )
+}
+
 impl Dashboard {
     pub(crate) fn mnist_grid(&self, ui: &mut egui::Ui) -> bool {
         let Some(run) = self.runs.first() else {
             return false;
         };
-        let (Some(data), Some(policy), Some(snap)) =
-            (&run.feed.mnist, &run.feed.policy, &run.snapshot)
-        else {
+        let (Some(data), Some(snap)) = (&run.feed.mnist, &run.snapshot) else {
             return false;
         };
-        let Some(params) = policy_params(policy, &run.feed.param_names) else {
+        let Some(preds) = grid_predictions(&run.feed, &snap.values) else {
             return false;
         };
-        let p = data.pixels();
-        let mut img = vec![0.0f32; p];
-        let mut y = vec![0.0f32; 10];
+        let mut img = vec![0.0f32; data.pixels()];
         egui::Grid::new("mnist").show(ui, |ui| {
-            for k in 0..16 {
-                let i = (k * 613) % data.len();
+            for (k, &(i, pred)) in preds.iter().enumerate() {
                 data.image_into(i, &mut img);
-                plain_row_forward(policy, &params, &snap.values, &img, &mut y);
-                let pred = Head::argmax(&y);
                 let ok = pred == i64::from(data.labels[i]);
                 ui.vertical(|ui| {
                     heatmap_gray(ui, &img, data.rows, data.cols);

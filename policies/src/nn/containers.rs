@@ -4,7 +4,7 @@ use candle_core::Tensor;
 use eggroll_core::Result;
 use rayon::prelude::*;
 
-use super::{Act, Ctx, Module, shape_err};
+use super::{Act, Ctx, Module, TensorParams, shape_err};
 
 /// Modules applied in order.
 #[derive(Default)]
@@ -87,7 +87,7 @@ impl Sequential {
 }
 
 impl Module for Sequential {
-    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
+    fn forward_tensor(&self, x: &Tensor, params: &TensorParams<'_>) -> Result<Tensor> {
         let mut y = x.clone();
         for l in &self.layers {
             y = l.forward_tensor(&y, params)?;
@@ -132,7 +132,7 @@ pub fn residual<M: Module>(inner: M) -> Residual<M> {
 }
 
 impl<M: Module> Module for Residual<M> {
-    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
+    fn forward_tensor(&self, x: &Tensor, params: &TensorParams<'_>) -> Result<Tensor> {
         Ok((x + self.inner.forward_tensor(x, params)?)?)
     }
     fn label(&self) -> String {

@@ -7,7 +7,7 @@ use eggroll_core::Result;
 use rayon::prelude::*;
 
 use super::linear::{expand_ids, population_matmul, shared_matmul};
-use super::{Act, Ctx, Init, Module, ParamRef, Vb, shape_err};
+use super::{Act, Ctx, Init, Module, ParamRef, TensorParams, Vb, shape_err};
 
 /// Largest kernel side accepted.
 pub const MAX_KERNEL: usize = 64;
@@ -144,10 +144,19 @@ impl Conv2d {
 }
 
 impl Module for Conv2d {
-    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
-        let y = x.conv2d(&params[self.weight.index], self.padding, self.stride, 1, 1)?;
+    fn forward_tensor(&self, x: &Tensor, p: &TensorParams<'_>) -> Result<Tensor> {
+        let y = p.conv2d(x, &self.weight, self.padding, self.stride)?;
         Ok(match &self.bias {
-            Some(b) => y.broadcast_add(&params[b.index].reshape((1, self.cout, 1, 1))?)?,
+            Some(b) => {
+                // (cout) or (rows, cout) → broadcast over H, W.
+                let v = p.vector(b, 2)?;
+                let shape = if v.rank() == 1 {
+                    vec![1, self.cout, 1, 1]
+                } else {
+                    vec![v.dim(0)?, self.cout, 1, 1]
+                };
+                y.broadcast_add(&v.reshape(shape)?)?
+            }
             None => y,
         })
     }

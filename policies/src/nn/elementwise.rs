@@ -4,7 +4,7 @@ use candle_core::Tensor;
 use eggroll_core::Result;
 use rayon::prelude::*;
 
-use super::{Act, Ctx, Module, shape_err};
+use super::{Act, Ctx, Module, TensorParams, shape_err};
 
 /// An elementwise nonlinearity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +49,7 @@ impl ActKind {
 }
 
 impl Module for Activation {
-    fn forward_tensor(&self, x: &Tensor, _: &[Tensor]) -> Result<Tensor> {
+    fn forward_tensor(&self, x: &Tensor, _: &TensorParams<'_>) -> Result<Tensor> {
         Ok(match self.0 {
             ActKind::Tanh => x.tanh()?,
             ActKind::Relu => x.relu()?,
@@ -85,7 +85,7 @@ pub fn flatten() -> Flatten {
 }
 
 impl Module for Flatten {
-    fn forward_tensor(&self, x: &Tensor, _: &[Tensor]) -> Result<Tensor> {
+    fn forward_tensor(&self, x: &Tensor, _: &TensorParams<'_>) -> Result<Tensor> {
         Ok(x.flatten_from(1)?)
     }
     fn label(&self) -> String {
@@ -140,7 +140,7 @@ pub fn avg_pool2d(k: usize, stride: usize) -> Pool2d {
 }
 
 impl Module for Pool2d {
-    fn forward_tensor(&self, x: &Tensor, _: &[Tensor]) -> Result<Tensor> {
+    fn forward_tensor(&self, x: &Tensor, _: &TensorParams<'_>) -> Result<Tensor> {
         let (k, s) = (self.k, self.stride);
         if k == s && self.kind == PoolKind::Avg {
             return Ok(x.avg_pool2d_with_stride((k, k), (s, s))?);

@@ -6,7 +6,7 @@ use eggroll_core::population::HostData;
 use eggroll_core::{Noise, Result};
 use rayon::prelude::*;
 
-use super::{Act, Ctx, Init, Module, ParamRef, Vb, check_noise, shape_err};
+use super::{Act, Ctx, Init, Module, ParamRef, TensorParams, Vb, check_noise, shape_err};
 
 /// A lookup table over rows of token ids (stored as exact integers in f32).
 #[derive(Debug, Clone)]
@@ -34,12 +34,8 @@ pub fn embedding(vb: &Vb, vocab: usize, dim: usize) -> Result<Embedding> {
 }
 
 impl Module for Embedding {
-    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
-        let (b, t) = x.dims2()?;
-        let ids = x.flatten_all()?.to_dtype(candle_core::DType::U32)?;
-        Ok(params[self.weight.index]
-            .index_select(&ids, 0)?
-            .reshape((b, t, self.dim))?)
+    fn forward_tensor(&self, x: &Tensor, p: &TensorParams<'_>) -> Result<Tensor> {
+        p.table_rows(&self.weight, &super::tensor::ids_u32(x)?)
     }
     fn label(&self) -> String {
         format!("embedding {}", self.name)

@@ -6,7 +6,7 @@ use eggroll_core::population::HostData;
 use eggroll_core::{Error, Noise, Pairing, Result};
 use rayon::prelude::*;
 
-use super::{Act, Ctx, Init, Module, ParamRef, Vb, check_noise, shape_err};
+use super::{Act, Ctx, Init, Module, ParamRef, TensorParams, Vb, check_noise, shape_err};
 use crate::forward::{RowCtx, RowNoise, finish_rows, shared_gemm};
 
 /// Rows per parallel task.
@@ -39,11 +39,10 @@ pub fn linear(vb: &Vb, inputs: usize, outputs: usize, bias: bool) -> Result<Line
 }
 
 impl Module for Linear {
-    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
-        let w = &params[self.weight.index];
-        let y = x.broadcast_matmul(&w.t()?)?;
+    fn forward_tensor(&self, x: &Tensor, p: &TensorParams<'_>) -> Result<Tensor> {
+        let y = p.matmul_t(x, &self.weight)?;
         Ok(match &self.bias {
-            Some(b) => y.broadcast_add(&params[b.index])?,
+            Some(b) => y.broadcast_add(&p.vector(b, x.rank())?)?,
             None => y,
         })
     }

@@ -7,6 +7,13 @@
 //! get the shared product plus each member's low-rank correction `σ s (x B) Aᵀ / √r`; vectors
 //! (biases, norm gains) get their full noise. With no population it is plain inference.
 //!
+//! On any candle device the same layers also run as candle ops ([`Module::forward_tensor`]
+//! reading parameters and noise through [`TensorParams`]; [`population_forward`]): the shared
+//! products are candle matmuls and convolutions, each member's low-rank correction two batched
+//! matmuls (a grouped convolution for kernels). [`Model::forward`] and
+//! [`Model::forward_shared`] take that path whenever the parameters live off the CPU
+//! (`--device cuda`).
+//!
 //! The layers live in `eggroll-policies` (not a crate of their own) because they share its
 //! deterministic row-independent GEMM and fused low-rank row kernel with the MLP forward: a
 //! row's bits never depend on which other rows are in the batch.
@@ -40,6 +47,7 @@ mod embedding;
 mod linear;
 mod norm;
 mod sequence;
+mod tensor;
 
 pub use builder::{Decl, Init, ParamRef, Vb};
 pub use containers::{Residual, Sequential, residual, seq};
@@ -54,6 +62,7 @@ pub use norm::{Norm, layer_norm, rms_norm};
 pub use sequence::{
     CausalSelfAttention, MinGru, PosEmbedding, causal_self_attention, min_gru, pos_embedding,
 };
+pub use tensor::{TensorParams, population_forward};
 
 use candle_core::{Device, Tensor};
 use eggroll_core::population::HostData;
@@ -177,15 +186,16 @@ pub trait Module: Send + Sync {
     fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>>;
     /// The output of every row, each with its member's perturbed parameters.
     fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act>;
-    /// The plain (unperturbed) forward as candle ops on a batch `x` of shape
-    /// `[batch, …row shape]`, reading parameter `i` from `params[i]` (declaration order).
-    /// Every op has a backward, so candle's autograd (`Var`, `backward`) trains the very same
-    /// model definition ([`Model::forward_tensor`]). The default is an error: a user module
-    /// without it cannot be trained by backprop.
-    fn forward_tensor(&self, _x: &Tensor, _params: &[Tensor]) -> Result<Tensor> {
+    /// The forward as candle ops on a batch `x` of shape `[batch, …row shape]`, on any
+    /// device, reading its parameters through `p` ([`TensorParams`]): plain (every op has a
+    /// backward, so candle's autograd trains the very same model definition,
+    /// [`Model::forward_tensor`]) or, with a population, batch row `i` perturbed as its
+    /// member (the device path, [`population_forward`]). The default is an error: a user
+    /// module without it can be trained neither by backprop nor on a device.
+    fn forward_tensor(&self, _x: &Tensor, _p: &TensorParams<'_>) -> Result<Tensor> {
         Err(Error::Param {
             name: self.label(),
-            reason: "this module has no differentiable forward (Module::forward_tensor)".into(),
+            reason: "this module has no candle-ops forward (Module::forward_tensor)".into(),
         })
     }
     /// The output of every member in `members` on the same rows `x` (member-major: rows
@@ -224,8 +234,8 @@ impl Module for Box<dyn Module> {
     fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> Result<Act> {
         (**self).forward(x, ctx)
     }
-    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
-        (**self).forward_tensor(x, params)
+    fn forward_tensor(&self, x: &Tensor, p: &TensorParams<'_>) -> Result<Tensor> {
+        (**self).forward_tensor(x, p)
     }
     fn forward_shared(&self, x: &Act, members: &[u32], ctx: &Ctx<'_>) -> Result<Act> {
         (**self).forward_shared(x, members, ctx)
@@ -342,6 +352,11 @@ impl Model {
                 ),
             });
         }
+        self.forward_with(x, &TensorParams::plain(params))
+    }
+
+    /// [`Model::forward_tensor`] with the parameters (and any population) read through `p`.
+    pub fn forward_with(&self, x: &Tensor, p: &TensorParams<'_>) -> Result<Tensor> {
         let mut want = vec![x.dim(0)?];
         want.extend(&self.input);
         if x.dims() != want.as_slice() {
@@ -350,7 +365,7 @@ impl Model {
                 format!("takes a batch of shape {want:?}, got {:?}", x.dims()),
             ));
         }
-        self.root.forward_tensor(x, params)
+        self.root.forward_tensor(x, p)
     }
 
     /// Initial parameters (PyTorch's default initialisations, drawn from `seed`).
@@ -420,6 +435,16 @@ impl Model {
         }
         crate::forward::check_member_range(&members, Some(population.size))?;
         let ids: Vec<u32> = members.map(|m| m as u32).collect();
+        if !params.device().is_cpu() {
+            // The device path: the rows tiled once per member.
+            let rows = x.len() / width;
+            let tiled: Vec<f32> = ids.iter().flat_map(|_| x.iter().copied()).collect();
+            let row_ids: Vec<u32> = ids
+                .iter()
+                .flat_map(|&m| std::iter::repeat_n(m, rows))
+                .collect();
+            return self.forward_candle(params, Some(population), &tiled, &row_ids);
+        }
         let cache = WeightCache::new(params.len());
         let ctx = Ctx {
             params,
@@ -479,6 +504,9 @@ impl Model {
             }
             crate::forward::check_members(Some(ids), rows, Some(p.size))?;
         }
+        if !params.device().is_cpu() {
+            return self.forward_candle(params, population, x, ids);
+        }
         let cache = WeightCache::new(params.len());
         let ctx = Ctx {
             params,
@@ -492,5 +520,35 @@ impl Model {
             shape: self.input.clone(),
         };
         Ok(self.root.forward(&act, &ctx)?.data)
+    }
+
+    /// [`Model::forward`] through the candle-ops path ([`population_forward`]) on the
+    /// parameters' device, whatever it is: the rows are uploaded once and the outputs copied
+    /// back. `forward` and `forward_shared` take it for parameters off the CPU.
+    pub fn forward_candle(
+        &self,
+        params: &Params,
+        population: Option<&Population>,
+        x: &[f32],
+        ids: &[u32],
+    ) -> Result<Vec<f32>> {
+        let width: usize = self.input.iter().product();
+        if x.len() != ids.len() * width {
+            return Err(Error::Param {
+                name: "input".into(),
+                reason: format!("{} values for {} rows of {width}", x.len(), ids.len()),
+            });
+        }
+        let mut shape = vec![ids.len()];
+        shape.extend(&self.input);
+        let xt = Tensor::from_slice(x, shape, &params.device())?;
+        let y = match population {
+            Some(pop) => population_forward(self, params, pop, &xt, Some(ids))?,
+            None => {
+                let tensors: Vec<Tensor> = params.iter().map(|p| p.tensor().clone()).collect();
+                self.forward_tensor(&xt, &tensors)?
+            }
+        };
+        Ok(y.flatten_all()?.to_vec1::<f32>()?)
     }
 }

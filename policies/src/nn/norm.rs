@@ -6,7 +6,7 @@ use candle_core::Tensor;
 use eggroll_core::Result;
 use rayon::prelude::*;
 
-use super::{Act, Ctx, Init, Module, ParamRef, Vb, shape_err};
+use super::{Act, Ctx, Init, Module, ParamRef, TensorParams, Vb, shape_err};
 
 /// A normalisation over the last dimension of every row.
 #[derive(Debug, Clone)]
@@ -44,7 +44,7 @@ pub fn rms_norm(vb: &Vb, dim: usize) -> Result<Norm> {
 }
 
 impl Module for Norm {
-    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
+    fn forward_tensor(&self, x: &Tensor, p: &TensorParams<'_>) -> Result<Tensor> {
         let last = x.rank() - 1;
         let eps = f64::from(self.eps);
         let n = if self.rms {
@@ -55,9 +55,9 @@ impl Module for Norm {
             let var = c.sqr()?.mean_keepdim(last)?;
             c.broadcast_div(&(var + eps)?.sqrt()?)?
         };
-        let y = n.broadcast_mul(&params[self.weight.index])?;
+        let y = n.broadcast_mul(&p.vector(&self.weight, x.rank())?)?;
         Ok(match &self.bias {
-            Some(b) => y.broadcast_add(&params[b.index])?,
+            Some(b) => y.broadcast_add(&p.vector(b, x.rank())?)?,
             None => y,
         })
     }

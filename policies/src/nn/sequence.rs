@@ -6,7 +6,7 @@ use eggroll_core::Result;
 use rayon::prelude::*;
 
 use super::embedding::TableNoise;
-use super::{Act, Ctx, Init, Linear, Module, ParamRef, Vb, linear, shape_err};
+use super::{Act, Ctx, Init, Linear, Module, ParamRef, TensorParams, Vb, linear, shape_err};
 
 /// Causal multi-head self-attention (`q_proj`, `k_proj`, `v_proj`, `out_proj`, each `d × d`
 /// with bias): position `i` attends to positions `≤ i`.
@@ -40,7 +40,7 @@ pub fn causal_self_attention(vb: &Vb, dim: usize, heads: usize) -> Result<Causal
 }
 
 impl Module for CausalSelfAttention {
-    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
+    fn forward_tensor(&self, x: &Tensor, params: &TensorParams<'_>) -> Result<Tensor> {
         let (b, t, d) = x.dims3()?;
         let (h, dh) = (self.heads, self.dim / self.heads);
         let split = |y: Tensor| -> Result<Tensor> {
@@ -162,7 +162,7 @@ pub fn min_gru(vb: &Vb, inputs: usize, hidden: usize) -> Result<MinGru> {
 }
 
 impl Module for MinGru {
-    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
+    fn forward_tensor(&self, x: &Tensor, params: &TensorParams<'_>) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
         let zl = self.z.forward_tensor(x, params)?;
         let z = (zl.neg()?.exp()? + 1.0)?.recip()?;
@@ -234,10 +234,8 @@ pub fn pos_embedding(vb: &Vb, max_len: usize, dim: usize) -> Result<PosEmbedding
 }
 
 impl Module for PosEmbedding {
-    fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
-        let t = x.dim(1)?;
-        let table = params[self.weight.index].narrow(0, 0, t)?;
-        Ok(x.broadcast_add(&table.unsqueeze(0)?)?)
+    fn forward_tensor(&self, x: &Tensor, p: &TensorParams<'_>) -> Result<Tensor> {
+        Ok(x.broadcast_add(&p.table_prefix(&self.weight, x.dim(1)?)?)?)
     }
     fn label(&self) -> String {
         format!("pos_embedding {}", self.name)
