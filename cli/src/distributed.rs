@@ -199,6 +199,9 @@ impl TaskEvaluator for Distributed {
     fn score_name(&self) -> &'static str {
         self.inner.score_name()
     }
+    fn score_fields(&self, score: f64) -> serde_json::Map<String, serde_json::Value> {
+        self.inner.score_fields(score)
+    }
     fn env_steps(&self) -> u64 {
         self.inner.env_steps()
     }

@@ -460,6 +460,8 @@ fn charlm_trains_both_models_and_reports_bits_per_byte() {
         "data.context=16",
         "--set",
         "policy.hidden=[16]",
+        "--set",
+        "evaluation.eval_every=2",
         "--quiet",
         "--out",
         out_dir.to_str().unwrap(),
@@ -469,6 +471,22 @@ fn charlm_trains_both_models_and_reports_bits_per_byte() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The bpb-vs-time curve: evals.jsonl gets test_bpb every 2 generations.
+    let evals = std::fs::read_to_string(out_dir.join("evals.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = evals
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{evals}");
+    assert_eq!(lines[0]["generation"], 2);
+    assert_eq!(lines[1]["generation"], 4);
+    for l in &lines {
+        let bpb = l["test_bpb"].as_f64().unwrap();
+        assert!(
+            bpb > 0.0 && bpb < 9.0 && l["train_s"].as_f64().unwrap() >= 0.0,
+            "{l}"
+        );
+    }
     let written = std::fs::read(out_dir.join("sample.txt")).unwrap();
     assert!(written.starts_with(b"The ") && written.len() == 4 + 400 + 1);
     let policy = out_dir.join("policy.safetensors");

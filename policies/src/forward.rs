@@ -6,6 +6,10 @@
 //! `(σ s_i/√r)(x_i B_i) A_iᵀ`, the bias `b + σ s_i ε_i` and the activation. Chunks of rows run
 //! in parallel with rayon and go through all layers while they are hot in cache. The same code
 //! with no population is plain inference.
+//!
+//! This is the kernel of a dense chain of population layers (`nn::linear` with tanh or relu
+//! between them): `nn::Sequential` prepares it for such runs of layers, and
+//! [`PopulationForward::new`] for an [`MlpConfig`] builds it from [`MlpConfig::model`].
 
 use candle_core::Tensor;
 use eggroll_core::population::HostData;
@@ -43,7 +47,10 @@ struct Layer<'a> {
 ///
 /// [`forward`]: PopulationForward::forward
 pub struct PopulationForward<'a> {
-    config: &'a MlpConfig,
+    /// Widths: input, then every layer's output.
+    sizes: Vec<usize>,
+    /// Every layer's activation (None: linear).
+    acts: Vec<Option<Activation>>,
     layers: Vec<Layer<'a>>,
     sigma: f32,
     pairing: Pairing,
@@ -129,20 +136,57 @@ pub(crate) fn layer_sources<'a>(
 /// every layer noise tensors of shape `(K, m, r)` / `(K, n, r)` (low rank), `(K, m·n)` (full)
 /// or `(K, m)` (bias) with enough blocks `K` for every member of the population.
 fn check_population_shapes(config: &MlpConfig, params: &Params, p: &Population) -> Result<()> {
+    check_population_size(params, p)?;
+    for l in 0..config.num_layers() {
+        let (m, n) = (config.sizes[l + 1], config.sizes[l]);
+        let (wn, bn) = MlpConfig::names(l);
+        let bias = config.bias.then(|| {
+            (
+                bn,
+                params.index_of(&MlpConfig::names(l).1).expect("checked"),
+            )
+        });
+        check_layer_noise(
+            p,
+            (&wn, params.index_of(&wn).expect("checked")),
+            bias.as_ref().map(|(n, i)| (n.as_str(), *i)),
+            m,
+            n,
+        )?;
+    }
+    Ok(())
+}
+
+/// One noise entry per parameter and at least one member.
+fn check_population_size(params: &Params, p: &Population) -> Result<()> {
+    if p.noise.len() != params.len() {
+        return Err(Error::Param {
+            name: "population.noise".into(),
+            reason: format!("{} entries for {} parameters", p.noise.len(), params.len()),
+        });
+    }
+    if p.size == 0 {
+        return Err(Error::Param {
+            name: "population.size".into(),
+            reason: "is 0".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The noise shapes of one `(m, n)` layer: its weight `(name, index)` and bias.
+pub(crate) fn check_layer_noise(
+    p: &Population,
+    weight: (&str, usize),
+    bias: Option<(&str, usize)>,
+    m: usize,
+    n: usize,
+) -> Result<()> {
     let bad = |name: &str, reason: String| Error::Param {
         name: name.to_string(),
         reason,
     };
-    if p.noise.len() != params.len() {
-        return Err(bad(
-            "population.noise",
-            format!("{} entries for {} parameters", p.noise.len(), params.len()),
-        ));
-    }
-    if p.size == 0 {
-        return Err(bad("population.size", "is 0".into()));
-    }
-    let blocks = p.pairing.block_and_sign(p.size - 1).0 + 1;
+    let blocks = p.pairing.block_and_sign(p.size.max(1) - 1).0 + 1;
     let check = |name: &str, t: &Tensor, want: &[usize]| -> Result<()> {
         let d = t.dims();
         if d.len() != want.len() + 1 || d[1..] != *want || d[0] < blocks {
@@ -159,25 +203,22 @@ fn check_population_shapes(config: &MlpConfig, params: &Params, p: &Population) 
         }
         Ok(())
     };
-    for l in 0..config.num_layers() {
-        let (m, n) = (config.sizes[l + 1], config.sizes[l]);
-        let (wn, bn) = MlpConfig::names(l);
-        match &p.noise[params.index_of(&wn).expect("checked")] {
-            Noise::None => {}
-            Noise::LowRank { rank, a, b } => {
-                if *rank == 0 {
-                    return Err(bad(&wn, "low-rank noise of rank 0".into()));
-                }
-                check(&wn, a, &[m, *rank])?;
-                check(&wn, b, &[n, *rank])?;
+    let (wn, wi) = weight;
+    match &p.noise[wi] {
+        Noise::None => {}
+        Noise::LowRank { rank, a, b } => {
+            if *rank == 0 {
+                return Err(bad(wn, "low-rank noise of rank 0".into()));
             }
-            Noise::Full { eps } => check(&wn, eps, &[m * n])?,
+            check(wn, a, &[m, *rank])?;
+            check(wn, b, &[n, *rank])?;
         }
-        if config.bias
-            && let Noise::Full { eps } = &p.noise[params.index_of(&bn).expect("checked")]
-        {
-            check(&bn, eps, &[m])?;
-        }
+        Noise::Full { eps } => check(wn, eps, &[m * n])?,
+    }
+    if let Some((bn, bi)) = bias
+        && let Noise::Full { eps } = &p.noise[bi]
+    {
+        check(bn, eps, &[m])?;
     }
     Ok(())
 }
@@ -229,12 +270,25 @@ impl<'a> PopulationForward<'a> {
     /// Prepare the forward of `config` with `params`; `population` = None is plain inference
     /// (every row uses the unperturbed weights).
     pub fn new(
-        config: &'a MlpConfig,
+        config: &MlpConfig,
         params: &'a Params,
         population: Option<&'a Population>,
     ) -> Result<Self> {
-        let mut layers = Vec::with_capacity(config.num_layers());
-        for src in layer_sources(config, params, population)? {
+        // The MLP is a model of population layers (`linear`, tanh/relu): its dense chain
+        // prepares this kernel, the same one any `nn::Sequential` of such layers runs.
+        config.model()?.dense_forward(params, population)
+    }
+
+    /// Prepare the forward of a chain of dense layers (checked sources, e.g. a `Linear`
+    /// stack of [`crate::nn`]) with their activations.
+    pub(crate) fn from_sources(
+        sources: Vec<LayerSource<'a>>,
+        acts: Vec<Option<Activation>>,
+        population: Option<&'a Population>,
+    ) -> Result<Self> {
+        let mut layers = Vec::with_capacity(sources.len());
+        let mut sizes = vec![sources.first().map_or(0, |s| s.n)];
+        for src in sources {
             let (m, n) = (src.m, src.n);
             let w = HostData::new(src.w)?;
             let ws = w.as_slice();
@@ -244,6 +298,7 @@ impl<'a> PopulationForward<'a> {
                     wt[j * m + k] = ws[k * n + j];
                 }
             }
+            sizes.push(m);
             layers.push(Layer {
                 wt,
                 b: src.bias.map(HostData::new).transpose()?,
@@ -254,7 +309,8 @@ impl<'a> PopulationForward<'a> {
             });
         }
         Ok(Self {
-            config,
+            sizes,
+            acts,
             layers,
             sigma: population.map_or(0.0, |p| p.sigma),
             pairing: population.map_or(Pairing::Antithetic, |p| p.pairing),
@@ -265,12 +321,12 @@ impl<'a> PopulationForward<'a> {
 
     /// Input width.
     pub fn in_dim(&self) -> usize {
-        self.config.sizes[0]
+        self.sizes[0]
     }
 
     /// Output width.
     pub fn out_dim(&self) -> usize {
-        *self.config.sizes.last().expect("validated")
+        *self.sizes.last().expect("validated")
     }
 
     /// Forward `x` (`rows × in_dim`, row-major) into `out` (`rows × out_dim`). Row `i` belongs to
@@ -300,7 +356,7 @@ impl<'a> PopulationForward<'a> {
             });
         }
         check_members(members, rows, self.size)?;
-        let max_w = *self.config.sizes.iter().max().expect("validated");
+        let max_w = *self.sizes.iter().max().expect("validated");
         x.par_chunks(CHUNK * din)
             .zip(out.par_chunks_mut(CHUNK * dout))
             .enumerate()
@@ -347,13 +403,14 @@ impl<'a> PopulationForward<'a> {
                 &mut dst[..rows * layer.m]
             };
             shared_gemm(input, &layer.wt, rows, layer.n, layer.m, target);
-            let ctx = self.row_ctx(layer, last);
+            let ctx = self.row_ctx(l);
             finish_rows(input, ids, target, &ctx);
             std::mem::swap(&mut src, &mut dst);
         }
     }
 
-    fn row_ctx<'s>(&'s self, layer: &'s Layer<'a>, last: bool) -> RowCtx<'s> {
+    fn row_ctx<'s>(&'s self, l: usize) -> RowCtx<'s> {
+        let layer = &self.layers[l];
         RowCtx {
             sigma: self.sigma,
             pairing: self.pairing,
@@ -371,11 +428,7 @@ impl<'a> PopulationForward<'a> {
                 },
                 MatNoise::Full(e) => RowNoise::Full(e.as_slice()),
             },
-            act: if last {
-                None
-            } else {
-                Some(self.config.activation)
-            },
+            act: self.acts[l],
         }
     }
 
@@ -443,8 +496,8 @@ impl<'a> PopulationForward<'a> {
             _ => None,
         };
         let last = self.layers.len() == 1;
-        let ctx = self.row_ctx(l0, last);
-        let max_w = *self.config.sizes.iter().max().expect("validated");
+        let ctx = self.row_ctx(0);
+        let max_w = *self.sizes.iter().max().expect("validated");
         out.par_chunks_mut(batch * dout).enumerate().for_each_init(
             || {
                 (

@@ -1,8 +1,10 @@
 //! # eggroll-policies
 //!
-//! MLP policies on candle-core whose whole population runs in ONE batched forward pass with
-//! per-member low-rank perturbations ([`PopulationForward`]), and rollouts of populations over
-//! vectorised environments ([`RolloutEvaluator`]) that plug into `eggroll-core`'s trainer.
+//! Population layers ([`nn`]: linear, conv, embedding, norms, attention, minGRU, …) whose
+//! whole population runs in ONE batched forward pass with per-member low-rank perturbations;
+//! the MLP policies are one such model ([`MlpConfig::model`]), whose dense chain runs through
+//! the fused kernel [`PopulationForward`]; and rollouts of populations over vectorised
+//! environments ([`RolloutEvaluator`]) that plug into `eggroll-core`'s trainer.
 //!
 //! The same forward runs on any candle device through [`DeviceForward`] (candle's matmul plus
 //! one fused low-rank custom op per layer, with a CPU body and, with the `cuda` feature, a CUDA

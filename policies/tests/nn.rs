@@ -419,6 +419,28 @@ fn shared_input_forward_equals_the_per_row_forward() {
 #[test]
 fn the_mlp_built_from_layers_equals_the_fused_mlp_bit_for_bit() {
     use eggroll_policies::{Activation, MlpConfig, PopulationForward};
+    /// A module that hides its inner layer from the dense-chain planner: the layers of a
+    /// `seq` of these run one by one (their own forwards), the reference for the chain.
+    struct Opaque<M>(M);
+    impl<M: Module> Module for Opaque<M> {
+        fn label(&self) -> String {
+            self.0.label()
+        }
+        fn out_shape(&self, input: &[usize]) -> eggroll_core::Result<Vec<usize>> {
+            self.0.out_shape(input)
+        }
+        fn forward(&self, x: &Act, ctx: &Ctx<'_>) -> eggroll_core::Result<Act> {
+            self.0.forward(x, ctx)
+        }
+        fn forward_shared(
+            &self,
+            x: &Act,
+            members: &[u32],
+            ctx: &Ctx<'_>,
+        ) -> eggroll_core::Result<Act> {
+            self.0.forward_shared(x, members, ctx)
+        }
+    }
     for (activation, bias) in [(Activation::Tanh, true), (Activation::Relu, false)] {
         let cfg = MlpConfig {
             sizes: vec![5, 33, 17, 2],
@@ -426,6 +448,24 @@ fn the_mlp_built_from_layers_equals_the_fused_mlp_bit_for_bit() {
             bias,
         };
         let model = cfg.model().unwrap();
+        let vb = Vb::new();
+        let mut net = seq();
+        for l in 0..3 {
+            let lin = linear(&vb.pp("layers").pp(l), cfg.sizes[l], cfg.sizes[l + 1], bias);
+            net = net.add(Opaque(lin.unwrap()));
+            if l < 2 {
+                net = match activation {
+                    Activation::Tanh => net.add(Opaque(tanh())),
+                    Activation::Relu => net.add(Opaque(relu())),
+                };
+            }
+        }
+        let layer_by_layer = Model::new(net, &vb, &[5]).unwrap();
+        assert!(
+            layer_by_layer
+                .dense_forward(&cfg.init(0, &Device::Cpu).unwrap(), None)
+                .is_err()
+        );
         let params = cfg.init(4, &Device::Cpu).unwrap();
         model.check_params(&params).unwrap();
         for r in [1, 4] {
@@ -433,21 +473,76 @@ fn the_mlp_built_from_layers_equals_the_fused_mlp_bit_for_bit() {
             let rows = 150;
             let x = inputs(rows * 5, 8);
             let ids: Vec<u32> = (0..rows as u32).map(|i| (i * 7) % 16).collect();
+            let reference = layer_by_layer
+                .forward(&params, Some(&pop), &x, Some(&ids))
+                .unwrap();
+            let chain = model.forward(&params, Some(&pop), &x, Some(&ids)).unwrap();
+            assert_eq!(reference, chain, "{activation:?} bias={bias} r={r}");
             let mut fused = vec![0.0f32; rows * 2];
             PopulationForward::new(&cfg, &params, Some(&pop))
                 .unwrap()
                 .forward(&x, Some(&ids), &mut fused)
                 .unwrap();
-            let layered = model.forward(&params, Some(&pop), &x, Some(&ids)).unwrap();
-            assert_eq!(fused, layered, "{activation:?} bias={bias} r={r}");
-            let mut plain = vec![0.0f32; rows * 2];
-            PopulationForward::new(&cfg, &params, None)
+            assert_eq!(fused, chain);
+            // Parameters by name: a policy file lists them sorted (biases first), the
+            // population's noise follows that order.
+            let mut sorted: Vec<_> = params
+                .iter()
+                .map(|p| (p.name().to_string(), p.tensor().clone()))
+                .collect();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut reordered = Params::new();
+            for (name, t) in sorted {
+                reordered = reordered.with(&name, t).unwrap();
+            }
+            if bias {
+                assert_ne!(
+                    reordered.index_of("layers.0.weight"),
+                    params.index_of("layers.0.weight")
+                );
+            }
+            let pop_sorted = population(&reordered, 16, r);
+            let mut fused_sorted = vec![0.0f32; rows * 2];
+            PopulationForward::new(&cfg, &reordered, Some(&pop_sorted))
                 .unwrap()
-                .forward(&x, None, &mut plain)
+                .forward(&x, Some(&ids), &mut fused_sorted)
                 .unwrap();
-            assert_eq!(plain, model.forward(&params, None, &x, None).unwrap());
+            assert_eq!(
+                fused_sorted, chain,
+                "noise follows the names, not the order"
+            );
+            assert_eq!(
+                layer_by_layer.forward(&params, None, &x, None).unwrap(),
+                model.forward(&params, None, &x, None).unwrap()
+            );
+            // Every member on the same rows: the chain runs the MLP's shared-input kernel (the
+            // first layer's product once for all members; its low-rank terms as one GEMM, so
+            // summed in another order than row by row): the fused MLP's bits, and within
+            // float rounding of the layers one by one.
+            let batch = &x[..20 * 5];
+            let shared = model.forward_shared(&params, &pop, batch, 3..11).unwrap();
+            let mut fused = vec![0.0f32; shared.len()];
+            PopulationForward::new(&cfg, &params, Some(&pop))
+                .unwrap()
+                .forward_shared(batch, 3..11, &mut fused)
+                .unwrap();
+            assert_eq!(fused, shared);
+            let one_by_one = layer_by_layer
+                .forward_shared(&params, &pop, batch, 3..11)
+                .unwrap();
+            for (a, b) in one_by_one.iter().zip(&shared) {
+                assert!((a - b).abs() <= 1e-5, "{a} vs {b}");
+            }
         }
     }
+    // A model that is not one dense chain has no fused MLP forward (an error naming it).
+    let cnn = eggroll_policies::mnist::cnn(8, 8, &[2]).unwrap();
+    let e = message(
+        cnn.dense_forward(&cnn.init(0, &Device::Cpu).unwrap(), None)
+            .err()
+            .unwrap(),
+    );
+    assert!(e.contains("sequential") && e.contains("chain"), "{e}");
 }
 
 /// Sequence layers: token and positional embeddings, a pre-norm residual causal attention

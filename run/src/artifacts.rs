@@ -307,6 +307,19 @@ pub fn load_validation(dir: &Path, like: &Params) -> Result<Option<Validation>> 
     Ok(Some((score, params, obs)))
 }
 
+/// Append one evaluation line to `evals.jsonl` (flushed; created if missing).
+pub fn append_eval(dir: &Path, line: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
+    use std::io::Write;
+    let path = dir.join(crate::dir::EVALS);
+    let text = serde_json::to_string(line).expect("JSON values serialise");
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| writeln!(f, "{text}"))
+        .map_err(|source| Error::Io { path, source })
+}
+
 /// Read `metrics.jsonl` back for `--resume` (see [`crate::truncate_metrics`]: an unreadable
 /// file is an error and stays as it was), dropping generations ≥ `generation`.
 pub fn read_metrics(dir: &Path, generation: u64) -> Result<Vec<GenStats>> {

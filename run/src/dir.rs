@@ -13,6 +13,9 @@ pub const LOCK_FILE: &str = ".eggroll.lock";
 
 /// The per-generation metrics file of a run.
 pub const METRICS: &str = "metrics.jsonl";
+/// Periodic evaluations (`evaluation.eval_every`): one JSON object per evaluation with
+/// `generation` (generations completed), `train_s` and the task's score fields.
+pub const EVALS: &str = "evals.jsonl";
 
 /// A default run directory `runs/<task>-<timestamp>` that does not exist yet (`-2`, `-3`, …
 /// are appended when two runs start within the same second).
@@ -226,7 +229,13 @@ fn remove_stale_temporaries(dir: &Path) -> Result<()> {
 /// corrupt line before its last is an error ([`Error::Corrupt`], naming the line or byte),
 /// and the file is left exactly as it was.
 pub fn truncate_metrics(dir: &Path, generation: u64) -> Result<Vec<String>> {
-    let path = dir.join(METRICS);
+    truncate_jsonl(dir, METRICS, generation)
+}
+
+/// [`truncate_metrics`] for any of the run's JSON-lines files (`metrics.jsonl`,
+/// `evals.jsonl`): keep the lines whose `generation` is `< generation`.
+pub fn truncate_jsonl(dir: &Path, name: &str, generation: u64) -> Result<Vec<String>> {
+    let path = dir.join(name);
     let text = match std::fs::read(&path) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => text,
@@ -262,7 +271,7 @@ pub fn truncate_metrics(dir: &Path, generation: u64) -> Result<Vec<String>> {
             }
             return Err(Error::Corrupt {
                 path,
-                reason: format!("line {} is not valid metrics JSON", i + 1),
+                reason: format!("line {} is not valid JSON with a `generation`", i + 1),
             });
         };
         if g < generation {

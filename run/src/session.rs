@@ -434,6 +434,8 @@ impl Session {
                 });
             }
             history = artifacts::read_metrics(&dir, trainer.generation())?;
+            // Evaluations after the checkpoint are redone by the resumed run.
+            crate::dir::truncate_jsonl(&dir, crate::dir::EVALS, trainer.generation() + 1)?;
             best_eval = artifacts::load_validation(&dir, trainer.params())?;
         } else if writer {
             let text = toml::to_string_pretty(&config).expect("the config serialises");
@@ -640,6 +642,13 @@ impl Session {
                     // generations are paired (the final evaluation uses other seeds).
                     config.es.seed,
                 )?;
+                if self.files {
+                    let mut line = serde_json::Map::new();
+                    line.insert("generation".into(), g.into());
+                    line.insert("train_s".into(), start.elapsed().as_secs_f64().into());
+                    line.extend(self.evaluator.score_fields(score));
+                    artifacts::append_eval(&dir, &line)?;
+                }
                 if config.evaluation.keep_best_eval
                     && self.best_eval.as_ref().is_none_or(|(b, _, _)| score > *b)
                 {

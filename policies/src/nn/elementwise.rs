@@ -59,6 +59,13 @@ impl Module for Activation {
     fn label(&self) -> String {
         format!("{:?}", self.0).to_lowercase()
     }
+    fn dense_part(&self) -> Option<super::DensePart<'_>> {
+        match self.0 {
+            ActKind::Tanh => Some(super::DensePart::Act(crate::mlp::Activation::Tanh)),
+            ActKind::Relu => Some(super::DensePart::Act(crate::mlp::Activation::Relu)),
+            ActKind::Gelu => None,
+        }
+    }
     fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         Ok(input.to_vec())
     }

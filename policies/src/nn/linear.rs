@@ -49,6 +49,14 @@ impl Module for Linear {
     fn label(&self) -> String {
         format!("linear {}", self.name)
     }
+    fn dense_part(&self) -> Option<super::DensePart<'_>> {
+        Some(super::DensePart::Linear {
+            weight: &self.weight,
+            bias: self.bias.as_ref(),
+            inputs: self.inputs,
+            outputs: self.outputs,
+        })
+    }
     fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         match input.split_last() {
             Some((&last, rest)) if last == self.inputs => {

@@ -177,6 +177,26 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// What the fused dense-chain kernel (the MLP's [`crate::PopulationForward`]) runs inside a
+/// [`Sequential`]: a [`Linear`] over vector rows, or an activation its row pass applies.
+/// Modules return None by default.
+#[derive(Debug, Clone, Copy)]
+pub enum DensePart<'a> {
+    /// A linear layer: weight `(outputs, inputs)`, optional bias.
+    Linear {
+        /// The weight.
+        weight: &'a ParamRef,
+        /// The bias.
+        bias: Option<&'a ParamRef>,
+        /// Inputs.
+        inputs: usize,
+        /// Outputs.
+        outputs: usize,
+    },
+    /// An activation the fused row pass applies (tanh, relu).
+    Act(crate::mlp::Activation),
+}
+
 /// A layer or block of layers with a population forward.
 pub trait Module: Send + Sync {
     /// A short description for errors (e.g. `conv2d conv1`).
@@ -197,6 +217,16 @@ pub trait Module: Send + Sync {
             name: self.label(),
             reason: "this module has no candle-ops forward (Module::forward_tensor)".into(),
         })
+    }
+    /// Whether (and as what) the fused dense chain can run this module (see [`DensePart`]).
+    fn dense_part(&self) -> Option<DensePart<'_>> {
+        None
+    }
+    /// When this whole module is a dense chain on rows of shape `input` (a [`Sequential`] of
+    /// `Linear`s and tanh/relu, like [`crate::MlpConfig::model`]), its layers; None otherwise.
+    #[doc(hidden)]
+    fn dense_chain(&self, _input: &[usize]) -> Option<Vec<containers::ChainLayer<'_>>> {
+        None
     }
     /// The output of every member in `members` on the same rows `x` (member-major: rows
     /// `i·x.rows ..` belong to `members[i]`); `ctx.members` is not used. Layers whose input
@@ -239,6 +269,12 @@ impl Module for Box<dyn Module> {
     }
     fn forward_shared(&self, x: &Act, members: &[u32], ctx: &Ctx<'_>) -> Result<Act> {
         (**self).forward_shared(x, members, ctx)
+    }
+    fn dense_part(&self) -> Option<DensePart<'_>> {
+        (**self).dense_part()
+    }
+    fn dense_chain(&self, input: &[usize]) -> Option<Vec<containers::ChainLayer<'_>>> {
+        (**self).dense_chain(input)
     }
 }
 
@@ -366,6 +402,43 @@ impl Model {
             ));
         }
         self.root.forward_tensor(x, p)
+    }
+
+    /// The prepared fused forward of a model that is one dense chain (`Linear`s with tanh or
+    /// relu between them, like [`crate::MlpConfig::model`]): the MLP kernel, built from the
+    /// layers' parameters by name (what [`crate::device::Forward`] runs on the CPU for the
+    /// MLP policies, rollouts and MNIST). An error naming the model otherwise.
+    pub fn dense_forward<'p>(
+        &self,
+        params: &'p Params,
+        population: Option<&'p Population>,
+    ) -> Result<crate::PopulationForward<'p>> {
+        // By name: a policy file lists its tensors in its own (sorted) order.
+        if params.len() != self.decls.len() {
+            return Err(Error::Param {
+                name: "params".into(),
+                reason: format!(
+                    "{} parameters, the model declares {}",
+                    params.len(),
+                    self.decls.len()
+                ),
+            });
+        }
+        if let Some(p) = population
+            && p.noise.len() != params.len()
+        {
+            return Err(Error::Param {
+                name: "population.noise".into(),
+                reason: format!("{} entries for {} parameters", p.noise.len(), params.len()),
+            });
+        }
+        let chain = self.root.dense_chain(&self.input).ok_or_else(|| {
+            shape_err(
+                &self.root.label(),
+                "is not a chain of linear layers with tanh or relu between them",
+            )
+        })?;
+        containers::Sequential::chain_forward(&chain, params, population)
     }
 
     /// Initial parameters (PyTorch's default initialisations, drawn from `seed`).
@@ -506,6 +579,13 @@ impl Model {
         }
         if !params.device().is_cpu() {
             return self.forward_candle(params, population, x, ids);
+        }
+        if let Some(chain) = self.root.dense_chain(&self.input) {
+            // A dense chain (an MLP): its fused kernel straight on the caller's rows.
+            let fwd = containers::Sequential::chain_forward(&chain, params, population)?;
+            let mut out = vec![0.0f32; rows * fwd.out_dim()];
+            fwd.forward(x, Some(ids), &mut out)?;
+            return Ok(out);
         }
         let cache = WeightCache::new(params.len());
         let ctx = Ctx {

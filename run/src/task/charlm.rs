@@ -166,6 +166,11 @@ impl TaskEvaluator for CharLmTask {
         )?;
         Ok((-self.test_bpb, None))
     }
+    fn score_fields(&self, score: f64) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("test_bpb".into(), (-score).into());
+        m
+    }
     /// `sample.txt`: 400 bytes the final model writes after "The " (temperature 0.8, seed 0).
     fn extra_files(&mut self, params: &Params) -> Result<Vec<(String, Vec<u8>)>> {
         let mut text = b"The ".to_vec();

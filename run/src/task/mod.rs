@@ -178,6 +178,13 @@ pub trait TaskEvaluator: Evaluator {
     fn score_name(&self) -> &'static str {
         "final_fitness"
     }
+    /// The fields a periodic evaluation writes to `evals.jsonl` for a `final_score` of
+    /// `score`: `{score_name: score}` unless the task says better (charlm: `test_bpb`).
+    fn score_fields(&self, score: f64) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert(self.score_name().into(), score.into());
+        m
+    }
     /// Environment steps taken (control tasks).
     fn env_steps(&self) -> u64 {
         0
