@@ -373,6 +373,29 @@ fn bench_forward_sequence_models() {
             assert!(j[k].as_f64().unwrap() > 0.0, "{m} {k}: {j}");
         }
     }
+    // The CNN: the same three columns, per member·image.
+    let o = eggroll(&[
+        "bench",
+        "forward",
+        "--model",
+        "cnn",
+        "--population",
+        "4",
+        "--shared-batch",
+        "2",
+        "--rounds",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = last_json(&o);
+    assert_eq!((&j["model"], &j["device"]), (&"cnn".into(), &"cpu".into()));
+    for k in [
+        "inference_member_inputs_per_s",
+        "eggroll_member_inputs_per_s",
+        "materialized_member_inputs_per_s",
+    ] {
+        assert!(j[k].as_f64().unwrap() > 0.0, "cnn {k}: {j}");
+    }
     let o = eggroll(&["bench", "forward", "--model", "rnn"]);
     assert!(!o.status.success() && stderr(&o).contains("transformer"));
 }

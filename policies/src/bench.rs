@@ -45,6 +45,13 @@ pub struct SharedBatchResult {
     pub eggroll_member_inputs_per_s: f64,
     /// eggroll / inference.
     pub eggroll_vs_inference: f64,
+    /// The materialised baseline (layered models): each member's weights formed, then its
+    /// plain forward on the batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub materialized_member_inputs_per_s: Option<f64>,
+    /// materialised / inference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub materialized_vs_inference: Option<f64>,
 }
 
 /// Members × inputs per second for the shared-batch forward vs plain inference on the same
@@ -97,6 +104,8 @@ pub fn shared_batch(
         inference_member_inputs_per_s: inf,
         eggroll_member_inputs_per_s: egg,
         eggroll_vs_inference: egg / inf,
+        materialized_member_inputs_per_s: None,
+        materialized_vs_inference: None,
     })
 }
 
@@ -128,6 +137,7 @@ pub fn model_shared_batch(
                 .map(drop)
         },
     )?;
+    let mat = materialized_rate(model, &params, &pop, &x, batch, rounds)?;
     Ok(SharedBatchResult {
         population,
         batch,
@@ -135,7 +145,38 @@ pub fn model_shared_batch(
         inference_member_inputs_per_s: inf,
         eggroll_member_inputs_per_s: egg,
         eggroll_vs_inference: egg / inf,
+        materialized_member_inputs_per_s: Some(mat),
+        materialized_vs_inference: Some(mat / inf),
     })
+}
+
+/// Members timed for the materialised baseline (it scales linearly with them).
+const MATERIALIZED_MEMBERS: usize = 8;
+
+/// `work` per member per second of the materialised baseline on the first members: each
+/// member's weights formed on the host, then its plain forward on `x` (median of up to 3
+/// rounds).
+fn materialized_rate(
+    model: &crate::nn::Model,
+    params: &eggroll_core::Params,
+    pop: &eggroll_core::Population,
+    x: &[f32],
+    work: usize,
+    rounds: usize,
+) -> Result<f64> {
+    let sample = pop.size.clamp(1, MATERIALIZED_MEMBERS);
+    let base = params.to_host()?;
+    let mut times = Vec::new();
+    for _ in 0..rounds.clamp(1, 3) {
+        let t = Instant::now();
+        for m in 0..sample {
+            let values = pop.materialize(params, &base, m)?;
+            let member = params.from_host_like(&values)?;
+            model.forward(&member, None, x, None)?;
+        }
+        times.push((sample * work) as f64 / t.elapsed().as_secs_f64());
+    }
+    Ok(median(times))
 }
 
 /// A layered model's initial parameters on `device` and an EGGROLL population of generation
@@ -478,20 +519,8 @@ pub fn sequence_model(
                 .map(drop)
         },
     )?;
-    // The materialised baseline on a few members (it scales linearly with them).
-    let sample = population.clamp(1, 8);
-    let base = params.to_host()?;
-    let mut times = Vec::new();
-    for _ in 0..rounds.clamp(1, 3) {
-        let t = Instant::now();
-        for m in 0..sample {
-            let values = pop.materialize(&params, &base, m)?;
-            let member = params.from_host_like(&values)?;
-            model.forward(&member, None, &x, None)?;
-        }
-        times.push((sample * batch * context) as f64 / t.elapsed().as_secs_f64());
-    }
-    let mat = median(times);
+    let sample = population.clamp(1, MATERIALIZED_MEMBERS);
+    let mat = materialized_rate(model, &params, &pop, &x, batch * context, rounds)?;
     Ok(SequenceResult {
         population,
         batch,
