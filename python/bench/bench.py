@@ -60,9 +60,12 @@ for _ in range(5):
 
 
 def python_round():
-    # Warm the caches and the thread pool after the Rust round, as `eggroll bench forward`
-    # warms its own before timing.
-    for _ in range(5):
+    # Warm up for 0.2 s after the Rust round, as `eggroll bench forward` warms its own pool
+    # before timing: the rayon workers of this process slept through the Rust round and wake
+    # on one core; the scheduler takes some milliseconds to spread them over both again
+    # (with 5 warm-up calls, whole runs measured this process at exactly half speed).
+    t1 = time.perf_counter()
+    while time.perf_counter() - t1 < 0.2:
         policy.forward_population(es, obs)
     t0 = time.perf_counter()
     for _ in range(20):
