@@ -298,15 +298,7 @@ fn bench_lm(
     batch: usize,
     device: Option<&str>,
 ) -> anyhow::Result<()> {
-    let device = device::parse(device)?;
-    anyhow::ensure!(
-        (1..=65_536).contains(&population) && (1..=4096).contains(&batch),
-        "--population must be 1..=65536 and --shared-batch 1..=4096"
-    );
-    anyhow::ensure!(
-        (1..=64).contains(&rank),
-        "--rank must be 1..=64 for --model {kind}"
-    );
+    let device = check_model_bench(kind, population, rank, batch, device)?;
     let spec = eggroll_policies::charlm::LmSpec {
         kind: if kind == "transformer" {
             eggroll_policies::charlm::LmKind::Transformer
@@ -335,9 +327,36 @@ fn bench_lm(
         rounds.max(1),
         &device,
     )?;
-    let mut j = serde_json::to_value(&r)?;
+    print_model_bench(serde_json::to_value(&r)?, kind, &device)
+}
+
+/// The bounds every `bench forward --model M` checks, then the parsed `--device`.
+fn check_model_bench(
+    kind: &str,
+    population: usize,
+    rank: usize,
+    batch: usize,
+    device: Option<&str>,
+) -> anyhow::Result<candle_core::Device> {
+    anyhow::ensure!(
+        (1..=65_536).contains(&population) && (1..=4096).contains(&batch),
+        "--population must be 1..=65536 and --shared-batch 1..=4096"
+    );
+    anyhow::ensure!(
+        (1..=64).contains(&rank),
+        "--rank must be 1..=64 for --model {kind}"
+    );
+    device::parse(device)
+}
+
+/// Print a `--model` benchmark's JSON with its model and device.
+fn print_model_bench(
+    mut j: serde_json::Value,
+    kind: &str,
+    device: &candle_core::Device,
+) -> anyhow::Result<()> {
     j["model"] = serde_json::json!(kind);
-    j["device"] = serde_json::json!(eggroll_run::session::device_name(&device));
+    j["device"] = serde_json::json!(eggroll_run::session::device_name(device));
     println!("{j}");
     Ok(())
 }
@@ -351,15 +370,7 @@ fn bench_cnn(
     batch: usize,
     device: Option<&str>,
 ) -> anyhow::Result<()> {
-    let device = device::parse(device)?;
-    anyhow::ensure!(
-        (1..=65_536).contains(&population) && (1..=4096).contains(&batch),
-        "--population must be 1..=65536 and --shared-batch 1..=4096"
-    );
-    anyhow::ensure!(
-        (1..=64).contains(&rank),
-        "--rank must be 1..=64 for --model cnn"
-    );
+    let device = check_model_bench("cnn", population, rank, batch, device)?;
     // Per member-image: the tiled input, conv1's output, conv2's patches and outputs (twice,
     // for the inference and the EGGROLL pass).
     eggroll_run::limits::Estimate::new()
@@ -375,11 +386,8 @@ fn bench_cnn(
         &device,
     )?;
     let mut j = serde_json::to_value(&r)?;
-    j["model"] = serde_json::json!("cnn");
-    j["device"] = serde_json::json!(eggroll_run::session::device_name(&device));
     j["params"] = serde_json::json!(model.num_params());
-    println!("{j}");
-    Ok(())
+    print_model_bench(j, "cnn", &device)
 }
 
 fn main() -> ExitCode {

@@ -345,11 +345,16 @@ fn cmaes_trains_and_resumes_bit_identically() {
     assert!(stderr(&o).contains("sep-cmaes"), "{}", stderr(&o));
 }
 
-/// `bench forward --model transformer|mingru`: member-tokens/s of inference, EGGROLL and the
-/// materialised baseline, side by side.
+/// `bench forward --model transformer|mingru|cnn`: inference, EGGROLL and the materialised
+/// baseline, side by side.
 #[test]
-fn bench_forward_sequence_models() {
-    for m in ["transformer", "mingru"] {
+fn bench_forward_layered_models() {
+    // The sequence models count member-tokens, the CNN member-images; three columns each.
+    for (m, unit) in [
+        ("transformer", "tokens"),
+        ("mingru", "tokens"),
+        ("cnn", "inputs"),
+    ] {
         let o = eggroll(&[
             "bench",
             "forward",
@@ -364,37 +369,11 @@ fn bench_forward_sequence_models() {
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
         let j = last_json(&o);
-        assert_eq!(j["model"], m);
-        for k in [
-            "inference_member_tokens_per_s",
-            "eggroll_member_tokens_per_s",
-            "materialized_member_tokens_per_s",
-        ] {
-            assert!(j[k].as_f64().unwrap() > 0.0, "{m} {k}: {j}");
+        assert_eq!((&j["model"], &j["device"]), (&m.into(), &"cpu".into()));
+        for way in ["inference", "eggroll", "materialized"] {
+            let k = format!("{way}_member_{unit}_per_s");
+            assert!(j[&k].as_f64().unwrap() > 0.0, "{m} {k}: {j}");
         }
-    }
-    // The CNN: the same three columns, per member·image.
-    let o = eggroll(&[
-        "bench",
-        "forward",
-        "--model",
-        "cnn",
-        "--population",
-        "4",
-        "--shared-batch",
-        "2",
-        "--rounds",
-        "1",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let j = last_json(&o);
-    assert_eq!((&j["model"], &j["device"]), (&"cnn".into(), &"cpu".into()));
-    for k in [
-        "inference_member_inputs_per_s",
-        "eggroll_member_inputs_per_s",
-        "materialized_member_inputs_per_s",
-    ] {
-        assert!(j[k].as_f64().unwrap() > 0.0, "cnn {k}: {j}");
     }
     let o = eggroll(&["bench", "forward", "--model", "rnn"]);
     assert!(!o.status.success() && stderr(&o).contains("transformer"));

@@ -216,22 +216,34 @@ pub fn replay_feed(path: &Path) -> std::io::Result<RunFeed> {
         .parent()
         .and_then(|d| d.file_name())
         .map_or_else(|| "replay".to_string(), |n| n.to_string_lossy().to_string());
-    Ok(RunFeed {
+    Ok(RunFeed::replayed(
         label,
-        task: "replay".into(),
-        policy: None,
-        param_names: Vec::new(),
-        info: path.display().to_string(),
-        sigma: 0.0,
-        lr: 0.0,
-        stats: rx,
-        snapshots: None,
-        commands: None,
-        noise: None,
-        mnist: None,
-        net: None,
-        shaping: (eggroll_core::Shaping::ZScore, 0),
-    })
+        "replay",
+        path.display().to_string(),
+        rx,
+    ))
+}
+
+impl RunFeed {
+    /// A feed of recorded statistics only: no policy, snapshots or commands.
+    fn replayed(label: String, task: &str, info: String, stats: Receiver<GenStats>) -> Self {
+        RunFeed {
+            label,
+            task: task.into(),
+            policy: None,
+            param_names: Vec::new(),
+            info,
+            sigma: 0.0,
+            lr: 0.0,
+            stats,
+            snapshots: None,
+            commands: None,
+            noise: None,
+            mnist: None,
+            net: None,
+            shaping: (eggroll_core::Shaping::ZScore, 0),
+        }
+    }
 }
 
 /// Feeds that replay an `eggroll compare` directory (its `results.jsonl`): one run per
@@ -287,22 +299,12 @@ pub fn compare_feeds(dir: &Path) -> std::io::Result<Vec<RunFeed>> {
                 name("objective")
             ),
         };
-        feeds.push(RunFeed {
-            label: format!("{} {}", name("model"), name("method")),
-            task: "compare".into(),
-            policy: None,
-            param_names: Vec::new(),
+        feeds.push(RunFeed::replayed(
+            format!("{} {}", name("model"), name("method")),
+            "compare",
             info,
-            sigma: 0.0,
-            lr: 0.0,
-            stats: rx,
-            snapshots: None,
-            commands: None,
-            noise: None,
-            mnist: None,
-            net: None,
-            shaping: (eggroll_core::Shaping::ZScore, 0),
-        });
+            rx,
+        ));
     }
     if feeds.is_empty() {
         return Err(std::io::Error::new(

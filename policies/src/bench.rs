@@ -122,22 +122,10 @@ pub fn model_shared_batch(
     rounds: usize,
     device: &Device,
 ) -> Result<SharedBatchResult> {
-    let (params, pop) = model_population(model, population, rank, device)?;
     let din: usize = model.input_shape().iter().product();
     let dout: usize = model.output_shape().iter().product();
     let x: Vec<f32> = (0..batch * din).map(|i| (i % 89) as f32 / 89.0).collect();
-    let tiled: Vec<f32> = (0..population).flat_map(|_| x.iter().copied()).collect();
-    let (inf, egg) = interleaved(
-        rounds,
-        (population * batch) as f64,
-        &mut || model.forward(&params, None, &tiled, None).map(drop),
-        &mut || {
-            model
-                .forward_shared(&params, &pop, &x, 0..population)
-                .map(drop)
-        },
-    )?;
-    let mat = materialized_rate(model, &params, &pop, &x, batch, rounds)?;
+    let (inf, egg, mat) = model_rates(model, population, rank, rounds, device, &x, batch)?;
     Ok(SharedBatchResult {
         population,
         batch,
@@ -148,6 +136,35 @@ pub fn model_shared_batch(
         materialized_member_inputs_per_s: Some(mat),
         materialized_vs_inference: Some(mat / inf),
     })
+}
+
+/// `work` per second (each member does `work_per_member` on the shared rows `x`) of a
+/// layered model three ways: plain inference on the members' tiled rows and the EGGROLL
+/// shared-input forward, interleaved for `rounds` rounds (medians), then the materialised
+/// baseline.
+fn model_rates(
+    model: &crate::nn::Model,
+    population: usize,
+    rank: usize,
+    rounds: usize,
+    device: &Device,
+    x: &[f32],
+    work_per_member: usize,
+) -> Result<(f64, f64, f64)> {
+    let (params, pop) = model_population(model, population, rank, device)?;
+    let tiled: Vec<f32> = (0..population).flat_map(|_| x.iter().copied()).collect();
+    let (inf, egg) = interleaved(
+        rounds,
+        (population * work_per_member) as f64,
+        &mut || model.forward(&params, None, &tiled, None).map(drop),
+        &mut || {
+            model
+                .forward_shared(&params, &pop, x, 0..population)
+                .map(drop)
+        },
+    )?;
+    let mat = materialized_rate(model, &params, &pop, x, work_per_member, rounds)?;
+    Ok((inf, egg, mat))
 }
 
 /// Members timed for the materialised baseline (it scales linearly with them).
@@ -502,25 +519,12 @@ pub fn sequence_model(
     rounds: usize,
     device: &Device,
 ) -> Result<SequenceResult> {
-    let (params, pop) = model_population(model, population, rank, device)?;
     let context: usize = model.input_shape().iter().product();
     let x: Vec<f32> = (0..batch * context)
         .map(|i| ((i * 7 + 3) % vocab) as f32)
         .collect();
-    let tiled: Vec<f32> = (0..population).flat_map(|_| x.iter().copied()).collect();
-    let tokens = (population * batch * context) as f64;
-    let (inf, egg) = interleaved(
-        rounds,
-        tokens,
-        &mut || model.forward(&params, None, &tiled, None).map(drop),
-        &mut || {
-            model
-                .forward_shared(&params, &pop, &x, 0..population)
-                .map(drop)
-        },
-    )?;
-    let sample = population.clamp(1, MATERIALIZED_MEMBERS);
-    let mat = materialized_rate(model, &params, &pop, &x, batch * context, rounds)?;
+    let work = batch * context;
+    let (inf, egg, mat) = model_rates(model, population, rank, rounds, device, &x, work)?;
     Ok(SequenceResult {
         population,
         batch,
@@ -529,7 +533,7 @@ pub fn sequence_model(
         inference_member_tokens_per_s: inf,
         eggroll_member_tokens_per_s: egg,
         materialized_member_tokens_per_s: mat,
-        materialized_members: sample,
+        materialized_members: population.clamp(1, MATERIALIZED_MEMBERS),
         eggroll_vs_inference: egg / inf,
         materialized_vs_inference: mat / inf,
     })

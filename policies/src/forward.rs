@@ -136,33 +136,23 @@ pub(crate) fn layer_sources<'a>(
 /// every layer noise tensors of shape `(K, m, r)` / `(K, n, r)` (low rank), `(K, m·n)` (full)
 /// or `(K, m)` (bias) with enough blocks `K` for every member of the population.
 fn check_population_shapes(config: &MlpConfig, params: &Params, p: &Population) -> Result<()> {
-    check_population_size(params, p)?;
+    check_population_size(params.len(), p)?;
     for l in 0..config.num_layers() {
         let (m, n) = (config.sizes[l + 1], config.sizes[l]);
         let (wn, bn) = MlpConfig::names(l);
-        let bias = config.bias.then(|| {
-            (
-                bn,
-                params.index_of(&MlpConfig::names(l).1).expect("checked"),
-            )
-        });
-        check_layer_noise(
-            p,
-            (&wn, params.index_of(&wn).expect("checked")),
-            bias.as_ref().map(|(n, i)| (n.as_str(), *i)),
-            m,
-            n,
-        )?;
+        let index = |name: &str| params.index_of(name).expect("checked");
+        let bias = config.bias.then(|| (bn.as_str(), index(&bn)));
+        check_layer_noise(p, (&wn, index(&wn)), bias, m, n)?;
     }
     Ok(())
 }
 
-/// One noise entry per parameter and at least one member.
-fn check_population_size(params: &Params, p: &Population) -> Result<()> {
-    if p.noise.len() != params.len() {
+/// One noise entry per parameter (`params` of them) and at least one member.
+pub(crate) fn check_population_size(params: usize, p: &Population) -> Result<()> {
+    if p.noise.len() != params {
         return Err(Error::Param {
             name: "population.noise".into(),
-            reason: format!("{} entries for {} parameters", p.noise.len(), params.len()),
+            reason: format!("{} entries for {params} parameters", p.noise.len()),
         });
     }
     if p.size == 0 {

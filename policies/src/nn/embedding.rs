@@ -35,7 +35,8 @@ pub fn embedding(vb: &Vb, vocab: usize, dim: usize) -> Result<Embedding> {
 
 impl Module for Embedding {
     fn forward_tensor(&self, x: &Tensor, p: &TensorParams<'_>) -> Result<Tensor> {
-        p.table_rows(&self.weight, &super::tensor::ids_u32(x)?)
+        // Token ids arrive as f32 (the layers' inputs).
+        p.table_rows(&self.weight, &x.to_dtype(candle_core::DType::U32)?)
     }
     fn label(&self) -> String {
         format!("embedding {}", self.name)

@@ -378,16 +378,7 @@ impl Model {
     /// assert!(grads.get(&vars[0]).is_some());
     /// ```
     pub fn forward_tensor(&self, x: &Tensor, params: &[Tensor]) -> Result<Tensor> {
-        if params.len() != self.decls.len() {
-            return Err(Error::Param {
-                name: "params".into(),
-                reason: format!(
-                    "{} tensors, the model declares {}",
-                    params.len(),
-                    self.decls.len()
-                ),
-            });
-        }
+        self.check_count(params.len())?;
         self.forward_with(x, &TensorParams::plain(params))
     }
 
@@ -414,23 +405,9 @@ impl Model {
         population: Option<&'p Population>,
     ) -> Result<crate::PopulationForward<'p>> {
         // By name: a policy file lists its tensors in its own (sorted) order.
-        if params.len() != self.decls.len() {
-            return Err(Error::Param {
-                name: "params".into(),
-                reason: format!(
-                    "{} parameters, the model declares {}",
-                    params.len(),
-                    self.decls.len()
-                ),
-            });
-        }
-        if let Some(p) = population
-            && p.noise.len() != params.len()
-        {
-            return Err(Error::Param {
-                name: "population.noise".into(),
-                reason: format!("{} entries for {} parameters", p.noise.len(), params.len()),
-            });
+        self.check_count(params.len())?;
+        if let Some(p) = population {
+            crate::forward::check_population_size(params.len(), p)?;
         }
         let chain = self.root.dense_chain(&self.input).ok_or_else(|| {
             shape_err(
@@ -446,18 +423,20 @@ impl Model {
         builder::init_params(&self.decls, seed, device)
     }
 
-    /// Check that `params` has this model's names and shapes, in order.
-    pub fn check_params(&self, params: &Params) -> Result<()> {
-        if params.len() != self.decls.len() {
+    /// `got` parameters (or tensors) against the declared count.
+    fn check_count(&self, got: usize) -> Result<()> {
+        if got != self.decls.len() {
             return Err(Error::Param {
                 name: "params".into(),
-                reason: format!(
-                    "{} parameters, the model declares {}",
-                    params.len(),
-                    self.decls.len()
-                ),
+                reason: format!("{got} parameters, the model declares {}", self.decls.len()),
             });
         }
+        Ok(())
+    }
+
+    /// Check that `params` has this model's names and shapes, in order.
+    pub fn check_params(&self, params: &Params) -> Result<()> {
+        self.check_count(params.len())?;
         for (p, d) in params.iter().zip(&self.decls) {
             if p.name() != d.name || p.dims() != d.shape.as_slice() {
                 return Err(Error::Param {
@@ -496,16 +475,7 @@ impl Model {
                 ),
             });
         }
-        if population.noise.len() != params.len() {
-            return Err(Error::Param {
-                name: "population.noise".into(),
-                reason: format!(
-                    "{} entries for {} parameters",
-                    population.noise.len(),
-                    params.len()
-                ),
-            });
-        }
+        crate::forward::check_population_size(params.len(), population)?;
         crate::forward::check_member_range(&members, Some(population.size))?;
         let ids: Vec<u32> = members.map(|m| m as u32).collect();
         if !params.device().is_cpu() {
@@ -569,12 +539,7 @@ impl Model {
             }
         };
         if let Some(p) = population {
-            if p.noise.len() != params.len() {
-                return Err(Error::Param {
-                    name: "population.noise".into(),
-                    reason: format!("{} entries for {} parameters", p.noise.len(), params.len()),
-                });
-            }
+            crate::forward::check_population_size(params.len(), p)?;
             crate::forward::check_members(Some(ids), rows, Some(p.size))?;
         }
         if !params.device().is_cpu() {

@@ -9,7 +9,7 @@
 //! add. `W + σE` is never formed. The layers' code is the same for both; only these helpers
 //! look at the noise.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use eggroll_core::{Error, Noise, Params, Population, Result};
 
 use super::ParamRef;
@@ -49,16 +49,7 @@ impl<'a> TensorParams<'a> {
         population: &Population,
         members: &[u32],
     ) -> Result<Self> {
-        if population.noise.len() != params.len() {
-            return Err(Error::Param {
-                name: "population.noise".into(),
-                reason: format!(
-                    "{} entries for {} parameters",
-                    population.noise.len(),
-                    params.len()
-                ),
-            });
-        }
+        crate::forward::check_population_size(params.len(), population)?;
         crate::forward::check_members(Some(members), members.len(), Some(population.size))?;
         let device = params.first().map_or(Device::Cpu, |p| p.device().clone());
         let rows = members.len();
@@ -249,11 +240,6 @@ impl<'a> TensorParams<'a> {
             }
         })
     }
-}
-
-/// Token ids as u32 from a float batch (the layers' inputs are f32).
-pub(crate) fn ids_u32(x: &Tensor) -> Result<Tensor> {
-    Ok(x.to_dtype(DType::U32)?)
 }
 
 /// The population forward of `model` as candle ops on the parameters' device: `x` is
