@@ -116,28 +116,39 @@ pub fn tanh(x: f32) -> f32 {
 
 /// Dot product with 16 independent accumulators (so it vectorises), reduced in a fixed order:
 /// the result does not depend on the SIMD level.
+///
+/// Lane `l` sums `a[16c + l]·b[16c + l]` over `c` in order, then the lanes are added pairwise
+/// (8, 4, 2, 1 apart). The tail is zero-padded to a full block: an accumulator starts at +0 and
+/// so is never −0, which makes adding `0·0` to it exact and the bits those of the unpadded sum.
 #[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0.0f32; 16];
-    let (ac, bc) = (a[..n].chunks_exact(16), b[..n].chunks_exact(16));
+    let (ac, bc) = (a.chunks_exact(16), b.chunks_exact(16));
     let (ar, br) = (ac.remainder(), bc.remainder());
     for (x, y) in ac.zip(bc) {
         for l in 0..16 {
             acc[l] += x[l] * y[l];
         }
     }
-    for (l, (x, y)) in ar.iter().zip(br).enumerate() {
-        acc[l] += x * y;
-    }
-    let mut w = 8;
-    while w > 0 {
-        for l in 0..w {
-            acc[l] += acc[l + w];
+    if !ar.is_empty() {
+        let x: [f32; 16] = std::array::from_fn(|l| ar.get(l).copied().unwrap_or(0.0));
+        let y: [f32; 16] = std::array::from_fn(|l| br.get(l).copied().unwrap_or(0.0));
+        for l in 0..16 {
+            acc[l] += x[l] * y[l];
         }
-        w /= 2;
     }
-    acc[0]
+    let mut h = [0.0f32; 8];
+    for l in 0..8 {
+        h[l] = acc[l] + acc[l + 8];
+    }
+    let mut q = [0.0f32; 4];
+    for l in 0..4 {
+        q[l] = h[l] + h[l + 4];
+    }
+    let (p0, p1) = (q[0] + q[2], q[1] + q[3]);
+    p0 + p1
 }
 
 #[cfg(test)]
@@ -153,6 +164,64 @@ mod tests {
         assert!(worst < 5e-7, "max error {worst}");
         assert_eq!(super::tanh(100.0), super::tanh(7.905_311));
         assert!(super::tanh(f32::NAN).is_nan());
+    }
+
+    /// The reference order, written the plain way: lanes over 16-blocks, an unpadded tail,
+    /// then the pairwise reduction.
+    fn dot_reference(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let mut acc = [0.0f32; 16];
+        for i in 0..n {
+            acc[i % 16] += a[i] * b[i];
+        }
+        let mut w = 8;
+        while w > 0 {
+            for l in 0..w {
+                acc[l] += acc[l + w];
+            }
+            w /= 2;
+        }
+        acc[0]
+    }
+
+    #[test]
+    fn dot_has_the_bits_of_the_reference_order() {
+        // Signed zeros, exact cancellations, infinities and ordinary values, every tail length.
+        let pool = [
+            0.0f32,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            -2.25,
+            1e-30,
+            -1e-30,
+            3.0e38,
+            f32::INFINITY,
+        ];
+        let mut s = 12345u64;
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 33) as usize
+        };
+        for n in 0..70 {
+            for _ in 0..200 {
+                let a: Vec<f32> = (0..n).map(|_| pool[next() % pool.len()]).collect();
+                let b: Vec<f32> = (0..n).map(|_| pool[next() % pool.len()]).collect();
+                let (got, want) = (super::dot(&a, &b), dot_reference(&a, &b));
+                assert!(
+                    got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                    "n={n}: {got} vs {want}"
+                );
+                let r: Vec<f32> = (0..n).map(|_| next() as f32 / 7e8 - 1.0).collect();
+                assert_eq!(
+                    super::dot(&a[..], &r).to_bits(),
+                    dot_reference(&a, &r).to_bits()
+                );
+            }
+        }
     }
 
     #[test]

@@ -317,36 +317,58 @@ impl ForwardBench {
         let model = cfg.model()?;
         let (mut inf, mut egg, mut eggn, mut mat) = (vec![], vec![], vec![], vec![]);
         let mut lay = vec![];
+        // Each timed sample repeats its call until it spans ≥ 4 ms, so one scheduler hiccup
+        // on a shared machine moves a sample by little (a 4-64-64-2 call is ~0.2 ms).
+        let calls = {
+            let plain = PopulationForward::new(&cfg, &params, None)?;
+            plain.forward(&x, None, &mut out)?;
+            let t = Instant::now();
+            plain.forward(&x, None, &mut out)?;
+            (0.004 / t.elapsed().as_secs_f64().max(1e-7))
+                .ceil()
+                .clamp(1.0, 1000.0) as usize
+        };
+        let per_s = |t: Instant, rows: usize| (calls * rows) as f64 / t.elapsed().as_secs_f64();
+        let mut generation = 1u64;
         for round in 0..=self.rounds {
             let t = Instant::now();
-            PopulationForward::new(&cfg, &params, None)?.forward(&x, None, &mut out)?;
-            let t_inf = t.elapsed().as_secs_f64();
+            for _ in 0..calls {
+                PopulationForward::new(&cfg, &params, None)?.forward(&x, None, &mut out)?;
+            }
+            let r_inf = per_s(t, n);
 
             let t = Instant::now();
-            PopulationForward::new(&cfg, &params, Some(&cached))?.forward(&x, None, &mut out)?;
-            let t_egg = t.elapsed().as_secs_f64();
+            for _ in 0..calls {
+                PopulationForward::new(&cfg, &params, Some(&cached))?
+                    .forward(&x, None, &mut out)?;
+            }
+            let r_egg = per_s(t, n);
 
             let t = Instant::now();
-            let pop = strategy.ask(&params, 1 + round as u64)?;
-            PopulationForward::new(&cfg, &params, Some(&pop))?.forward(&x, None, &mut out)?;
-            let t_eggn = t.elapsed().as_secs_f64();
-            drop(pop);
+            for _ in 0..calls {
+                let pop = strategy.ask(&params, generation)?;
+                generation += 1;
+                PopulationForward::new(&cfg, &params, Some(&pop))?.forward(&x, None, &mut out)?;
+            }
+            let r_eggn = per_s(t, n);
 
             let t = Instant::now();
             materialized_forward(&cfg, &params, &cached, &x[..mrows * din], None, &mut mout)?;
-            let t_mat = t.elapsed().as_secs_f64();
+            let r_mat = mrows as f64 / t.elapsed().as_secs_f64();
 
             let t = Instant::now();
-            let y = model.forward(&params, Some(&cached), &x, None)?;
-            let t_lay = t.elapsed().as_secs_f64();
-            debug_assert_eq!(y.len(), out.len());
+            for _ in 0..calls {
+                let y = model.forward(&params, Some(&cached), &x, None)?;
+                debug_assert_eq!(y.len(), out.len());
+            }
+            let r_lay = per_s(t, n);
             if round > 0 {
-                lay.push(n as f64 / t_lay);
                 // Round 0 warms caches and the thread pool.
-                inf.push(n as f64 / t_inf);
-                egg.push(n as f64 / t_egg);
-                eggn.push(n as f64 / t_eggn);
-                mat.push(mrows as f64 / t_mat);
+                lay.push(r_lay);
+                inf.push(r_inf);
+                egg.push(r_egg);
+                eggn.push(r_eggn);
+                mat.push(r_mat);
             }
         }
         let (inf, egg, eggn, mat) = (median(inf), median(egg), median(eggn), median(mat));

@@ -663,84 +663,138 @@ pub(crate) struct RowCtx<'s> {
 eggroll_core::multiversion! {
     /// Per row: low-rank (or full) correction, bias (+ its noise), activation.
     pub(crate) fn finish_rows(x: &[f32], ids: &[u32], y: &mut [f32], ctx: &RowCtx<'_>) {
-        let (m, n) = (ctx.m, ctx.n);
-        for (i, &member) in ids.iter().enumerate() {
-            let xi = &x[i * n..(i + 1) * n];
-            let yi = &mut y[i * m..(i + 1) * m];
-            let (blk, sign) = ctx.pairing.block_and_sign(member as usize);
-            let ss = ctx.sigma * sign;
-            // Fast path (rank-1 or no weight noise): the correction, bias (+ noise) and
-            // activation in ONE pass over the row, with the same operations in the same order
-            // as the general path below, so the same bits.
-            let rank1 = match ctx.noise {
-                RowNoise::LowRank { a, b, r: 1 } if ctx.perturbed => {
-                    let bk = &b[blk * n..(blk + 1) * n];
-                    Some((ss * eggroll_core::simd::dot(xi, bk), &a[blk * m..(blk + 1) * m]))
-                }
-                RowNoise::None => None,
-                _ if !ctx.perturbed => None,
-                _ => {
-                    general_row(xi, yi, blk, ss, ctx);
-                    continue;
-                }
-            };
-            let bias_noise = ctx
-                .bias_noise
-                .filter(|_| ctx.perturbed)
-                .map(|e| &e[blk * m..(blk + 1) * m]);
-            match ctx.act {
-                Some(Activation::Tanh) => {
-                    fused_row(yi, rank1, ctx.bias, bias_noise, ss, eggroll_core::simd::tanh)
-                }
-                Some(Activation::Relu) => {
-                    fused_row(yi, rank1, ctx.bias, bias_noise, ss, |v: f32| v.max(0.0))
-                }
-                None => fused_row(yi, rank1, ctx.bias, bias_noise, ss, |v: f32| v),
-            }
+        match ctx.act {
+            Some(Activation::Tanh) => finish_with(x, ids, y, ctx, eggroll_core::simd::tanh),
+            Some(Activation::Relu) => finish_with(x, ids, y, ctx, |v: f32| v.max(0.0)),
+            None => finish_with(x, ids, y, ctx, |v: f32| v),
         }
     }
 }
 
-/// One row of the fast path: `y += ct·a` (rank 1), `y += b + ss·e` (or `y += b`), `y = act(y)`.
+/// Rows per block of the rank-1 fast path: their corrections' dot products are computed first,
+/// as independent chains, then the rows are finished in one pass each.
+const DOT_BLOCK: usize = 64;
+
+/// [`finish_rows`] with the activation fixed. The fast path (rank-1 or no weight noise) runs the
+/// correction, bias (+ noise) and activation in ONE pass over each row, with the same operations
+/// in the same order as [`general_row`], so the same bits.
 #[inline(always)]
-fn fused_row(
-    yi: &mut [f32],
-    rank1: Option<(f32, &[f32])>,
-    bias: Option<&[f32]>,
-    bias_noise: Option<&[f32]>,
-    ss: f32,
-    act: impl Fn(f32) -> f32,
+fn finish_with(
+    x: &[f32],
+    ids: &[u32],
+    y: &mut [f32],
+    ctx: &RowCtx<'_>,
+    act: impl Fn(f32) -> f32 + Copy,
 ) {
-    let m = yi.len();
-    match (rank1, bias, bias_noise) {
-        (Some((ct, ak)), Some(b), Some(e)) => {
-            for (((y, &av), &bv), &ev) in yi.iter_mut().zip(&ak[..m]).zip(&b[..m]).zip(&e[..m]) {
-                *y = act((*y + ct * av) + (bv + ss * ev));
+    let (m, n) = (ctx.m, ctx.n);
+    let rank1 = match ctx.noise {
+        RowNoise::LowRank { a, b, r: 1 } if ctx.perturbed => Some((a, b)),
+        RowNoise::None => None,
+        _ if !ctx.perturbed => None,
+        _ => {
+            for (i, &member) in ids.iter().enumerate() {
+                let (blk, sign) = ctx.pairing.block_and_sign(member as usize);
+                let (xi, yi) = (&x[i * n..(i + 1) * n], &mut y[i * m..(i + 1) * m]);
+                general_row(xi, yi, blk, ctx.sigma * sign, ctx);
+            }
+            return;
+        }
+    };
+    let bias_noise = ctx.bias_noise.filter(|_| ctx.perturbed);
+    let mut cts = [0.0f32; DOT_BLOCK];
+    for (r0, block) in (0..ids.len()).step_by(DOT_BLOCK).zip(ids.chunks(DOT_BLOCK)) {
+        if let Some((_, b)) = rank1 {
+            for (i, (ct, &member)) in cts.iter_mut().zip(block).enumerate() {
+                let (blk, sign) = ctx.pairing.block_and_sign(member as usize);
+                let xi = &x[(r0 + i) * n..(r0 + i + 1) * n];
+                *ct = ctx.sigma * sign * eggroll_core::simd::dot(xi, &b[blk * n..(blk + 1) * n]);
             }
         }
-        (Some((ct, ak)), Some(b), None) => {
-            for ((y, &av), &bv) in yi.iter_mut().zip(&ak[..m]).zip(&b[..m]) {
-                *y = act((*y + ct * av) + bv);
+        let rows = y[r0 * m..(r0 + block.len()) * m].chunks_exact_mut(m);
+        let row = |member: u32| ctx.pairing.block_and_sign(member as usize);
+        match (rank1, ctx.bias, bias_noise) {
+            (Some((a, _)), Some(bv), Some(e)) => {
+                let ys = &mut y[r0 * m..(r0 + block.len()) * m];
+                let mut i = 0;
+                while i < block.len() {
+                    let (blk, sign) = row(block[i]);
+                    let (ak, ek) = (&a[blk * m..(blk + 1) * m], &e[blk * m..(blk + 1) * m]);
+                    if i + 1 < block.len() && row(block[i + 1]) == (blk, -sign) {
+                        // An antithetic pair: one pass over the shared noise for both rows. The
+                        // minus row's `(−σ)·e` is `−(σ·e)` exactly, so the bits are unchanged.
+                        let (y0, y1) = ys[i * m..(i + 2) * m].split_at_mut(m);
+                        let ((yp, ctp), (ym, ctm)) = if sign > 0.0 {
+                            ((y0, cts[i]), (y1, cts[i + 1]))
+                        } else {
+                            ((y1, cts[i + 1]), (y0, cts[i]))
+                        };
+                        for ((((vp, vm), &av), &bb), &ev) in yp
+                            .iter_mut()
+                            .zip(ym.iter_mut())
+                            .zip(ak)
+                            .zip(&bv[..m])
+                            .zip(ek)
+                        {
+                            let p = ctx.sigma * ev;
+                            *vp = act((*vp + ctp * av) + (bb + p));
+                            *vm = act((*vm + ctm * av) + (bb - p));
+                        }
+                        i += 2;
+                        continue;
+                    }
+                    let (yi, ct, ss) = (&mut ys[i * m..(i + 1) * m], cts[i], ctx.sigma * sign);
+                    for (((yv, &av), &bb), &ev) in yi.iter_mut().zip(ak).zip(&bv[..m]).zip(ek) {
+                        *yv = act((*yv + ct * av) + (bb + ss * ev));
+                    }
+                    i += 1;
+                }
             }
-        }
-        (Some((ct, ak)), None, _) => {
-            for (y, &av) in yi.iter_mut().zip(&ak[..m]) {
-                *y = act(*y + ct * av);
+            (Some((a, _)), Some(bv), None) => {
+                for ((yi, &member), &ct) in rows.zip(block).zip(&cts) {
+                    let ak = &a[row(member).0 * m..(row(member).0 + 1) * m];
+                    for ((yv, &av), &bb) in yi.iter_mut().zip(ak).zip(&bv[..m]) {
+                        *yv = act((*yv + ct * av) + bb);
+                    }
+                }
             }
-        }
-        (None, Some(b), Some(e)) => {
-            for ((y, &bv), &ev) in yi.iter_mut().zip(&b[..m]).zip(&e[..m]) {
-                *y = act(*y + (bv + ss * ev));
+            (Some((a, _)), None, _) => {
+                for ((yi, &member), &ct) in rows.zip(block).zip(&cts) {
+                    let ak = &a[row(member).0 * m..(row(member).0 + 1) * m];
+                    for (yv, &av) in yi.iter_mut().zip(ak) {
+                        *yv = act(*yv + ct * av);
+                    }
+                }
             }
-        }
-        (None, Some(b), None) => {
-            for (y, &bv) in yi.iter_mut().zip(&b[..m]) {
-                *y = act(*y + bv);
+            (None, Some(bv), Some(e)) => {
+                for (yi, &member) in rows.zip(block) {
+                    let (blk, sign) = row(member);
+                    let ss = ctx.sigma * sign;
+                    let ek = &e[blk * m..(blk + 1) * m];
+                    for ((yv, &bb), &ev) in yi.iter_mut().zip(&bv[..m]).zip(ek) {
+                        *yv = act(*yv + (bb + ss * ev));
+                    }
+                }
             }
-        }
-        (None, None, _) => {
-            for y in yi.iter_mut() {
-                *y = act(*y);
+            (None, Some(bv), None) => {
+                let ys = &mut y[r0 * m..(r0 + block.len()) * m];
+                let mut pairs = ys.chunks_exact_mut(2 * m);
+                for yy in &mut pairs {
+                    let (y0, y1) = yy.split_at_mut(m);
+                    for ((v0, v1), &bb) in y0.iter_mut().zip(y1.iter_mut()).zip(&bv[..m]) {
+                        *v0 = act(*v0 + bb);
+                        *v1 = act(*v1 + bb);
+                    }
+                }
+                for yi in pairs.into_remainder().chunks_exact_mut(m) {
+                    for (yv, &bb) in yi.iter_mut().zip(&bv[..m]) {
+                        *yv = act(*yv + bb);
+                    }
+                }
+            }
+            (None, None, _) => {
+                for yv in y[r0 * m..(r0 + block.len()) * m].iter_mut() {
+                    *yv = act(*yv);
+                }
             }
         }
     }

@@ -244,8 +244,18 @@ fn shared_input_forward_equals_tiled_forward() {
 /// A row's output does not depend on which other rows share its batch (chunk composition,
 /// batch size, position): required for bit-identical results when members are split across
 /// processes or when finished episodes drop out of the batch.
+///
+/// Rank 1 takes the fast path, which finishes an antithetic pair of adjacent rows in one pass
+/// over their shared noise: pairs split by the batch, or given minus-member first, must give
+/// the same bits as pairs run together.
 #[test]
 fn row_outputs_do_not_depend_on_batch_composition() {
+    for rank in [1, 2] {
+        row_outputs_do_not_depend_on_batch_composition_at(rank);
+    }
+}
+
+fn row_outputs_do_not_depend_on_batch_composition_at(rank: usize) {
     let cfg = MlpConfig {
         sizes: vec![24, 256, 64, 5],
         activation: Activation::Tanh,
@@ -253,7 +263,7 @@ fn row_outputs_do_not_depend_on_batch_composition() {
     };
     let es = EsConfig {
         population_size: 300,
-        rank: 2,
+        rank,
         sigma: 0.1,
         ..EsConfig::default()
     };
@@ -303,6 +313,21 @@ fn row_outputs_do_not_depend_on_batch_composition() {
             bits(&part[j * 5..(j + 1) * 5]),
             bits(&full[r * 5..(r + 1) * 5]),
             "row {r}"
+        );
+    }
+    // Every row in reverse: each antithetic pair arrives minus-member first.
+    let xr: Vec<f32> = (0..rows)
+        .rev()
+        .flat_map(|r| x[r * 24..(r + 1) * 24].to_vec())
+        .collect();
+    let ir: Vec<u32> = (0..rows as u32).rev().collect();
+    let mut rev = vec![0.0f32; rows * 5];
+    fwd.forward(&xr, Some(&ir), &mut rev).unwrap();
+    for (j, r) in (0..rows).rev().enumerate() {
+        assert_eq!(
+            bits(&rev[j * 5..(j + 1) * 5]),
+            bits(&full[r * 5..(r + 1) * 5]),
+            "rank {rank}, reversed row {r}"
         );
     }
 }
