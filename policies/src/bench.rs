@@ -319,14 +319,16 @@ impl ForwardBench {
         let mut lay = vec![];
         // Each timed sample repeats its call until it spans ≥ 4 ms, so one scheduler hiccup
         // on a shared machine moves a sample by little (a 4-64-64-2 call is ~0.2 ms).
+        // The call count comes from 0.1 s of warm-up calls, which also wakes every worker.
         let calls = {
             let plain = PopulationForward::new(&cfg, &params, None)?;
-            plain.forward(&x, None, &mut out)?;
-            let t = Instant::now();
-            plain.forward(&x, None, &mut out)?;
-            (0.004 / t.elapsed().as_secs_f64().max(1e-7))
-                .ceil()
-                .clamp(1.0, 1000.0) as usize
+            let (t, mut k) = (Instant::now(), 0u32);
+            while k < 3 || t.elapsed().as_secs_f64() < 0.1 {
+                plain.forward(&x, None, &mut out)?;
+                k += 1;
+            }
+            let per_call = t.elapsed().as_secs_f64() / f64::from(k);
+            (0.004 / per_call).ceil().clamp(1.0, 1000.0) as usize
         };
         let per_s = |t: Instant, rows: usize| (calls * rows) as f64 / t.elapsed().as_secs_f64();
         let mut generation = 1u64;
