@@ -80,7 +80,7 @@ pub fn shared_batch(
     let x: Vec<f32> = (0..batch * din)
         .map(|i| ((i % 89) as f32 / 44.0) - 1.0)
         .collect();
-    let tiled: Vec<f32> = (0..population).flat_map(|_| x.iter().copied()).collect();
+    let tiled = x.repeat(population);
     let (mut out_a, mut out_b) = (
         vec![0.0f32; population * batch * dout],
         vec![0.0f32; population * batch * dout],
@@ -152,7 +152,7 @@ fn model_rates(
     work_per_member: usize,
 ) -> Result<(f64, f64, f64)> {
     let (params, pop) = model_population(model, population, rank, device)?;
-    let tiled: Vec<f32> = (0..population).flat_map(|_| x.iter().copied()).collect();
+    let tiled = x.repeat(population);
     let (inf, egg) = interleaved(
         rounds,
         (population * work_per_member) as f64,

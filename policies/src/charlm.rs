@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use eggroll_core::noise::mix64;
 use eggroll_core::{Error, Evaluator, Params, Population, Result};
 use eggroll_envs::rng::Pcg64;
@@ -177,16 +179,20 @@ impl Evaluator for CharLmEvaluator {
         for chunk in all.chunks(16) {
             let range = chunk[0]..chunk[chunk.len() - 1] + 1;
             let y = self.model.forward_shared(params, population, &x, range)?;
-            for member in y.chunks(self.batch * t * VOCAB) {
-                let mut total = 0.0f64;
-                for (w, &s) in starts.iter().enumerate() {
-                    for p in 0..t {
-                        let row = &member[(w * t + p) * VOCAB..(w * t + p + 1) * VOCAB];
-                        total += bits(row, self.train[s + p + 1] as usize);
+            let scores: Vec<f32> = y
+                .par_chunks(self.batch * t * VOCAB)
+                .map(|member| {
+                    let mut total = 0.0f64;
+                    for (w, &s) in starts.iter().enumerate() {
+                        for p in 0..t {
+                            let row = &member[(w * t + p) * VOCAB..(w * t + p + 1) * VOCAB];
+                            total += bits(row, self.train[s + p + 1] as usize);
+                        }
                     }
-                }
-                fitness.push(-(total / (self.batch * t) as f64) as f32);
-            }
+                    -(total / (self.batch * t) as f64) as f32
+                })
+                .collect();
+            fitness.extend(scores);
         }
         self.member_tokens += (all.len() * self.batch * t) as u64;
         Ok(fitness)

@@ -820,3 +820,116 @@ fn forward_candle_equals_the_fused_forward() {
     }
     assert!(model.forward_candle(&params, None, &x[1..], &ids).is_err());
 }
+
+/// `log_softmax_at` (f32 exp over 16 lanes, f64 logarithm) against an f64 reference: 10 and
+/// 256 classes, logits from peaked to flat, and the largest logit far from the rest.
+#[test]
+fn log_softmax_at_matches_an_f64_reference() {
+    let reference = |y: &[f32], label: usize| {
+        let max = y
+            .iter()
+            .map(|&v| v as f64)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let lse = y.iter().map(|&v| (v as f64 - max).exp()).sum::<f64>().ln() + max;
+        y[label] as f64 - lse
+    };
+    let mut worst = 0.0f64;
+    for classes in [10usize, 17, 256] {
+        for scale in [0.01f32, 1.0, 8.0, 40.0] {
+            let y: Vec<f32> = (0..classes)
+                .map(|i| ((i * 7919 % 101) as f32 / 50.0 - 1.0) * scale)
+                .collect();
+            for label in [0, classes / 2, classes - 1] {
+                let (got, want) = (
+                    eggroll_policies::nn::log_softmax_at(&y, label),
+                    reference(&y, label),
+                );
+                worst = worst.max((got - want).abs() / want.abs().max(1.0));
+            }
+        }
+    }
+    assert!(worst < 2e-6, "worst relative error {worst}");
+    // A label far below the maximum: log-probability about −1000, still finite and exact-ish.
+    let mut y = vec![0.0f32; 256];
+    y[3] = 1000.0;
+    let lp = eggroll_policies::nn::log_softmax_at(&y, 0);
+    assert!((lp + 1000.0).abs() < 1e-3, "{lp}");
+}
+
+/// The attention kernel's block paths at language-model sizes: head width 20 (one 16-channel
+/// block and a tail of 4) and 24 (one block and a tail of 8), 37 positions (key blocks of 16
+/// and a partial last one), against the candle ops path (softmax from candle's `exp`, GELU
+/// from its `tanh`) with and without a population.
+#[test]
+fn attention_at_language_model_sizes_equals_the_candle_path() {
+    for (width, heads) in [(40usize, 2usize), (48, 2), (32, 2)] {
+        let vb = Vb::new();
+        let blk = vb.pp("blocks").pp(0);
+        let net = seq()
+            .add(embedding(&vb.pp("tok"), 50, width).unwrap())
+            .add(pos_embedding(&vb.pp("pos"), 37, width).unwrap())
+            .add(residual(
+                seq()
+                    .add(rms_norm(&blk.pp("norm1"), width).unwrap())
+                    .add(causal_self_attention(&blk.pp("attn"), width, heads).unwrap()),
+            ))
+            .add(residual(
+                seq()
+                    .add(rms_norm(&blk.pp("norm2"), width).unwrap())
+                    .add(linear(&blk.pp("fc1"), width, 2 * width, true).unwrap())
+                    .add(gelu())
+                    .add(linear(&blk.pp("fc2"), 2 * width, width, true).unwrap()),
+            ))
+            .add(linear(&vb.pp("head"), width, 50, true).unwrap());
+        let model = Model::new(net, &vb, &[37]).unwrap();
+        let params = model.init(4, &Device::Cpu).unwrap();
+        let pop = population(&params, 6, 1);
+        let ids: Vec<u32> = vec![0, 1, 4, 5];
+        let x: Vec<f32> = (0..4 * 37).map(|i| ((i * 13 + 7) % 50) as f32).collect();
+        let fused = model.forward(&params, Some(&pop), &x, Some(&ids)).unwrap();
+        let candle = model.forward_candle(&params, Some(&pop), &x, &ids).unwrap();
+        let plain = model.forward(&params, None, &x, None).unwrap();
+        let plain_candle = model.forward_candle(&params, None, &x, &ids).unwrap();
+        let mut worst = 0.0f32;
+        for (a, b) in fused
+            .iter()
+            .zip(&candle)
+            .chain(plain.iter().zip(&plain_candle))
+        {
+            worst = worst.max((a - b).abs());
+        }
+        assert!(worst <= 1e-4, "width {width}: max abs error {worst}");
+    }
+}
+
+/// charlm's transformer and minGRU: the shared-batch forward the fitness uses equals the
+/// per-row population forward on the tiled batch.
+#[test]
+fn charlm_models_shared_forward_equals_the_per_row_forward() {
+    use eggroll_policies::charlm::{LmKind, LmSpec};
+    for kind in [LmKind::Transformer, LmKind::Mingru] {
+        let spec = LmSpec {
+            kind,
+            width: 32,
+            depth: 1,
+            heads: 2,
+            context: 32,
+        };
+        let model = spec.build().unwrap();
+        let params = model.init(3, &Device::Cpu).unwrap();
+        let pop = population(&params, 8, 1);
+        let x: Vec<f32> = (0..3 * 32).map(|i| ((i * 29 + 5) % 256) as f32).collect();
+        let shared = model.forward_shared(&params, &pop, &x, 2..6).unwrap();
+        let tiled = x.repeat(4);
+        let ids: Vec<u32> = (2..6u32).flat_map(|m| std::iter::repeat_n(m, 3)).collect();
+        let rows = model
+            .forward(&params, Some(&pop), &tiled, Some(&ids))
+            .unwrap();
+        let worst = shared
+            .iter()
+            .zip(&rows)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst <= 1e-4, "{kind:?}: max abs error {worst}");
+    }
+}

@@ -201,7 +201,11 @@ impl Sequential {
             })
             .collect::<Result<_>>()?;
         let shape = parts[0].shape.clone();
-        let data = parts.into_iter().flat_map(|p| p.data).collect();
+        let data = parts
+            .iter()
+            .map(|p| p.data.as_slice())
+            .collect::<Vec<_>>()
+            .concat();
         Ok(Act {
             data,
             rows: x.rows,

@@ -13,7 +13,8 @@ pub enum ActKind {
     Tanh,
     /// max(0, x).
     Relu,
-    /// GELU, tanh approximation (PyTorch's `approximate="tanh"`).
+    /// GELU, tanh approximation (PyTorch's `approximate="tanh"`; the tanh is
+    /// [`eggroll_core::simd::tanh`], so it vectorises).
     Gelu,
 }
 
@@ -36,14 +37,26 @@ pub fn gelu() -> Activation {
 
 impl ActKind {
     /// Apply to one value.
+    #[inline(always)]
     pub fn apply(self, x: f32) -> f32 {
         match self {
             ActKind::Tanh => eggroll_core::simd::tanh(x),
             ActKind::Relu => x.max(0.0),
             ActKind::Gelu => {
                 let c = (2.0f32 / std::f32::consts::PI).sqrt();
-                0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
+                0.5 * x * (1.0 + eggroll_core::simd::tanh(c * (x + 0.044715 * x * x * x)))
             }
+        }
+    }
+}
+
+eggroll_core::multiversion! {
+    /// [`ActKind::apply`] to every value, vectorised.
+    fn apply_all(k: ActKind, values: &mut [f32]) {
+        match k {
+            ActKind::Tanh => values.iter_mut().for_each(|v| *v = ActKind::Tanh.apply(*v)),
+            ActKind::Relu => values.iter_mut().for_each(|v| *v = ActKind::Relu.apply(*v)),
+            ActKind::Gelu => values.iter_mut().for_each(|v| *v = ActKind::Gelu.apply(*v)),
         }
     }
 }
@@ -72,8 +85,7 @@ impl Module for Activation {
     fn forward(&self, x: &Act, _: &Ctx<'_>) -> Result<Act> {
         let mut data = x.data.clone();
         let k = self.0;
-        data.par_chunks_mut(4096)
-            .for_each(|c| c.iter_mut().for_each(|v| *v = k.apply(*v)));
+        data.par_chunks_mut(4096).for_each(|c| apply_all(k, c));
         Ok(Act {
             data,
             rows: x.rows,

@@ -225,7 +225,7 @@ pub(crate) fn shared_matmul(
         None => None,
         Some(Noise::LowRank { rank, a, b }) => Some((*rank, a, b)),
         Some(_) => {
-            let xx: Vec<f32> = members.iter().flat_map(|_| x.iter().copied()).collect();
+            let xx = x.repeat(members.len());
             let ids = expand_ids(members, rows);
             return population_matmul(&xx, &ids, n, m, weight, bias, ctx);
         }

@@ -102,26 +102,31 @@ impl Module for Norm {
         let mut out = x.data.clone();
         out.par_chunks_mut(width)
             .zip(ctx.members.par_iter())
-            .for_each(|(row, &member)| {
-                let (blk, ss) = ctx.block_scale(member);
-                let gain = |j: usize| g[j] + gn.map_or(0.0, |e| ss * e[blk * d + j]);
-                let shift =
-                    |j: usize| b.map_or(0.0, |b| b[j]) + bn.map_or(0.0, |e| ss * e[blk * d + j]);
-                for v in row.chunks_mut(d) {
-                    let n = d as f32;
-                    let (mean, denom) = if self.rms {
-                        let ms = v.iter().map(|a| a * a).sum::<f32>() / n;
-                        (0.0, (ms + self.eps).sqrt())
-                    } else {
-                        let mean = v.iter().sum::<f32>() / n;
-                        let var = v.iter().map(|a| (a - mean) * (a - mean)).sum::<f32>() / n;
-                        (mean, (var + self.eps).sqrt())
-                    };
-                    for (j, a) in v.iter_mut().enumerate() {
-                        *a = (*a - mean) / denom * gain(j) + shift(j);
+            .for_each_init(
+                || (vec![0.0f32; d], vec![0.0f32; d]),
+                |(gain, shift), (row, &member)| {
+                    let (blk, ss) = ctx.block_scale(member);
+                    // This member's gain and shift, formed once per row.
+                    for (j, (gv, sv)) in gain.iter_mut().zip(shift.iter_mut()).enumerate() {
+                        *gv = g[j] + gn.map_or(0.0, |e| ss * e[blk * d + j]);
+                        *sv = b.map_or(0.0, |b| b[j]) + bn.map_or(0.0, |e| ss * e[blk * d + j]);
                     }
-                }
-            });
+                    for v in row.chunks_mut(d) {
+                        let n = d as f32;
+                        let (mean, denom) = if self.rms {
+                            let ms = v.iter().map(|a| a * a).sum::<f32>() / n;
+                            (0.0, (ms + self.eps).sqrt())
+                        } else {
+                            let mean = v.iter().sum::<f32>() / n;
+                            let var = v.iter().map(|a| (a - mean) * (a - mean)).sum::<f32>() / n;
+                            (mean, (var + self.eps).sqrt())
+                        };
+                        for ((a, &gv), &sv) in v.iter_mut().zip(gain.iter()).zip(shift.iter()) {
+                            *a = (*a - mean) / denom * gv + sv;
+                        }
+                    }
+                },
+            );
         Ok(Act {
             data: out,
             rows: x.rows,

@@ -90,43 +90,14 @@ impl Module for CausalSelfAttention {
         );
         let scale = 1.0 / (dh as f32).sqrt();
         let mut mixed = vec![0.0f32; x.rows * t * d];
-        mixed
-            .par_chunks_mut(t * d)
-            .enumerate()
-            .for_each(|(row, out)| {
-                let base = row * t * d;
-                let (qr, kr, vr) = (
-                    &q.data[base..base + t * d],
-                    &k.data[base..base + t * d],
-                    &v.data[base..base + t * d],
-                );
-                let mut w = vec![0.0f32; t];
-                for head in 0..h {
-                    let off = head * dh;
-                    for i in 0..t {
-                        let qi = &qr[i * d + off..i * d + off + dh];
-                        let mut max = f32::NEG_INFINITY;
-                        for j in 0..=i {
-                            let kj = &kr[j * d + off..j * d + off + dh];
-                            let s = qi.iter().zip(kj).map(|(a, b)| a * b).sum::<f32>() * scale;
-                            w[j] = s;
-                            max = max.max(s);
-                        }
-                        let mut z = 0.0f32;
-                        for wj in &mut w[..=i] {
-                            *wj = (*wj - max).exp();
-                            z += *wj;
-                        }
-                        let oi = &mut out[i * d + off..i * d + off + dh];
-                        for j in 0..=i {
-                            let p = w[j] / z;
-                            for (o, vv) in oi.iter_mut().zip(&vr[j * d + off..j * d + off + dh]) {
-                                *o += p * vv;
-                            }
-                        }
-                    }
-                }
-            });
+        mixed.par_chunks_mut(t * d).enumerate().for_each_init(
+            || (vec![0.0f32; dh * t], vec![0.0f32; t]),
+            |(kt, w), (row, out)| {
+                let span = row * t * d..(row + 1) * t * d;
+                let (qr, kr) = (&q.data[span.clone()], &k.data[span.clone()]);
+                attend(qr, kr, &v.data[span], out, t, h, scale, kt, w);
+            },
+        );
         self.o.forward(
             &Act {
                 data: mixed,
@@ -135,6 +106,87 @@ impl Module for CausalSelfAttention {
             },
             ctx,
         )
+    }
+}
+
+eggroll_core::multiversion! {
+    /// Causal softmax attention of one sequence (`t` positions, `h` heads over the rows' `d`
+    /// channels): `out = softmax(q kᵀ·scale) v` per head. `kt` (`d/h × t`) and `w` (`t`) are
+    /// scratch. Each score sums the head's channels in order, vectorised over key positions.
+    #[allow(clippy::too_many_arguments)]
+    fn attend(
+        qr: &[f32],
+        kr: &[f32],
+        vr: &[f32],
+        out: &mut [f32],
+        t: usize,
+        h: usize,
+        scale: f32,
+        kt: &mut [f32],
+        w: &mut [f32],
+    ) {
+        let d = qr.len() / t;
+        let dh = d / h;
+        // Per head: Kᵀ (dh × t), so each query's scores are a vector over the key
+        // positions, summed over the head's channels in order.
+        for head in 0..h {
+            let off = head * dh;
+            for j in 0..t {
+                for c in 0..dh {
+                    kt[c * t + j] = kr[j * d + off + c];
+                }
+            }
+            for i in 0..t {
+                let qi = &qr[i * d + off..i * d + off + dh];
+                // Scores over whole 16-lane blocks of keys (the ones past i are not used).
+                let len = (i + 1).next_multiple_of(16).min(t);
+                let wl = &mut w[..len];
+                wl.fill(0.0);
+                for (c, &qc) in qi.iter().enumerate() {
+                    for (s, &kv) in wl.iter_mut().zip(&kt[c * t..c * t + len]) {
+                        *s += qc * kv;
+                    }
+                }
+                let wi = &mut w[..=i];
+                let mut max = f32::NEG_INFINITY;
+                for s in wi.iter_mut() {
+                    *s *= scale;
+                    max = max.max(*s);
+                }
+                // exp vectorised, then summed in order.
+                for wj in wi.iter_mut() {
+                    *wj = eggroll_core::simd::exp(*wj - max);
+                }
+                let z = wi.iter().fold(0.0f32, |z, &e| z + e);
+                for wj in wi.iter_mut() {
+                    *wj /= z;
+                }
+                // Σ_j p_j v_j over blocks of 16 channels, each block in registers.
+                let oi = &mut out[i * d + off..i * d + off + dh];
+                let mut c0 = 0;
+                while c0 + 16 <= dh {
+                    let mut acc = [0.0f32; 16];
+                    for (j, &p) in wi.iter().enumerate() {
+                        let vj = &vr[j * d + off + c0..j * d + off + c0 + 16];
+                        for (o, vv) in acc.iter_mut().zip(vj) {
+                            *o += p * vv;
+                        }
+                    }
+                    oi[c0..c0 + 16].copy_from_slice(&acc);
+                    c0 += 16;
+                }
+                if c0 < dh {
+                    let tail = &mut oi[c0..];
+                    tail.fill(0.0);
+                    for (j, &p) in wi.iter().enumerate() {
+                        let vj = &vr[j * d + off + c0..j * d + off + dh];
+                        for (o, vv) in tail.iter_mut().zip(vj) {
+                            *o += p * vv;
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -200,7 +252,7 @@ impl Module for MinGru {
                 let mut h = vec![0.0f32; hd];
                 for step in 0..t {
                     for j in 0..hd {
-                        let g = 1.0 / (1.0 + (-zr[step * hd + j]).exp());
+                        let g = 1.0 / (1.0 + eggroll_core::simd::exp(-zr[step * hd + j]));
                         h[j] = (1.0 - g) * h[j] + g * cr[step * hd + j];
                         zr[step * hd + j] = h[j];
                     }
