@@ -309,6 +309,7 @@ fn bench_lm(
         depth: 1,
         heads: 2,
         context: 32,
+        alibi: (kind == "transformer").then_some(0.0),
     };
     // Per member-token: logits (256), activations (a few × width), twice (both passes).
     eggroll_run::limits::Estimate::new()

@@ -30,7 +30,7 @@ pub enum LmKind {
 }
 
 /// What builds a language model (saved with its policy).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LmSpec {
     /// The architecture.
     pub kind: LmKind,
@@ -42,6 +42,11 @@ pub struct LmSpec {
     pub heads: usize,
     /// Sequence length the model reads (its context).
     pub context: usize,
+    /// The transformer's ALiBi recency bias: the `base` of
+    /// [`crate::nn::CausalSelfAttention::with_alibi`] (None: none; policies saved before this
+    /// field read as None).
+    #[serde(default)]
+    pub alibi: Option<f32>,
 }
 
 impl LmSpec {
@@ -53,6 +58,14 @@ impl LmSpec {
             field: "policy".into(),
             reason,
         };
+        if let Some(base) = self.alibi
+            && !(base.is_finite() && base >= 0.0)
+        {
+            return Err(Error::InvalidConfig {
+                field: "policy.alibi".into(),
+                reason: format!("{base} is not a finite number ≥ 0"),
+            });
+        }
         if self.width == 0 || self.depth == 0 || self.context == 0 {
             return Err(bad(format!(
                 "width {}, depth {} and context {} must all be ≥ 1",
@@ -68,11 +81,13 @@ impl LmSpec {
             let b = vb.pp("blocks").pp(i);
             net = match self.kind {
                 LmKind::Transformer => net
-                    .add(residual(
-                        seq()
-                            .add(rms_norm(&b.pp("norm1"), d)?)
-                            .add(causal_self_attention(&b.pp("attn"), d, self.heads)?),
-                    ))
+                    .add(residual(seq().add(rms_norm(&b.pp("norm1"), d)?).add({
+                        let a = causal_self_attention(&b.pp("attn"), d, self.heads)?;
+                        match self.alibi {
+                            Some(base) => a.with_alibi(base),
+                            None => a,
+                        }
+                    })))
                     .add(residual(
                         seq()
                             .add(rms_norm(&b.pp("norm2"), d)?)

@@ -506,6 +506,7 @@ fn cuda_layers_equal_the_cpu_path() {
         depth: 1,
         heads: 4,
         context: 32,
+        alibi: Some(0.5),
     };
     let models: Vec<(&str, eggroll_policies::nn::Model, Vec<f32>)> = vec![
         (

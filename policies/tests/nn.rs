@@ -858,20 +858,30 @@ fn log_softmax_at_matches_an_f64_reference() {
 
 /// The attention kernel's block paths at language-model sizes: head width 20 (one 16-channel
 /// block and a tail of 4) and 24 (one block and a tail of 8), 37 positions (key blocks of 16
-/// and a partial last one), against the candle ops path (softmax from candle's `exp`, GELU
-/// from its `tanh`) with and without a population.
+/// and a partial last one), with and without ALiBi, against the candle ops path (softmax from
+/// candle's `exp`, GELU from its `tanh`, ALiBi as an added bias tensor) with and without a
+/// population.
 #[test]
 fn attention_at_language_model_sizes_equals_the_candle_path() {
-    for (width, heads) in [(40usize, 2usize), (48, 2), (32, 2)] {
+    for (width, heads, alibi) in [
+        (40usize, 2usize, None),
+        (48, 2, Some(8.0f32)),
+        (32, 2, Some(0.0)),
+        (32, 4, Some(2.0)),
+    ] {
         let vb = Vb::new();
         let blk = vb.pp("blocks").pp(0);
         let net = seq()
             .add(embedding(&vb.pp("tok"), 50, width).unwrap())
             .add(pos_embedding(&vb.pp("pos"), 37, width).unwrap())
             .add(residual(
-                seq()
-                    .add(rms_norm(&blk.pp("norm1"), width).unwrap())
-                    .add(causal_self_attention(&blk.pp("attn"), width, heads).unwrap()),
+                seq().add(rms_norm(&blk.pp("norm1"), width).unwrap()).add({
+                    let a = causal_self_attention(&blk.pp("attn"), width, heads).unwrap();
+                    match alibi {
+                        Some(base) => a.with_alibi(base),
+                        None => a,
+                    }
+                }),
             ))
             .add(residual(
                 seq()
@@ -898,7 +908,10 @@ fn attention_at_language_model_sizes_equals_the_candle_path() {
         {
             worst = worst.max((a - b).abs());
         }
-        assert!(worst <= 1e-4, "width {width}: max abs error {worst}");
+        assert!(
+            worst <= 1e-4,
+            "width {width}, alibi {alibi:?}: max abs error {worst}"
+        );
     }
 }
 
@@ -914,6 +927,7 @@ fn charlm_models_shared_forward_equals_the_per_row_forward() {
             depth: 1,
             heads: 2,
             context: 32,
+            alibi: (kind == LmKind::Transformer).then_some(0.0),
         };
         let model = spec.build().unwrap();
         let params = model.init(3, &Device::Cpu).unwrap();
@@ -931,5 +945,18 @@ fn charlm_models_shared_forward_equals_the_per_row_forward() {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
         assert!(worst <= 1e-4, "{kind:?}: max abs error {worst}");
+    }
+    // A bad ALiBi base is a typed error naming the config field.
+    for base in [-1.0f32, f32::NAN, f32::INFINITY] {
+        let spec = LmSpec {
+            kind: LmKind::Transformer,
+            width: 32,
+            depth: 1,
+            heads: 2,
+            context: 32,
+            alibi: Some(base),
+        };
+        let e = message(spec.build().err().expect("rejected"));
+        assert!(e.contains("policy.alibi"), "{e}");
     }
 }

@@ -55,6 +55,10 @@ pub struct PolicyConfig {
     pub channels: Vec<usize>,
     /// Attention heads of `model = "transformer"`.
     pub heads: usize,
+    /// ALiBi recency bias of the charlm transformer's attention: head `k` of `h` adds
+    /// `−2^(−alibi·(k+1)/h)·(i − j)` to the score of key `j` for query `i` (8: the paper's
+    /// slopes; 0: slope 1 on every head, charlm's default). Unset: no bias.
+    pub alibi: Option<f32>,
     /// Normalise observations by their running mean and variance over all members' steps
     /// (control tasks; updated between generations, saved in checkpoints and policies).
     pub obs_norm: bool,
@@ -71,6 +75,7 @@ impl Default for PolicyConfig {
             model: ModelKind::Mlp,
             channels: vec![8, 16],
             heads: 2,
+            alibi: None,
             obs_norm: false,
             obs_clip: 5.0,
         }

@@ -9,7 +9,8 @@ use super::embedding::TableNoise;
 use super::{Act, Ctx, Init, Linear, Module, ParamRef, TensorParams, Vb, linear, shape_err};
 
 /// Causal multi-head self-attention (`q_proj`, `k_proj`, `v_proj`, `out_proj`, each `d × d`
-/// with bias): position `i` attends to positions `≤ i`.
+/// with bias): position `i` attends to positions `≤ i`, optionally with ALiBi's fixed linear
+/// recency bias ([`CausalSelfAttention::with_alibi`]).
 pub struct CausalSelfAttention {
     name: String,
     q: Linear,
@@ -18,6 +19,8 @@ pub struct CausalSelfAttention {
     o: Linear,
     dim: usize,
     heads: usize,
+    /// Per head: the score of key `j` for query `i` gets `−slope·(i − j)` (empty: no bias).
+    slopes: Vec<f32>,
 }
 
 /// Causal self-attention of width `dim` with `heads` heads (`dim` divisible by `heads`).
@@ -36,7 +39,22 @@ pub fn causal_self_attention(vb: &Vb, dim: usize, heads: usize) -> Result<Causal
         o: linear(&vb.pp("out_proj"), dim, dim, true)?,
         dim,
         heads,
+        slopes: Vec::new(),
     })
+}
+
+impl CausalSelfAttention {
+    /// ALiBi (Press, Smith & Lewis 2022): head `k` of `h` adds `−2^(−base·(k+1)/h)·(i − j)` to
+    /// the score of key `j` for query `i`, a fixed recency bias with no parameters (each head
+    /// prefers recent keys at its own rate). `base` 8 gives the paper's slopes (1/16 … for long
+    /// contexts); 0 gives every head slope 1, which suits byte-level text (charlm's default).
+    pub fn with_alibi(mut self, base: f32) -> Self {
+        let h = self.heads as f32;
+        self.slopes = (0..self.heads)
+            .map(|k| 2f32.powf(-base * (k as f32 + 1.0) / h))
+            .collect();
+        self
+    }
 }
 
 impl Module for CausalSelfAttention {
@@ -50,16 +68,18 @@ impl Module for CausalSelfAttention {
         let k = split(self.k.forward_tensor(x, params)?)?;
         let v = split(self.v.forward_tensor(x, params)?)?;
         let scores = (q.matmul(&k.t()?)? * (1.0 / (dh as f64).sqrt()))?;
-        let mask: Vec<f32> = (0..t * t)
-            .map(|i| {
-                if i % t > i / t {
+        // (h, t, t): −∞ above the diagonal, ALiBi's −slope·(i − j) on and below it.
+        let mask: Vec<f32> = (0..h * t * t)
+            .map(|e| {
+                let (head, i, j) = (e / (t * t), e / t % t, e % t);
+                if j > i {
                     f32::NEG_INFINITY
                 } else {
-                    0.0
+                    self.slopes.get(head).map_or(0.0, |s| -(s * (i - j) as f32))
                 }
             })
             .collect();
-        let mask = Tensor::from_vec(mask, (t, t), x.device())?.to_dtype(scores.dtype())?;
+        let mask = Tensor::from_vec(mask, (h, t, t), x.device())?.to_dtype(scores.dtype())?;
         let scores = scores.broadcast_add(&mask)?;
         let max = scores.max_keepdim(3)?;
         let e = scores.broadcast_sub(&max)?.exp()?;
@@ -95,7 +115,7 @@ impl Module for CausalSelfAttention {
             |(kt, w), (row, out)| {
                 let span = row * t * d..(row + 1) * t * d;
                 let (qr, kr) = (&q.data[span.clone()], &k.data[span.clone()]);
-                attend(qr, kr, &v.data[span], out, t, h, scale, kt, w);
+                attend(qr, kr, &v.data[span], out, t, h, &self.slopes, scale, kt, w);
             },
         );
         self.o.forward(
@@ -111,8 +131,9 @@ impl Module for CausalSelfAttention {
 
 eggroll_core::multiversion! {
     /// Causal softmax attention of one sequence (`t` positions, `h` heads over the rows' `d`
-    /// channels): `out = softmax(q kᵀ·scale) v` per head. `kt` (`d/h × t`) and `w` (`t`) are
-    /// scratch. Each score sums the head's channels in order, vectorised over key positions.
+    /// channels): `out = softmax(q kᵀ·scale − slope·(i − j)) v` per head (`slopes` empty: no
+    /// bias, else one per head). `kt` (`d/h × t`) and `w` (`t`) are scratch. Each score sums
+    /// the head's channels in order, vectorised over key positions.
     #[allow(clippy::too_many_arguments)]
     fn attend(
         qr: &[f32],
@@ -121,6 +142,7 @@ eggroll_core::multiversion! {
         out: &mut [f32],
         t: usize,
         h: usize,
+        slopes: &[f32],
         scale: f32,
         kt: &mut [f32],
         w: &mut [f32],
@@ -148,11 +170,15 @@ eggroll_core::multiversion! {
                     }
                 }
                 let wi = &mut w[..=i];
-                let mut max = f32::NEG_INFINITY;
-                for s in wi.iter_mut() {
-                    *s *= scale;
-                    max = max.max(*s);
+                match slopes.get(head) {
+                    Some(&slope) => {
+                        for (j, s) in wi.iter_mut().enumerate() {
+                            *s = *s * scale - slope * (i - j) as f32;
+                        }
+                    }
+                    None => wi.iter_mut().for_each(|s| *s *= scale),
                 }
+                let max = wi.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
                 // exp vectorised, then summed in order.
                 for wj in wi.iter_mut() {
                     *wj = eggroll_core::simd::exp(*wj - max);

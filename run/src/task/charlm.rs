@@ -60,6 +60,7 @@ impl Task for CharLm {
         c.policy.model = ModelKind::Transformer;
         c.policy.hidden = vec![32];
         c.policy.heads = 2;
+        c.policy.alibi = Some(0.0);
         c.data.batch = 16;
         c.data.context = 32;
         c.es.population_size = 128;
@@ -86,6 +87,7 @@ impl Task for CharLm {
             depth: config.policy.hidden.len(),
             heads: config.policy.heads,
             context: config.data.context,
+            alibi: config.policy.alibi,
         };
         let model = Arc::new(spec.build()?);
         let mut e = crate::limits::Estimate::new();
