@@ -178,6 +178,13 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
             acc[l] += x[l] * y[l];
         }
     }
+    sum16(&acc)
+}
+
+/// The 16 lanes of an accumulator added pairwise (8, 4, 2, 1 apart): the fixed reduction order
+/// of [`dot`] and of other 16-lane sums.
+#[inline(always)]
+pub fn sum16(acc: &[f32; 16]) -> f32 {
     let mut h = [0.0f32; 8];
     for l in 0..8 {
         h[l] = acc[l] + acc[l + 8];

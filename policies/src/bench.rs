@@ -183,16 +183,18 @@ fn materialized_rate(
 ) -> Result<f64> {
     let sample = pop.size.clamp(1, MATERIALIZED_MEMBERS);
     let base = params.to_host()?;
-    let mut times = Vec::new();
-    for _ in 0..rounds.clamp(1, 3) {
-        let t = Instant::now();
-        for m in 0..sample {
-            let values = pop.materialize(params, &base, m)?;
-            let member = params.from_host_like(&values)?;
-            model.forward(&member, None, x, None)?;
-        }
-        times.push((sample * work) as f64 / t.elapsed().as_secs_f64());
-    }
+    let times = (0..rounds.clamp(1, 3))
+        .map(|_| {
+            rate(1, (sample * work) as f64, &mut || {
+                for m in 0..sample {
+                    let values = pop.materialize(params, &base, m)?;
+                    let member = params.from_host_like(&values)?;
+                    model.forward(&member, None, x, None)?;
+                }
+                Ok(())
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(median(times))
 }
 
@@ -214,25 +216,43 @@ fn model_population(
     Ok((params, pop))
 }
 
-/// `work` per second of `a` and of `b` (medians), timed in alternation for `rounds` rounds
-/// after one warm-up round.
+/// How many calls of `f` make one timed sample of ≥ 4 ms, so one scheduler hiccup on a shared
+/// machine moves a sample by little (a 4-64-64-2 forward is ~0.2 ms). Measured over 0.1 s of
+/// warm-up calls, which also wake every worker of the thread pool.
+fn calls_per_sample(f: &mut dyn FnMut() -> Result<()>) -> Result<usize> {
+    let (t, mut k) = (Instant::now(), 0u32);
+    while k < 3 || t.elapsed().as_secs_f64() < 0.1 {
+        f()?;
+        k += 1;
+    }
+    let per_call = t.elapsed().as_secs_f64() / f64::from(k);
+    Ok((0.004 / per_call).ceil().clamp(1.0, 1000.0) as usize)
+}
+
+/// `work` per second of `calls` calls of `f`.
+fn rate(calls: usize, work: f64, f: &mut dyn FnMut() -> Result<()>) -> Result<f64> {
+    let t = Instant::now();
+    for _ in 0..calls {
+        f()?;
+    }
+    Ok(calls as f64 * work / t.elapsed().as_secs_f64())
+}
+
+/// `work` per call per second of `a` and of `b` (medians), timed in alternation for `rounds`
+/// rounds after one warm-up round, each sample [`calls_per_sample`] calls.
 fn interleaved(
     rounds: usize,
     work: f64,
     a: &mut dyn FnMut() -> Result<()>,
     b: &mut dyn FnMut() -> Result<()>,
 ) -> Result<(f64, f64)> {
+    let calls = calls_per_sample(a)?;
     let (mut ra, mut rb) = (vec![], vec![]);
     for round in 0..=rounds {
-        let t = Instant::now();
-        a()?;
-        let ta = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        b()?;
-        let tb = t.elapsed().as_secs_f64();
+        let (sa, sb) = (rate(calls, work, a)?, rate(calls, work, b)?);
         if round > 0 {
-            ra.push(work / ta);
-            rb.push(work / tb);
+            ra.push(sa);
+            rb.push(sb);
         }
     }
     Ok((median(ra), median(rb)))
@@ -317,53 +337,31 @@ impl ForwardBench {
         let model = cfg.model()?;
         let (mut inf, mut egg, mut eggn, mut mat) = (vec![], vec![], vec![], vec![]);
         let mut lay = vec![];
-        // Each timed sample repeats its call until it spans ≥ 4 ms, so one scheduler hiccup
-        // on a shared machine moves a sample by little (a 4-64-64-2 call is ~0.2 ms).
-        // The call count comes from 0.1 s of warm-up calls, which also wakes every worker.
-        let calls = {
-            let plain = PopulationForward::new(&cfg, &params, None)?;
-            let (t, mut k) = (Instant::now(), 0u32);
-            while k < 3 || t.elapsed().as_secs_f64() < 0.1 {
-                plain.forward(&x, None, &mut out)?;
-                k += 1;
-            }
-            let per_call = t.elapsed().as_secs_f64() / f64::from(k);
-            (0.004 / per_call).ceil().clamp(1.0, 1000.0) as usize
-        };
-        let per_s = |t: Instant, rows: usize| (calls * rows) as f64 / t.elapsed().as_secs_f64();
+        let calls = calls_per_sample(&mut || {
+            PopulationForward::new(&cfg, &params, None)?.forward(&x, None, &mut out)
+        })?;
+        let rows = n as f64;
         let mut generation = 1u64;
         for round in 0..=self.rounds {
-            let t = Instant::now();
-            for _ in 0..calls {
-                PopulationForward::new(&cfg, &params, None)?.forward(&x, None, &mut out)?;
-            }
-            let r_inf = per_s(t, n);
-
-            let t = Instant::now();
-            for _ in 0..calls {
-                PopulationForward::new(&cfg, &params, Some(&cached))?
-                    .forward(&x, None, &mut out)?;
-            }
-            let r_egg = per_s(t, n);
-
-            let t = Instant::now();
-            for _ in 0..calls {
+            let r_inf = rate(calls, rows, &mut || {
+                PopulationForward::new(&cfg, &params, None)?.forward(&x, None, &mut out)
+            })?;
+            let r_egg = rate(calls, rows, &mut || {
+                PopulationForward::new(&cfg, &params, Some(&cached))?.forward(&x, None, &mut out)
+            })?;
+            let r_eggn = rate(calls, rows, &mut || {
                 let pop = strategy.ask(&params, generation)?;
                 generation += 1;
-                PopulationForward::new(&cfg, &params, Some(&pop))?.forward(&x, None, &mut out)?;
-            }
-            let r_eggn = per_s(t, n);
-
-            let t = Instant::now();
-            materialized_forward(&cfg, &params, &cached, &x[..mrows * din], None, &mut mout)?;
-            let r_mat = mrows as f64 / t.elapsed().as_secs_f64();
-
-            let t = Instant::now();
-            for _ in 0..calls {
+                PopulationForward::new(&cfg, &params, Some(&pop))?.forward(&x, None, &mut out)
+            })?;
+            let r_mat = rate(1, mrows as f64, &mut || {
+                materialized_forward(&cfg, &params, &cached, &x[..mrows * din], None, &mut mout)
+            })?;
+            let r_lay = rate(calls, rows, &mut || {
                 let y = model.forward(&params, Some(&cached), &x, None)?;
                 debug_assert_eq!(y.len(), out.len());
-            }
-            let r_lay = per_s(t, n);
+                Ok(())
+            })?;
             if round > 0 {
                 // Round 0 warms caches and the thread pool.
                 lay.push(r_lay);

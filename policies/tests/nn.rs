@@ -377,6 +377,34 @@ fn conv_kernels_are_low_rank_matrices_and_update_in_place() {
     model.check_params(&params).unwrap();
 }
 
+/// Max abs difference between `forward_shared` of `members` on the `batch` rows `x` and the
+/// per-row population forward of `x` tiled once per member.
+fn shared_vs_per_row(
+    model: &Model,
+    params: &Params,
+    pop: &Population,
+    x: &[f32],
+    members: std::ops::Range<usize>,
+    batch: usize,
+) -> f32 {
+    let shared = model
+        .forward_shared(params, pop, x, members.clone())
+        .unwrap();
+    let tiled = x.repeat(members.len());
+    let ids: Vec<u32> = members
+        .flat_map(|m| std::iter::repeat_n(m as u32, batch))
+        .collect();
+    let rows = model
+        .forward(params, Some(pop), &tiled, Some(&ids))
+        .unwrap();
+    assert_eq!(shared.len(), rows.len());
+    shared
+        .iter()
+        .zip(&rows)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max)
+}
+
 /// Members that all see the same inputs (MNIST's shared batch): `forward_shared` equals the
 /// per-row forward of the replicated inputs, for a conv and a linear first layer.
 #[test]
@@ -405,18 +433,7 @@ fn shared_input_forward_equals_the_per_row_forward() {
             let pop = population(&params, 8, r);
             let batch = 3;
             let x = inputs(batch * 25, 4);
-            let shared = model.forward_shared(&params, &pop, &x, 2..7).unwrap();
-            let xx: Vec<f32> = (2..7).flat_map(|_| x.iter().copied()).collect();
-            let ids: Vec<u32> = (2..7u32)
-                .flat_map(|m| std::iter::repeat_n(m, batch))
-                .collect();
-            let rows = model.forward(&params, Some(&pop), &xx, Some(&ids)).unwrap();
-            assert_eq!(shared.len(), rows.len());
-            let worst = shared
-                .iter()
-                .zip(&rows)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
+            let worst = shared_vs_per_row(&model, &params, &pop, &x, 2..7, batch);
             assert!(worst <= 1e-5, "conv_first={conv_first} r={r}: {worst}");
         }
         let params = model.init(3, &Device::Cpu).unwrap();
@@ -920,41 +937,32 @@ fn attention_at_language_model_sizes_equals_the_candle_path() {
 #[test]
 fn charlm_models_shared_forward_equals_the_per_row_forward() {
     use eggroll_policies::charlm::{LmKind, LmSpec};
-    for kind in [LmKind::Transformer, LmKind::Mingru] {
-        let spec = LmSpec {
-            kind,
-            width: 32,
-            depth: 1,
-            heads: 2,
-            context: 32,
-            alibi: (kind == LmKind::Transformer).then_some(0.0),
-        };
+    let transformer = LmSpec {
+        kind: LmKind::Transformer,
+        width: 32,
+        depth: 1,
+        heads: 2,
+        context: 32,
+        alibi: Some(0.0),
+    };
+    let mingru = LmSpec {
+        kind: LmKind::Mingru,
+        alibi: None,
+        ..transformer.clone()
+    };
+    for spec in [&transformer, &mingru] {
         let model = spec.build().unwrap();
         let params = model.init(3, &Device::Cpu).unwrap();
         let pop = population(&params, 8, 1);
         let x: Vec<f32> = (0..3 * 32).map(|i| ((i * 29 + 5) % 256) as f32).collect();
-        let shared = model.forward_shared(&params, &pop, &x, 2..6).unwrap();
-        let tiled = x.repeat(4);
-        let ids: Vec<u32> = (2..6u32).flat_map(|m| std::iter::repeat_n(m, 3)).collect();
-        let rows = model
-            .forward(&params, Some(&pop), &tiled, Some(&ids))
-            .unwrap();
-        let worst = shared
-            .iter()
-            .zip(&rows)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        assert!(worst <= 1e-4, "{kind:?}: max abs error {worst}");
+        let worst = shared_vs_per_row(&model, &params, &pop, &x, 2..6, 3);
+        assert!(worst <= 1e-4, "{:?}: max abs error {worst}", spec.kind);
     }
     // A bad ALiBi base is a typed error naming the config field.
     for base in [-1.0f32, f32::NAN, f32::INFINITY] {
         let spec = LmSpec {
-            kind: LmKind::Transformer,
-            width: 32,
-            depth: 1,
-            heads: 2,
-            context: 32,
             alibi: Some(base),
+            ..transformer.clone()
         };
         let e = message(spec.build().err().expect("rejected"));
         assert!(e.contains("policy.alibi"), "{e}");

@@ -323,14 +323,7 @@ eggroll_core::multiversion! {
                 *a += eggroll_core::simd::exp(v - max);
             }
         }
-        let mut w = 8;
-        while w > 0 {
-            for l in 0..w {
-                acc[l] += acc[l + w];
-            }
-            w /= 2;
-        }
-        *out = (max, acc[0]);
+        *out = (max, eggroll_core::simd::sum16(&acc));
     }
 }
 
