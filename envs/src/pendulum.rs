@@ -2,6 +2,7 @@
 
 use crate::Space;
 use crate::dynamics::{Dynamics, Env, MemberAction};
+use crate::npmath::{pow2, pow2f};
 use crate::rng::Pcg64;
 
 /// Maximum angular speed.
@@ -43,11 +44,9 @@ pub fn clip_torque(u: f32) -> f32 {
 pub fn dynamics(state: [f64; 2], u: f32) -> ([f64; 2], f64) {
     let [th, thdot] = state;
     let u = clip_torque(u);
-    // `0.001 * (u**2)` is float32; NumPy's u**2 calls powf, which may differ from u·u by one
-    // float32 ulp — at most ~1e-10 in the reward, inside the 1e-9 parity tolerance.
-    let torque_cost: f32 = 0.001 * (u * u);
-    let an = angle_normalize(th);
-    let costs = an * an + 0.1 * (thdot * thdot) + f64::from(torque_cost);
+    // `0.001 * (u**2)` is float32; `**` on NumPy scalars calls the C library's pow/powf.
+    let torque_cost: f32 = 0.001 * pow2f(u);
+    let costs = pow2(angle_normalize(th)) + 0.1 * pow2(thdot) + f64::from(torque_cost);
     let torque_acc: f32 = (3.0 / (M * L * L)) as f32 * u;
     let newthdot = thdot + (3.0 * G / (2.0 * L) * th.sin() + f64::from(torque_acc)) * DT;
     let newthdot = newthdot.clamp(-MAX_SPEED, MAX_SPEED);

@@ -4,7 +4,7 @@
 //! `EGGROLL_PARITY_DIR`, when set, overrides that folder. A missing folder or file FAILS these
 //! tests (they never skip).
 //!
-//! Tolerances: observations equal as f32 bit patterns (exact), rewards within 1e-9, flags
+//! No tolerances: observations equal as f32 bit patterns, rewards as f64 bit patterns, flags
 //! exactly. Initial states drawn by `reset(seed)` equal the recorded ones exactly.
 
 use std::path::PathBuf;
@@ -22,7 +22,16 @@ fn parity_dir() -> PathBuf {
     }
 }
 
+/// The episodes of `name` followed by those of its long twin `<stem>_long.json` (full time
+/// limits, random and pumping policies, other seeds: `tools/gen_parity_long.py`).
 fn load(name: &str) -> Vec<Value> {
+    let long = name.replace(".json", "_long.json");
+    let mut eps = load_file(name);
+    eps.extend(load_file(&long));
+    eps
+}
+
+fn load_file(name: &str) -> Vec<Value> {
     let dir = parity_dir();
     assert!(
         dir.is_dir(),
@@ -56,8 +65,9 @@ fn check_step(env: &str, e: usize, t: usize, got: &eggroll_envs::Step, want: &Va
         got.observation, obs
     );
     let r = want["reward"].as_f64().unwrap();
-    assert!(
-        (got.reward - r).abs() <= 1e-9,
+    assert_eq!(
+        got.reward.to_bits(),
+        r.to_bits(),
         "{env} episode {e} step {t}: reward {} vs {r}",
         got.reward
     );
@@ -105,6 +115,7 @@ fn pendulum_v1_matches_gymnasium_step_for_step() {
         let actions = f64s(&ep["actions"]);
         let want = ep["steps"].as_array().unwrap();
         assert_eq!(want.len(), 200);
+        assert_eq!(actions.len(), 200);
         for (t, (a, w)) in actions.iter().zip(want).enumerate() {
             // Recorded as float64, applied as a float32 array.
             let got = env.step(Action::Continuous(&[*a as f32])).unwrap();
