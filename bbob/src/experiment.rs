@@ -3,6 +3,7 @@
 //! reached; a suite aggregates runs into the expected running time (ERT) per function and
 //! dimension and the empirical runtime distribution (ECDF over (function, instance, target)).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use eggroll_core::minimize::{Method, MinimizeOptions, Restarts, minimize};
@@ -68,6 +69,15 @@ pub struct RunResult {
 
 /// Run one strategy on one bbob problem from the origin with σ₀ = 2.
 pub fn run(spec: &RunSpec) -> Result<RunResult, crate::ExperimentError> {
+    run_cancellable(spec, &AtomicBool::new(false))
+}
+
+/// [`run`], abandoned within one evaluation once `cancel` is raised
+/// ([`crate::ExperimentError::Interrupted`]): a suite stops its runs in flight on Ctrl-C.
+pub fn run_cancellable(
+    spec: &RunSpec,
+    cancel: &AtomicBool,
+) -> Result<RunResult, crate::ExperimentError> {
     let problem = Problem::new(spec.function, spec.instance, spec.dim)?;
     if spec.budget_per_dim == 0 {
         return Err(crate::ExperimentError::Arg {
@@ -81,7 +91,17 @@ pub fn run(spec: &RunSpec) -> Result<RunResult, crate::ExperimentError> {
     let mut evals = 0u64;
     let mut best = f64::INFINITY;
     let objective = |x: &[f64]| {
-        let v = problem.evaluate(x);
+        if cancel.load(Ordering::Relaxed) {
+            // A NaN ends `minimize` at once (nonfinite = error); reported as interrupted below.
+            return f64::NAN;
+        }
+        // Far outside the domain some functions overflow to inf − inf = NaN (f15's T_asy at
+        // |x| ≈ 1e5, as in COCO): the worst value, so a diverging run ranks it last and stops
+        // by its own criteria instead of the suite failing.
+        let v = match problem.evaluate(x) {
+            v if v.is_nan() => f64::INFINITY,
+            v => v,
+        };
         evals += 1;
         if v < best {
             best = v;
@@ -110,7 +130,12 @@ pub fn run(spec: &RunSpec) -> Result<RunResult, crate::ExperimentError> {
         ..MinimizeOptions::default()
     };
     let start = Instant::now();
-    let r = minimize(objective, &vec![0.0; spec.dim], 2.0, &opts)?;
+    let r = match minimize(objective, &vec![0.0; spec.dim], 2.0, &opts) {
+        Err(_) if cancel.load(Ordering::Relaxed) => {
+            return Err(crate::ExperimentError::Interrupted);
+        }
+        r => r?,
+    };
     let wall_s = start.elapsed().as_secs_f64();
     Ok(RunResult {
         function: spec.function,

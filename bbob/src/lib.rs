@@ -42,6 +42,9 @@ pub enum ExperimentError {
     /// The strategy failed.
     #[error(transparent)]
     Strategy(#[from] eggroll_core::Error),
+    /// The run was cancelled (its `cancel` flag was raised) before it finished.
+    #[error("interrupted before the run finished")]
+    Interrupted,
 }
 
 /// Bad arguments to [`Problem::new`] or [`Problem::evaluate_checked`].

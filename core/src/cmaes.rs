@@ -137,7 +137,20 @@ pub enum CmaStop {
     Stagnation,
     /// `100 + 150 (n + 3)² / √λ` generations.
     MaxIter,
+    /// σ grew beyond `1e20 · σ₀ · max(D)` (pycma's `tolupsigma`): "creeping" without progress.
+    #[serde(rename = "tol_upsigma")]
+    TolUpSigma,
+    /// The mean or the sampling spread `σ · max(D)` left `[-1e150, 1e150]` (or is no longer
+    /// finite): the search diverges, typically where the objective is flat or non-finite far
+    /// from the domain, and its next points could overflow. Checked before any other
+    /// criterion, so a CMA-ES run never proposes a non-finite point.
+    Diverged,
 }
+
+/// The largest |mean coordinate| and σ·max(D) a run may reach before it stops as
+/// [`CmaStop::Diverged`]: far beyond any sensible search scale, and small enough that squares
+/// and sums of points stay finite.
+pub const DIVERGENCE_LIMIT: f64 = 1e150;
 
 impl CmaStop {
     /// The name in JSON output (its serde name): `tol_fun`, `tol_x`, `condition_cov`, ….
@@ -150,12 +163,14 @@ impl CmaStop {
             CmaStop::NoEffectCoord => "no_effect_coord",
             CmaStop::Stagnation => "stagnation",
             CmaStop::MaxIter => "max_iter",
+            CmaStop::TolUpSigma => "tol_upsigma",
+            CmaStop::Diverged => "diverged",
         }
     }
 }
 
-/// Restart policy (CMA-ES methods only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Restart policy (CMA-ES methods only). Serialised as `"none"`, `"ipop"`, `"bipop"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Restarts {
     /// One run.
@@ -182,6 +197,25 @@ impl Restarts {
                 ));
             }
         })
+    }
+}
+
+/// Reads the names [`Restarts::parse`] knows; anything else is an error listing them (not
+/// serde's "invalid type: unit variant").
+impl<'de> Deserialize<'de> for Restarts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Names;
+        impl serde::de::Visitor<'_> for Names {
+            type Value = Restarts;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("one of \"none\", \"ipop\", \"bipop\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Restarts, E> {
+                Restarts::parse(v)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+            }
+        }
+        d.deserialize_str(Names)
     }
 }
 
@@ -1273,8 +1307,22 @@ impl CmaEs {
     pub fn should_stop(&self) -> Option<CmaStop> {
         let s = &self.s;
         let n = self.n;
+        let max_d = s.d.iter().cloned().fold(0.0, f64::max);
+        // The largest coordinate standard deviation of C (current every generation, where D
+        // may lag behind when sampling from the Cholesky factor).
+        let max_var = match self.config.covariance {
+            Covariance::Full => (0..n).map(|i| s.c[i * n + i]).fold(0.0, f64::max),
+            Covariance::Diagonal => s.c.iter().cloned().fold(0.0, f64::max),
+        };
+        let spread = s.sigma * max_d.max(max_var.sqrt());
+        if !(spread <= DIVERGENCE_LIMIT && s.mean.iter().all(|m| m.abs() <= DIVERGENCE_LIMIT)) {
+            return Some(CmaStop::Diverged);
+        }
         if s.generation == 0 {
             return None;
+        }
+        if s.sigma / self.config.sigma0 > 1e20 * max_d {
+            return Some(CmaStop::TolUpSigma);
         }
         let l = self.p.lambda as f64;
         let nf = n as f64;
@@ -1507,6 +1555,23 @@ impl Strategy for CmaStrategy {
         self.asked = None;
         self.maybe_restart()?;
         let mean = self.es.mean();
+        // The parameters are f32: a run that diverged (and did not restart) stops here, before
+        // its mean or its next points overflow them.
+        let limit = f64::from(f32::MAX) / 16.0;
+        let spread = self.es.sigma() * self.es.s.d.iter().cloned().fold(0.0, f64::max);
+        if self.es.should_stop() == Some(CmaStop::Diverged)
+            || !(spread <= limit && mean.iter().all(|m| m.abs() <= limit))
+        {
+            return Err(Error::Diverged {
+                strategy: self.name().to_string(),
+                generation: population.generation,
+                reason: format!(
+                    "the mean reached |x| = {:.3e} and σ·max(D) = {spread:.3e}, beyond f32 \
+                     parameters' range",
+                    mean.iter().fold(0.0f64, |a, m| a.max(m.abs()))
+                ),
+            });
+        }
         let update_norm = mean
             .iter()
             .zip(&before)

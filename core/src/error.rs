@@ -44,6 +44,20 @@ pub enum Error {
     /// An evaluator failed.
     #[error("evaluation failed: {0}")]
     Eval(String),
+    /// The search ran away: its parameters would leave the range of the numbers that hold
+    /// them.
+    #[error(
+        "{strategy} diverged in generation {generation}: {reason}; lower σ, bound the \
+         problem, or let CMA-ES restart (es.restarts = \"ipop\" or \"bipop\")"
+    )]
+    Diverged {
+        /// The strategy's name.
+        strategy: String,
+        /// Generation number.
+        generation: u64,
+        /// What left its range.
+        reason: String,
+    },
     /// A checkpoint could not be read, or does not match the run.
     #[error("checkpoint {path}: {reason}")]
     Checkpoint {

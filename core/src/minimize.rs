@@ -295,6 +295,15 @@ fn check(x0: &[f64], sigma0: f64, opts: &MinimizeOptions) -> Result<(Vec<f64>, V
             format!("penalty weight is {weight}; must be > 0"),
         ));
     }
+    if opts.restarts != Restarts::None && !matches!(opts.method, Method::Cmaes | Method::SepCmaes) {
+        return Err(config_err(
+            "restarts",
+            format!(
+                "IPOP/BIPOP restarts are for the CMA-ES strategies (cmaes, sep-cmaes), not `{}`",
+                opts.method.name()
+            ),
+        ));
+    }
     if let Some((lo, hi)) = opts.restart_region
         && !(lo < hi && lo.is_finite() && hi.is_finite())
     {

@@ -599,3 +599,53 @@ fn the_cholesky_factor_learns_like_the_eigendecomposition() {
     steps(&mut resumed, 5);
     assert_eq!(straight.state(), resumed.state());
 }
+
+/// Runs that run away stop by a named criterion before any point can overflow: on a linear
+/// function (every step outward improves) σ and the mean grow without bound until
+/// `diverged`, `tol_upsigma` or `condition_cov` (C learning the one direction) ends the run.
+/// Every point proposed on the way is finite.
+#[test]
+fn runaway_runs_stop_before_their_points_overflow() {
+    use eggroll_core::cmaes::CmaStop;
+    let mut stops = Vec::new();
+    for (lambda, covariance) in [
+        (0, Covariance::Full),
+        (200, Covariance::Full),
+        (0, Covariance::Diagonal),
+        (200, Covariance::Diagonal),
+    ] {
+        let config = CmaConfig {
+            population_size: lambda,
+            sigma0: 1.0,
+            covariance,
+            ..CmaConfig::default()
+        };
+        let mut es = CmaEs::new(&[0.5; 10], &config).unwrap();
+        let stop = loop {
+            let xs = es.ask();
+            for x in &xs {
+                assert!(x.iter().all(|v| v.is_finite()), "{x:?}");
+            }
+            let v: Vec<f64> = xs.iter().map(|x| -x.iter().sum::<f64>()).collect();
+            es.tell(&v).unwrap();
+            if let Some(s) = es.should_stop() {
+                break s;
+            }
+            assert!(
+                es.generation() < 100_000,
+                "λ={lambda} {covariance:?}: no stop"
+            );
+        };
+        assert_eq!(
+            stop.label(),
+            serde_json::to_value(stop).unwrap().as_str().unwrap()
+        );
+        stops.push(stop);
+    }
+    assert!(
+        stops
+            .iter()
+            .any(|s| matches!(s, CmaStop::Diverged | CmaStop::TolUpSigma)),
+        "{stops:?}"
+    );
+}
