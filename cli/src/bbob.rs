@@ -87,14 +87,19 @@ pub struct SuiteArgs {
     /// Base seed.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seed: u64,
-    /// Output directory (default runs/bbob-STRATEGY-TIMESTAMP): results.jsonl, ert.md,
-    /// ecdf.png, ecdf.svg. A non-empty directory is refused unless --force (which moves its
-    /// contents aside, deleting nothing).
+    /// Output directory (default runs/bbob-STRATEGY-TIMESTAMP): suite.json, results.jsonl
+    /// (each run as it finishes), failures.jsonl, ert.md, ecdf.png, ecdf.svg. A non-empty
+    /// directory is refused unless --force (which moves its contents aside, deleting nothing).
     #[arg(long)]
     out: Option<PathBuf>,
     /// See --out.
     #[arg(long)]
     force: bool,
+    /// Continue the suite in this directory (interrupted by Ctrl-C, or with failed runs): its
+    /// settings come from its suite.json; finished runs are kept, the others run.
+    #[arg(long, conflicts_with_all = ["out", "force", "strategy", "functions", "dims",
+        "instances", "budget_per_dim", "restarts", "seed"])]
+    resume: Option<PathBuf>,
     /// Print one JSON summary as the last line.
     #[arg(long)]
     json: bool,
@@ -109,7 +114,7 @@ pub fn main(cmd: BbobCommand) -> Result<()> {
             points,
         } => eval(function, instance, dim, &points),
         BbobCommand::Run(a) => run_one(&a),
-        BbobCommand::Suite(a) => suite(&a),
+        BbobCommand::Suite(a) => suite(&a).map(|_| ()),
     }
 }
 
@@ -136,11 +141,22 @@ fn eval(function: usize, instance: usize, dim: usize, points: &Path) -> Result<(
     })?;
     let mut values = Vec::with_capacity(pts.len());
     for (k, x) in pts.iter().enumerate() {
-        values.push(
-            problem
-                .evaluate_checked(x)
-                .with_context(|| format!("--points {}: point {k}", points.display()))?,
-        );
+        let v = problem
+            .evaluate_checked(x)
+            .with_context(|| format!("--points {}: point {k}", points.display()))?;
+        if !v.is_finite() {
+            // JSON has no inf or NaN: say so instead of printing `null`.
+            bail!(
+                "--points {}: point {k}: f = {v}{}, which JSON cannot represent",
+                points.display(),
+                if v.is_nan() {
+                    " (the point holds a NaN)"
+                } else {
+                    " (the value overflows f64)"
+                }
+            );
+        }
+        values.push(v);
     }
     println!("{}", serde_json::json!({ "values": values }));
     Ok(())
@@ -193,25 +209,23 @@ fn run_one(a: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn suite(a: &SuiteArgs) -> Result<()> {
+/// What `bbob suite` ended with, for the exit code.
+pub enum SuiteEnd {
+    /// Every run finished.
+    Done,
+    /// Ctrl-C/SIGTERM: the finished runs are kept (exit 130).
+    Interrupted,
+}
+
+pub fn suite(a: &SuiteArgs) -> Result<SuiteEnd> {
     use eggroll_run::bbob::{SuiteSpec, parse_list};
-    let spec = SuiteSpec {
-        method: Method::parse(&a.strategy)?,
-        functions: parse_list("--functions", &a.functions)?,
-        dims: parse_list("--dims", &a.dims)?,
-        instances: parse_list("--instances", &a.instances)?,
-        budget_per_dim: a.budget_per_dim,
-        restarts: Restarts::parse(&a.restarts)?,
-        seed: a.seed,
-    };
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| eggroll_run::default_dir(&format!("bbob-{}", spec.method.name())));
     let quiet = a.json;
-    let report = eggroll_run::bbob::suite(&spec, &out, a.force, |r| {
-        if !quiet {
-            eprintln!(
+    let progress = |r: std::result::Result<
+        &eggroll_bbob::experiment::RunResult,
+        &eggroll_run::bbob::RunFailure,
+    >| {
+        match r {
+            Ok(r) if !quiet => eprintln!(
                 "f{:>2} i{} d{:>2}: {}",
                 r.function,
                 r.instance,
@@ -225,30 +239,81 @@ fn suite(a: &SuiteArgs) -> Result<()> {
                         r.stop
                     ),
                 }
-            );
+            ),
+            Ok(_) => {}
+            // A failed run is always reported, on its own line.
+            Err(f) => eprintln!(
+                "f{:>2} i{} d{:>2}: FAILED (seed {}): {}",
+                f.function, f.instance, f.dim, f.seed, f.reason
+            ),
         }
-    })?;
+    };
+    let cancel = crate::train::interrupt_flag();
+    let report = match &a.resume {
+        Some(dir) => eggroll_run::bbob::resume(dir, &cancel, progress)?,
+        None => {
+            let spec = SuiteSpec {
+                method: Method::parse(&a.strategy)?,
+                functions: parse_list("--functions", &a.functions)?,
+                dims: parse_list("--dims", &a.dims)?,
+                instances: parse_list("--instances", &a.instances)?,
+                budget_per_dim: a.budget_per_dim,
+                restarts: Restarts::parse(&a.restarts)?,
+                seed: a.seed,
+            };
+            let out = a.out.clone().unwrap_or_else(|| {
+                eggroll_run::default_dir(&format!("bbob-{}", spec.method.name()))
+            });
+            eggroll_run::bbob::suite(&spec, &out, a.force, &cancel, progress)?
+        }
+    };
+    let dir = report.dir.display();
+    let finished = report.results.len();
+    if report.interrupted {
+        eprintln!(
+            "interrupted: {finished} of {} runs finished and are kept in {dir}/results.jsonl \
+             ({} from before); `eggroll bbob suite --resume {dir}` runs the other {}",
+            report.total,
+            report.resumed,
+            report.total - finished
+        );
+        return Ok(SuiteEnd::Interrupted);
+    }
+    let solved = report
+        .results
+        .iter()
+        .filter(|r| r.evals_to_target.is_some())
+        .count();
     if a.json {
-        let solved = report
-            .results
-            .iter()
-            .filter(|r| r.evals_to_target.is_some())
-            .count();
         println!(
             "{}",
             serde_json::json!({
-                "strategy": spec.method.name(),
-                "runs": report.results.len(),
+                "strategy": report.spec.method.name(),
+                "runs": finished,
                 "solved": solved,
+                "failed": report.failures.len(),
+                "resumed": report.resumed,
                 "out": report.dir,
             })
         );
     } else {
         println!("{}", report.table);
         println!(
-            "wrote {}/{{results.jsonl, ert.md, ecdf.png, ecdf.svg}}",
-            report.dir.display()
+            "wrote {dir}/{{suite.json, results.jsonl, ert.md, ecdf.png, ecdf.svg{}}}",
+            if report.failures.is_empty() {
+                ""
+            } else {
+                ", failures.jsonl"
+            }
         );
     }
-    Ok(())
+    if !report.failures.is_empty() {
+        bail!(
+            "{} of {} runs failed (listed in {dir}/failures.jsonl, each with its reason); the \
+             other runs' results are written; `--resume {dir}` tries the failed ones again",
+            report.failures.len(),
+            report.total
+        );
+    }
+    Ok(SuiteEnd::Done)
 }

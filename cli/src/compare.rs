@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use eggroll_run::compare::{CompareSpec, METHODS, MODELS, Objective, parse_names, run, table};
+use eggroll_run::compare::{
+    CompareSpec, METHODS, MODELS, Objective, parse_names, resume, run, table,
+};
 
 /// Arguments of `eggroll compare`.
 #[derive(clap::Args)]
@@ -40,52 +42,75 @@ pub struct CompareArgs {
     /// See --out.
     #[arg(long)]
     force: bool,
+    /// Continue the comparison in this directory (interrupted by Ctrl-C, or with failed
+    /// pairs): its settings come from its compare.json; finished pairs are kept.
+    #[arg(long, conflicts_with_all = ["out", "force", "models", "methods", "budget_s",
+        "objective", "seed", "eval_points", "data_dir"])]
+    resume: Option<PathBuf>,
     /// Print all rows as one JSON line last.
     #[arg(long)]
     json: bool,
 }
 
-pub fn main(a: &CompareArgs) -> Result<()> {
+/// Whether the comparison ran to its end (`false`: interrupted, exit 130).
+pub fn main(a: &CompareArgs) -> Result<bool> {
     if a.task != "mnist" {
         bail!("--task `{}`: compare runs on mnist", a.task);
     }
-    let spec = CompareSpec {
-        models: parse_names("--models", &a.models, &MODELS)?,
-        methods: parse_names("--methods", &a.methods, &METHODS)?,
-        budget_s: a.budget_s,
-        seed: a.seed,
-        objective: match a.objective.as_str() {
-            "log_likelihood" => Objective::LogLikelihood,
-            "accuracy" => Objective::Accuracy,
-            other => bail!("--objective `{other}` is unknown; valid: log_likelihood, accuracy"),
-        },
-        data_dir: a.data_dir.clone(),
-        eval_points: a.eval_points.clamp(1, 1000),
-    };
-    if !(spec.budget_s > 0.0 && spec.budget_s.is_finite()) {
-        bail!("--budget-s {}: must be > 0", spec.budget_s);
-    }
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| eggroll_run::default_dir("compare"));
     let quiet = a.json;
-    let rows = run(&spec, &out, a.force, |r| {
-        if !quiet {
-            match (&r.test_accuracy, &r.error) {
-                (Some(acc), _) => eprintln!(
-                    "{} {}: test accuracy {acc:.4} after {} steps, {:.1} s",
-                    r.model, r.method, r.steps, r.wall_s
-                ),
-                (None, e) => eprintln!(
-                    "{} {}: failed: {}",
-                    r.model,
-                    r.method,
-                    e.as_deref().unwrap_or("?")
-                ),
-            }
+    let progress = |r: &eggroll_run::compare::Row| match (&r.test_accuracy, &r.error) {
+        (Some(acc), _) if !quiet => eprintln!(
+            "{} {}: test accuracy {acc:.4} after {} steps, {:.1} s",
+            r.model, r.method, r.steps, r.wall_s
+        ),
+        (Some(_), _) => {}
+        // A failed pair is always reported, on its own line.
+        (None, e) => eprintln!(
+            "{} {}: failed: {}",
+            r.model,
+            r.method,
+            e.as_deref().unwrap_or("?")
+        ),
+    };
+    let cancel = crate::train::interrupt_flag();
+    let report = match &a.resume {
+        Some(dir) => resume(dir, &cancel, progress)?,
+        None => {
+            let spec = CompareSpec {
+                models: parse_names("--models", &a.models, &MODELS)?,
+                methods: parse_names("--methods", &a.methods, &METHODS)?,
+                budget_s: a.budget_s,
+                seed: a.seed,
+                objective: match a.objective.as_str() {
+                    "log_likelihood" => Objective::LogLikelihood,
+                    "accuracy" => Objective::Accuracy,
+                    other => {
+                        bail!("--objective `{other}` is unknown; valid: log_likelihood, accuracy")
+                    }
+                },
+                data_dir: a.data_dir.clone(),
+                eval_points: a.eval_points.clamp(1, 1000),
+            };
+            let out = a
+                .out
+                .clone()
+                .unwrap_or_else(|| eggroll_run::default_dir("compare"));
+            run(&spec, &out, a.force, &cancel, progress)?
         }
-    })?;
+    };
+    let out = report.dir.display();
+    if report.interrupted {
+        eprintln!(
+            "interrupted: {} of {} pairs finished and are kept in {out} ({} from before); \
+             `eggroll compare --resume {out}` runs the other {}",
+            report.rows.len(),
+            report.total,
+            report.resumed,
+            report.total - report.rows.len()
+        );
+        return Ok(false);
+    }
+    let rows = &report.rows;
     if a.json {
         let rows: Vec<serde_json::Value> = rows
             .iter()
@@ -95,13 +120,12 @@ pub fn main(a: &CompareArgs) -> Result<()> {
                 v
             })
             .collect();
-        println!("{}", serde_json::json!({ "out": out, "rows": rows }));
+        println!("{}", serde_json::json!({ "out": report.dir, "rows": rows }));
     } else {
-        println!("{}", table(&rows, spec.budget_s));
+        println!("{}", table(rows, report.spec.budget_s));
         println!(
-            "wrote {}/{{results.jsonl, results.md, accuracy_vs_time.png/svg, accuracy_vs_forward_passes.png/svg}}",
-            out.display()
+            "wrote {out}/{{compare.json, results.jsonl, results.md, accuracy_vs_time.png/svg, accuracy_vs_forward_passes.png/svg}}"
         );
     }
-    Ok(())
+    Ok(true)
 }

@@ -70,7 +70,7 @@ enum Command {
         policy: PathBuf,
         /// The text to continue (any bytes; may be empty).
         #[arg(long, default_value = "", allow_hyphen_values = true)]
-        prompt: String,
+        prompt: std::ffi::OsString,
         /// Bytes to generate.
         #[arg(long, default_value_t = 200, allow_negative_numbers = true)]
         bytes: usize,
@@ -137,9 +137,20 @@ enum PolicyCommand {
         #[arg(long)]
         policy: PathBuf,
         /// Comma-separated input values.
-        #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_parser = finite_f32)]
         input: Vec<f32>,
     },
+}
+
+/// One finite f32 as written: `1e39` (beyond f32) or `nan` is an error quoting the text.
+fn finite_f32(s: &str) -> std::result::Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        Ok(_) => Err(format!(
+            "`{s}` is not a finite number in f32's range (|x| ≤ 3.4e38)"
+        )),
+        Err(_) => Err(format!("`{s}` is not a number")),
+    }
 }
 
 #[derive(Subcommand)]
@@ -391,6 +402,20 @@ fn bench_cnn(
     print_model_bench(j, "cnn", &device)
 }
 
+/// The error and its causes joined by ": ", each cause only once: a cause whose text the
+/// message already holds (an I/O error shown by its wrapper) is not repeated.
+fn describe(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -449,6 +474,9 @@ fn main() -> ExitCode {
                 Some(_) if device.as_deref().is_some_and(|d| d != "cpu" && d != "auto") => Err(
                     anyhow::anyhow!("--shared-batch runs on the CPU only; drop --device"),
                 ),
+                Some(b) if !(1..=4096).contains(&b) => Err(anyhow::anyhow!(
+                    "--shared-batch must be 1..=4096 images per member, got {b}"
+                )),
                 Some(b) => eggroll_run::limits::check_forward_bench(population, &layers, rank, b)
                     .map_err(anyhow::Error::from)
                     .and_then(|()| {
@@ -480,8 +508,17 @@ fn main() -> ExitCode {
             command: PolicyCommand::Forward { policy, input },
         } => eval::forward(&policy, &input),
         Command::Dashboard(d) => dashboard(d),
+        Command::Bbob {
+            command: bbob::BbobCommand::Suite(a),
+        } => match bbob::suite(&a) {
+            Ok(bbob::SuiteEnd::Interrupted) => return ExitCode::from(130),
+            other => other.map(|_| ()),
+        },
         Command::Bbob { command } => bbob::main(command),
-        Command::Compare(a) => compare::main(&a),
+        Command::Compare(a) => match compare::main(&a) {
+            Ok(false) => return ExitCode::from(130),
+            other => other.map(|_| ()),
+        },
         Command::Sample {
             policy,
             prompt,
@@ -489,7 +526,10 @@ fn main() -> ExitCode {
             seed,
             temperature,
             json,
-        } => eval::sample(&policy, prompt.as_bytes(), bytes, seed, temperature, json),
+        } => {
+            use std::os::unix::ffi::OsStrExt;
+            eval::sample(&policy, prompt.as_bytes(), bytes, seed, temperature, json)
+        }
         Command::Config {
             command: ConfigCommand::Show { task },
         } => eggroll_run::task_default(&task)
@@ -502,7 +542,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             ExitCode::FAILURE
         }
     }

@@ -65,7 +65,7 @@ fn overrides(args: &TrainArgs) -> Result<Vec<(&'static str, toml::Value)>> {
 }
 
 /// Set by Ctrl-C and SIGTERM (one handler per process; every session watches it).
-fn interrupt_flag() -> Arc<AtomicBool> {
+pub(crate) fn interrupt_flag() -> Arc<AtomicBool> {
     static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
     FLAG.get_or_init(|| {
         let flag = Arc::new(AtomicBool::new(false));

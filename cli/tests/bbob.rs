@@ -378,3 +378,78 @@ fn bench_forward_layered_models() {
     let o = eggroll(&["bench", "forward", "--model", "rnn"]);
     assert!(!o.status.success() && stderr(&o).contains("transformer"));
 }
+
+/// Ctrl-C (SIGINT) during a suite: exit 130, a message saying what was kept and how to go
+/// on, every finished run in `results.jsonl`; `--resume DIR` runs the rest and the suite ends
+/// with the table and plots. Resuming a directory that is not a suite is a clear error.
+#[test]
+fn an_interrupted_suite_keeps_its_runs_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("suite");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eggroll"))
+        .args([
+            "bbob",
+            "suite",
+            "--functions",
+            "15-24",
+            "--dims",
+            "20",
+            "--instances",
+            "1-2",
+            "--budget-per-dim",
+            "5000",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let results = out.join("results.jsonl");
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&results).map_or(0, |t| t.lines().count()) < 2 {
+        assert!(start.elapsed().as_secs() < 120, "no results after 120 s");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the suite ended too soon"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted") && err.contains("--resume"),
+        "{err}"
+    );
+    let kept = std::fs::read_to_string(&results).unwrap();
+    assert!(kept.lines().count() >= 2);
+    for line in kept.lines() {
+        serde_json::from_str::<serde_json::Value>(line).expect("whole lines only");
+    }
+    assert!(!out.join("ert.md").exists());
+    let o = eggroll(&["bbob", "suite", "--resume", out.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = last_json(&o);
+    assert_eq!(j["runs"], 20);
+    assert!(j["resumed"].as_u64().unwrap() >= 2, "{j}");
+    assert!(out.join("ert.md").exists() && out.join("ecdf.png").exists());
+    // --resume takes the settings from the directory: other settings are refused.
+    let o = eggroll(&[
+        "bbob",
+        "suite",
+        "--resume",
+        out.to_str().unwrap(),
+        "--dims",
+        "5",
+    ]);
+    assert!(!o.status.success() && stderr(&o).contains("--dims"));
+    let o = eggroll(&["bbob", "suite", "--resume", tmp.path().to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("suite.json"), "{}", stderr(&o));
+}

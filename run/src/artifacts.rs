@@ -173,10 +173,17 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy> {
         (None, Some(l)) => Net::Layers(NetSpec::Lm(
             serde_json::from_str(l).map_err(|e| bad(format!("invalid `lm` metadata: {e}")))?,
         )),
-        (None, None) => Net::Mlp(
-            serde_json::from_str(meta.get("policy").map_or("", |s| s))
-                .map_err(|e| bad(format!("missing or invalid `policy` metadata: {e}")))?,
-        ),
+        (None, None) => {
+            let p: MlpConfig = serde_json::from_str(meta.get("policy").map_or("", |s| s))
+                .map_err(|e| bad(format!("missing or invalid `policy` metadata: {e}")))?;
+            p.validate().map_err(|_| {
+                bad(format!(
+                    "metadata `policy`: sizes {:?} need an input and an output size, all ≥ 1",
+                    p.sizes
+                ))
+            })?;
+            Net::Mlp(p)
+        }
     };
     let inputs = match &net {
         Net::Mlp(p) => p.sizes[0],
@@ -399,10 +406,7 @@ where
     DB::ErrorType: 'static,
 {
     use plotters::prelude::*;
-    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Plot {
-        path: path.to_path_buf(),
-        reason: format!("{e:?}"),
-    };
+    let e = crate::plot::drawing_error::<DB::ErrorType>(path);
     root.fill(&WHITE).map_err(e)?;
     let x_max = stats.last().map_or(1, |s| s.generation + 1) as f64;
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);

@@ -1,20 +1,35 @@
-//! `eggroll bbob suite`: many bbob runs into one directory — `results.jsonl` (one
-//! [`RunResult`] per line), `ert.md` (the ERT table) and `ecdf.png`/`ecdf.svg` (the empirical
-//! runtime distribution per dimension, as COCO draws it). The runs go in parallel on the rayon
-//! pool; each has its own seed, so the results do not depend on the thread count.
+//! `eggroll bbob suite`: many bbob runs into one directory — `suite.json` (the settings),
+//! `results.jsonl` (one [`RunResult`] per line, appended as each run finishes),
+//! `failures.jsonl` (one [`RunFailure`] per run that failed), `ert.md` (the ERT table) and
+//! `ecdf.png`/`ecdf.svg` (the empirical runtime distribution per dimension, as COCO draws
+//! it). The runs go in parallel on the rayon pool; each has its own seed, so the results do
+//! not depend on the thread count, and a suite interrupted and resumed ([`resume`]) gives the
+//! results an uninterrupted one gives.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use eggroll_bbob::ExperimentError;
 use eggroll_bbob::experiment::{self, RunResult, RunSpec};
 use eggroll_core::minimize::{Method, Restarts};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::dir::RunDir;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, io};
 use eggroll_core::checkpoint::write_atomic;
 
+/// The suite's settings, saved as `suite.json` in its directory.
+pub const SUITE_FILE: &str = "suite.json";
+/// The finished runs, one JSON [`RunResult`] per line.
+pub const RESULTS_FILE: &str = "results.jsonl";
+/// The runs that failed, one JSON [`RunFailure`] per line.
+pub const FAILURES_FILE: &str = "failures.jsonl";
+
 /// A suite's settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SuiteSpec {
     /// The strategy.
     pub method: Method,
@@ -32,12 +47,88 @@ pub struct SuiteSpec {
     pub seed: u64,
 }
 
+impl SuiteSpec {
+    /// Every run of the suite in (function, dimension, instance) order, each checked.
+    pub fn runs(&self) -> Result<Vec<RunSpec>> {
+        if self.budget_per_dim == 0 {
+            return Err(Error::Input {
+                what: "--budget-per-dim".into(),
+                reason: "is 0; must be ≥ 1".into(),
+            });
+        }
+        if self.restarts != Restarts::None
+            && !matches!(self.method, Method::Cmaes | Method::SepCmaes)
+        {
+            return Err(Error::Input {
+                what: "--restarts".into(),
+                reason: format!(
+                    "IPOP/BIPOP restarts are for the CMA-ES strategies (cmaes, sep-cmaes), not \
+                     `{}`",
+                    self.method.name()
+                ),
+            });
+        }
+        let mut specs = Vec::new();
+        for &function in &self.functions {
+            for &dim in &self.dims {
+                for &instance in &self.instances {
+                    eggroll_bbob::Problem::new(function, instance, dim).map_err(|e| {
+                        Error::Input {
+                            what: "bbob suite".into(),
+                            reason: e.to_string(),
+                        }
+                    })?;
+                    specs.push(RunSpec {
+                        method: self.method,
+                        function,
+                        instance,
+                        dim,
+                        budget_per_dim: self.budget_per_dim,
+                        restarts: self.restarts,
+                        seed: self
+                            .seed
+                            .wrapping_mul(1_000_003)
+                            .wrapping_add((function * 1_000_000 + instance * 100 + dim) as u64),
+                    });
+                }
+            }
+        }
+        Ok(specs)
+    }
+}
+
+/// A run of the suite that failed: which one and why (the suite goes on without it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunFailure {
+    /// Function.
+    pub function: usize,
+    /// Instance.
+    pub instance: usize,
+    /// Dimension.
+    pub dim: usize,
+    /// The run's seed.
+    pub seed: u64,
+    /// What went wrong.
+    pub reason: String,
+}
+
 /// What a suite produced.
 #[derive(Debug)]
 pub struct SuiteReport {
-    /// One result per (function, dimension, instance), in that order.
+    /// The settings.
+    pub spec: SuiteSpec,
+    /// One result per finished (function, dimension, instance), in that order.
     pub results: Vec<RunResult>,
-    /// The ERT table (Markdown).
+    /// The runs that failed.
+    pub failures: Vec<RunFailure>,
+    /// How many results were already in the directory (resumed suites).
+    pub resumed: usize,
+    /// Runs of the suite in all.
+    pub total: usize,
+    /// Ctrl-C/SIGTERM stopped the suite: the finished runs are in `results.jsonl`, the table
+    /// and plots are not written, and [`resume`] runs the rest.
+    pub interrupted: bool,
+    /// The ERT table (Markdown; empty when interrupted).
     pub table: String,
     /// The output directory.
     pub dir: PathBuf,
@@ -80,62 +171,202 @@ pub fn parse_list(what: &str, s: &str) -> Result<Vec<usize>> {
 
 /// Run the suite into `out` (a new directory: a non-empty one is refused unless `force`, which
 /// moves its contents aside first). Every problem is checked before the first run starts.
+/// Each finished run is appended to `results.jsonl` at once; a run that fails is reported to
+/// `progress` and in `failures.jsonl` and the others go on; raising `cancel` (Ctrl-C) stops
+/// the runs in flight and keeps the finished ones for [`resume`].
 pub fn suite(
     spec: &SuiteSpec,
     out: &Path,
     force: bool,
-    progress: impl Fn(&RunResult) + Sync,
+    cancel: &AtomicBool,
+    progress: impl Fn(std::result::Result<&RunResult, &RunFailure>) + Sync,
 ) -> Result<SuiteReport> {
-    let mut specs = Vec::new();
-    for &function in &spec.functions {
-        for &dim in &spec.dims {
-            for &instance in &spec.instances {
-                eggroll_bbob::Problem::new(function, instance, dim).map_err(|e| Error::Input {
-                    what: "bbob suite".into(),
-                    reason: e.to_string(),
-                })?;
-                specs.push(RunSpec {
-                    method: spec.method,
-                    function,
-                    instance,
-                    dim,
-                    budget_per_dim: spec.budget_per_dim,
-                    restarts: spec.restarts,
-                    seed: spec
-                        .seed
-                        .wrapping_mul(1_000_003)
-                        .wrapping_add((function * 1_000_000 + instance * 100 + dim) as u64),
+    let runs = spec.runs()?;
+    let (run_dir, _moved) = RunDir::create(out, force)?;
+    let text = serde_json::to_string_pretty(spec).expect("the settings serialise");
+    write_atomic(&run_dir.join(SUITE_FILE), text.as_bytes())?;
+    execute(
+        spec,
+        runs,
+        run_dir,
+        Vec::new(),
+        cancel,
+        progress,
+        experiment::run_cancellable,
+    )
+}
+
+/// Continue the suite in `dir` (written by [`suite`], perhaps interrupted): its settings come
+/// from `suite.json`, the runs already in `results.jsonl` are kept and the others run (runs
+/// that failed are tried again).
+pub fn resume(
+    dir: &Path,
+    cancel: &AtomicBool,
+    progress: impl Fn(std::result::Result<&RunResult, &RunFailure>) + Sync,
+) -> Result<SuiteReport> {
+    let run_dir = RunDir::open(dir)?;
+    let spec_path = run_dir.join(SUITE_FILE);
+    let text = std::fs::read_to_string(&spec_path).map_err(|e| Error::NotARun {
+        path: dir.to_path_buf(),
+        reason: format!("not a bbob suite directory: cannot read {SUITE_FILE} ({e})"),
+    })?;
+    let spec: SuiteSpec = serde_json::from_str(&text).map_err(|e| Error::Corrupt {
+        path: spec_path.clone(),
+        reason: format!("not the settings of a bbob suite: {e}"),
+    })?;
+    let runs = spec.runs()?;
+    let done = read_results(&run_dir.join(RESULTS_FILE), &runs)?;
+    let todo: Vec<RunSpec> = runs
+        .into_iter()
+        .filter(|r| !done.iter().any(|d| same_run(d, r)))
+        .collect();
+    execute(
+        &spec,
+        todo,
+        run_dir,
+        done,
+        cancel,
+        progress,
+        experiment::run_cancellable,
+    )
+}
+
+fn same_run(r: &RunResult, s: &RunSpec) -> bool {
+    (r.function, r.instance, r.dim) == (s.function, s.instance, s.dim)
+}
+
+/// The results already in `path` that belong to `runs`. A torn last line (a crash while
+/// appending) is dropped and the file rewritten without it; a bad line before the last is
+/// [`Error::Corrupt`] and the file is left as it was.
+fn read_results(path: &Path, runs: &[RunSpec]) -> Result<Vec<RunResult>> {
+    let text = match std::fs::read(path) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out: Vec<RunResult> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        match serde_json::from_str::<RunResult>(line) {
+            Ok(r) => {
+                if runs.iter().any(|s| same_run(&r, s)) && !out.iter().any(|o| o == &r) {
+                    out.push(r);
+                }
+            }
+            Err(_) if i + 1 == lines.len() => {
+                let kept: String = lines[..i].iter().map(|l| format!("{l}\n")).collect();
+                write_atomic(path, kept.as_bytes())?;
+            }
+            Err(e) => {
+                return Err(Error::Corrupt {
+                    path: path.to_path_buf(),
+                    reason: format!("line {} is not a bbob run result: {e}", i + 1),
                 });
             }
         }
     }
-    if spec.budget_per_dim == 0 {
-        return Err(Error::Input {
-            what: "--budget-per-dim".into(),
-            reason: "is 0; must be ≥ 1".into(),
-        });
+    Ok(out)
+}
+
+/// Run `todo` through `runner` into `run_dir` (which already holds `done`).
+fn execute(
+    spec: &SuiteSpec,
+    todo: Vec<RunSpec>,
+    run_dir: RunDir,
+    done: Vec<RunResult>,
+    cancel: &AtomicBool,
+    progress: impl Fn(std::result::Result<&RunResult, &RunFailure>) + Sync,
+    runner: impl Fn(&RunSpec, &AtomicBool) -> std::result::Result<RunResult, ExperimentError> + Sync,
+) -> Result<SuiteReport> {
+    let resumed = done.len();
+    let total = resumed + todo.len();
+    let results_path = run_dir.join(RESULTS_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&results_path)
+        .map_err(io(&results_path))?;
+    let sink = Mutex::new((file, done, Vec::<RunFailure>::new(), None::<Error>));
+    todo.par_iter().for_each(|s| {
+        if cancel.load(Ordering::SeqCst) {
+            return;
+        }
+        match runner(s, cancel) {
+            Ok(r) => {
+                let line = serde_json::to_string(&r).expect("plain struct") + "\n";
+                let mut g = sink.lock().expect("not poisoned");
+                if let Err(e) = g.0.write_all(line.as_bytes()).and_then(|()| g.0.flush()) {
+                    // Nothing more can be kept: stop the suite with this error.
+                    g.3.get_or_insert(io(&results_path)(e));
+                    cancel.store(true, Ordering::SeqCst);
+                    return;
+                }
+                progress(Ok(&r));
+                g.1.push(r);
+            }
+            Err(ExperimentError::Interrupted) => {}
+            Err(e) => {
+                let f = RunFailure {
+                    function: s.function,
+                    instance: s.instance,
+                    dim: s.dim,
+                    seed: s.seed,
+                    reason: e.to_string(),
+                };
+                progress(Err(&f));
+                sink.lock().expect("not poisoned").2.push(f);
+            }
+        }
+    });
+    let (file, mut results, mut failures, error) = sink.into_inner().expect("not poisoned");
+    drop(file);
+    if let Some(e) = error {
+        return Err(e);
     }
-    let (run_dir, _moved) = RunDir::create(out, force)?;
-    let results: Vec<RunResult> = specs
-        .par_iter()
-        .map(|s| {
-            let r = experiment::run(s).map_err(|e| Error::Input {
-                what: "bbob run".into(),
-                reason: e.to_string(),
-            })?;
-            progress(&r);
-            Ok(r)
-        })
-        .collect::<Result<_>>()?;
+    let order = |f: usize, d: usize, i: usize| {
+        (
+            spec.functions.iter().position(|&x| x == f),
+            spec.dims.iter().position(|&x| x == d),
+            spec.instances.iter().position(|&x| x == i),
+        )
+    };
+    results.sort_by_key(|r| order(r.function, r.dim, r.instance));
+    failures.sort_by_key(|r| order(r.function, r.dim, r.instance));
+    let interrupted = results.len() + failures.len() < total;
+    let dir = run_dir.path().to_path_buf();
+    let mut report = SuiteReport {
+        spec: spec.clone(),
+        results,
+        failures,
+        resumed,
+        total,
+        interrupted,
+        table: String::new(),
+        dir,
+    };
+    let failures_path = run_dir.join(FAILURES_FILE);
+    let mut lines = String::new();
+    for f in &report.failures {
+        lines.push_str(&(serde_json::to_string(f).expect("plain struct") + "\n"));
+    }
+    if !lines.is_empty() {
+        write_atomic(&failures_path, lines.as_bytes())?;
+    } else if failures_path.exists() {
+        std::fs::remove_file(&failures_path).map_err(io(&failures_path))?;
+    }
+    if interrupted {
+        return Ok(report);
+    }
+    // Complete: results.jsonl in suite order, then the table and the plot.
     let mut jsonl = String::new();
-    for r in &results {
+    for r in &report.results {
         jsonl.push_str(&serde_json::to_string(r).expect("plain struct"));
         jsonl.push('\n');
     }
-    write_atomic(&run_dir.path().join("results.jsonl"), jsonl.as_bytes())?;
-    let table = format!(
+    write_atomic(&results_path, jsonl.as_bytes())?;
+    report.table = format!(
         "# bbob: {} ({} restarts), budget {}·d, instances {:?}\n\nERT/d to reach f_opt + 1e-8 \
-         (successes/runs); ∞: no success.\n\n{}",
+         (successes/runs); ∞: no success.{}\n\n{}",
         spec.method.name(),
         match spec.restarts {
             Restarts::None => "no",
@@ -144,15 +375,19 @@ pub fn suite(
         },
         spec.budget_per_dim,
         spec.instances,
-        experiment::ert_table(&results, &spec.dims)
+        if report.failures.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " {} run(s) failed and are not counted (see {FAILURES_FILE}).",
+                report.failures.len()
+            )
+        },
+        experiment::ert_table(&report.results, &spec.dims)
     );
-    write_atomic(&run_dir.path().join("ert.md"), table.as_bytes())?;
-    plot_ecdf(run_dir.path(), &results, spec)?;
-    Ok(SuiteReport {
-        results,
-        table,
-        dir: run_dir.path().to_path_buf(),
-    })
+    write_atomic(&run_dir.join("ert.md"), report.table.as_bytes())?;
+    plot_ecdf(run_dir.path(), &report.results, spec)?;
+    Ok(report)
 }
 
 /// `ecdf.png` and `ecdf.svg`: the fraction of (function, instance, target) pairs solved
@@ -178,4 +413,115 @@ fn plot_ecdf(dir: &Path, results: &[RunResult], spec: &SuiteSpec) -> Result<()> 
             .collect(),
     }
     .write(dir, "ecdf")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> SuiteSpec {
+        SuiteSpec {
+            method: Method::Cmaes,
+            functions: vec![1, 2],
+            dims: vec![2],
+            instances: vec![1, 2],
+            budget_per_dim: 500,
+            restarts: Restarts::None,
+            seed: 0,
+        }
+    }
+
+    /// A run that fails is reported (to `progress` and in `failures.jsonl`) and the others
+    /// still finish; the table says it is missing; a resume tries it again.
+    #[test]
+    fn a_failing_run_is_reported_on_its_own_and_the_suite_goes_on() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("s");
+        let spec = spec();
+        let (run_dir, _) = RunDir::create(&out, false).unwrap();
+        let text = serde_json::to_string_pretty(&spec).unwrap();
+        write_atomic(&run_dir.join(SUITE_FILE), text.as_bytes()).unwrap();
+        let reported = Mutex::new(Vec::new());
+        let report = execute(
+            &spec,
+            spec.runs().unwrap(),
+            run_dir,
+            Vec::new(),
+            &AtomicBool::new(false),
+            |r| {
+                if let Err(f) = r {
+                    reported.lock().unwrap().push(f.clone());
+                }
+            },
+            |s, c| {
+                if (s.function, s.instance) == (2, 1) {
+                    Err(ExperimentError::Arg {
+                        name: "test",
+                        reason: "injected failure".into(),
+                    })
+                } else {
+                    experiment::run_cancellable(s, c)
+                }
+            },
+        )
+        .unwrap();
+        assert!(!report.interrupted);
+        assert_eq!((report.results.len(), report.failures.len()), (3, 1));
+        let f = &reported.lock().unwrap()[0];
+        assert_eq!((f.function, f.instance, f.dim), (2, 1, 2));
+        assert!(f.reason.contains("injected failure"), "{f:?}");
+        let failures = std::fs::read_to_string(out.join(FAILURES_FILE)).unwrap();
+        assert!(failures.contains("injected failure"), "{failures}");
+        assert!(report.table.contains("1 run(s) failed"), "{}", report.table);
+        let results = std::fs::read_to_string(out.join(RESULTS_FILE)).unwrap();
+        assert_eq!(results.lines().count(), 3);
+        // A resume keeps the three and runs the failed one (which now succeeds).
+        let report = resume(&out, &AtomicBool::new(false), |_| {}).unwrap();
+        assert_eq!((report.resumed, report.results.len()), (3, 4));
+        assert!(report.failures.is_empty() && !out.join(FAILURES_FILE).exists());
+    }
+
+    /// A torn last line (a crash while appending) is dropped on resume; a bad line before it
+    /// is an error naming the file and line, and the file is left as it was.
+    #[test]
+    fn resume_drops_a_torn_last_line_and_refuses_a_corrupt_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("s");
+        let cancel = AtomicBool::new(false);
+        let full = suite(&spec(), &out, false, &cancel, |_| {}).unwrap();
+        let path = out.join(RESULTS_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        std::fs::write(&path, format!("{}\n{}\n{{\"funct", lines[0], lines[1])).unwrap();
+        let report = resume(&out, &cancel, |_| {}).unwrap();
+        assert_eq!((report.resumed, report.results.len()), (2, 4));
+        let key = |r: &RunResult| (r.function, r.instance, r.dim, r.evals, r.best_f.to_bits());
+        assert_eq!(
+            report.results.iter().map(key).collect::<Vec<_>>(),
+            full.results.iter().map(key).collect::<Vec<_>>(),
+            "a resumed suite gives the uninterrupted results"
+        );
+        let bad = format!("{}\nnot json\n{}\n", lines[0], lines[1]);
+        std::fs::write(&path, &bad).unwrap();
+        let e = resume(&out, &cancel, |_| {}).unwrap_err().to_string();
+        assert!(e.contains("results.jsonl") && e.contains("line 2"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), bad);
+        // Not a suite directory.
+        let e = resume(tmp.path(), &cancel, |_| {}).unwrap_err().to_string();
+        assert!(e.contains("suite.json"), "{e}");
+    }
+
+    /// A raised `cancel` keeps what finished and writes no table.
+    #[test]
+    fn a_cancelled_suite_keeps_its_finished_runs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("s");
+        let cancel = AtomicBool::new(true);
+        let report = suite(&spec(), &out, false, &cancel, |_| {}).unwrap();
+        assert!(report.interrupted && report.results.is_empty());
+        assert!(!out.join("ert.md").exists() && out.join(SUITE_FILE).exists());
+        let report = resume(&out, &AtomicBool::new(false), |_| {}).unwrap();
+        assert!(!report.interrupted && report.results.len() == 4);
+        assert!(out.join("ert.md").exists());
+    }
 }

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use candle_core::{Device, Tensor, Var};
@@ -43,8 +44,8 @@ pub enum Objective {
     Accuracy,
 }
 
-/// A comparison's settings.
-#[derive(Debug, Clone)]
+/// A comparison's settings (saved as `compare.json` in its directory).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompareSpec {
     /// Models (from [`MODELS`]).
     pub models: Vec<String>,
@@ -60,6 +61,29 @@ pub struct CompareSpec {
     pub data_dir: Option<PathBuf>,
     /// Test evaluations along each run.
     pub eval_points: usize,
+}
+
+/// The settings of a comparison, in its directory.
+pub const COMPARE_FILE: &str = "compare.json";
+/// The finished pairs, one JSON [`Row`] per line.
+pub const RESULTS_FILE: &str = "results.jsonl";
+
+/// What a comparison produced.
+#[derive(Debug)]
+pub struct CompareReport {
+    /// The settings.
+    pub spec: CompareSpec,
+    /// One row per finished pair (failed pairs carry their error), in (model, method) order.
+    pub rows: Vec<Row>,
+    /// Rows already in the directory when resumed.
+    pub resumed: usize,
+    /// Pairs in all.
+    pub total: usize,
+    /// Ctrl-C/SIGTERM stopped it: the pair in flight is dropped, the finished ones are kept
+    /// and [`resume`] runs the rest.
+    pub interrupted: bool,
+    /// The directory.
+    pub dir: PathBuf,
 }
 
 /// One (model, method) cell.
@@ -139,18 +163,87 @@ fn test_accuracy(name: &str, model: &Model, params: &Params, test: &Dataset) -> 
     })
 }
 
+/// The longest wall-clock budget per pair, in seconds (one week).
+pub const MAX_BUDGET_S: f64 = 604_800.0;
+
 /// Run every pair into `out` (a new directory). Pairs run one after another; one that fails
-/// is reported in its row and the others still run.
+/// is reported in its row and the others still run. The outputs are rewritten after every
+/// pair; raising `cancel` (Ctrl-C) drops the pair in flight and keeps the finished ones for
+/// [`resume`].
 pub fn run(
     spec: &CompareSpec,
     out: &Path,
     force: bool,
+    cancel: &AtomicBool,
     progress: impl Fn(&Row),
-) -> Result<Vec<Row>> {
-    if !(spec.budget_s > 0.0 && spec.budget_s.is_finite()) {
+) -> Result<CompareReport> {
+    let (train, test) = check_and_load(spec)?;
+    let (run_dir, _) = RunDir::create(out, force)?;
+    let text = serde_json::to_string_pretty(spec).expect("the settings serialise");
+    write_atomic(&run_dir.join(COMPARE_FILE), text.as_bytes())?;
+    run_pairs(
+        spec,
+        run_dir.path(),
+        Vec::new(),
+        cancel,
+        progress,
+        |model, method| pair(spec, model, method, &train, &test, cancel),
+    )
+}
+
+/// Continue the comparison in `dir` (its settings from `compare.json`): finished pairs are
+/// kept, failed and missing ones run.
+pub fn resume(dir: &Path, cancel: &AtomicBool, progress: impl Fn(&Row)) -> Result<CompareReport> {
+    let run_dir = RunDir::open(dir)?;
+    let path = run_dir.join(COMPARE_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::NotARun {
+        path: dir.to_path_buf(),
+        reason: format!("not a compare directory: cannot read {COMPARE_FILE} ({e})"),
+    })?;
+    let spec: CompareSpec = serde_json::from_str(&text).map_err(|e| Error::Corrupt {
+        path: path.clone(),
+        reason: format!("not the settings of a comparison: {e}"),
+    })?;
+    let done = read_rows(&run_dir.join(RESULTS_FILE))?;
+    let (train, test) = check_and_load(&spec)?;
+    run_pairs(
+        &spec,
+        run_dir.path(),
+        done,
+        cancel,
+        progress,
+        |model, method| pair(&spec, model, method, &train, &test, cancel),
+    )
+}
+
+/// The finished (error-free) rows of a results file; a bad line is [`Error::Corrupt`].
+fn read_rows(path: &Path) -> Result<Vec<Row>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(crate::error::io(path)(e)),
+    };
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let row: Row = serde_json::from_str(line).map_err(|e| Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("line {} is not a compare row: {e}", i + 1),
+        })?;
+        if row.error.is_none() {
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+fn check_and_load(spec: &CompareSpec) -> Result<(Arc<Dataset>, Dataset)> {
+    if !(spec.budget_s > 0.0 && spec.budget_s <= MAX_BUDGET_S) {
         return Err(Error::Input {
             what: "--budget-s".into(),
-            reason: format!("is {}; must be > 0", spec.budget_s),
+            reason: format!(
+                "is {}; must be > 0 and at most {MAX_BUDGET_S} (a week per pair)",
+                spec.budget_s
+            ),
         });
     }
     let dir = mnist_dir(spec.data_dir.as_deref());
@@ -162,24 +255,44 @@ pub fn run(
             reason: "training and test images differ in size".into(),
         });
     }
-    let (run_dir, _) = RunDir::create(out, force)?;
-    run_pairs(spec, run_dir.path(), progress, |model, method| {
-        pair(spec, model, method, &train, &test)
-    })
+    Ok((train, test))
 }
 
-/// Every pair through `train_pair`, in order; a failing pair becomes a row with its error
-/// and the others still run. The outputs are rewritten after every pair.
+/// Every pair not in `done` through `train_pair`, in (model, method) order; a failing pair
+/// becomes a row with its error and the others still run. The outputs are rewritten after
+/// every pair. Once `cancel` is raised the pair in flight is dropped and no other starts.
 pub fn run_pairs(
     spec: &CompareSpec,
     dir: &Path,
+    done: Vec<Row>,
+    cancel: &AtomicBool,
     progress: impl Fn(&Row),
     mut train_pair: impl FnMut(&str, &str) -> Result<Row>,
-) -> Result<Vec<Row>> {
+) -> Result<CompareReport> {
+    let resumed = done.len();
+    let total = spec.models.len() * spec.methods.len();
     let mut rows = Vec::new();
-    for model in &spec.models {
+    let mut interrupted = false;
+    'pairs: for model in &spec.models {
         for method in &spec.methods {
-            let row = train_pair(model, method).unwrap_or_else(|e| Row {
+            if let Some(r) = done
+                .iter()
+                .find(|r| &r.model == model && &r.method == method)
+            {
+                rows.push(r.clone());
+                continue;
+            }
+            if cancel.load(Ordering::SeqCst) {
+                interrupted = true;
+                break 'pairs;
+            }
+            let result = train_pair(model, method);
+            if cancel.load(Ordering::SeqCst) {
+                // Cut short: not a result. Whatever was finished stays written.
+                interrupted = true;
+                break 'pairs;
+            }
+            let row = result.unwrap_or_else(|e| Row {
                 model: model.clone(),
                 method: method.clone(),
                 objective: String::new(),
@@ -197,7 +310,14 @@ pub fn run_pairs(
             write_outputs(dir, &rows, spec)?;
         }
     }
-    Ok(rows)
+    Ok(CompareReport {
+        spec: spec.clone(),
+        rows,
+        resumed,
+        total,
+        interrupted,
+        dir: dir.to_path_buf(),
+    })
 }
 
 fn pair(
@@ -206,12 +326,13 @@ fn pair(
     method: &str,
     train: &Arc<Dataset>,
     test: &Dataset,
+    cancel: &AtomicBool,
 ) -> Result<Row> {
     let net = Arc::new(model_of(model, train.rows, train.cols)?);
     let params = net.init(spec.seed, &Device::Cpu)?;
     match method {
-        "eggroll" | "simplees" => es_pair(spec, model, method, &net, params, train, test),
-        _ => backprop_pair(spec, model, method, &net, params, train, test),
+        "eggroll" | "simplees" => es_pair(spec, model, method, &net, params, train, test, cancel),
+        _ => backprop_pair(spec, model, method, &net, params, train, test, cancel),
     }
 }
 
@@ -233,6 +354,7 @@ fn es_pair(
     params: Params,
     train: &Arc<Dataset>,
     test: &Dataset,
+    cancel: &AtomicBool,
 ) -> Result<Row> {
     let (population, batch, sigma, lr) = es_settings(model);
     let fitness = match spec.objective {
@@ -275,7 +397,7 @@ fn es_pair(
     let mut curve = vec![(0.0, 0, test_accuracy(model, net, trainer.params(), test)?)];
     let step_s = spec.budget_s / spec.eval_points.max(1) as f64;
     let mut next_eval = step_s;
-    while clock < spec.budget_s {
+    while clock < spec.budget_s && !cancel.load(Ordering::Relaxed) {
         let t0 = Instant::now();
         trainer.step(evaluator.as_mut())?;
         clock += t0.elapsed().as_secs_f64();
@@ -317,6 +439,7 @@ fn backprop_pair(
     params: Params,
     train: &Arc<Dataset>,
     test: &Dataset,
+    cancel: &AtomicBool,
 ) -> Result<Row> {
     const BATCH: usize = 64;
     let vars: Vec<Var> = params
@@ -355,7 +478,7 @@ fn backprop_pair(
     let step_s = spec.budget_s / spec.eval_points.max(1) as f64;
     let mut next_eval = step_s;
     let mut x = Vec::new();
-    while clock < spec.budget_s {
+    while clock < spec.budget_s && !cancel.load(Ordering::Relaxed) {
         let t0 = Instant::now();
         let idx = draw_batch(train, spec.seed ^ 0xbac_c0de, steps, BATCH, &mut x);
         let labels: Vec<u32> = idx.iter().map(|&i| u32::from(train.labels[i])).collect();
@@ -417,7 +540,7 @@ fn write_outputs(dir: &Path, rows: &[Row], spec: &CompareSpec) -> Result<()> {
         jsonl.push_str(&serde_json::to_string(r).expect("plain struct"));
         jsonl.push('\n');
     }
-    write_atomic(&dir.join("results.jsonl"), jsonl.as_bytes())?;
+    write_atomic(&dir.join(RESULTS_FILE), jsonl.as_bytes())?;
     write_atomic(
         &dir.join("results.md"),
         table(rows, spec.budget_s).as_bytes(),
@@ -482,6 +605,8 @@ mod tests {
         let rows = run_pairs(
             &spec,
             dir.path(),
+            Vec::new(),
+            &AtomicBool::new(false),
             |_| {},
             |model, method| {
                 if model == "cnn" && method == "eggroll" {
@@ -505,7 +630,8 @@ mod tests {
                 })
             },
         )
-        .unwrap();
+        .unwrap()
+        .rows;
         assert_eq!(rows.len(), 4);
         assert!(
             rows[2]
@@ -525,6 +651,75 @@ mod tests {
         ] {
             assert!(dir.path().join(f).exists(), "{f}");
         }
+    }
+
+    fn row(model: &str, method: &str) -> Row {
+        Row {
+            model: model.into(),
+            method: method.into(),
+            objective: "x".into(),
+            params: 1,
+            test_accuracy: Some(0.5),
+            wall_s: 1.0,
+            forward_passes: 10,
+            member_evals: 0,
+            steps: 1,
+            curve: vec![(0.0, 0, 0.1), (1.0, 10, 0.5)],
+            error: None,
+        }
+    }
+
+    /// Ctrl-C during the second pair: the first is kept (written), the second dropped, no
+    /// third starts; a resume runs the second and third and keeps the first as it was.
+    #[test]
+    fn an_interrupted_comparison_keeps_its_pairs_and_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = CompareSpec {
+            models: vec!["mlp".into()],
+            methods: vec!["eggroll".into(), "sgd".into(), "adam".into()],
+            budget_s: 1.0,
+            seed: 0,
+            objective: Objective::LogLikelihood,
+            data_dir: None,
+            eval_points: 2,
+        };
+        let cancel = AtomicBool::new(false);
+        let calls = std::cell::Cell::new(0);
+        let report = run_pairs(
+            &spec,
+            dir.path(),
+            Vec::new(),
+            &cancel,
+            |_| {},
+            |m, k| {
+                calls.set(calls.get() + 1);
+                if k == "sgd" {
+                    cancel.store(true, Ordering::SeqCst);
+                }
+                Ok(row(m, k))
+            },
+        )
+        .unwrap();
+        assert!(report.interrupted);
+        assert_eq!((report.rows.len(), calls.get()), (1, 2));
+        let done = read_rows(&dir.path().join(RESULTS_FILE)).unwrap();
+        assert_eq!(done.len(), 1);
+        let report = run_pairs(
+            &spec,
+            dir.path(),
+            done,
+            &AtomicBool::new(false),
+            |_| {},
+            |m, k| {
+                assert_ne!(k, "eggroll", "a finished pair ran again");
+                Ok(row(m, k))
+            },
+        )
+        .unwrap();
+        assert!(!report.interrupted);
+        assert_eq!((report.resumed, report.rows.len()), (1, 3));
+        let lines = std::fs::read_to_string(dir.path().join(RESULTS_FILE)).unwrap();
+        assert_eq!(lines.lines().count(), 3);
     }
 
     #[test]

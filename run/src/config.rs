@@ -280,18 +280,38 @@ pub const LEGACY_KEYS: &[(&str, &str)] = &[
     ("model", "policy.model"),
 ];
 
-/// The sectioned key of `key` (itself unless it is a legacy flat key).
-pub fn canonical_key(key: &str) -> &str {
-    LEGACY_KEYS
-        .iter()
-        .find(|(old, _)| *old == key)
-        .map_or(key, |(_, new)| new)
+/// The sectioned key of `key`: a legacy flat key, or a dotted key under one
+/// (`generations.x` → `stop.generations.x`), is rewritten; any other key is itself.
+pub fn canonical_key(key: &str) -> std::borrow::Cow<'_, str> {
+    let (head, tail) = match key.split_once('.') {
+        Some((h, t)) => (h, Some(t)),
+        None => (key, None),
+    };
+    match (LEGACY_KEYS.iter().find(|(old, _)| *old == head), tail) {
+        (Some((_, new)), None) => (*new).into(),
+        (Some((_, new)), Some(t)) => format!("{new}.{t}").into(),
+        (None, _) => key.into(),
+    }
 }
 
-/// Move legacy flat keys of a config file's table into their sections.
+/// Move legacy flat keys of a config file's table into their sections. A file that sets both
+/// a legacy key and its sectioned twin is an error naming both (neither silently wins).
 fn migrate(table: &mut toml::Table) -> Result<()> {
     for (old, new) in LEGACY_KEYS {
         if let Some(v) = table.remove(*old) {
+            let (section, leaf) = new.split_once('.').expect("sectioned keys are dotted");
+            if table
+                .get(section)
+                .and_then(|s| s.as_table())
+                .is_some_and(|s| s.contains_key(leaf))
+            {
+                return Err(config_err(
+                    new,
+                    format!(
+                        "is set twice: as `{old}` (its older flat name) and as `{leaf}` under                          `[{section}]`; keep one"
+                    ),
+                ));
+            }
             set_dotted(table, new, v)?;
         }
     }
@@ -331,9 +351,12 @@ fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<
         let entry = t
             .entry(p.to_string())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        t = entry
-            .as_table_mut()
-            .ok_or_else(|| config_err(key, format!("`{p}` is not a table")))?;
+        t = entry.as_table_mut().ok_or_else(|| {
+            config_err(
+                key,
+                format!("cannot be set: `{p}` holds a value, not a table of keys"),
+            )
+        })?;
     }
     if last == "kind" && t.get("kind") != Some(&value) {
         // A different variant of a tagged enum (optimizer, schedules): start from its defaults.
@@ -449,13 +472,13 @@ pub fn resolve_with(
             .ok_or_else(|| set_err("expected key=value".into()))?;
         let value = parse_value(v.trim()).map_err(|e| set_err(e.to_string()))?;
         let key = canonical_key(k.trim());
-        set_dotted(&mut table, key, value).map_err(|e| set_err(e.to_string()))?;
-        origins.set(key, format!("--set {s}"));
+        set_dotted(&mut table, &key, value).map_err(|e| set_err(e.to_string()))?;
+        origins.set(&key, format!("--set {s}"));
     }
     for (k, v) in flags {
         let k = canonical_key(k);
-        set_dotted(&mut table, k, v.clone())?;
-        origins.set(k, format!("a command-line flag ({k} = {v})"));
+        set_dotted(&mut table, &k, v.clone())?;
+        origins.set(&k, format!("a command-line flag ({k} = {v})"));
     }
     // Deserialise with the path of the failing key, and say where its value came from.
     let config: RunConfig =

@@ -45,6 +45,8 @@ fn unused_sibling(base: &Path, infix: &str) -> PathBuf {
 pub struct RunDir {
     path: PathBuf,
     _lock: File,
+    /// This process created the directory (it did not exist before the run).
+    created: bool,
 }
 
 impl RunDir {
@@ -55,7 +57,18 @@ impl RunDir {
     /// shares a directory with the old one. A directory another process holds is refused
     /// ([`Error::Locked`], naming its pid) in both cases.
     pub fn create(path: &Path, replace: bool) -> Result<(RunDir, Option<PathBuf>)> {
+        // A symbolic link to a directory stands for that directory: the run goes into the
+        // target, and --force moves the target's contents aside, leaving the link in place.
+        let resolved;
+        let path = match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() && path.is_dir() => {
+                resolved = std::fs::canonicalize(path).map_err(io(path))?;
+                resolved.as_path()
+            }
+            _ => path,
+        };
         let mut moved = None;
+        let mut created = !path.exists();
         if path.is_dir() {
             let leftover = user_entries(path)?;
             if !leftover.is_empty() {
@@ -73,6 +86,7 @@ impl RunDir {
                 std::fs::rename(path, &aside).map_err(io(path))?;
                 drop(old);
                 moved = Some(aside);
+                created = true;
             }
         }
         std::fs::create_dir_all(path).map_err(|source| Error::Io {
@@ -88,9 +102,26 @@ impl RunDir {
             RunDir {
                 path: path.to_path_buf(),
                 _lock: lock,
+                created,
             },
             moved,
         ))
+    }
+
+    /// Undo a new run that failed before anything worth resuming was written: remove the
+    /// files a run writes (`names`, then the lock file) and, when this process created the
+    /// directory, the directory itself once empty — so the same command can simply be run
+    /// again. Files of any other name are left alone, and so is their directory.
+    pub fn discard(self, names: &[&str]) {
+        for name in names {
+            let _ = std::fs::remove_file(self.path.join(name));
+        }
+        let _ = remove_stale_temporaries(&self.path);
+        let _ = std::fs::remove_file(self.path.join(LOCK_FILE));
+        if self.created {
+            // Fails, leaving it, unless it is empty.
+            let _ = std::fs::remove_dir(&self.path);
+        }
     }
 
     /// The directory of an EXISTING run (to resume it): it must exist and must not be held by
@@ -107,6 +138,7 @@ impl RunDir {
         Ok(RunDir {
             path: path.to_path_buf(),
             _lock: lock,
+            created: false,
         })
     }
 
@@ -282,9 +314,6 @@ pub fn truncate_jsonl(dir: &Path, name: &str, generation: u64) -> Result<Vec<Str
     if !out.is_empty() {
         out.push('\n');
     }
-    eggroll_core::checkpoint::write_atomic(&path, out.as_bytes()).map_err(|e| Error::Io {
-        path: path.clone(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    eggroll_core::checkpoint::write_atomic(&path, out.as_bytes())?;
     Ok(kept)
 }

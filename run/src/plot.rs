@@ -5,6 +5,36 @@ use std::path::Path;
 
 use crate::error::{Error, Result, io};
 
+/// A plotters error as a [`Error::Plot`] naming `path` and the cause in words (the I/O or
+/// image error behind the backend's wrappers, not their Debug dump).
+pub(crate) fn drawing_error<E: std::error::Error + Send + Sync + 'static>(
+    path: &Path,
+) -> impl Fn(plotters::drawing::DrawingAreaErrorKind<E>) -> Error + Copy + '_ {
+    use plotters::drawing::DrawingAreaErrorKind as Area;
+    use plotters_backend::DrawingErrorKind as Backend;
+    move |e| {
+        let reason = match &e {
+            Area::BackendError(Backend::DrawingError(inner)) => {
+                let any: &dyn std::any::Any = inner;
+                match any.downcast_ref::<plotters_bitmap::BitMapBackendError>() {
+                    Some(plotters_bitmap::BitMapBackendError::IOError(io)) => io.to_string(),
+                    Some(plotters_bitmap::BitMapBackendError::ImageError(im)) => im.to_string(),
+                    Some(plotters_bitmap::BitMapBackendError::InvalidBuffer) => {
+                        "invalid image buffer".to_string()
+                    }
+                    _ => inner.to_string(),
+                }
+            }
+            Area::BackendError(Backend::FontError(f)) => format!("font: {f}"),
+            other => other.to_string(),
+        };
+        Error::Plot {
+            path: path.to_path_buf(),
+            reason,
+        }
+    }
+}
+
 /// One chart.
 pub struct LineChart<'a> {
     /// Caption.
@@ -59,10 +89,7 @@ impl LineChart<'_> {
         DB::ErrorType: 'static,
     {
         use plotters::prelude::*;
-        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Plot {
-            path: path.to_path_buf(),
-            reason: format!("{e:?}"),
-        };
+        let e = drawing_error::<DB::ErrorType>(path);
         root.fill(&WHITE).map_err(e)?;
         let mut builder = ChartBuilder::on(&root);
         builder.margin(16);

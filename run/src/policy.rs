@@ -52,7 +52,14 @@ pub fn evaluate(
         crate::limits::Estimate::new()
             .add("episodes × network width", &[episodes, 4, widest])
             .check("--episodes")?;
-        let mut ev = RolloutEvaluator::new(net, c.head, Box::new(c.env), 1, seed)?;
+        // The network comes from the policy file, not from a config: a mismatch is the file's.
+        let mut ev =
+            RolloutEvaluator::new(net, c.head, Box::new(c.env), 1, seed).map_err(|e| match e {
+                eggroll_core::Error::InvalidConfig { reason, .. } => {
+                    input_err(&policy, format!("does not fit task `{task}`: {reason}"))
+                }
+                e => e.into(),
+            })?;
         if let Some(t) = obs {
             ev = ev.with_obs_transform(t)?;
         }
@@ -64,7 +71,21 @@ pub fn evaluate(
     } else if task == "mnist" {
         let test = Arc::new(Dataset::load(&mnist_dir(data_dir), Split::Test)?);
         let acc = match &net {
-            Net::Mlp(net) => eggroll_policies::mnist::accuracy(net, &params, &test)?,
+            Net::Mlp(net) => {
+                if net.sizes[0] != test.rows * test.cols {
+                    return Err(input_err(
+                        policy,
+                        format!(
+                            "takes {} inputs, the test images have {}×{} = {} pixels",
+                            net.sizes[0],
+                            test.rows,
+                            test.cols,
+                            test.rows * test.cols
+                        ),
+                    ));
+                }
+                eggroll_policies::mnist::accuracy(net, &params, &test)?
+            }
             Net::Layers(NetSpec::Lm(_)) => {
                 return Err(input_err(
                     policy,
@@ -119,7 +140,15 @@ pub fn forward(path: &Path, input: &[f32]) -> Result<Vec<f32>> {
             let model = spec.build()?;
             (
                 model.input_shape().iter().product(),
-                Box::new(move |x: &[f32]| Ok(model.forward(&params, None, x, None)?)),
+                Box::new(move |x: &[f32]| {
+                    // The only input is --input: a value the model rejects is that flag's.
+                    model.forward(&params, None, x, None).map_err(|e| match e {
+                        eggroll_core::Error::InvalidConfig { reason, .. } => {
+                            input_err("--input", reason)
+                        }
+                        e => e.into(),
+                    })
+                }),
             )
         }
     };

@@ -250,13 +250,13 @@ fn resolve_start(
             task,
             overrides,
         } => {
-            let refused: Vec<&str> = overrides
+            let refused: Vec<String> = overrides
                 .iter()
-                .map(|(k, _)| crate::config::canonical_key(k))
-                .filter(|k| !RESUME_KEYS.contains(k))
+                .map(|(k, _)| crate::config::canonical_key(k).into_owned())
+                .filter(|k| !RESUME_KEYS.contains(&k.as_str()))
                 .collect();
             if !refused.is_empty() {
-                let why = if refused.iter().all(|k| RESUME_REFUSED.contains(k)) {
+                let why = if refused.iter().all(|k| RESUME_REFUSED.contains(&k.as_str())) {
                     "would change every later generation's fitness, so the resumed run would no \
                      longer match an uninterrupted one; start a new run instead"
                 } else {
@@ -392,6 +392,16 @@ impl Session {
         let mut best_obs = None;
         if resuming {
             let path = dir.join(CHECKPOINT);
+            if !path.exists() {
+                return Err(Error::NotARun {
+                    path: dir.clone(),
+                    reason: format!(
+                        "it has no {CHECKPOINT}: the run stopped before its first checkpoint, so \
+                         there is nothing to resume; start it again without --resume (--force \
+                         moves this directory's files aside)"
+                    ),
+                });
+            }
             let state: RunState = match read_caller_state(&path)? {
                 None => RunState::default(),
                 Some(text) => serde_json::from_str(&text).map_err(|e| Error::Input {
@@ -588,7 +598,28 @@ impl Session {
     }
 
     /// [`run`](Self::run), also returning the trainer (its final parameters and state).
+    ///
+    /// A new run that fails before its first checkpoint removes what it wrote (and the
+    /// directory, if it made it), so the same command can be run again.
     pub fn run_and_keep(mut self) -> Result<(Outcome, Trainer)> {
+        let held = if self.resuming {
+            None
+        } else {
+            self._held.take()
+        };
+        let dir = self.dir.clone();
+        let result = self.run_inner();
+        if let Some(held) = held {
+            if result.is_err() && !dir.join(CHECKPOINT).exists() {
+                held.discard(&[CONFIG, METRICS, crate::dir::EVALS, artifacts::VALIDATION]);
+            } else {
+                drop(held);
+            }
+        }
+        result
+    }
+
+    fn run_inner(mut self) -> Result<(Outcome, Trainer)> {
         let config = self.config.clone();
         let dir = self.dir.clone();
         let start = Instant::now();
