@@ -60,6 +60,16 @@ pub trait Strategy: Send {
             "this strategy does not support live changes",
         ))
     }
+    /// The run's length in generations, for schedules that follow it
+    /// ([`crate::Schedule::Budget`]); kept in the strategy's checkpoint state. Default:
+    /// ignored.
+    fn set_horizon(&mut self, _generations: u64) -> Result<()> {
+        Ok(())
+    }
+    /// The horizon set by [`Strategy::set_horizon`] (or restored from a checkpoint), if any.
+    fn horizon(&self) -> Option<u64> {
+        None
+    }
     /// Set the base learning rate from the next generation on (live control).
     fn set_learning_rate(&mut self, _lr: f32) -> Result<()> {
         Err(config_err(
@@ -228,6 +238,8 @@ struct EsCore {
     config: EsConfig,
     specs: Vec<NoiseSpec>,
     optimizer: Optimizer,
+    /// The run's length in generations, for [`Schedule::Budget`] (set by the run).
+    horizon: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -235,6 +247,9 @@ struct CoreJson {
     optimizer_steps: u64,
     sigma_base: f32,
     lr_base: f32,
+    /// Absent in checkpoints written before budget schedules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    horizon: Option<u64>,
 }
 
 impl EsCore {
@@ -259,19 +274,20 @@ impl EsCore {
             optimizer: Optimizer::new(config.optimizer, params.len()),
             specs,
             config,
+            horizon: None,
         })
     }
 
     fn sigma(&self, generation: u64) -> f32 {
         self.config
             .sigma_schedule
-            .value(self.config.sigma, generation)
+            .value(self.config.sigma, generation, self.horizon)
     }
 
     fn lr(&self, generation: u64) -> f32 {
         self.config
             .lr_schedule
-            .value(self.config.learning_rate, generation)
+            .value(self.config.learning_rate, generation, self.horizon)
     }
 
     fn ask(&self, params: &Params, generation: u64) -> Result<Population> {
@@ -332,6 +348,7 @@ impl EsCore {
             optimizer_steps: steps,
             sigma_base: self.config.sigma,
             lr_base: self.config.learning_rate,
+            horizon: self.horizon,
         })
         .expect("plain struct serialises");
         Ok(StrategyState { json, tensors })
@@ -348,6 +365,7 @@ impl EsCore {
         next.set_lr(j.lr_base)?;
         next.optimizer
             .load_state(j.optimizer_steps, state.tensors, params)?;
+        next.horizon = j.horizon;
         *self = next;
         Ok(())
     }
@@ -394,6 +412,13 @@ macro_rules! delegate_strategy {
             }
             fn set_sigma(&mut self, sigma: f32) -> Result<()> {
                 self.core.set_sigma(sigma)
+            }
+            fn set_horizon(&mut self, generations: u64) -> Result<()> {
+                self.core.horizon = Some(generations.max(1));
+                Ok(())
+            }
+            fn horizon(&self) -> Option<u64> {
+                self.core.horizon
             }
             fn set_learning_rate(&mut self, lr: f32) -> Result<()> {
                 self.core.set_lr(lr)

@@ -441,9 +441,7 @@ pub fn resolve_with(
     flags: &[(&str, toml::Value)],
 ) -> Result<RunConfig> {
     let task = task_def.name();
-    let base = defaults_of(task_def);
-    let mut table = toml::Table::try_from(&base).expect("the defaults serialise");
-    let mut origins = Origins::default();
+    let mut file_table = None;
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
@@ -455,30 +453,51 @@ pub fn resolve_with(
         })?;
         let mut user = user;
         migrate(&mut user)?;
-        let mut keys = Vec::new();
-        leaf_keys(&user, "", &mut keys);
-        for k in keys {
-            origins.set(&k, format!("config file {}", path.display()));
+        file_table = Some((path, user));
+    }
+    // The user's layers (file ← --set ← flags) over a base config.
+    let layer = |base: &RunConfig| -> Result<(toml::Table, Origins)> {
+        let mut table = toml::Table::try_from(base).expect("the defaults serialise");
+        let mut origins = Origins::default();
+        if let Some((path, user)) = &file_table {
+            let mut keys = Vec::new();
+            leaf_keys(user, "", &mut keys);
+            for k in keys {
+                origins.set(&k, format!("config file {}", path.display()));
+            }
+            merge(&mut table, user.clone());
         }
-        merge(&mut table, user);
-    }
-    for s in sets {
-        let set_err = |reason: String| Error::Input {
-            what: format!("--set `{s}`"),
-            reason,
-        };
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| set_err("expected key=value".into()))?;
-        let value = parse_value(v.trim()).map_err(|e| set_err(e.to_string()))?;
-        let key = canonical_key(k.trim());
-        set_dotted(&mut table, &key, value).map_err(|e| set_err(e.to_string()))?;
-        origins.set(&key, format!("--set {s}"));
-    }
-    for (k, v) in flags {
-        let k = canonical_key(k);
-        set_dotted(&mut table, &k, v.clone())?;
-        origins.set(&k, format!("a command-line flag ({k} = {v})"));
+        for s in sets {
+            let set_err = |reason: String| Error::Input {
+                what: format!("--set `{s}`"),
+                reason,
+            };
+            let (k, v) = s
+                .split_once('=')
+                .ok_or_else(|| set_err("expected key=value".into()))?;
+            let value = parse_value(v.trim()).map_err(|e| set_err(e.to_string()))?;
+            let key = canonical_key(k.trim());
+            set_dotted(&mut table, &key, value).map_err(|e| set_err(e.to_string()))?;
+            origins.set(&key, format!("--set {s}"));
+        }
+        for (k, v) in flags {
+            let k = canonical_key(k);
+            set_dotted(&mut table, &k, v.clone())?;
+            origins.set(&k, format!("a command-line flag ({k} = {v})"));
+        }
+        Ok((table, origins))
+    };
+    let mut base = defaults_of(task_def);
+    let (mut table, mut origins) = layer(&base)?;
+    // A model the user picked starts from its own defaults: layer again over those.
+    let picked = table
+        .get("policy")
+        .and_then(|p| p.get("model"))
+        .and_then(|m| m.clone().try_into::<ModelKind>().ok());
+    if let Some(model) = picked.filter(|m| *m != base.policy.model) {
+        base.policy.model = model;
+        task_def.model_defaults(model, &mut base);
+        (table, origins) = layer(&base)?;
     }
     // Deserialise with the path of the failing key, and say where its value came from.
     let config: RunConfig =

@@ -631,6 +631,17 @@ impl Session {
         let mut solved_early = None;
         let mut interrupted = false;
         let interrupt = self.interrupt.clone();
+        // Budget schedules decay over the run's horizon: `stop.generations` without a time
+        // budget; with one, the generations that fit, measured over its first 5 % (fixed
+        // then, and kept in checkpoints).
+        let needs_horizon =
+            config.es.lr_schedule.needs_horizon() || config.es.sigma_schedule.needs_horizon();
+        let first_generation = self.trainer.generation();
+        if needs_horizon && budget.is_none() && self.trainer.strategy().horizon().is_none() {
+            self.trainer
+                .strategy_mut()
+                .set_horizon(config.stop.generations)?;
+        }
         let reason = loop {
             let trainer = &mut self.trainer;
             if trainer.generation() >= config.stop.generations {
@@ -653,6 +664,19 @@ impl Session {
             let before = trainer.generation();
             let (stats, control) = trainer.step(self.evaluator.as_mut())?;
             let g = trainer.generation();
+            if let Some(b) = budget
+                && needs_horizon
+                && trainer.strategy().horizon().is_none()
+            {
+                let (spent, total) = (start.elapsed().as_secs_f64(), b.as_secs_f64());
+                if spent >= 0.05 * total {
+                    let pace = (g - first_generation) as f64 / spent;
+                    let horizon = g + (pace * (total - spent).max(0.0)) as u64;
+                    trainer
+                        .strategy_mut()
+                        .set_horizon(horizon.min(config.stop.generations))?;
+                }
+            }
             if trainer.best().is_some_and(|b| b.generation == before) {
                 self.best_obs = scored_with;
             }
@@ -777,6 +801,9 @@ impl Session {
             "params": self.trainer.params().numel(),
             "out": dir.display().to_string(),
         });
+        if needs_horizon {
+            json["schedule_horizon"] = serde_json::json!(self.trainer.strategy().horizon());
+        }
         json[self.evaluator.score_name()] = serde_json::json!(final_score);
         match (&self.net, &self.policy) {
             (Some(n), _) => json["model"] = serde_json::json!(n.name()),

@@ -213,3 +213,113 @@ fn legacy_flat_keys_read_as_their_sections() {
             && !text.starts_with("generations")
     );
 }
+
+/// A model the user picks starts from its own tuned defaults (`train mnist --model cnn` is
+/// the 10-minute CNN run, not the MLP's N = 512 for 2,000 generations); the user's own
+/// settings still win, from any layer; the task's default model keeps the task's defaults.
+#[test]
+fn each_model_starts_from_its_own_defaults() {
+    let cnn = toml::Value::String("cnn".into());
+    let c = eggroll_run::resolve("mnist", None, &[], &[("policy.model", cnn.clone())]).unwrap();
+    assert_eq!(
+        (c.es.population_size, c.data.batch, c.stop.time_budget_s),
+        (256, 32, Some(600.0))
+    );
+    assert_eq!(
+        c.es.lr_schedule,
+        eggroll_core::Schedule::Budget { floor: 0.1 }
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("cnn.toml");
+    std::fs::write(&file, "task = \"mnist\"\n[policy]\nmodel = \"cnn\"\n").unwrap();
+    assert_eq!(
+        eggroll_run::resolve("mnist", Some(&file), &[], &[]).unwrap(),
+        c
+    );
+    let set = eggroll_run::resolve(
+        "mnist",
+        None,
+        &["es.population_size=64".into(), "policy.model=cnn".into()],
+        &[],
+    )
+    .unwrap();
+    assert_eq!((set.es.population_size, set.data.batch), (64, 32));
+    let mlp = eggroll_run::resolve("mnist", None, &[], &[]).unwrap();
+    assert_eq!((mlp.es.population_size, mlp.stop.generations), (512, 2000));
+    // charlm's two models share the tuned 10-minute settings.
+    let m = toml::Value::String("mingru".into());
+    let g = eggroll_run::resolve("charlm", None, &[], &[("policy.model", m)]).unwrap();
+    let t = eggroll_run::resolve("charlm", None, &[], &[]).unwrap();
+    assert_eq!(
+        (g.es.population_size, g.data.batch, g.stop.time_budget_s),
+        (512, 4, Some(600.0))
+    );
+    assert_eq!(
+        (g.es.learning_rate, g.es.lr_schedule),
+        (t.es.learning_rate, t.es.lr_schedule)
+    );
+}
+
+/// A budget schedule decays over the generations the run gets: `stop.generations` without a
+/// time budget; with one, the generations that fit (measured over its first 5 %), reported
+/// as `schedule_horizon`, kept in the checkpoint, and the learning rate ends near its floor.
+#[test]
+fn budget_schedules_follow_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let budget = |extra: Vec<(&'static str, toml::Value)>, out: &Path| {
+        let mut overrides = vec![
+            ("es.lr_schedule.kind", toml::Value::String("budget".into())),
+            ("es.lr_schedule.floor", toml::Value::Float(0.1)),
+        ];
+        overrides.extend(extra);
+        Start::New {
+            task: "quadratic".into(),
+            file: None,
+            sets: vec![],
+            overrides,
+            out: Some(out.to_path_buf()),
+            force: false,
+        }
+    };
+    let j = finished(
+        Session::start_with(
+            &Quadratic,
+            budget(vec![], &tmp.path().join("g")),
+            Options::default(),
+        )
+        .unwrap()
+        .run()
+        .unwrap(),
+    );
+    assert_eq!(j["schedule_horizon"], 40, "{j}");
+    let metrics = std::fs::read_to_string(tmp.path().join("g/metrics.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+    let lr = last["lr"].as_f64().unwrap();
+    assert!(
+        (lr - 0.05 * (0.1 + 0.9 / 40.0)).abs() < 1e-6,
+        "last lr {lr}"
+    );
+    // A 0.4 s budget: the horizon is the generations that fit, measured early.
+    let session = Session::start_with(
+        &Quadratic,
+        budget(
+            vec![
+                ("stop.generations", toml::Value::Integer(100_000_000)),
+                ("stop.time_budget_s", toml::Value::Float(0.4)),
+                ("checkpoints.every", toml::Value::Integer(0)),
+            ],
+            &tmp.path().join("t"),
+        ),
+        Options::default(),
+    )
+    .unwrap();
+    let (outcome, trainer) = session.run_and_keep().unwrap();
+    let j = finished(outcome);
+    let horizon = j["schedule_horizon"].as_u64().expect("a horizon");
+    let ran = j["generations"].as_u64().unwrap();
+    assert_eq!(trainer.strategy().horizon(), Some(horizon));
+    assert!(
+        ran as f64 > 0.4 * horizon as f64 && (ran as f64) < 2.5 * horizon as f64,
+        "{ran} generations against a horizon of {horizon}"
+    );
+}

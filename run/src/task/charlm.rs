@@ -55,18 +55,25 @@ impl Task for CharLm {
     fn name(&self) -> &'static str {
         "charlm"
     }
+    /// The tuned 10-minute run of both models (README: transformer 3.368, minGRU 3.296
+    /// bits/byte, below the bigram's 3.640, on the machine behind its figures): N = 512,
+    /// batch 4, σ 0.02, lr 0.005 decaying linearly to 10 % over the generations the 600 s
+    /// budget allows on this machine, test bits/byte logged every 1,000 generations.
     fn defaults(&self, c: &mut RunConfig) {
-        c.stop.generations = 1000;
+        c.stop.generations = 1_000_000;
+        c.stop.time_budget_s = Some(600.0);
+        c.evaluation.eval_every = 1000;
         c.policy.model = ModelKind::Transformer;
         c.policy.hidden = vec![32];
         c.policy.heads = 2;
         c.policy.alibi = Some(0.0);
-        c.data.batch = 16;
+        c.data.batch = 4;
         c.data.context = 32;
-        c.es.population_size = 128;
+        c.es.population_size = 512;
         c.es.rank = 1;
         c.es.sigma = 0.02;
-        c.es.learning_rate = 0.01;
+        c.es.learning_rate = 0.005;
+        c.es.lr_schedule = eggroll_core::Schedule::Budget { floor: 0.1 };
         c.evaluation.solved_at = f32::MIN;
     }
     fn build(&self, config: &RunConfig) -> Result<Built> {

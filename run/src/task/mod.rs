@@ -39,6 +39,10 @@ pub trait Task: Send + Sync {
     fn name(&self) -> &'static str;
     /// Set this task's defaults on a [`RunConfig::default`] (population, σ, stop rules, …).
     fn defaults(&self, config: &mut RunConfig);
+    /// The defaults of `model` where the user picks one (`--model`, `policy.model`): called
+    /// after [`Task::defaults`], before the user's file, `--set` and flags, so each model
+    /// starts from its own tuned settings. Default: nothing changes.
+    fn model_defaults(&self, _model: crate::config::ModelKind, _config: &mut RunConfig) {}
     /// Build what a run needs from its resolved config: loads data, checks that the run fits
     /// in memory (before anything big is allocated), draws the initial parameters. Control
     /// tasks need not write it: the default builds the config's MLP over [`Task::control`].
