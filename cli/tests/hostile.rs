@@ -669,7 +669,7 @@ fn campaign_three_errors_name_their_real_source() {
         "train",
         "sphere",
         "--set",
-        "es.strategy=cmaes",
+        "strategy=cmaes",
         "--set",
         "es.restarts=5",
     ]);
