@@ -615,19 +615,7 @@ mod tests {
                         reason: "injected failure".into(),
                     });
                 }
-                Ok(Row {
-                    model: model.into(),
-                    method: method.into(),
-                    objective: "x".into(),
-                    params: 1,
-                    test_accuracy: Some(0.5),
-                    wall_s: 1.0,
-                    forward_passes: 10,
-                    member_evals: 0,
-                    steps: 1,
-                    curve: vec![(0.0, 0, 0.1), (1.0, 10, 0.5)],
-                    error: None,
-                })
+                Ok(row(model, method))
             },
         )
         .unwrap()
