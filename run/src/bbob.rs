@@ -183,8 +183,7 @@ pub fn suite(
 ) -> Result<SuiteReport> {
     let runs = spec.runs()?;
     let (run_dir, _moved) = RunDir::create(out, force)?;
-    let text = serde_json::to_string_pretty(spec).expect("the settings serialise");
-    write_atomic(&run_dir.join(SUITE_FILE), text.as_bytes())?;
+    run_dir.write_settings(SUITE_FILE, spec)?;
     execute(
         spec,
         runs,
@@ -205,15 +204,7 @@ pub fn resume(
     progress: impl Fn(std::result::Result<&RunResult, &RunFailure>) + Sync,
 ) -> Result<SuiteReport> {
     let run_dir = RunDir::open(dir)?;
-    let spec_path = run_dir.join(SUITE_FILE);
-    let text = std::fs::read_to_string(&spec_path).map_err(|e| Error::NotARun {
-        path: dir.to_path_buf(),
-        reason: format!("not a bbob suite directory: cannot read {SUITE_FILE} ({e})"),
-    })?;
-    let spec: SuiteSpec = serde_json::from_str(&text).map_err(|e| Error::Corrupt {
-        path: spec_path.clone(),
-        reason: format!("not the settings of a bbob suite: {e}"),
-    })?;
+    let spec: SuiteSpec = run_dir.read_settings(SUITE_FILE, "bbob suite")?;
     let runs = spec.runs()?;
     let done = read_results(&run_dir.join(RESULTS_FILE), &runs)?;
     let todo: Vec<RunSpec> = runs
@@ -439,8 +430,7 @@ mod tests {
         let out = tmp.path().join("s");
         let spec = spec();
         let (run_dir, _) = RunDir::create(&out, false).unwrap();
-        let text = serde_json::to_string_pretty(&spec).unwrap();
-        write_atomic(&run_dir.join(SUITE_FILE), text.as_bytes()).unwrap();
+        run_dir.write_settings(SUITE_FILE, &spec).unwrap();
         let reported = Mutex::new(Vec::new());
         let report = execute(
             &spec,

@@ -179,8 +179,7 @@ pub fn run(
 ) -> Result<CompareReport> {
     let (train, test) = check_and_load(spec)?;
     let (run_dir, _) = RunDir::create(out, force)?;
-    let text = serde_json::to_string_pretty(spec).expect("the settings serialise");
-    write_atomic(&run_dir.join(COMPARE_FILE), text.as_bytes())?;
+    run_dir.write_settings(COMPARE_FILE, spec)?;
     run_pairs(
         spec,
         run_dir.path(),
@@ -195,15 +194,7 @@ pub fn run(
 /// kept, failed and missing ones run.
 pub fn resume(dir: &Path, cancel: &AtomicBool, progress: impl Fn(&Row)) -> Result<CompareReport> {
     let run_dir = RunDir::open(dir)?;
-    let path = run_dir.join(COMPARE_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::NotARun {
-        path: dir.to_path_buf(),
-        reason: format!("not a compare directory: cannot read {COMPARE_FILE} ({e})"),
-    })?;
-    let spec: CompareSpec = serde_json::from_str(&text).map_err(|e| Error::Corrupt {
-        path: path.clone(),
-        reason: format!("not the settings of a comparison: {e}"),
-    })?;
+    let spec: CompareSpec = run_dir.read_settings(COMPARE_FILE, "compare")?;
     let done = read_rows(&run_dir.join(RESULTS_FILE))?;
     let (train, test) = check_and_load(&spec)?;
     run_pairs(

@@ -151,6 +151,33 @@ impl RunDir {
     pub fn join(&self, name: &str) -> PathBuf {
         self.path.join(name)
     }
+
+    /// Save the settings of a multi-run command (a suite, a comparison) as `name`, JSON,
+    /// atomically, so `--resume` can read them back.
+    pub fn write_settings<T: serde::Serialize>(&self, name: &str, settings: &T) -> Result<()> {
+        let text = serde_json::to_string_pretty(settings).expect("settings serialise");
+        eggroll_core::checkpoint::write_atomic(&self.join(name), text.as_bytes())?;
+        Ok(())
+    }
+
+    /// The settings saved by [`RunDir::write_settings`]; `what` names the kind of directory
+    /// ("bbob suite") in the errors: a missing file is [`Error::NotARun`], an unreadable one
+    /// [`Error::Corrupt`].
+    pub fn read_settings<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        what: &str,
+    ) -> Result<T> {
+        let path = self.join(name);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::NotARun {
+            path: self.path.clone(),
+            reason: format!("not a {what} directory: cannot read {name} ({e})"),
+        })?;
+        serde_json::from_str(&text).map_err(|e| Error::Corrupt {
+            path,
+            reason: format!("not the settings of a {what}: {e}"),
+        })
+    }
 }
 
 /// If `dir` has a lock file, take it (fails when another process holds it); creates nothing.
