@@ -795,3 +795,96 @@ fn failed_starts_and_linked_outputs_leave_usable_directories() {
         "the earlier run was moved aside next to its target"
     );
 }
+
+/// The inputs a saved network rejects are the flag's or the data's, not a config key's: a
+/// token id outside a language model's vocabulary is `--input`'s error; MNIST test images of
+/// another size than an MLP policy name the policy and both sizes.
+#[test]
+fn inputs_a_network_rejects_name_the_flag_or_the_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A tiny language model on generated text.
+    let text = tmp.path().join("text");
+    std::fs::create_dir_all(&text).unwrap();
+    let corpus: Vec<u8> = (0..20_000u32)
+        .map(|i| b"the quick brown fox jumps over the lazy dog. "[(i % 45) as usize])
+        .collect();
+    for name in ["train.txt", "valid.txt", "test.txt"] {
+        std::fs::write(text.join(name), &corpus).unwrap();
+    }
+    let lm = tmp.path().join("lm");
+    let out = eggroll(&[
+        "train",
+        "charlm",
+        "--model",
+        "mingru",
+        "--data-dir",
+        text.to_str().unwrap(),
+        "--generations",
+        "1",
+        "--population",
+        "8",
+        "--set",
+        "data.context=8",
+        "--set",
+        "policy.hidden=[8]",
+        "--quiet",
+        "--out",
+        lm.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let p = lm.join("policy.safetensors");
+    let o = eggroll(&[
+        "policy",
+        "forward",
+        "--policy",
+        p.to_str().unwrap(),
+        "--input",
+        "1,2,3,4,5,6,7,300",
+    ]);
+    clear_error(&o, "token 300", &["--input", "300"]);
+    assert!(!stderr(&o).contains("invalid config"), "{}", stderr(&o));
+    // An MLP trained on 12×12 images, evaluated on 10×10 ones.
+    let a = tmp.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    common::synthetic_mnist(&a, 20, 20);
+    let run = tmp.path().join("mnist");
+    let out = eggroll(&[
+        "train",
+        "mnist",
+        "--data-dir",
+        a.to_str().unwrap(),
+        "--generations",
+        "1",
+        "--population",
+        "8",
+        "--batch",
+        "4",
+        "--quiet",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let b = tmp.path().join("b");
+    std::fs::create_dir_all(&b).unwrap();
+    let images = eggroll_envs::mnist::encode_idx(&[5, 10, 10], &[7u8; 500]);
+    let labels = eggroll_envs::mnist::encode_idx(&[5], &[1u8; 5]);
+    for split in ["train", "t10k"] {
+        std::fs::write(b.join(format!("{split}-images-idx3-ubyte")), &images).unwrap();
+        std::fs::write(b.join(format!("{split}-labels-idx1-ubyte")), &labels).unwrap();
+    }
+    let policy = run.join("policy.safetensors");
+    let o = eggroll(&[
+        "eval",
+        "mnist",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--data-dir",
+        b.to_str().unwrap(),
+    ]);
+    clear_error(
+        &o,
+        "image size",
+        &["policy.safetensors", "144 inputs", "10×10"],
+    );
+    assert!(!stderr(&o).contains("buffer"), "{}", stderr(&o));
+}
