@@ -118,7 +118,8 @@ pub struct Session {
     writer: bool,
     /// Whether the session writes a run directory (false for [`Session::from_parts`]).
     files: bool,
-    _held: Option<RunDir>,
+    /// The run directory's lock (writer only); a new run that fails early discards it.
+    held: Option<RunDir>,
     trainer: Trainer,
     evaluator: Box<dyn TaskEvaluator>,
     policy: Option<MlpConfig>,
@@ -467,7 +468,7 @@ impl Session {
             resuming,
             writer,
             files: writer,
-            _held: held,
+            held,
             trainer,
             evaluator,
             policy: built.policy,
@@ -514,7 +515,7 @@ impl Session {
             resuming: false,
             writer: true,
             files: false,
-            _held: None,
+            held: None,
             trainer,
             evaluator,
             policy: None,
@@ -605,7 +606,7 @@ impl Session {
         let held = if self.resuming {
             None
         } else {
-            self._held.take()
+            self.held.take()
         };
         let dir = self.dir.clone();
         let result = self.run_inner();
