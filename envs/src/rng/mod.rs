@@ -1,5 +1,8 @@
-//! NumPy-compatible seeding: `SeedSequence` + `PCG64` + `Generator.uniform`, so that
-//! `reset(seed)` draws exactly the initial states Gymnasium draws for the same seed.
+//! NumPy-compatible seeding: `SeedSequence` + `PCG64` + `Generator.uniform` and
+//! `Generator.standard_normal`, so that `reset(seed)` draws exactly the initial states
+//! Gymnasium draws for the same seed.
+
+mod ziggurat;
 
 const INIT_A: u32 = 0x43b0_d7e5;
 const MULT_A: u32 = 0x931e_8875;
@@ -113,4 +116,49 @@ impl Pcg64 {
     pub fn uniform(&mut self, low: f64, high: f64) -> f64 {
         low + (high - low) * self.next_f64()
     }
+
+    /// NumPy's `standard_normal()`: the 256-layer ziggurat of `Generator`, drawing the same
+    /// words and returning the same bits as numpy for the same state.
+    pub fn standard_normal(&mut self) -> f64 {
+        use ziggurat::{KI, WI};
+        const R: f64 = 3.654_152_885_361_008_8;
+        const INV_R: f64 = 0.273_661_237_329_758_28;
+        loop {
+            let r = self.next_u64();
+            let idx = (r & 0xff) as usize;
+            let r = r >> 8;
+            let sign = r & 1;
+            let rabs = (r >> 1) & 0x000f_ffff_ffff_ffff;
+            let mut x = rabs as f64 * WI[idx];
+            if sign & 1 == 1 {
+                x = -x;
+            }
+            if rabs < KI[idx] {
+                return x;
+            }
+            if idx == 0 {
+                loop {
+                    let xx = -INV_R * (-self.next_f64()).ln_1p();
+                    let yy = -(-self.next_f64()).ln_1p();
+                    if yy + yy > xx * xx {
+                        return if (rabs >> 8) & 1 == 1 { -(R + xx) } else { R + xx };
+                    }
+                }
+            }
+            let (f_hi, f_lo) = (layer_f(idx - 1), layer_f(idx));
+            if (f_hi - f_lo) * self.next_f64() + f_lo < (-0.5 * x * x).exp() {
+                return x;
+            }
+        }
+    }
+}
+
+/// The density at the edge of ziggurat layer `i`: exp(−x²/2) with x = `WI[i]`·2⁵² (how numpy's
+/// table was computed; `f[0]` is 1).
+fn layer_f(i: usize) -> f64 {
+    if i == 0 {
+        return 1.0;
+    }
+    let x = ziggurat::WI[i] * 4_503_599_627_370_496.0;
+    (-0.5 * x * x).exp()
 }
