@@ -21,6 +21,7 @@ pub mod closure;
 pub mod dynamics;
 pub mod mnist;
 pub mod mountaincar;
+pub mod mujoco;
 pub mod npmath;
 pub mod pendulum;
 pub mod rng;

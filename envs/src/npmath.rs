@@ -38,3 +38,55 @@ mod tests {
         assert_eq!(pow2f(-1.5), 2.25);
     }
 }
+
+macro_rules! pairwise {
+    ($name:ident, $t:ty) => {
+        /// NumPy's `np.sum` of a contiguous array: pairwise summation with 8 accumulators for
+        /// blocks of up to 128 values, in the array's own precision (so `np.sum` of a float32
+        /// array rounds every partial sum to float32).
+        pub fn $name(a: &[$t]) -> $t {
+            let n = a.len();
+            if n < 8 {
+                let mut res: $t = 0.0;
+                for &x in a {
+                    res += x;
+                }
+                res
+            } else if n <= 128 {
+                let mut r = [0.0 as $t; 8];
+                r.copy_from_slice(&a[..8]);
+                let mut i = 8;
+                while i < n - (n % 8) {
+                    for j in 0..8 {
+                        r[j] += a[i + j];
+                    }
+                    i += 8;
+                }
+                let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+                while i < n {
+                    res += a[i];
+                    i += 1;
+                }
+                res
+            } else {
+                let mut n2 = n / 2;
+                n2 -= n2 % 8;
+                $name(&a[..n2]) + $name(&a[n2..])
+            }
+        }
+    };
+}
+pairwise!(sum_f32, f32);
+pairwise!(sum_f64, f64);
+
+/// `np.sum(np.square(a))` for a float32 array: squares and sum in float32.
+pub fn sum_squares_f32(a: &[f32]) -> f32 {
+    let sq: Vec<f32> = a.iter().map(|&x| x * x).collect();
+    sum_f32(&sq)
+}
+
+/// `np.sum(np.square(a))` for a float64 array.
+pub fn sum_squares_f64(a: &[f64]) -> f64 {
+    let sq: Vec<f64> = a.iter().map(|&x| x * x).collect();
+    sum_f64(&sq)
+}

@@ -178,7 +178,26 @@ pub(crate) fn step_members<S: Send, A: Sync>(
     f: impl Fn(&mut S, &[A], &mut [f32]) -> (f64, bool) + Sync,
 ) {
     let n = states.len();
-    let chunk = if n >= PAR_THRESHOLD { CHUNK } else { n.max(1) };
+    let chunk = (n >= PAR_THRESHOLD).then_some(CHUNK);
+    step_members_chunked(states, actions, act_dim, out, obs_dim, limit, chunk, f)
+}
+
+/// [`step_members`] with the parallel grain chosen by the caller: `Some(chunk)` steps chunks
+/// of that many members on the rayon pool, `None` steps all on the calling thread. Each
+/// member's result depends on its own state only, so the grain never changes the bits.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+pub(crate) fn step_members_chunked<S: Send, A: Sync>(
+    states: &mut [S],
+    actions: &[A],
+    act_dim: usize,
+    out: &mut Outputs,
+    obs_dim: usize,
+    limit: u32,
+    par_chunk: Option<usize>,
+    f: impl Fn(&mut S, &[A], &mut [f32]) -> (f64, bool) + Sync,
+) {
+    let n = states.len();
+    let chunk = par_chunk.unwrap_or(n).max(1);
     let work = |(((((st, act), obs), rew), (term, trunc)), (done, steps)): (
         (
             (((&mut [S], &[A]), &mut [f32]), &mut [f64]),
@@ -211,7 +230,7 @@ pub(crate) fn step_members<S: Send, A: Sync>(
         done,
         steps,
     } = out;
-    if n >= PAR_THRESHOLD {
+    if par_chunk.is_some() {
         states
             .par_chunks_mut(chunk)
             .zip(actions.par_chunks(chunk * act_dim))

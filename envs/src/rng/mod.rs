@@ -121,8 +121,8 @@ impl Pcg64 {
     /// words and returning the same bits as numpy for the same state.
     pub fn standard_normal(&mut self) -> f64 {
         use ziggurat::{KI, WI};
-        const R: f64 = 3.654_152_885_361_008_8;
-        const INV_R: f64 = 0.273_661_237_329_758_28;
+        const R: f64 = 3.654_152_885_361_009;
+        const INV_R: f64 = 0.273_661_237_329_758_3;
         loop {
             let r = self.next_u64();
             let idx = (r & 0xff) as usize;
@@ -141,7 +141,11 @@ impl Pcg64 {
                     let xx = -INV_R * (-self.next_f64()).ln_1p();
                     let yy = -(-self.next_f64()).ln_1p();
                     if yy + yy > xx * xx {
-                        return if (rabs >> 8) & 1 == 1 { -(R + xx) } else { R + xx };
+                        return if (rabs >> 8) & 1 == 1 {
+                            -(R + xx)
+                        } else {
+                            R + xx
+                        };
                     }
                 }
             }

@@ -1,0 +1,360 @@
+//! Gymnasium's MuJoCo v5 environments on MuJoCo 4.0.1's C library, opened at run time.
+//!
+//! One [`Task`] per environment (a file each: `half_cheetah.rs`, `hopper.rs`, …) says what
+//! Gymnasium's class says — model, frame skip, reset noise, observation, reward, termination;
+//! [`MujocoEnv`] (one episode, the [`Environment`] trait) and [`MujocoVec`] (N members on the
+//! rayon pool, the [`VecEnv`] trait) step every task through the same [`step_member`], so a
+//! vectorised run equals N scalar runs bit for bit at any thread count. One compiled [`Model`]
+//! is shared by every member; each member owns its [`Data`].
+//!
+//! Without the library, building an environment returns [`MujocoError::Missing`] naming
+//! `scripts/get-mujoco.sh` and `EGGROLL_MUJOCO_LIB`; nothing else in the crate needs it.
+//!
+//! ```no_run
+//! use eggroll_envs::mujoco::{HalfCheetah, MujocoEnv};
+//! use eggroll_envs::{Action, Environment};
+//! let mut env = MujocoEnv::<HalfCheetah>::new().expect("run scripts/get-mujoco.sh first");
+//! let obs = env.reset(Some(0));
+//! assert_eq!(obs.len(), 17);
+//! let step = env.step(Action::Continuous(&[0.0; 6])).unwrap();
+//! assert!(!step.terminated);
+//! ```
+
+pub mod ffi;
+pub mod layout;
+pub mod sim;
+
+mod ant;
+mod half_cheetah;
+mod hopper;
+mod humanoid;
+mod inverted_double_pendulum;
+mod inverted_pendulum;
+mod reacher;
+mod swimmer;
+mod walker2d;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rayon::prelude::*;
+
+pub use ant::Ant;
+pub use ffi::MujocoError;
+pub use half_cheetah::HalfCheetah;
+pub use hopper::Hopper;
+pub use humanoid::Humanoid;
+pub use inverted_double_pendulum::InvertedDoublePendulum;
+pub use inverted_pendulum::InvertedPendulum;
+pub use reacher::Reacher;
+pub use sim::{Data, Model};
+pub use swimmer::Swimmer;
+pub use walker2d::Walker2d;
+
+use crate::rng::Pcg64;
+use crate::vec::{Actions, Outputs, VecEnv, check_continuous, step_members_chunked};
+use crate::{Action, EnvError, Environment, Episode, Space, Step, continuous_action};
+
+/// What one Gymnasium MuJoCo environment adds to the shared stepping.
+pub trait Task: Clone + Send + Sync + 'static {
+    /// Gymnasium's id, e.g. `"HalfCheetah-v5"`.
+    const ID: &'static str;
+    /// The MJCF file's name (in `envs/assets/mujoco/`).
+    const XML_NAME: &'static str;
+    /// The MJCF text.
+    const XML: &'static str;
+    /// MuJoCo steps per environment step.
+    const FRAME_SKIP: usize;
+    /// Gymnasium's `max_episode_steps`.
+    const MAX_EPISODE_STEPS: usize;
+    /// The observation or reward reads `cfrc_ext`, so each step ends with
+    /// `mj_rnePostConstraint` (Gymnasium calls it always; it changes no state).
+    const CONTACT_FORCES: bool;
+    /// What the reward needs from before the step (e.g. the torso's x position).
+    type Before: Copy + Send;
+    /// Resolve names in `model` (body and site ids).
+    fn new(model: &Model) -> Result<Self, MujocoError>;
+    /// Observation length.
+    fn obs_dim(model: &Model) -> usize;
+    /// Draw the initial state as Gymnasium's `reset_model` does; `qpos`/`qvel` hold
+    /// `init_qpos`/`init_qvel` on entry.
+    fn reset(&self, rng: &mut Pcg64, qpos: &mut [f64], qvel: &mut [f64]);
+    /// Read what the reward needs before stepping.
+    fn before(&self, d: &Data) -> Self::Before;
+    /// Reward and `terminated` after stepping with `action` (`dt` = timestep × frame skip).
+    fn outcome(&self, d: &Data, before: Self::Before, action: &[f32], dt: f64) -> (f64, bool);
+    /// Write the observation (f64, as Gymnasium returns it).
+    fn observe(&self, d: &Data, out: &mut [f64]);
+}
+
+/// The compiled model of task `T`, shared by every environment of the process.
+pub fn model<T: Task>() -> Result<Arc<Model>, MujocoError> {
+    static MODELS: Mutex<Option<HashMap<&'static str, Arc<Model>>>> = Mutex::new(None);
+    let mut guard = MODELS.lock().unwrap_or_else(|e| e.into_inner());
+    let map = guard.get_or_insert_with(HashMap::new);
+    if let Some(m) = map.get(T::ID) {
+        return Ok(Arc::clone(m));
+    }
+    let m = Model::from_xml(T::XML_NAME, T::XML)?;
+    map.insert(T::ID, Arc::clone(&m));
+    Ok(m)
+}
+
+/// The action space: `Box(actuator_ctrlrange)` as float32, as Gymnasium builds it.
+pub fn action_space(model: &Model) -> Space {
+    let r = model.ctrl_range();
+    Space::Box {
+        low: (0..model.nu).map(|i| r[2 * i] as f32).collect(),
+        high: (0..model.nu).map(|i| r[2 * i + 1] as f32).collect(),
+        shape: vec![model.nu],
+    }
+}
+
+/// Reset `d` as Gymnasium's `MujocoEnv.reset` does: `mj_resetData`, the task's draw,
+/// `set_state` (qpos, qvel, `mj_forward`).
+pub fn reset_member<T: Task>(task: &T, d: &mut Data, rng: &mut Pcg64) {
+    d.reset();
+    let model = Arc::clone(d.model());
+    let mut qpos = model.qpos0().to_vec();
+    let mut qvel = vec![0.0; model.nv];
+    task.reset(rng, &mut qpos, &mut qvel);
+    d.qpos_mut().copy_from_slice(&qpos);
+    d.qvel_mut().copy_from_slice(&qvel);
+    d.forward();
+}
+
+/// One environment step of a running member: controls ← action, `FRAME_SKIP` MuJoCo steps,
+/// `mj_rnePostConstraint` where the task reads contact forces, then reward and termination.
+pub fn step_member<T: Task>(task: &T, d: &mut Data, action: &[f32], dt: f64) -> (f64, bool) {
+    let before = task.before(d);
+    for (c, &a) in d.ctrl_mut().iter_mut().zip(action) {
+        *c = f64::from(a);
+    }
+    d.step(T::FRAME_SKIP);
+    if T::CONTACT_FORCES {
+        d.rne_post_constraint();
+    }
+    task.outcome(d, before, action, dt)
+}
+
+/// One Gymnasium MuJoCo environment, wrapped in its `TimeLimit`.
+#[derive(Debug, Clone)]
+pub struct MujocoEnv<T: Task> {
+    task: T,
+    data: Data,
+    rng: Pcg64,
+    episode: Episode,
+    max_steps: usize,
+    dt: f64,
+    obs: Vec<f64>,
+}
+
+impl<T: Task> MujocoEnv<T> {
+    /// A new environment (generator seeded with 0 until `reset(Some(seed))`).
+    pub fn new() -> Result<Self, MujocoError> {
+        let model = model::<T>()?;
+        Ok(Self {
+            task: T::new(&model)?,
+            data: Data::new(&model),
+            rng: Pcg64::new(0),
+            episode: Episode::default(),
+            max_steps: T::MAX_EPISODE_STEPS,
+            dt: model.timestep * T::FRAME_SKIP as f64,
+            obs: vec![0.0; T::obs_dim(&model)],
+        })
+    }
+
+    /// Override the time limit.
+    pub fn with_max_episode_steps(mut self, steps: usize) -> Self {
+        self.max_steps = steps;
+        self
+    }
+
+    /// The latest observation in f64, as Gymnasium returns it.
+    pub fn observation_f64(&self) -> &[f64] {
+        &self.obs
+    }
+
+    /// The simulation state (qpos, qvel, contacts, …).
+    pub fn data(&self) -> &Data {
+        &self.data
+    }
+
+    /// Seconds of simulated time per environment step.
+    pub fn dt(&self) -> f64 {
+        self.dt
+    }
+
+    fn observation(&mut self) -> Vec<f32> {
+        self.task.observe(&self.data, &mut self.obs);
+        self.obs.iter().map(|&x| x as f32).collect()
+    }
+}
+
+impl<T: Task> Environment for MujocoEnv<T> {
+    fn observation_space(&self) -> Space {
+        Space::uniform_box(f32::NEG_INFINITY, f32::INFINITY, &[self.obs.len()])
+    }
+    fn action_space(&self) -> Space {
+        action_space(self.data.model())
+    }
+    fn max_episode_steps(&self) -> Option<usize> {
+        Some(self.max_steps)
+    }
+    fn reset(&mut self, seed: Option<u64>) -> Vec<f32> {
+        if let Some(s) = seed {
+            self.rng = Pcg64::new(s);
+        }
+        reset_member(&self.task, &mut self.data, &mut self.rng);
+        self.episode.begin();
+        self.observation()
+    }
+    fn step(&mut self, action: Action<'_>) -> Result<Step, EnvError> {
+        let a = continuous_action(action, self.data.model().nu)?;
+        self.episode.check()?;
+        let (reward, terminated) = step_member(&self.task, &mut self.data, a, self.dt);
+        let truncated = self.episode.advance(terminated, self.max_steps);
+        Ok(Step {
+            observation: self.observation(),
+            reward,
+            terminated,
+            truncated,
+        })
+    }
+}
+
+/// N members of one MuJoCo task stepped together on the rayon pool.
+#[derive(Debug, Clone)]
+pub struct MujocoVec<T: Task> {
+    task: T,
+    members: Vec<(Data, Vec<f64>)>,
+    out: Outputs,
+    obs_dim: usize,
+    limit: u32,
+    dt: f64,
+    started: bool,
+}
+
+impl<T: Task> MujocoVec<T> {
+    /// `n` members, not yet reset.
+    pub fn new(n: usize) -> Result<Self, MujocoError> {
+        let model = model::<T>()?;
+        let obs_dim = T::obs_dim(&model);
+        Ok(Self {
+            task: T::new(&model)?,
+            members: (0..n)
+                .map(|_| (Data::new(&model), vec![0.0; obs_dim]))
+                .collect(),
+            out: Outputs::new(n, obs_dim),
+            obs_dim,
+            limit: T::MAX_EPISODE_STEPS as u32,
+            dt: model.timestep * T::FRAME_SKIP as f64,
+            started: false,
+        })
+    }
+
+    /// Override the time limit.
+    pub fn with_max_episode_steps(mut self, steps: usize) -> Self {
+        self.limit = steps.min(u32::MAX as usize) as u32;
+        self
+    }
+
+    /// Member `i`'s simulation state.
+    pub fn data(&self, i: usize) -> &Data {
+        &self.members[i].0
+    }
+
+    /// Member `i`'s latest observation in f64.
+    pub fn observation_f64(&self, i: usize) -> &[f64] {
+        &self.members[i].1
+    }
+
+    fn grain(&self) -> Option<usize> {
+        let n = self.members.len();
+        let threads = rayon::current_num_threads();
+        (n > 1 && threads > 1).then(|| n.div_ceil(threads * 4).max(1))
+    }
+}
+
+fn write_obs<T: Task>(task: &T, d: &Data, obs64: &mut [f64], obs: &mut [f32]) {
+    task.observe(d, obs64);
+    for (o, &x) in obs.iter_mut().zip(obs64.iter()) {
+        *o = x as f32;
+    }
+}
+
+impl<T: Task> VecEnv for MujocoVec<T> {
+    fn num_envs(&self) -> usize {
+        self.members.len()
+    }
+    fn observation_space(&self) -> Space {
+        Space::uniform_box(f32::NEG_INFINITY, f32::INFINITY, &[self.obs_dim])
+    }
+    fn action_space(&self) -> Space {
+        match self.members.first() {
+            Some((d, _)) => action_space(d.model()),
+            None => Space::uniform_box(-1.0, 1.0, &[0]),
+        }
+    }
+    fn reset_seeds(&mut self, seeds: &[u64]) {
+        assert_eq!(seeds.len(), self.members.len(), "one seed per member");
+        let (task, dim) = (&self.task, self.obs_dim.max(1));
+        self.members
+            .par_iter_mut()
+            .zip(self.out.obs.par_chunks_mut(dim))
+            .zip(seeds.par_iter())
+            .for_each(|(((d, o64), o), &s)| {
+                reset_member(task, d, &mut Pcg64::new(s));
+                write_obs(task, d, o64, o);
+            });
+        self.out.clear_flags();
+        self.started = true;
+    }
+    fn step(&mut self, actions: Actions<'_>) -> Result<(), EnvError> {
+        if !self.started {
+            return Err(EnvError::NotReset);
+        }
+        let n = self.members.len();
+        let nu = match self.members.first() {
+            Some((d, _)) => d.model().nu,
+            None => return Ok(()),
+        };
+        check_continuous(actions, n, nu, &self.out.done)?;
+        let Actions::Continuous(a) = actions else {
+            unreachable!("checked continuous")
+        };
+        let (task, dt, grain) = (&self.task, self.dt, self.grain());
+        step_members_chunked(
+            &mut self.members,
+            a,
+            nu,
+            &mut self.out,
+            self.obs_dim,
+            self.limit,
+            grain,
+            |(d, o64), act, o| {
+                let r = step_member(task, d, act, dt);
+                write_obs(task, d, o64, o);
+                r
+            },
+        );
+        Ok(())
+    }
+    crate::vec::output_getters!();
+}
+
+/// `min < x < max` for each value (Gymnasium's healthy-range checks).
+pub(crate) fn all_within(values: &[f64], min: f64, max: f64) -> bool {
+    values.iter().all(|&v| min < v && v < max)
+}
+
+/// NumPy's `np.clip(x, lo, hi)` for one value (NaN stays NaN).
+pub(crate) fn clip(x: f64, lo: f64, hi: f64) -> f64 {
+    if x.is_nan() { x } else { x.max(lo).min(hi) }
+}
+
+/// Float32 control cost `w * np.sum(np.square(action))` as NumPy 2 computes it for a float32
+/// action and a Python float weight: everything in float32.
+pub(crate) fn ctrl_cost_f32(weight: f64, action: &[f32]) -> f32 {
+    weight as f32 * crate::npmath::sum_squares_f32(action)
+}

@@ -1,0 +1,45 @@
+//! Swimmer-v5: a three-link swimmer in a viscous fluid (Gymnasium's `swimmer_v5.py`).
+
+use super::{Data, Model, MujocoError, Task, ctrl_cost_f32};
+use crate::rng::Pcg64;
+
+/// Swimmer-v5: obs = qpos[2:] ‖ qvel (8); reward = ẋ − 0.0001·Σa²; never terminates.
+#[derive(Debug, Clone, Copy)]
+pub struct Swimmer;
+
+impl Task for Swimmer {
+    const ID: &'static str = "Swimmer-v5";
+    const XML_NAME: &'static str = "swimmer.xml";
+    const XML: &'static str = include_str!("../../assets/mujoco/swimmer.xml");
+    const FRAME_SKIP: usize = 4;
+    const MAX_EPISODE_STEPS: usize = 1000;
+    const CONTACT_FORCES: bool = false;
+    type Before = f64;
+    fn new(_: &Model) -> Result<Self, MujocoError> {
+        Ok(Swimmer)
+    }
+    fn obs_dim(m: &Model) -> usize {
+        m.nq + m.nv - 2
+    }
+    fn reset(&self, rng: &mut Pcg64, qpos: &mut [f64], qvel: &mut [f64]) {
+        for q in qpos.iter_mut().chain(qvel.iter_mut()) {
+            *q += rng.uniform(-0.1, 0.1);
+        }
+    }
+    fn before(&self, d: &Data) -> f64 {
+        d.qpos()[0]
+    }
+    fn outcome(&self, d: &Data, x0: f64, action: &[f32], dt: f64) -> (f64, bool) {
+        let x_velocity = (d.qpos()[0] - x0) / dt;
+        (
+            1.0 * x_velocity - f64::from(ctrl_cost_f32(0.0001, action)),
+            false,
+        )
+    }
+    fn observe(&self, d: &Data, out: &mut [f64]) {
+        let (q, v) = (d.qpos(), d.qvel());
+        let n = q.len() - 2;
+        out[..n].copy_from_slice(&q[2..]);
+        out[n..].copy_from_slice(v);
+    }
+}
