@@ -144,6 +144,15 @@ pub fn open(path: &std::path::Path) -> Result<Library, MujocoError> {
     if found_num != MJ_VERSION || found != VERSION {
         return Err(MujocoError::Version { path: shown, found });
     }
+    // MuJoCo's default warning handler prints and appends to MUJOCO_LOG.TXT in the working
+    // directory; ours only counts and keeps the last message (see `warnings`).
+    // SAFETY: `mju_user_warning` is a `void (*)(const char*)` variable of the library.
+    unsafe {
+        let hook: libloading::Symbol<*mut Option<unsafe extern "C" fn(*const c_char)>> = lib
+            .get(b"mju_user_warning\0")
+            .map_err(|e| open_err(format!("mju_user_warning: {e}")))?;
+        **hook = Some(on_warning);
+    }
     Ok(Library {
         load_xml: sym!("mj_loadXML"),
         default_vfs: sym!("mj_defaultVFS"),
