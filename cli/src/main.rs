@@ -155,6 +155,27 @@ fn finite_f32(s: &str) -> std::result::Result<f32, String> {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Environment steps/s of a MuJoCo task: random actions without a policy
+    /// (`env_steps_per_s`), and one training generation with the task's default policy
+    /// through the batched forward (`rollout_steps_per_s`).
+    Env {
+        /// halfcheetah | hopper | walker2d | ant | swimmer | humanoid | inverted-pendulum |
+        /// inverted-double-pendulum | reacher.
+        #[arg(long)]
+        task: String,
+        /// Members stepped together.
+        #[arg(long, default_value_t = 256, allow_negative_numbers = true)]
+        population: usize,
+        /// Steps per member (random actions).
+        #[arg(long, default_value_t = 1000, allow_negative_numbers = true)]
+        steps: usize,
+        /// Seed of the initial states and actions.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Microseconds per generation of CMA-ES's own work (ask + tell, the objective excluded).
     Strategy {
         /// cmaes | sep-cmaes.
@@ -423,6 +444,35 @@ fn main() -> ExitCode {
             Ok(train::Done::Interrupted) => return ExitCode::from(130),
             other => other.map(|_| ()),
         },
+        Command::Bench {
+            command:
+                BenchCommand::Env {
+                    task,
+                    population,
+                    steps,
+                    seed,
+                    json,
+                },
+        } => eggroll_run::bench::env(&task, population, steps, seed)
+            .map_err(anyhow::Error::from)
+            .and_then(|r| {
+                if json {
+                    println!("{}", serde_json::to_string(&r)?);
+                } else {
+                    println!(
+                        "{}: {} members × {} steps on {} threads: {:.0} env-steps/s (random \
+                         actions); {:.0} env-steps/s with the default policy ({} steps)",
+                        r.task,
+                        r.population,
+                        r.steps,
+                        r.threads,
+                        r.env_steps_per_s,
+                        r.rollout_steps_per_s,
+                        r.rollout_steps
+                    );
+                }
+                Ok(())
+            }),
         Command::Bench {
             command:
                 BenchCommand::Strategy {

@@ -16,6 +16,7 @@
 
 pub mod artifacts;
 pub mod bbob;
+pub mod bench;
 pub mod compare;
 pub mod config;
 mod dir;

@@ -44,7 +44,9 @@ pub fn evaluate(
         return Err(input_err("--episodes", "must be ≥ 1"));
     }
     let policy = path.display().to_string();
-    if let Some(c) = crate::task::find(task)?.control() {
+    let found = crate::task::find(task)?;
+    found.ready()?;
+    if let Some(c) = found.control() {
         let Net::Mlp(net) = net else {
             return Err(input_err(policy, "a control policy must be an MLP"));
         };

@@ -21,13 +21,13 @@ impl Task for Ant {
     const XML: &'static str = include_str!("../../assets/mujoco/ant.xml");
     const FRAME_SKIP: usize = 5;
     const MAX_EPISODE_STEPS: usize = 1000;
+    const OBS_DIM: usize = 105;
+    const ACTION_DIM: usize = 8;
+    const ACTION_HIGH: f32 = 1.0;
     const CONTACT_FORCES: bool = true;
     type Before = f64;
     fn new(_: &Model) -> Result<Self, MujocoError> {
         Ok(Ant)
-    }
-    fn obs_dim(m: &Model) -> usize {
-        m.nq + m.nv - 2 + (m.nbody - 1) * 6
     }
     fn reset(&self, rng: &mut Pcg64, qpos: &mut [f64], qvel: &mut [f64]) {
         for q in qpos.iter_mut() {

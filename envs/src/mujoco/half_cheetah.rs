@@ -14,13 +14,13 @@ impl Task for HalfCheetah {
     const XML: &'static str = include_str!("../../assets/mujoco/half_cheetah.xml");
     const FRAME_SKIP: usize = 5;
     const MAX_EPISODE_STEPS: usize = 1000;
+    const OBS_DIM: usize = 17;
+    const ACTION_DIM: usize = 6;
+    const ACTION_HIGH: f32 = 1.0;
     const CONTACT_FORCES: bool = false;
     type Before = f64;
     fn new(_: &Model) -> Result<Self, MujocoError> {
         Ok(HalfCheetah)
-    }
-    fn obs_dim(m: &Model) -> usize {
-        m.nq + m.nv - 1
     }
     fn reset(&self, rng: &mut Pcg64, qpos: &mut [f64], qvel: &mut [f64]) {
         for q in qpos.iter_mut() {

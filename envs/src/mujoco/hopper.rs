@@ -27,13 +27,13 @@ impl Task for Hopper {
     const XML: &'static str = include_str!("../../assets/mujoco/hopper.xml");
     const FRAME_SKIP: usize = 4;
     const MAX_EPISODE_STEPS: usize = 1000;
+    const OBS_DIM: usize = 11;
+    const ACTION_DIM: usize = 3;
+    const ACTION_HIGH: f32 = 1.0;
     const CONTACT_FORCES: bool = false;
     type Before = f64;
     fn new(_: &Model) -> Result<Self, MujocoError> {
         Ok(Hopper)
-    }
-    fn obs_dim(m: &Model) -> usize {
-        m.nq + m.nv - 1
     }
     fn reset(&self, rng: &mut Pcg64, qpos: &mut [f64], qvel: &mut [f64]) {
         for q in qpos.iter_mut().chain(qvel.iter_mut()) {

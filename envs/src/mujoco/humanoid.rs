@@ -35,6 +35,9 @@ impl Task for Humanoid {
     const XML: &'static str = include_str!("../../assets/mujoco/humanoid.xml");
     const FRAME_SKIP: usize = 5;
     const MAX_EPISODE_STEPS: usize = 1000;
+    const OBS_DIM: usize = 348;
+    const ACTION_DIM: usize = 17;
+    const ACTION_HIGH: f32 = 0.4;
     const CONTACT_FORCES: bool = true;
     type Before = f64;
     fn new(m: &Model) -> Result<Self, MujocoError> {
@@ -43,10 +46,6 @@ impl Task for Humanoid {
             total_mass: crate::npmath::sum_f64(&mass),
             mass,
         })
-    }
-    fn obs_dim(m: &Model) -> usize {
-        let b = m.nbody - 1;
-        m.nq - 2 + m.nv + b * 10 + b * 6 + (m.nv - 6) + b * 6
     }
     fn reset(&self, rng: &mut Pcg64, qpos: &mut [f64], qvel: &mut [f64]) {
         for q in qpos.iter_mut().chain(qvel.iter_mut()) {

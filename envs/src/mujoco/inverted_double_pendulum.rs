@@ -17,13 +17,13 @@ impl Task for InvertedDoublePendulum {
     const XML: &'static str = include_str!("../../assets/mujoco/inverted_double_pendulum.xml");
     const FRAME_SKIP: usize = 5;
     const MAX_EPISODE_STEPS: usize = 1000;
+    const OBS_DIM: usize = 9;
+    const ACTION_DIM: usize = 1;
+    const ACTION_HIGH: f32 = 1.0;
     const CONTACT_FORCES: bool = false;
     type Before = ();
     fn new(_: &Model) -> Result<Self, MujocoError> {
         Ok(InvertedDoublePendulum)
-    }
-    fn obs_dim(_: &Model) -> usize {
-        9
     }
     fn reset(&self, rng: &mut Pcg64, qpos: &mut [f64], qvel: &mut [f64]) {
         for q in qpos.iter_mut() {

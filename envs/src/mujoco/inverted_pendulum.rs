@@ -14,13 +14,13 @@ impl Task for InvertedPendulum {
     const XML: &'static str = include_str!("../../assets/mujoco/inverted_pendulum.xml");
     const FRAME_SKIP: usize = 2;
     const MAX_EPISODE_STEPS: usize = 1000;
+    const OBS_DIM: usize = 4;
+    const ACTION_DIM: usize = 1;
+    const ACTION_HIGH: f32 = 3.0;
     const CONTACT_FORCES: bool = false;
     type Before = ();
     fn new(_: &Model) -> Result<Self, MujocoError> {
         Ok(InvertedPendulum)
-    }
-    fn obs_dim(m: &Model) -> usize {
-        m.nq + m.nv
     }
     fn reset(&self, rng: &mut Pcg64, qpos: &mut [f64], qvel: &mut [f64]) {
         for q in qpos.iter_mut().chain(qvel.iter_mut()) {

@@ -67,6 +67,13 @@ pub trait Task: Clone + Send + Sync + 'static {
     const FRAME_SKIP: usize;
     /// Gymnasium's `max_episode_steps`.
     const MAX_EPISODE_STEPS: usize;
+    /// Observation length.
+    const OBS_DIM: usize;
+    /// Action length (the model's actuators).
+    const ACTION_DIM: usize;
+    /// The action box is `[−ACTION_HIGH, ACTION_HIGH]` in every coordinate (the model's
+    /// `actuator_ctrlrange`; checked when the model loads).
+    const ACTION_HIGH: f32;
     /// The observation or reward reads `cfrc_ext`, so each step ends with
     /// `mj_rnePostConstraint` (Gymnasium calls it always; it changes no state).
     const CONTACT_FORCES: bool;
@@ -74,8 +81,6 @@ pub trait Task: Clone + Send + Sync + 'static {
     type Before: Copy + Send;
     /// Resolve names in `model` (body and site ids).
     fn new(model: &Model) -> Result<Self, MujocoError>;
-    /// Observation length.
-    fn obs_dim(model: &Model) -> usize;
     /// Draw the initial state as Gymnasium's `reset_model` does; `qpos`/`qvel` hold
     /// `init_qpos`/`init_qvel` on entry.
     fn reset(&self, rng: &mut Pcg64, qpos: &mut [f64], qvel: &mut [f64]);
@@ -96,8 +101,30 @@ pub fn model<T: Task>() -> Result<Arc<Model>, MujocoError> {
         return Ok(Arc::clone(m));
     }
     let m = Model::from_xml(T::XML_NAME, T::XML)?;
+    check_sizes::<T>(&m)?;
     map.insert(T::ID, Arc::clone(&m));
     Ok(m)
+}
+
+/// The model must have the sizes `T` declares (they are Gymnasium's).
+fn check_sizes<T: Task>(m: &Model) -> Result<(), MujocoError> {
+    let range = m.ctrl_range();
+    let symmetric = (0..m.nu).all(|i| {
+        range[2 * i] as f32 == -T::ACTION_HIGH && range[2 * i + 1] as f32 == T::ACTION_HIGH
+    });
+    if m.nu != T::ACTION_DIM || !symmetric {
+        return Err(MujocoError::Model {
+            name: T::XML_NAME.into(),
+            reason: format!(
+                "{} actuators with ranges {range:?}; {} expects {} in [−{h}, {h}]",
+                m.nu,
+                T::ID,
+                T::ACTION_DIM,
+                h = T::ACTION_HIGH
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The action space: `Box(actuator_ctrlrange)` as float32, as Gymnasium builds it.
@@ -160,7 +187,7 @@ impl<T: Task> MujocoEnv<T> {
             episode: Episode::default(),
             max_steps: T::MAX_EPISODE_STEPS,
             dt: model.timestep * T::FRAME_SKIP as f64,
-            obs: vec![0.0; T::obs_dim(&model)],
+            obs: vec![0.0; T::OBS_DIM],
         })
     }
 
@@ -239,7 +266,7 @@ impl<T: Task> MujocoVec<T> {
     /// `n` members, not yet reset.
     pub fn new(n: usize) -> Result<Self, MujocoError> {
         let model = model::<T>()?;
-        let obs_dim = T::obs_dim(&model);
+        let obs_dim = T::OBS_DIM;
         Ok(Self {
             task: T::new(&model)?,
             members: (0..n)
@@ -357,4 +384,40 @@ pub(crate) fn clip(x: f64, lo: f64, hi: f64) -> f64 {
 /// action and a Python float weight: everything in float32.
 pub(crate) fn ctrl_cost_f32(weight: f64, action: &[f32]) -> f32 {
     weight as f32 * crate::npmath::sum_squares_f32(action)
+}
+
+/// Seconds to take `steps` environment steps on each of `n` members of task `T` with uniform
+/// random actions in the action box and no policy, on the rayon pool: MuJoCo's stepping plus
+/// everything the environment adds (controls, frame skip, contact forces where the task reads
+/// them, reward, observation), with no resets — members run on past a termination, as
+/// `mujoco.rollout` does. The engine's ceiling for [`MujocoVec`].
+pub fn time_steps<T: Task>(n: usize, steps: usize, seed: u64) -> Result<f64, MujocoError> {
+    let model = model::<T>()?;
+    let task = T::new(&model)?;
+    let dt = model.timestep * T::FRAME_SKIP as f64;
+    let mut members: Vec<(Data, Vec<f64>, Vec<f32>, u64)> = (0..n)
+        .map(|i| {
+            let mut d = Data::new(&model);
+            reset_member(&task, &mut d, &mut Pcg64::new(crate::member_seed(seed, i)));
+            let key = crate::member_seed(seed ^ 0x5eed, i);
+            (d, vec![0.0; T::OBS_DIM], vec![0.0; T::ACTION_DIM], key)
+        })
+        .collect();
+    let threads = rayon::current_num_threads();
+    let grain = n.div_ceil(threads * 4).max(1);
+    let start = std::time::Instant::now();
+    members.par_chunks_mut(grain).for_each(|chunk| {
+        for _ in 0..steps {
+            for (d, obs, action, key) in chunk.iter_mut() {
+                for a in action.iter_mut() {
+                    *key = crate::member_seed(*key, 1);
+                    let u = (*key >> 40) as f32 / (1u64 << 24) as f32;
+                    *a = T::ACTION_HIGH * (2.0 * u - 1.0);
+                }
+                step_member(&task, d, action, dt);
+                task.observe(d, obs);
+            }
+        }
+    });
+    Ok(start.elapsed().as_secs_f64())
 }

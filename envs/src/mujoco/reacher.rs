@@ -26,6 +26,9 @@ impl Task for Reacher {
     const XML: &'static str = include_str!("../../assets/mujoco/reacher.xml");
     const FRAME_SKIP: usize = 2;
     const MAX_EPISODE_STEPS: usize = 50;
+    const OBS_DIM: usize = 10;
+    const ACTION_DIM: usize = 2;
+    const ACTION_HIGH: f32 = 1.0;
     const CONTACT_FORCES: bool = false;
     type Before = ();
     fn new(m: &Model) -> Result<Self, MujocoError> {
@@ -39,9 +42,6 @@ impl Task for Reacher {
             fingertip: id("fingertip")?,
             target: id("target")?,
         })
-    }
-    fn obs_dim(_: &Model) -> usize {
-        10
     }
     fn reset(&self, rng: &mut Pcg64, qpos: &mut [f64], qvel: &mut [f64]) {
         for q in qpos.iter_mut() {

@@ -8,6 +8,7 @@ mod acrobot;
 mod benchmark;
 mod cartpole;
 mod charlm;
+mod locomotion;
 mod mnist;
 mod mountaincar;
 mod pendulum;
@@ -25,6 +26,7 @@ pub use acrobot::Acrobot;
 pub use benchmark::{Rastrigin, Sphere};
 pub use cartpole::CartPole;
 pub use charlm::CharLm;
+pub use locomotion::Locomotion;
 pub use mnist::{Mnist, MnistTask};
 pub use mountaincar::{MountainCar, MountainCarContinuous};
 pub use pendulum::Pendulum;
@@ -54,6 +56,17 @@ pub trait Task: Send + Sync {
                 reason: "defines neither `build` nor `control`".into(),
             }),
         }
+    }
+    /// Whether what the task needs at run time is here (MuJoCo's library for the locomotion
+    /// tasks): called before [`Task::control`]'s environment is built, so a missing library
+    /// is an error naming how to get it. Default: always ready.
+    fn ready(&self) -> Result<()> {
+        Ok(())
+    }
+    /// `bench env`: seconds for `n` members to take `steps` environment steps each with
+    /// random actions and no policy; `None` where the task has no such measurement.
+    fn time_env_steps(&self, _n: usize, _steps: usize, _seed: u64) -> Option<Result<f64>> {
+        None
     }
     /// Control tasks: the environment and action head, for `eggroll eval` and live views.
     fn control(&self) -> Option<ControlSpec> {
@@ -148,6 +161,15 @@ pub fn registry() -> &'static [&'static dyn Task] {
         &MountainCarContinuous,
         &Mnist,
         &CharLm,
+        &locomotion::HALF_CHEETAH,
+        &locomotion::HOPPER,
+        &locomotion::WALKER2D,
+        &locomotion::ANT,
+        &locomotion::SWIMMER,
+        &locomotion::HUMANOID,
+        &locomotion::INVERTED_PENDULUM,
+        &locomotion::INVERTED_DOUBLE_PENDULUM,
+        &locomotion::REACHER,
     ]
 }
 
