@@ -1,7 +1,7 @@
 //! Ant-v5: a four-legged walker in 3-D (Gymnasium's `ant_v5.py` at its defaults, contact
 //! forces in the observation).
 
-use super::{Data, Model, MujocoError, Task, clip, ctrl_cost_f32};
+use super::{Data, Model, MujocoError, Task, View, clip, ctrl_cost_f32};
 use crate::npmath::sum_squares_f64;
 use crate::rng::Pcg64;
 
@@ -24,6 +24,7 @@ impl Task for Ant {
     const OBS_DIM: usize = 105;
     const ACTION_DIM: usize = 8;
     const ACTION_HIGH: f32 = 1.0;
+    const VIEW: View = View::Side;
     const CONTACT_FORCES: bool = true;
     type Before = f64;
     fn new(_: &Model) -> Result<Self, MujocoError> {
@@ -49,6 +50,12 @@ impl Task for Ant {
         let contact_cost = 0.0005 * sum_squares_f64(&clipped_forces(d));
         let costs = f64::from(ctrl_cost_f32(0.5, action)) + contact_cost;
         (rewards - costs, !healthy)
+    }
+    fn qpos_from_obs(obs: &[f32], qpos: &mut [f64]) {
+        qpos[..2].fill(0.0);
+        for (q, &o) in qpos[2..].iter_mut().zip(obs) {
+            *q = f64::from(o);
+        }
     }
     fn observe(&self, d: &Data, out: &mut [f64]) {
         let (q, v) = (d.qpos(), d.qvel());

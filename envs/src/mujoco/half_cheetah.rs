@@ -1,7 +1,7 @@
 //! HalfCheetah-v5: a planar cheetah rewarded for running forward (Gymnasium's
 //! `half_cheetah_v5.py` at its defaults).
 
-use super::{Data, Model, MujocoError, Task, ctrl_cost_f32};
+use super::{Data, Model, MujocoError, Task, View, ctrl_cost_f32};
 use crate::rng::Pcg64;
 
 /// HalfCheetah-v5: obs = qpos[1:] ‖ qvel (17), reward = ẋ − 0.1·Σa², never terminates.
@@ -17,6 +17,7 @@ impl Task for HalfCheetah {
     const OBS_DIM: usize = 17;
     const ACTION_DIM: usize = 6;
     const ACTION_HIGH: f32 = 1.0;
+    const VIEW: View = View::Side;
     const CONTACT_FORCES: bool = false;
     type Before = f64;
     fn new(_: &Model) -> Result<Self, MujocoError> {
@@ -37,6 +38,12 @@ impl Task for HalfCheetah {
         let x_velocity = (d.qpos()[0] - x0) / dt;
         let forward = 1.0 * x_velocity;
         (forward - f64::from(ctrl_cost_f32(0.1, action)), false)
+    }
+    fn qpos_from_obs(obs: &[f32], qpos: &mut [f64]) {
+        qpos[0] = 0.0;
+        for (q, &o) in qpos[1..].iter_mut().zip(obs) {
+            *q = f64::from(o);
+        }
     }
     fn observe(&self, d: &Data, out: &mut [f64]) {
         let (q, v) = (d.qpos(), d.qvel());

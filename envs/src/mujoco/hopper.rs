@@ -1,6 +1,6 @@
 //! Hopper-v5: a one-legged planar hopper (Gymnasium's `hopper_v5.py` at its defaults).
 
-use super::{Data, Model, MujocoError, Task, all_within, clip, ctrl_cost_f32};
+use super::{Data, Model, MujocoError, Task, View, all_within, clip, ctrl_cost_f32};
 use crate::rng::Pcg64;
 
 /// Hopper-v5: obs = qpos[1:] ‖ clip(qvel, ±10) (11); reward = ẋ + healthy − 0.001·Σa²;
@@ -30,6 +30,7 @@ impl Task for Hopper {
     const OBS_DIM: usize = 11;
     const ACTION_DIM: usize = 3;
     const ACTION_HIGH: f32 = 1.0;
+    const VIEW: View = View::Side;
     const CONTACT_FORCES: bool = false;
     type Before = f64;
     fn new(_: &Model) -> Result<Self, MujocoError> {
@@ -48,6 +49,12 @@ impl Task for Hopper {
         let healthy = Self::healthy(d);
         let rewards = 1.0 * x_velocity + if healthy { 1.0 } else { 0.0 };
         (rewards - f64::from(ctrl_cost_f32(0.001, action)), !healthy)
+    }
+    fn qpos_from_obs(obs: &[f32], qpos: &mut [f64]) {
+        qpos[0] = 0.0;
+        for (q, &o) in qpos[1..].iter_mut().zip(obs) {
+            *q = f64::from(o);
+        }
     }
     fn observe(&self, d: &Data, out: &mut [f64]) {
         let (q, v) = (d.qpos(), d.qvel());

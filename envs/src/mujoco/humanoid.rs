@@ -1,7 +1,7 @@
 //! Humanoid-v5: a 3-D humanoid rewarded for running forward (Gymnasium's `humanoid_v5.py` at
 //! its defaults).
 
-use super::{Data, Model, MujocoError, Task, clip};
+use super::{Data, Model, MujocoError, Task, View, clip};
 use crate::npmath::sum_squares_f64;
 use crate::rng::Pcg64;
 
@@ -38,6 +38,7 @@ impl Task for Humanoid {
     const OBS_DIM: usize = 348;
     const ACTION_DIM: usize = 17;
     const ACTION_HIGH: f32 = 0.4;
+    const VIEW: View = View::Side;
     const CONTACT_FORCES: bool = true;
     type Before = f64;
     fn new(m: &Model) -> Result<Self, MujocoError> {
@@ -67,6 +68,12 @@ impl Task for Humanoid {
             10.0,
         );
         (rewards - (ctrl_cost + contact_cost), !healthy)
+    }
+    fn qpos_from_obs(obs: &[f32], qpos: &mut [f64]) {
+        qpos[..2].fill(0.0);
+        for (q, &o) in qpos[2..].iter_mut().zip(obs) {
+            *q = f64::from(o);
+        }
     }
     fn observe(&self, d: &Data, out: &mut [f64]) {
         let mut at = 0;

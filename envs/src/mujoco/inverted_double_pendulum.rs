@@ -1,7 +1,7 @@
 //! InvertedDoublePendulum-v5: two poles on a cart (Gymnasium's
 //! `inverted_double_pendulum_v5.py`).
 
-use super::{Data, Model, MujocoError, Task, clip};
+use super::{Data, Model, MujocoError, Task, View, clip};
 use crate::npmath::pow2;
 use crate::rng::Pcg64;
 
@@ -20,6 +20,7 @@ impl Task for InvertedDoublePendulum {
     const OBS_DIM: usize = 9;
     const ACTION_DIM: usize = 1;
     const ACTION_HIGH: f32 = 1.0;
+    const VIEW: View = View::Side;
     const CONTACT_FORCES: bool = false;
     type Before = ();
     fn new(_: &Model) -> Result<Self, MujocoError> {
@@ -43,6 +44,11 @@ impl Task for InvertedDoublePendulum {
         let vel_penalty = 0.001 * pow2(v[1]) + 0.005 * pow2(v[2]);
         let alive = if terminated { 0.0 } else { 10.0 };
         (alive - dist_penalty - vel_penalty, terminated)
+    }
+    fn qpos_from_obs(obs: &[f32], qpos: &mut [f64]) {
+        qpos[0] = f64::from(obs[0]);
+        qpos[1] = f64::from(obs[1]).atan2(f64::from(obs[3]));
+        qpos[2] = f64::from(obs[2]).atan2(f64::from(obs[4]));
     }
     fn observe(&self, d: &Data, out: &mut [f64]) {
         let (q, v) = (d.qpos(), d.qvel());

@@ -1,6 +1,6 @@
 //! InvertedPendulum-v5: a pole on a cart (Gymnasium's `inverted_pendulum_v5.py`).
 
-use super::{Data, Model, MujocoError, Task};
+use super::{Data, Model, MujocoError, Task, View};
 use crate::rng::Pcg64;
 
 /// InvertedPendulum-v5: obs = qpos ‖ qvel (4); reward 1 while |angle| ≤ 0.2; terminates when
@@ -17,6 +17,7 @@ impl Task for InvertedPendulum {
     const OBS_DIM: usize = 4;
     const ACTION_DIM: usize = 1;
     const ACTION_HIGH: f32 = 3.0;
+    const VIEW: View = View::Side;
     const CONTACT_FORCES: bool = false;
     type Before = ();
     fn new(_: &Model) -> Result<Self, MujocoError> {
@@ -33,6 +34,10 @@ impl Task for InvertedPendulum {
         let finite = q.iter().chain(v).all(|x| x.is_finite());
         let terminated = !finite || q[1].abs() > 0.2;
         (if terminated { 0.0 } else { 1.0 }, terminated)
+    }
+    fn qpos_from_obs(obs: &[f32], qpos: &mut [f64]) {
+        qpos[0] = f64::from(obs[0]);
+        qpos[1] = f64::from(obs[1]);
     }
     fn observe(&self, d: &Data, out: &mut [f64]) {
         let q = d.qpos();

@@ -90,6 +90,81 @@ pub trait Task: Clone + Send + Sync + 'static {
     fn outcome(&self, d: &Data, before: Self::Before, action: &[f32], dt: f64) -> (f64, bool);
     /// Write the observation (f64, as Gymnasium returns it).
     fn observe(&self, d: &Data, out: &mut [f64]);
+    /// The joint positions an observation shows, for drawing (coordinates the observation
+    /// leaves out, such as the torso's x, are 0).
+    fn qpos_from_obs(obs: &[f32], qpos: &mut [f64]);
+    /// How the dashboard looks at the model.
+    const VIEW: View;
+}
+
+/// The plane a live view projects onto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// From the side: world x to the right, z up (the planar walkers, Ant, Humanoid).
+    Side,
+    /// From above: world x to the right, y up (Swimmer, Reacher).
+    Top,
+}
+
+/// One geom of a posed model, in world coordinates, for drawing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeomPose {
+    /// `mjtGeom`: 0 plane, 2 sphere, 3 capsule, 4 ellipsoid, 5 cylinder, 6 box, ….
+    pub kind: i32,
+    /// Centre.
+    pub pos: [f64; 3],
+    /// The geom's local z axis in world coordinates (capsules and cylinders lie along it).
+    pub axis: [f64; 3],
+    /// MuJoCo's `geom_size`.
+    pub size: [f64; 3],
+    /// Colour, RGBA in [0, 1].
+    pub rgba: [f32; 4],
+}
+
+/// The geoms of task `T` posed as `obs` shows (positions from `qpos_from_obs`, then MuJoCo's
+/// kinematics), for live views. Uses one `Data` per thread and task.
+pub fn pose<T: Task>(obs: &[f32]) -> Result<Vec<GeomPose>, MujocoError> {
+    use std::cell::RefCell;
+    thread_local! {
+        static DATA: RefCell<HashMap<&'static str, Data>> = RefCell::new(HashMap::new());
+    }
+    if obs.len() != T::OBS_DIM {
+        return Err(MujocoError::Model {
+            name: T::XML_NAME.into(),
+            reason: format!(
+                "an observation of {} values, {} has {}",
+                obs.len(),
+                T::ID,
+                T::OBS_DIM
+            ),
+        });
+    }
+    let model = model::<T>()?;
+    DATA.with(|cell| {
+        let mut map = cell.borrow_mut();
+        let d = map.entry(T::ID).or_insert_with(|| Data::new(&model));
+        let mut qpos = model.qpos0().to_vec();
+        T::qpos_from_obs(obs, &mut qpos);
+        d.qpos_mut().copy_from_slice(&qpos);
+        d.qvel_mut().fill(0.0);
+        d.forward();
+        let (pos, mat) = (d.geom_xpos(), d.geom_xmat());
+        let (kind, size, rgba) = (model.geom_type(), model.geom_size(), model.geom_rgba());
+        Ok((0..model.ngeom)
+            .map(|g| GeomPose {
+                kind: kind[g],
+                pos: [pos[3 * g], pos[3 * g + 1], pos[3 * g + 2]],
+                axis: [mat[9 * g + 2], mat[9 * g + 5], mat[9 * g + 8]],
+                size: [size[3 * g], size[3 * g + 1], size[3 * g + 2]],
+                rgba: [
+                    rgba[4 * g],
+                    rgba[4 * g + 1],
+                    rgba[4 * g + 2],
+                    rgba[4 * g + 3],
+                ],
+            })
+            .collect())
+    })
 }
 
 /// The compiled model of task `T`, shared by every environment of the process.

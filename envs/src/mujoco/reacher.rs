@@ -1,6 +1,6 @@
 //! Reacher-v5: a two-link arm reaching for a random target (Gymnasium's `reacher_v5.py`).
 
-use super::{Data, Model, MujocoError, Task};
+use super::{Data, Model, MujocoError, Task, View};
 use crate::npmath::sum_squares_f32;
 use crate::rng::Pcg64;
 
@@ -29,6 +29,7 @@ impl Task for Reacher {
     const OBS_DIM: usize = 10;
     const ACTION_DIM: usize = 2;
     const ACTION_HIGH: f32 = 1.0;
+    const VIEW: View = View::Top;
     const CONTACT_FORCES: bool = false;
     type Before = ();
     fn new(m: &Model) -> Result<Self, MujocoError> {
@@ -70,6 +71,12 @@ impl Task for Reacher {
         let reward_dist = -sq.sqrt() * 1.0;
         let reward_ctrl = -sum_squares_f32(action) * 1.0;
         (reward_dist + f64::from(reward_ctrl), false)
+    }
+    fn qpos_from_obs(obs: &[f32], qpos: &mut [f64]) {
+        qpos[0] = f64::from(obs[2]).atan2(f64::from(obs[0]));
+        qpos[1] = f64::from(obs[3]).atan2(f64::from(obs[1]));
+        qpos[2] = f64::from(obs[4]);
+        qpos[3] = f64::from(obs[5]);
     }
     fn observe(&self, d: &Data, out: &mut [f64]) {
         let (q, v) = (d.qpos(), d.qvel());

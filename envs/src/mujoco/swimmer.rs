@@ -1,6 +1,6 @@
 //! Swimmer-v5: a three-link swimmer in a viscous fluid (Gymnasium's `swimmer_v5.py`).
 
-use super::{Data, Model, MujocoError, Task, ctrl_cost_f32};
+use super::{Data, Model, MujocoError, Task, View, ctrl_cost_f32};
 use crate::rng::Pcg64;
 
 /// Swimmer-v5: obs = qpos[2:] ‖ qvel (8); reward = ẋ − 0.0001·Σa²; never terminates.
@@ -16,6 +16,7 @@ impl Task for Swimmer {
     const OBS_DIM: usize = 8;
     const ACTION_DIM: usize = 2;
     const ACTION_HIGH: f32 = 1.0;
+    const VIEW: View = View::Top;
     const CONTACT_FORCES: bool = false;
     type Before = f64;
     fn new(_: &Model) -> Result<Self, MujocoError> {
@@ -35,6 +36,12 @@ impl Task for Swimmer {
             1.0 * x_velocity - f64::from(ctrl_cost_f32(0.0001, action)),
             false,
         )
+    }
+    fn qpos_from_obs(obs: &[f32], qpos: &mut [f64]) {
+        qpos[..2].fill(0.0);
+        for (q, &o) in qpos[2..].iter_mut().zip(obs) {
+            *q = f64::from(o);
+        }
     }
     fn observe(&self, d: &Data, out: &mut [f64]) {
         let (q, v) = (d.qpos(), d.qvel());

@@ -1,7 +1,7 @@
 //! Walker2d-v5: a planar biped (Gymnasium's `walker2d_v5.py` at its defaults, with its
 //! `walker2d_v5.xml`, whose feet have equal friction).
 
-use super::{Data, Model, MujocoError, Task, clip, ctrl_cost_f32};
+use super::{Data, Model, MujocoError, Task, View, clip, ctrl_cost_f32};
 use crate::rng::Pcg64;
 
 /// Walker2d-v5: obs = qpos[1:] ‖ clip(qvel, ±10) (17); reward = ẋ + healthy − 0.001·Σa²;
@@ -18,6 +18,7 @@ impl Task for Walker2d {
     const OBS_DIM: usize = 17;
     const ACTION_DIM: usize = 6;
     const ACTION_HIGH: f32 = 1.0;
+    const VIEW: View = View::Side;
     const CONTACT_FORCES: bool = false;
     type Before = f64;
     fn new(_: &Model) -> Result<Self, MujocoError> {
@@ -38,6 +39,12 @@ impl Task for Walker2d {
         let healthy = 0.8 < z && z < 2.0 && -1.0 < angle && angle < 1.0;
         let rewards = 1.0 * x_velocity + if healthy { 1.0 } else { 0.0 };
         (rewards - f64::from(ctrl_cost_f32(0.001, action)), !healthy)
+    }
+    fn qpos_from_obs(obs: &[f32], qpos: &mut [f64]) {
+        qpos[0] = 0.0;
+        for (q, &o) in qpos[1..].iter_mut().zip(obs) {
+            *q = f64::from(o);
+        }
     }
     fn observe(&self, d: &Data, out: &mut [f64]) {
         let (q, v) = (d.qpos(), d.qvel());
