@@ -222,6 +222,7 @@ pub const ANT: Locomotion<mujoco::Ant> = Locomotion::new("ant", |c| {
 /// Swimmer-v5 (ARS threshold 325).
 pub const SWIMMER: Locomotion<mujoco::Swimmer> = Locomotion::new("swimmer", |c| {
     c.evaluation.solved_at = 325.0;
+    c.stop.early_stop_at = Some(340.0);
     c.stop.time_budget_s = Some(600.0);
     c.stop.generations = 100_000;
     c.evaluation.eval_every = 10;
