@@ -319,110 +319,6 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
-/// `bench forward --model transformer|mingru`: charlm's default model (width 32, one block,
-/// context 32) on a shared batch of byte sequences: member-tokens/s of plain inference, the
-/// EGGROLL population forward and the materialised baseline.
-fn bench_lm(
-    kind: &str,
-    population: usize,
-    rank: usize,
-    rounds: usize,
-    batch: usize,
-    device: Option<&str>,
-) -> anyhow::Result<()> {
-    let device = check_model_bench(kind, population, rank, batch, device)?;
-    let spec = eggroll_policies::charlm::LmSpec {
-        kind: if kind == "transformer" {
-            eggroll_policies::charlm::LmKind::Transformer
-        } else {
-            eggroll_policies::charlm::LmKind::Mingru
-        },
-        width: 32,
-        depth: 1,
-        heads: 2,
-        context: 32,
-        alibi: (kind == "transformer").then_some(0.0),
-    };
-    // Per member-token: logits (256), activations (a few × width), twice (both passes).
-    eggroll_run::limits::Estimate::new()
-        .add(
-            "sequence rows",
-            &[2, population, batch, spec.context, 256 + 8 * spec.width],
-        )
-        .check("--population, --shared-batch")?;
-    let model = spec.build()?;
-    let r = eggroll_policies::bench::sequence_model(
-        &model,
-        eggroll_policies::charlm::VOCAB,
-        population,
-        batch,
-        rank,
-        rounds.max(1),
-        &device,
-    )?;
-    print_model_bench(serde_json::to_value(&r)?, kind, &device)
-}
-
-/// The bounds every `bench forward --model M` checks, then the parsed `--device`.
-fn check_model_bench(
-    kind: &str,
-    population: usize,
-    rank: usize,
-    batch: usize,
-    device: Option<&str>,
-) -> anyhow::Result<candle_core::Device> {
-    anyhow::ensure!(
-        (1..=65_536).contains(&population) && (1..=4096).contains(&batch),
-        "--population must be 1..=65536 and --shared-batch 1..=4096"
-    );
-    anyhow::ensure!(
-        (1..=64).contains(&rank),
-        "--rank must be 1..=64 for --model {kind}"
-    );
-    device::parse(device)
-}
-
-/// Print a `--model` benchmark's JSON with its model and device.
-fn print_model_bench(
-    mut j: serde_json::Value,
-    kind: &str,
-    device: &candle_core::Device,
-) -> anyhow::Result<()> {
-    j["model"] = serde_json::json!(kind);
-    j["device"] = serde_json::json!(eggroll_run::session::device_name(device));
-    println!("{j}");
-    Ok(())
-}
-
-/// `bench forward --model cnn`: the MNIST CNN's shared-batch population forward vs plain
-/// inference of the same CNN.
-fn bench_cnn(
-    population: usize,
-    rank: usize,
-    rounds: usize,
-    batch: usize,
-    device: Option<&str>,
-) -> anyhow::Result<()> {
-    let device = check_model_bench("cnn", population, rank, batch, device)?;
-    // Per member-image: the tiled input, conv1's output, conv2's patches and outputs (twice,
-    // for the inference and the EGGROLL pass).
-    eggroll_run::limits::Estimate::new()
-        .add("CNN rows", &[2, population, batch, 784 + 1568 + 3528 + 784])
-        .check("--population, --shared-batch")?;
-    let model = eggroll_policies::mnist::cnn(28, 28, &[8, 16])?;
-    let r = eggroll_policies::bench::model_shared_batch(
-        &model,
-        population,
-        batch,
-        rank,
-        rounds.max(1),
-        &device,
-    )?;
-    let mut j = serde_json::to_value(&r)?;
-    j["params"] = serde_json::json!(model.num_params());
-    print_model_bench(j, "cnn", &device)
-}
-
 /// The error and its causes joined by ": ", each cause only once: a cause whose text the
 /// message already holds (an I/O error shown by its wrapper) is not repeated.
 fn describe(e: &anyhow::Error) -> String {
@@ -504,48 +400,29 @@ fn main() -> ExitCode {
                     device,
                     model,
                 },
-        } => match (model.as_deref(), shared_batch) {
-            (Some("cnn"), b) => {
-                bench_cnn(population, rank, rounds, b.unwrap_or(64), device.as_deref())
+        } => (|| {
+            if shared_batch.is_some()
+                && device.as_deref().is_some_and(|d| d != "cpu" && d != "auto")
+            {
+                anyhow::bail!("--shared-batch runs on the CPU only; drop --device");
             }
-            (Some(m @ ("transformer" | "mingru")), b) => bench_lm(
-                m,
+            let plain_mlp = model.as_deref().is_none_or(|m| m == "mlp") && shared_batch.is_none();
+            let j = eggroll_run::bench::forward(eggroll_run::bench::ForwardRequest {
                 population,
+                layers,
                 rank,
                 rounds,
-                b.unwrap_or(16),
-                device.as_deref(),
-            ),
-            (Some(m), _) if m != "mlp" => Err(anyhow::anyhow!(
-                "--model {m}: unknown; bench forward knows mlp (the default), cnn, transformer \
-                 and mingru"
-            )),
-            (_, shared_batch) => match shared_batch {
-                Some(_) if device.as_deref().is_some_and(|d| d != "cpu" && d != "auto") => Err(
-                    anyhow::anyhow!("--shared-batch runs on the CPU only; drop --device"),
-                ),
-                Some(b) if !(1..=4096).contains(&b) => Err(anyhow::anyhow!(
-                    "--shared-batch must be 1..=4096 images per member, got {b}"
-                )),
-                Some(b) => eggroll_run::limits::check_forward_bench(population, &layers, rank, b)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|()| {
-                        eggroll_policies::bench::shared_batch(
-                            population,
-                            b,
-                            &layers,
-                            rank,
-                            rounds.max(1),
-                        )
-                        .map_err(anyhow::Error::from)
-                        .and_then(|r| {
-                            println!("{}", serde_json::to_string(&r)?);
-                            Ok(())
-                        })
-                    }),
-                None => bench_forward(population, layers, rank, rounds, json, device.as_deref()),
-            },
-        },
+                shared_batch,
+                model,
+                device: device::parse(device.as_deref())?,
+            })?;
+            if json || !plain_mlp {
+                println!("{j}");
+            } else {
+                print_forward_table(&j);
+            }
+            Ok(())
+        })(),
         Command::Eval {
             task,
             policy,
@@ -598,61 +475,50 @@ fn main() -> ExitCode {
     }
 }
 
-fn bench_forward(
-    population: usize,
-    layers: Vec<usize>,
-    rank: usize,
-    rounds: usize,
-    json: bool,
-    device: Option<&str>,
-) -> anyhow::Result<()> {
-    let device = device::parse(device)?;
-    anyhow::ensure!(
-        population >= 2 && population.is_multiple_of(2),
-        "--population must be even and ≥ 2"
+/// `bench forward`'s human-readable table (the MLP benchmark without `--json`).
+fn print_forward_table(j: &serde_json::Value) {
+    let f = |k: &str| j[k].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "N={} layers={} r={} on {} ({} threads, {})",
+        j["population"],
+        j["layers"],
+        j["rank"],
+        j["device"].as_str().unwrap_or("?"),
+        j["threads"],
+        j["simd"].as_str().unwrap_or("?")
     );
-    eggroll_run::limits::check_forward_bench(population, &layers, rank, 1)?;
-    let r = eggroll_policies::bench::ForwardBench {
-        population,
-        layers,
-        rank,
-        rounds: rounds.max(1),
-        materialized_rows: 256,
-        device,
+    let rows = [
+        ("inference", "inference_members_per_s", None),
+        (
+            "eggroll (cached)",
+            "eggroll_members_per_s",
+            Some("eggroll_vs_inference"),
+        ),
+        (
+            "eggroll (+noise)",
+            "eggroll_noise_members_per_s",
+            Some("eggroll_noise_vs_inference"),
+        ),
+        (
+            "materialised",
+            "materialized_members_per_s",
+            Some("materialized_vs_inference"),
+        ),
+    ];
+    for (name, rate, ratio) in rows {
+        println!(
+            "  {name:<20}  {:>12.0} members/s  {:.3}x",
+            f(rate),
+            ratio.map_or(1.0, f)
+        );
     }
-    .run()?;
-    if json {
-        println!("{}", serde_json::to_string(&r)?);
-    } else {
+    if let Some(ops) = j["eggroll_ops_members_per_s"].as_f64() {
         println!(
-            "N={} layers={:?} r={} on {} ({} threads, {})",
-            r.population, r.layers, r.rank, r.device, r.threads, r.simd
+            "  {:<20}  {ops:>12.0} members/s  {:.3}x",
+            "eggroll (candle ops)",
+            ops / f("inference_members_per_s")
         );
-        println!(
-            "  inference             {:>12.0} members/s  1.00x",
-            r.inference_members_per_s
-        );
-        println!(
-            "  eggroll (cached)      {:>12.0} members/s  {:.3}x",
-            r.eggroll_members_per_s, r.eggroll_vs_inference
-        );
-        println!(
-            "  eggroll (+noise)      {:>12.0} members/s  {:.3}x",
-            r.eggroll_noise_members_per_s, r.eggroll_noise_vs_inference
-        );
-        println!(
-            "  materialised          {:>12.0} members/s  {:.4}x",
-            r.materialized_members_per_s, r.materialized_vs_inference
-        );
-        if let Some(ops) = r.eggroll_ops_members_per_s {
-            println!(
-                "  eggroll (candle ops)  {:>12.0} members/s  {:.3}x",
-                ops,
-                ops / r.inference_members_per_s
-            );
-        }
     }
-    Ok(())
 }
 
 fn dashboard(d: DashboardArgs) -> anyhow::Result<()> {

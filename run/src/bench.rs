@@ -88,3 +88,162 @@ pub fn env(task: &str, population: usize, steps: usize, seed: u64) -> Result<Env
         rollout_s,
     })
 }
+
+/// What `bench forward` measures: the MLP given by `layers` (default), with `shared_batch`
+/// inputs shared by every member, or one of the task models (`cnn`, `transformer`, `mingru`).
+#[derive(Debug, Clone)]
+pub struct ForwardRequest {
+    /// Members.
+    pub population: usize,
+    /// MLP widths (input, hidden…, output).
+    pub layers: Vec<usize>,
+    /// Low-rank rank.
+    pub rank: usize,
+    /// Interleaved measurement rounds.
+    pub rounds: usize,
+    /// Inputs shared by every member (MNIST-style); the models' default when `None`.
+    pub shared_batch: Option<usize>,
+    /// `mlp` (default), `cnn`, `transformer` or `mingru`.
+    pub model: Option<String>,
+    /// Where to run.
+    pub device: candle_core::Device,
+}
+
+fn input(what: &str, reason: impl Into<String>) -> Error {
+    Error::Input {
+        what: what.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Run `req`; the JSON object `bench forward --json` prints.
+pub fn forward(req: ForwardRequest) -> Result<serde_json::Value> {
+    let ForwardRequest {
+        population,
+        layers,
+        rank,
+        rounds,
+        shared_batch,
+        model,
+        device,
+    } = req;
+    let rounds = rounds.max(1);
+    match model.as_deref() {
+        Some("cnn") => {
+            let batch = shared_batch.unwrap_or(64);
+            check_model_bench("cnn", population, rank, batch)?;
+            // Per member-image: the tiled input, conv1's output, conv2's patches and outputs
+            // (twice, for the inference and the EGGROLL pass).
+            crate::limits::Estimate::new()
+                .add("CNN rows", &[2, population, batch, 784 + 1568 + 3528 + 784])
+                .check("--population, --shared-batch")?;
+            let net = eggroll_policies::mnist::cnn(28, 28, &[8, 16])?;
+            let r = eggroll_policies::bench::model_shared_batch(
+                &net, population, batch, rank, rounds, &device,
+            )?;
+            let mut j = serde_json::to_value(&r).expect("serialisable");
+            j["params"] = serde_json::json!(net.num_params());
+            Ok(with_model(j, "cnn", &device))
+        }
+        Some(m @ ("transformer" | "mingru")) => {
+            let batch = shared_batch.unwrap_or(16);
+            check_model_bench(m, population, rank, batch)?;
+            let spec = eggroll_policies::charlm::LmSpec {
+                kind: if m == "transformer" {
+                    eggroll_policies::charlm::LmKind::Transformer
+                } else {
+                    eggroll_policies::charlm::LmKind::Mingru
+                },
+                width: 32,
+                depth: 1,
+                heads: 2,
+                context: 32,
+                alibi: (m == "transformer").then_some(0.0),
+            };
+            // Per member-token: logits (256), activations (a few × width), twice.
+            crate::limits::Estimate::new()
+                .add(
+                    "sequence rows",
+                    &[2, population, batch, spec.context, 256 + 8 * spec.width],
+                )
+                .check("--population, --shared-batch")?;
+            let net = spec.build()?;
+            let r = eggroll_policies::bench::sequence_model(
+                &net,
+                eggroll_policies::charlm::VOCAB,
+                population,
+                batch,
+                rank,
+                rounds,
+                &device,
+            )?;
+            Ok(with_model(
+                serde_json::to_value(&r).expect("serialisable"),
+                m,
+                &device,
+            ))
+        }
+        Some(m) if m != "mlp" => Err(input(
+            "--model",
+            format!(
+                "`{m}` is unknown; bench forward knows mlp (the default), cnn, transformer and mingru"
+            ),
+        )),
+        _ => match shared_batch {
+            Some(b) if !(1..=4096).contains(&b) => Err(input(
+                "--shared-batch",
+                format!("must be 1..=4096 images per member, got {b}"),
+            )),
+            Some(b) => {
+                crate::limits::check_forward_bench(population, &layers, rank, b)?;
+                let r =
+                    eggroll_policies::bench::shared_batch(population, b, &layers, rank, rounds)?;
+                Ok(serde_json::to_value(&r).expect("serialisable"))
+            }
+            None => {
+                if population < 2 || !population.is_multiple_of(2) {
+                    return Err(input("--population", "must be even and ≥ 2"));
+                }
+                crate::limits::check_forward_bench(population, &layers, rank, 1)?;
+                let r = eggroll_policies::bench::ForwardBench {
+                    population,
+                    layers,
+                    rank,
+                    rounds,
+                    materialized_rows: 256,
+                    device,
+                }
+                .run()?;
+                Ok(serde_json::to_value(&r).expect("serialisable"))
+            }
+        },
+    }
+}
+
+/// The bounds every `bench forward --model M` checks.
+fn check_model_bench(kind: &str, population: usize, rank: usize, batch: usize) -> Result<()> {
+    if !(1..=65_536).contains(&population) || !(1..=4096).contains(&batch) {
+        return Err(input(
+            "--population, --shared-batch",
+            "--population must be 1..=65536 and --shared-batch 1..=4096",
+        ));
+    }
+    if !(1..=64).contains(&rank) {
+        return Err(input(
+            "--rank",
+            format!("must be 1..=64 for --model {kind}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A `--model` benchmark's JSON with its model and device.
+fn with_model(
+    mut j: serde_json::Value,
+    kind: &str,
+    device: &candle_core::Device,
+) -> serde_json::Value {
+    j["model"] = serde_json::json!(kind);
+    j["device"] = serde_json::json!(crate::session::device_name(device));
+    j
+}
