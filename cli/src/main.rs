@@ -8,8 +8,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bbob;
 mod compare;
 mod device;
-#[cfg(feature = "mpi")]
-mod distributed;
 mod eval;
 mod train;
 

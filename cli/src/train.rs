@@ -115,9 +115,9 @@ fn distributed(args: &TrainArgs) -> Result<Option<WrapEvaluator>> {
         None => Ok(None),
         #[cfg(feature = "mpi")]
         Some("mpi") => Ok(Some(Box::new(|inner| {
-            Ok(Box::new(crate::distributed::Distributed {
+            Ok(Box::new(eggroll_run::distributed::Distributed {
                 inner,
-                mpi: crate::distributed::Mpi::init()?,
+                mpi: eggroll_run::distributed::Mpi::init()?,
                 local_evals: 0,
             }) as Box<dyn eggroll_run::task::TaskEvaluator>)
         }))),

@@ -20,6 +20,8 @@ pub mod bench;
 pub mod compare;
 pub mod config;
 mod dir;
+#[cfg(feature = "mpi")]
+pub mod distributed;
 mod error;
 pub mod limits;
 pub mod observers;

@@ -4,10 +4,10 @@
 
 use std::ops::Range;
 
+use crate::task::TaskEvaluator;
+use crate::{Error, Result};
 use eggroll_core::{Evaluator, Params, Population};
 use eggroll_policies::{ObsNorm, ObsStats, ObsTransform};
-use eggroll_run::task::TaskEvaluator;
-use eggroll_run::{Error, Result};
 use mpi::datatype::PartitionMut;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
