@@ -86,6 +86,8 @@ extern "C" __global__ void eggroll_lowrank_finish(
             v = tanhf(v);
         } else if (act == 2) {
             v = fmaxf(v, 0.0f);
+        } else if (act == 3) {
+            v = 0.5f * v * (1.0f + tanhf(0.7978845608f * (v + 0.044715f * v * v * v)));
         }
         yr[i] = v;
     }

@@ -282,8 +282,7 @@ impl DeviceForward {
             y = (y + eps.index_select(&info.blk, 0)?.broadcast_mul(&sig)?)?;
         }
         Ok(match act {
-            Some(Activation::Tanh) => y.tanh()?,
-            Some(Activation::Relu) => y.relu()?,
+            Some(a) => a.tensor(&y)?,
             None => y,
         })
     }
@@ -532,8 +531,9 @@ mod cuda {
             | (i32::from(op.bias_eps.is_some()) << 2);
         let act: i32 = match op.act {
             None => 0,
-            Some(crate::mlp::Activation::Tanh) => 1,
-            Some(crate::mlp::Activation::Relu) => 2,
+            Some(crate::Activation::Tanh) => 1,
+            Some(crate::Activation::Relu) => 2,
+            Some(crate::Activation::Gelu) => 3,
         };
         let (a, b) = match op.lowrank {
             Some((a, b, _)) => (Some(a), Some(b)),
@@ -636,8 +636,7 @@ pub fn materialized_forward_tensor(
                 .broadcast_mul(&info.sig_t.reshape((rows, 1))?)?)?;
         }
         h = match (l + 1 < nl).then_some(config.activation) {
-            Some(Activation::Tanh) => y.tanh()?,
-            Some(Activation::Relu) => y.relu()?,
+            Some(a) => a.tensor(&y)?,
             None => y,
         };
     }

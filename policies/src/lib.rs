@@ -11,6 +11,7 @@
 //! body); [`device::Forward`] picks the path from where the parameters live.
 #![warn(missing_docs)]
 
+pub mod activation;
 pub mod bench;
 pub mod charlm;
 pub mod device;
@@ -21,8 +22,9 @@ pub mod nn;
 pub mod obsnorm;
 pub mod rollout;
 
+pub use activation::Activation;
 pub use device::{DeviceForward, LowRankPath};
 pub use forward::{PopulationForward, materialized_forward};
-pub use mlp::{Activation, Head, MlpConfig};
+pub use mlp::{Head, MlpConfig};
 pub use obsnorm::{ObsNorm, ObsStats, ObsTransform};
 pub use rollout::{EnvFactory, EvalReport, RolloutEvaluator};

@@ -4,27 +4,7 @@ use candle_core::{Device, Tensor};
 use eggroll_core::{Params, Result};
 use serde::{Deserialize, Serialize};
 
-/// Hidden-layer activation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Activation {
-    /// Hyperbolic tangent (a fixed rational approximation, see [`eggroll_core::simd::tanh`]).
-    #[default]
-    Tanh,
-    /// max(0, x).
-    Relu,
-}
-
-impl Activation {
-    /// Apply to one value.
-    #[inline(always)]
-    pub fn apply(self, x: f32) -> f32 {
-        match self {
-            Activation::Tanh => eggroll_core::simd::tanh(x),
-            Activation::Relu => x.max(0.0),
-        }
-    }
-}
+pub use crate::activation::Activation;
 
 /// How outputs become actions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,7 +69,7 @@ impl MlpConfig {
     /// MLP's names, shapes and order, so [`MlpConfig::init`]'s parameters (and checkpoints,
     /// exports) fit it, and its forward gives the same bits as [`crate::PopulationForward`].
     pub fn model(&self) -> Result<crate::nn::Model> {
-        use crate::nn::{Vb, linear, relu, seq, tanh};
+        use crate::nn::{Vb, linear, seq};
         self.validate()?;
         let vb = Vb::new();
         let mut net = seq();
@@ -102,10 +82,7 @@ impl MlpConfig {
             )?;
             net = net.add(layer);
             if l + 1 < self.num_layers() {
-                net = match self.activation {
-                    Activation::Tanh => net.add(tanh()),
-                    Activation::Relu => net.add(relu()),
-                };
+                net = net.add(crate::nn::Activation(self.activation));
             }
         }
         crate::nn::Model::new(net, &vb, &[self.sizes[0]])

@@ -474,7 +474,11 @@ fn the_mlp_built_from_layers_equals_the_fused_mlp_bit_for_bit() {
             self.0.forward_shared(x, members, ctx)
         }
     }
-    for (activation, bias) in [(Activation::Tanh, true), (Activation::Relu, false)] {
+    for (activation, bias) in [
+        (Activation::Tanh, true),
+        (Activation::Relu, false),
+        (Activation::Gelu, true),
+    ] {
         let cfg = MlpConfig {
             sizes: vec![5, 33, 17, 2],
             activation,
@@ -490,6 +494,7 @@ fn the_mlp_built_from_layers_equals_the_fused_mlp_bit_for_bit() {
                 net = match activation {
                     Activation::Tanh => net.add(Opaque(tanh())),
                     Activation::Relu => net.add(Opaque(relu())),
+                    Activation::Gelu => net.add(Opaque(eggroll_policies::nn::gelu())),
                 };
             }
         }

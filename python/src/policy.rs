@@ -144,15 +144,12 @@ impl Policy {
         }
         let config = MlpConfig {
             sizes: sizes.iter().map(|&s| s as usize).collect(),
-            activation: match activation {
-                "tanh" => Activation::Tanh,
-                "relu" => Activation::Relu,
-                other => {
-                    return Err(PyValueError::new_err(format!(
-                        "`activation` `{other}` is unknown; valid: tanh, relu"
-                    )));
-                }
-            },
+            activation: Activation::from_name(activation).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "`activation` `{activation}` is unknown; valid: {}",
+                    Activation::NAMES.join(", ")
+                ))
+            })?,
             bias,
         };
         config.validate().map_err(core_err)?;

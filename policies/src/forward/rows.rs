@@ -124,6 +124,7 @@ eggroll_core::multiversion! {
         match ctx.act {
             Some(Activation::Tanh) => finish_with(x, ids, y, ctx, eggroll_core::simd::tanh),
             Some(Activation::Relu) => finish_with(x, ids, y, ctx, |v: f32| v.max(0.0)),
+            Some(Activation::Gelu) => finish_with(x, ids, y, ctx, |v| Activation::Gelu.apply(v)),
             None => finish_with(x, ids, y, ctx, |v: f32| v),
         }
     }
@@ -328,6 +329,11 @@ fn general_row(xi: &[f32], yi: &mut [f32], blk: usize, ss: f32, ctx: &RowCtx<'_>
                 Some(Activation::Relu) => {
                     for v in yi.iter_mut() {
                         *v = v.max(0.0);
+                    }
+                }
+                Some(Activation::Gelu) => {
+                    for v in yi.iter_mut() {
+                        *v = Activation::Gelu.apply(*v);
                     }
                 }
                 None => {}

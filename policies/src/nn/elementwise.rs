@@ -6,17 +6,8 @@ use rayon::prelude::*;
 
 use super::{Act, Ctx, Module, TensorParams, shape_err};
 
-/// An elementwise nonlinearity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActKind {
-    /// Hyperbolic tangent (the MLP's rational approximation, [`eggroll_core::simd::tanh`]).
-    Tanh,
-    /// max(0, x).
-    Relu,
-    /// GELU, tanh approximation (PyTorch's `approximate="tanh"`; the tanh is
-    /// [`eggroll_core::simd::tanh`], so it vectorises).
-    Gelu,
-}
+/// The activation kinds (the crate's one [`crate::Activation`]; `ActKind` is its name here).
+pub use crate::activation::Activation as ActKind;
 
 /// An activation layer.
 #[derive(Debug, Clone, Copy)]
@@ -35,49 +26,15 @@ pub fn gelu() -> Activation {
     Activation(ActKind::Gelu)
 }
 
-impl ActKind {
-    /// Apply to one value.
-    #[inline(always)]
-    pub fn apply(self, x: f32) -> f32 {
-        match self {
-            ActKind::Tanh => eggroll_core::simd::tanh(x),
-            ActKind::Relu => x.max(0.0),
-            ActKind::Gelu => {
-                let c = (2.0f32 / std::f32::consts::PI).sqrt();
-                0.5 * x * (1.0 + eggroll_core::simd::tanh(c * (x + 0.044715 * x * x * x)))
-            }
-        }
-    }
-}
-
-eggroll_core::multiversion! {
-    /// [`ActKind::apply`] to every value, vectorised.
-    fn apply_all(k: ActKind, values: &mut [f32]) {
-        match k {
-            ActKind::Tanh => values.iter_mut().for_each(|v| *v = ActKind::Tanh.apply(*v)),
-            ActKind::Relu => values.iter_mut().for_each(|v| *v = ActKind::Relu.apply(*v)),
-            ActKind::Gelu => values.iter_mut().for_each(|v| *v = ActKind::Gelu.apply(*v)),
-        }
-    }
-}
-
 impl Module for Activation {
     fn forward_tensor(&self, x: &Tensor, _: &TensorParams<'_>) -> Result<Tensor> {
-        Ok(match self.0 {
-            ActKind::Tanh => x.tanh()?,
-            ActKind::Relu => x.relu()?,
-            ActKind::Gelu => x.gelu()?,
-        })
+        Ok(self.0.tensor(x)?)
     }
     fn label(&self) -> String {
-        format!("{:?}", self.0).to_lowercase()
+        self.0.name().to_string()
     }
     fn dense_part(&self) -> Option<super::DensePart<'_>> {
-        match self.0 {
-            ActKind::Tanh => Some(super::DensePart::Act(crate::mlp::Activation::Tanh)),
-            ActKind::Relu => Some(super::DensePart::Act(crate::mlp::Activation::Relu)),
-            ActKind::Gelu => None,
-        }
+        Some(super::DensePart::Act(self.0))
     }
     fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         Ok(input.to_vec())
@@ -85,7 +42,8 @@ impl Module for Activation {
     fn forward(&self, x: &Act, _: &Ctx<'_>) -> Result<Act> {
         let mut data = x.data.clone();
         let k = self.0;
-        data.par_chunks_mut(4096).for_each(|c| apply_all(k, c));
+        data.par_chunks_mut(4096)
+            .for_each(|c| crate::activation::apply_all(k, c));
         Ok(Act {
             data,
             rows: x.rows,

@@ -194,7 +194,7 @@ pub enum DensePart<'a> {
         outputs: usize,
     },
     /// An activation the fused row pass applies (tanh, relu).
-    Act(crate::mlp::Activation),
+    Act(crate::Activation),
 }
 
 /// A layer or block of layers with a population forward.

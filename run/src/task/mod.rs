@@ -12,6 +12,7 @@ mod locomotion;
 mod mnist;
 mod mountaincar;
 mod pendulum;
+mod scene;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub use locomotion::Locomotion;
 pub use mnist::{Mnist, MnistTask};
 pub use mountaincar::{MountainCar, MountainCarContinuous};
 pub use pendulum::Pendulum;
+pub use scene::{Scene, Shape};
 
 pub use crate::artifacts::NetSpec;
 use crate::config::{PolicyConfig, RunConfig, StrategyKind};
@@ -103,49 +105,6 @@ pub struct ControlSpec {
     pub env: fn(usize) -> Box<dyn VecEnv>,
     /// How the dashboard draws a state, from its observation.
     pub view: fn(&[f32]) -> Scene,
-}
-
-/// A picture of one environment state in world coordinates (y up), for live views.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Scene {
-    /// The visible world rectangle: `[x_min, x_max, y_min, y_max]`.
-    pub bounds: [f32; 4],
-    /// What to draw, in order.
-    pub shapes: Vec<Shape>,
-}
-
-/// One shape of a [`Scene`]; colours are RGB.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Shape {
-    /// A segment `width` pixels wide.
-    Line {
-        /// Start point.
-        from: [f32; 2],
-        /// End point.
-        to: [f32; 2],
-        /// Width in pixels.
-        width: f32,
-        /// Colour.
-        color: [u8; 3],
-    },
-    /// An axis-aligned filled rectangle.
-    Rect {
-        /// Centre.
-        center: [f32; 2],
-        /// Width and height (world units).
-        size: [f32; 2],
-        /// Colour.
-        color: [u8; 3],
-    },
-    /// A filled circle.
-    Circle {
-        /// Centre.
-        center: [f32; 2],
-        /// Radius in pixels.
-        radius: f32,
-        /// Colour.
-        color: [u8; 3],
-    },
 }
 
 /// Every task this build knows, in the order `--help` lists them. Adding a task: one file in
