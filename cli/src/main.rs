@@ -238,7 +238,9 @@ enum ConfigCommand {
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct TrainArgs {
     /// Task to train: sphere | rastrigin | cartpole | pendulum | acrobot | mountaincar |
-    /// mountaincar-continuous | mnist | charlm.
+    /// mountaincar-continuous | mnist | charlm | halfcheetah | hopper | walker2d | ant |
+    /// swimmer | humanoid | inverted-pendulum | inverted-double-pendulum | reacher (the MuJoCo
+    /// tasks need scripts/get-mujoco.sh).
     #[arg(required_unless_present = "resume")]
     pub task: Option<String>,
     /// Continue the run in DIR from its last checkpoint (same config; --generations may
