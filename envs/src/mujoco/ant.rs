@@ -5,7 +5,7 @@ use super::{Data, Model, MujocoError, Task, View, clip, ctrl_cost_f32};
 use crate::npmath::sum_squares_f64;
 use crate::rng::Pcg64;
 
-/// Ant-v5: obs = qpos[2:] ‖ qvel ‖ clip(cfrc_ext[1:], ±1) (105); reward = ẋ(torso) + healthy
+/// Ant-v5: obs = `qpos[2:]` ‖ qvel ‖ clip(`cfrc_ext[1:]`, ±1) (105); reward = ẋ(torso) + healthy
 /// − 0.5·Σa² − 0.0005·Σclip(cfrc_ext)²; terminates when z ∉ [0.2, 1] or the state is not
 /// finite.
 #[derive(Debug, Clone, Copy)]

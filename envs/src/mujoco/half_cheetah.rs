@@ -4,7 +4,7 @@
 use super::{Data, Model, MujocoError, Task, View, ctrl_cost_f32};
 use crate::rng::Pcg64;
 
-/// HalfCheetah-v5: obs = qpos[1:] ‖ qvel (17), reward = ẋ − 0.1·Σa², never terminates.
+/// HalfCheetah-v5: obs = `qpos[1:]` ‖ qvel (17), reward = ẋ − 0.1·Σa², never terminates.
 #[derive(Debug, Clone, Copy)]
 pub struct HalfCheetah;
 

@@ -3,8 +3,8 @@
 use super::{Data, Model, MujocoError, Task, View, all_within, clip, ctrl_cost_f32};
 use crate::rng::Pcg64;
 
-/// Hopper-v5: obs = qpos[1:] ‖ clip(qvel, ±10) (11); reward = ẋ + healthy − 0.001·Σa²;
-/// terminates when unhealthy (z ≤ 0.7, |angle| ≥ 0.2 or |state[2:]| ≥ 100).
+/// Hopper-v5: obs = `qpos[1:]` ‖ clip(qvel, ±10) (11); reward = ẋ + healthy − 0.001·Σa²;
+/// terminates when unhealthy (z ≤ 0.7, |angle| ≥ 0.2 or |`state[2:]`| ≥ 100).
 #[derive(Debug, Clone, Copy)]
 pub struct Hopper;
 

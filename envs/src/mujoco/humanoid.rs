@@ -5,8 +5,8 @@ use super::{Data, Model, MujocoError, Task, View, clip};
 use crate::npmath::sum_squares_f64;
 use crate::rng::Pcg64;
 
-/// Humanoid-v5: obs = qpos[2:] ‖ qvel ‖ cinert[1:] ‖ cvel[1:] ‖ qfrc_actuator[6:] ‖
-/// cfrc_ext[1:] (348); reward = 1.25·ẋ(centre of mass) + 5·healthy − 0.1·Σctrl² −
+/// Humanoid-v5: obs = `qpos[2:]` ‖ qvel ‖ `cinert[1:]` ‖ `cvel[1:]` ‖ `qfrc_actuator[6:]` ‖
+/// `cfrc_ext[1:]` (348); reward = 1.25·ẋ(centre of mass) + 5·healthy − 0.1·Σctrl² −
 /// min(5e-7·Σcfrc_ext², 10); terminates when z ∉ (1, 2).
 #[derive(Debug, Clone)]
 pub struct Humanoid {

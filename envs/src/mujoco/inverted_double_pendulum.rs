@@ -6,7 +6,7 @@ use crate::npmath::pow2;
 use crate::rng::Pcg64;
 
 /// InvertedDoublePendulum-v5: obs = x ‖ sin θ ‖ cos θ ‖ clip(qvel, ±10) ‖
-/// clip(qfrc_constraint[0], ±10) (9); reward = 10 − 0.01x_tip² − (y_tip − 2)² − 0.001ω₁² −
+/// clip(`qfrc_constraint[0]`, ±10) (9); reward = 10 − 0.01x_tip² − (y_tip − 2)² − 0.001ω₁² −
 /// 0.005ω₂²; terminates when the tip's height y ≤ 1.
 #[derive(Debug, Clone, Copy)]
 pub struct InvertedDoublePendulum;

@@ -4,7 +4,7 @@ use super::{Data, Model, MujocoError, Task, View};
 use crate::npmath::sum_squares_f32;
 use crate::rng::Pcg64;
 
-/// Reacher-v5: obs = cos θ ‖ sin θ ‖ target ‖ ω ‖ (fingertip − target)[:2] (10); reward =
+/// Reacher-v5: obs = cos θ ‖ sin θ ‖ target ‖ ω ‖ `(fingertip − target)[:2]` (10); reward =
 /// −‖fingertip − target‖ − Σa²; 50 steps, never terminates.
 #[derive(Debug, Clone, Copy)]
 pub struct Reacher {

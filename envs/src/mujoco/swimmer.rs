@@ -3,7 +3,7 @@
 use super::{Data, Model, MujocoError, Task, View, ctrl_cost_f32};
 use crate::rng::Pcg64;
 
-/// Swimmer-v5: obs = qpos[2:] ‖ qvel (8); reward = ẋ − 0.0001·Σa²; never terminates.
+/// Swimmer-v5: obs = `qpos[2:]` ‖ qvel (8); reward = ẋ − 0.0001·Σa²; never terminates.
 #[derive(Debug, Clone, Copy)]
 pub struct Swimmer;
 

@@ -4,7 +4,7 @@
 use super::{Data, Model, MujocoError, Task, View, clip, ctrl_cost_f32};
 use crate::rng::Pcg64;
 
-/// Walker2d-v5: obs = qpos[1:] ‖ clip(qvel, ±10) (17); reward = ẋ + healthy − 0.001·Σa²;
+/// Walker2d-v5: obs = `qpos[1:]` ‖ clip(qvel, ±10) (17); reward = ẋ + healthy − 0.001·Σa²;
 /// terminates when z ∉ (0.8, 2) or angle ∉ (−1, 1).
 #[derive(Debug, Clone, Copy)]
 pub struct Walker2d;
