@@ -95,7 +95,7 @@ class Policy:
     def __init__(
         self,
         sizes: Sequence[int],
-        activation: Literal["tanh", "relu"] = "tanh",
+        activation: Literal["tanh", "relu", "gelu"] = "tanh",
         bias: bool = True,
         action: Literal["argmax", "tanh", "none"] = "argmax",
         low: Optional[Sequence[float]] = None,

@@ -259,7 +259,7 @@ def test_policy_bad_input():
     with pytest.raises(ValueError, match="policy"):
         policy.forward_population(other, np.zeros((6, 4)))
     for kwargs, name in [(dict(sizes=[4]), "sizes"), (dict(sizes=[4, 0, 2]), "sizes"),
-                         (dict(sizes=[4, 2], activation="gelu"), "activation"),
+                         (dict(sizes=[4, 2], activation="swish"), "activation"),
                          (dict(sizes=[4, 2], action="softmax"), "action"),
                          (dict(sizes=[4, 2], action="tanh", low=[0, 0]), "low")]:
         with pytest.raises(ValueError, match=name):
