@@ -1,9 +1,12 @@
 //! # eggroll-envs
 //!
-//! Gymnasium-style environments: [`CartPole`] (CartPole-v1) and [`Pendulum`] (Pendulum-v1)
-//! reproducing Gymnasium 1.4 bit for bit (dynamics, observations, rewards, time limits and the
-//! initial states drawn by `reset(seed)`), environments built from closures ([`FnEnv`]),
-//! vectorised stepping ([`VecEnv`]) and MNIST as a contextual bandit ([`mnist`]).
+//! Gymnasium-style environments reproducing Gymnasium 1.4 bit for bit (dynamics, observations,
+//! rewards, time limits and the initial states drawn by `reset(seed)`): classic control —
+//! [`CartPole`] (CartPole-v1), [`Pendulum`] (Pendulum-v1), [`Acrobot`] (Acrobot-v1),
+//! [`MountainCar`] (MountainCar-v0), [`MountainCarContinuous`] (MountainCarContinuous-v0) —
+//! and the nine MuJoCo v5 locomotion environments on MuJoCo's C library opened at run time
+//! ([`mujoco`]); environments built from closures ([`FnEnv`]), vectorised stepping
+//! ([`VecEnv`]) and MNIST as a contextual bandit ([`mnist`]).
 //!
 //! ```
 //! use eggroll_envs::{Action, CartPole, Environment};
