@@ -81,12 +81,28 @@ pairwise!(sum_f64, f64);
 
 /// `np.sum(np.square(a))` for a float32 array: squares and sum in float32.
 pub fn sum_squares_f32(a: &[f32]) -> f32 {
+    // Up to 128 squares (every action and contact-force vector here) live on the stack: this
+    // runs once per environment step.
+    if a.len() <= 128 {
+        let mut sq = [0.0f32; 128];
+        for (s, &x) in sq.iter_mut().zip(a) {
+            *s = x * x;
+        }
+        return sum_f32(&sq[..a.len()]);
+    }
     let sq: Vec<f32> = a.iter().map(|&x| x * x).collect();
     sum_f32(&sq)
 }
 
 /// `np.sum(np.square(a))` for a float64 array.
 pub fn sum_squares_f64(a: &[f64]) -> f64 {
+    if a.len() <= 128 {
+        let mut sq = [0.0f64; 128];
+        for (s, &x) in sq.iter_mut().zip(a) {
+            *s = x * x;
+        }
+        return sum_f64(&sq[..a.len()]);
+    }
     let sq: Vec<f64> = a.iter().map(|&x| x * x).collect();
     sum_f64(&sq)
 }
