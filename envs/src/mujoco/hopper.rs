@@ -51,10 +51,7 @@ impl Task for Hopper {
         (rewards - f64::from(ctrl_cost_f32(0.001, action)), !healthy)
     }
     fn qpos_from_obs(obs: &[f32], qpos: &mut [f64]) {
-        qpos[0] = 0.0;
-        for (q, &o) in qpos[1..].iter_mut().zip(obs) {
-            *q = f64::from(o);
-        }
+        super::qpos_after(1, obs, qpos);
     }
     fn observe(&self, d: &Data, out: &mut [f64]) {
         let (q, v) = (d.qpos(), d.qvel());

@@ -450,6 +450,15 @@ pub(crate) fn all_within(values: &[f64], min: f64, max: f64) -> bool {
     values.iter().all(|&v| min < v && v < max)
 }
 
+/// `qpos` for drawing an observation that starts with `qpos[skip:]`: the first `skip`
+/// coordinates (the torso's x, or x and y) are 0, the rest come from `obs`.
+pub(crate) fn qpos_after(skip: usize, obs: &[f32], qpos: &mut [f64]) {
+    qpos[..skip].fill(0.0);
+    for (q, &o) in qpos[skip..].iter_mut().zip(obs) {
+        *q = f64::from(o);
+    }
+}
+
 /// NumPy's `np.clip(x, lo, hi)` for one value (NaN stays NaN).
 pub(crate) fn clip(x: f64, lo: f64, hi: f64) -> f64 {
     if x.is_nan() { x } else { x.max(lo).min(hi) }

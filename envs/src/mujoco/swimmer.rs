@@ -38,10 +38,7 @@ impl Task for Swimmer {
         )
     }
     fn qpos_from_obs(obs: &[f32], qpos: &mut [f64]) {
-        qpos[..2].fill(0.0);
-        for (q, &o) in qpos[2..].iter_mut().zip(obs) {
-            *q = f64::from(o);
-        }
+        super::qpos_after(2, obs, qpos);
     }
     fn observe(&self, d: &Data, out: &mut [f64]) {
         let (q, v) = (d.qpos(), d.qvel());

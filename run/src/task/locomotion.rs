@@ -138,7 +138,11 @@ impl<T: mujoco::Task> Task for Locomotion<T> {
         c.evaluation.episodes = 1;
         c.evaluation.eval_episodes = 10;
         c.evaluation.keep_best_eval = true;
+        c.evaluation.eval_every = 10;
         c.es.rank = 1;
+        // A 10-minute budget: the generations that fit in it on the machine at hand.
+        c.stop.time_budget_s = Some(600.0);
+        c.stop.generations = 100_000;
         (self.tune)(c);
     }
     fn ready(&self) -> Result<()> {
@@ -176,9 +180,6 @@ impl<T: mujoco::Task> Task for Locomotion<T> {
 /// HalfCheetah-v5 (ARS threshold 3430).
 pub const HALF_CHEETAH: Locomotion<mujoco::HalfCheetah> = Locomotion::new("halfcheetah", |c| {
     c.evaluation.solved_at = 3430.0;
-    c.stop.time_budget_s = Some(600.0);
-    c.stop.generations = 100_000;
-    c.evaluation.eval_every = 10;
     c.es.population_size = 64;
     c.es.sigma = 0.03;
     c.es.learning_rate = 0.02;
@@ -187,9 +188,6 @@ pub const HALF_CHEETAH: Locomotion<mujoco::HalfCheetah> = Locomotion::new("halfc
 /// Hopper-v5 (ARS threshold 3120).
 pub const HOPPER: Locomotion<mujoco::Hopper> = Locomotion::new("hopper", |c| {
     c.evaluation.solved_at = 3120.0;
-    c.stop.time_budget_s = Some(600.0);
-    c.stop.generations = 100_000;
-    c.evaluation.eval_every = 10;
     c.strategy = StrategyKind::Cmaes;
     c.es.population_size = 64;
     c.es.sigma = 0.03;
@@ -199,9 +197,6 @@ pub const HOPPER: Locomotion<mujoco::Hopper> = Locomotion::new("hopper", |c| {
 /// Walker2d-v5 (ARS threshold 4390).
 pub const WALKER2D: Locomotion<mujoco::Walker2d> = Locomotion::new("walker2d", |c| {
     c.evaluation.solved_at = 4390.0;
-    c.stop.time_budget_s = Some(600.0);
-    c.stop.generations = 100_000;
-    c.evaluation.eval_every = 10;
     c.strategy = StrategyKind::Cmaes;
     c.es.population_size = 64;
     c.es.sigma = 0.03;
@@ -211,9 +206,6 @@ pub const WALKER2D: Locomotion<mujoco::Walker2d> = Locomotion::new("walker2d", |
 /// Ant-v5 (ARS threshold 3580).
 pub const ANT: Locomotion<mujoco::Ant> = Locomotion::new("ant", |c| {
     c.evaluation.solved_at = 3580.0;
-    c.stop.time_budget_s = Some(600.0);
-    c.stop.generations = 100_000;
-    c.evaluation.eval_every = 10;
     c.es.population_size = 64;
     c.es.sigma = 0.03;
     c.es.learning_rate = 0.02;
@@ -223,9 +215,6 @@ pub const ANT: Locomotion<mujoco::Ant> = Locomotion::new("ant", |c| {
 pub const SWIMMER: Locomotion<mujoco::Swimmer> = Locomotion::new("swimmer", |c| {
     c.evaluation.solved_at = 325.0;
     c.stop.early_stop_at = Some(340.0);
-    c.stop.time_budget_s = Some(600.0);
-    c.stop.generations = 100_000;
-    c.evaluation.eval_every = 10;
     c.strategy = StrategyKind::Cmaes;
     c.es.population_size = 32;
     c.es.sigma = 0.1;
@@ -235,9 +224,6 @@ pub const SWIMMER: Locomotion<mujoco::Swimmer> = Locomotion::new("swimmer", |c| 
 /// Humanoid-v5 (ARS threshold 6000).
 pub const HUMANOID: Locomotion<mujoco::Humanoid> = Locomotion::new("humanoid", |c| {
     c.evaluation.solved_at = 6000.0;
-    c.stop.time_budget_s = Some(600.0);
-    c.stop.generations = 100_000;
-    c.evaluation.eval_every = 10;
     c.es.population_size = 128;
     c.es.sigma = 0.01;
     c.es.learning_rate = 0.02;
@@ -248,8 +234,6 @@ pub const INVERTED_PENDULUM: Locomotion<mujoco::InvertedPendulum> =
     Locomotion::new("inverted-pendulum", |c| {
         c.evaluation.solved_at = 950.0;
         c.stop.early_stop_at = Some(1000.0);
-        c.stop.time_budget_s = Some(600.0);
-        c.stop.generations = 100_000;
         c.evaluation.eval_every = 5;
         c.es.population_size = 32;
         c.es.sigma = 0.05;
@@ -261,8 +245,6 @@ pub const INVERTED_DOUBLE_PENDULUM: Locomotion<mujoco::InvertedDoublePendulum> =
     Locomotion::new("inverted-double-pendulum", |c| {
         c.evaluation.solved_at = 9100.0;
         c.stop.early_stop_at = Some(9300.0);
-        c.stop.time_budget_s = Some(600.0);
-        c.stop.generations = 100_000;
         c.evaluation.eval_every = 5;
         c.es.population_size = 64;
         c.es.sigma = 0.05;
@@ -272,9 +254,6 @@ pub const INVERTED_DOUBLE_PENDULUM: Locomotion<mujoco::InvertedDoublePendulum> =
 /// Reacher-v5 (solved at −3.75).
 pub const REACHER: Locomotion<mujoco::Reacher> = Locomotion::new("reacher", |c| {
     c.evaluation.solved_at = -3.75;
-    c.stop.time_budget_s = Some(600.0);
-    c.stop.generations = 100_000;
-    c.evaluation.eval_every = 10;
     c.evaluation.episodes = 8;
     c.policy.hidden = vec![32];
     c.es.population_size = 64;
