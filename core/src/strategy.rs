@@ -153,6 +153,15 @@ pub struct EsConfig {
     pub sigma_schedule: Schedule,
     /// Restarts of CMA-ES (`cmaes`, `sep_cmaes` only): none, ipop or bipop.
     pub restarts: crate::cmaes::Restarts,
+    /// How members share noise: `antithetic` (the default: members `2k`, `2k + 1` are
+    /// `θ ± σE_k`; the population must be even) or `independent` (member `i` is `θ + σE_i`,
+    /// the seed package's `noise_reuse = 0`).
+    #[serde(skip_serializing_if = "is_antithetic")]
+    pub pairing: Pairing,
+}
+
+fn is_antithetic(p: &Pairing) -> bool {
+    *p == Pairing::Antithetic
 }
 
 impl Default for EsConfig {
@@ -172,6 +181,7 @@ impl Default for EsConfig {
             lr_schedule: Schedule::Constant,
             sigma_schedule: Schedule::Constant,
             restarts: crate::cmaes::Restarts::None,
+            pairing: Pairing::Antithetic,
         }
     }
 }
@@ -180,10 +190,13 @@ impl EsConfig {
     /// Check every field; errors name the field and the allowed range.
     pub fn validate(&self) -> Result<()> {
         let n = self.population_size;
-        if n == 0 {
-            return Err(config_err("population_size", "is 0; must be ≥ 2 and even"));
+        if n < 2 {
+            return Err(config_err(
+                "population_size",
+                format!("is {n}; must be ≥ 2"),
+            ));
         }
-        if !n.is_multiple_of(2) {
+        if self.pairing == Pairing::Antithetic && !n.is_multiple_of(2) {
             return Err(config_err(
                 "population_size",
                 format!("is {n}; antithetic sampling needs an even population"),
@@ -305,7 +318,7 @@ impl EsCore {
             params,
             &self.specs,
             self.config.population_size,
-            Pairing::Antithetic,
+            self.config.pairing,
             self.config.seed,
             generation,
             generation / self.config.noise_reuse,

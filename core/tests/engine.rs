@@ -957,3 +957,69 @@ fn ask_tell_equals_step() {
     let e = b.tell(&stale.unwrap(), vec![0.0; 32]).unwrap_err();
     assert!(e.to_string().contains("generation 4"), "{e}");
 }
+
+/// `pairing = independent` (the seed's `noise_reuse = 0`): member `i` is `θ + σE_i` with its
+/// own block and sign +1, odd populations are valid, and the update is the weighted sum of
+/// each member's own direction: `θ' = θ + lr/(Nσ) Σ f̃_i σE_i/σ` (textbook scaling, SGD).
+#[test]
+fn independent_pairing_gives_every_member_its_own_noise() {
+    let params = two_params();
+    let cfg = EsConfig {
+        population_size: 7,
+        pairing: Pairing::Independent,
+        optimizer: OptimizerConfig::Sgd { momentum: 0.0 },
+        ..config()
+    };
+    let mut es = Eggroll::new(cfg.clone(), &params).unwrap();
+    let pop = es.ask(&params, 0).unwrap();
+    assert_eq!(pop.num_blocks(), 7);
+    for i in 0..7 {
+        assert_eq!((pop.noise_index(i), pop.sign(i)), (i, 1.0));
+    }
+    // Members 0 and 1 are not mirror images (they would be under antithetic pairing).
+    let e0 = pop.member_noise(&params, 1, 0).unwrap();
+    let e1 = pop.member_noise(&params, 1, 1).unwrap();
+    assert!(e0.iter().zip(&e1).any(|(a, b)| (a + b).abs() > 1e-3));
+    // The update against a hand-computed Σ f̃_i E_i.
+    let fitness: Vec<f32> = (0..7).map(|i| (i as f32 * 1.3).sin()).collect();
+    let shaped = {
+        let n = fitness.len() as f32;
+        let mean = fitness.iter().sum::<f32>() / n;
+        let sd = (fitness.iter().map(|f| (f - mean).powi(2)).sum::<f32>() / n).sqrt();
+        fitness
+            .iter()
+            .map(|f| (f - mean) / sd)
+            .collect::<Vec<f32>>()
+    };
+    let mut p2 = params.clone();
+    es.tell(&mut p2, &pop, &fitness).unwrap();
+    let coef = cfg.learning_rate / (7.0 * cfg.sigma);
+    for (k, p) in p2.iter().enumerate() {
+        let got = host(p.tensor());
+        let mut want = vec![0.0f32; got.len()];
+        for i in 0..7 {
+            for (w, e) in want
+                .iter_mut()
+                .zip(pop.member_noise(&params, k, i).unwrap())
+            {
+                *w += coef * shaped[i] * e;
+            }
+        }
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                "param {k}: {g} vs {w}"
+            );
+        }
+    }
+    // Antithetic pairing still refuses an odd population, naming the field.
+    let err = Eggroll::new(
+        EsConfig {
+            population_size: 7,
+            ..config()
+        },
+        &params,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("population_size"), "{err}");
+}

@@ -5,6 +5,7 @@ policies, implemented in Rust.
 - ``Strategy(kind, shapes, ...)``: ask/tell over named parameter arrays.
 - ``Policy(sizes, ...)``: an MLP whose population forward runs every member in one batched pass.
 - ``train(task, **overrides)``: the command line's ``eggroll train TASK --json`` as a dict.
+- ``eggroll.torch`` (needs torch): ``EGGROLLTrainer``/``ESTrainer`` over any ``nn.Module``.
 """
 
 from ._eggroll import OptimizeResult, Policy, Strategy, __version__, minimize, train

@@ -63,10 +63,28 @@ class Strategy:
         optimizer: Literal["sgd", "adam"] = "sgd",
         maximize: bool = True,
         init: Optional[Mapping[str, ArrayLike]] = None,
-    ) -> None: ...
+        noise_reuse: int = 1,
+        group_size: int = 0,
+        freeze_nonlora: bool = False,
+        antithetic: bool = True,
+        scaling: Literal["textbook", "official"] = "textbook",
+    ) -> None:
+        """``noise_reuse``: keep the noise for k generations; ``group_size``: 0 = global
+        fitness shaping, g = centred per group of g; ``freeze_nonlora``: perturb matrices only;
+        ``antithetic``: members 2k, 2k+1 are θ ± σE_k (False: every member its own noise, odd
+        populations allowed); ``scaling``: ``textbook`` (lr/(Nσ)·Σ f̃ σE) or ``official``
+        (lr·σ/√N·Σ f̃ E, the seed package's)."""
     def ask(self, materialize: bool = True) -> Optional[Dict[str, npt.NDArray[np.float32]]]:
         """Propose the next generation: ``{name: array (N, *shape)}``, or None with
         ``materialize=False`` (then use :meth:`Policy.forward_population`)."""
+    def noise(
+        self,
+    ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], Dict[str, Tuple[Any, ...]]]:
+        """The last ask's noise, unscaled: ``(block, sign, {name: entry})``; member i's value
+        is ``θ + σ·sign[i]·E[block[i]]`` with entry ``("lowrank", A, B)`` (``E = ABᵀ/√r``),
+        ``("full", eps)`` or ``("none",)``."""
+    def member(self, i: int) -> Dict[str, npt.NDArray[np.float32]]:
+        """Member i of the last ask, exactly as ``ask()`` materialises it."""
     def tell(self, fitness: ArrayLike) -> None:
         """Update from one fitness per member of the last ask (higher is better unless
         ``maximize=False``)."""

@@ -2,8 +2,8 @@
 
 use candle_core::{Device, Tensor};
 use eggroll_core::{
-    CmaConfig, CmaStrategy, Covariance, Eggroll, EsConfig, OptimizerConfig, Params, Population,
-    SimpleEs, Strategy as CoreStrategy, Trainer,
+    CmaConfig, CmaStrategy, Covariance, Eggroll, EsConfig, Noise, OptimizerConfig, Pairing, Params,
+    Population, Scaling, SimpleEs, Strategy as CoreStrategy, Trainer,
 };
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -27,6 +27,27 @@ struct Spec {
     seed: u64,
     optimizer: String,
     maximize: bool,
+    /// Absent in files saved before these options existed: the defaults.
+    #[serde(default = "one")]
+    noise_reuse: u64,
+    #[serde(default)]
+    group_size: usize,
+    #[serde(default)]
+    freeze_nonlora: bool,
+    #[serde(default = "yes")]
+    antithetic: bool,
+    #[serde(default = "textbook")]
+    scaling: String,
+}
+
+fn one() -> u64 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn textbook() -> String {
+    "textbook".into()
 }
 
 const SPEC_KEY: &str = "python_strategy";
@@ -61,6 +82,15 @@ impl Spec {
                 )));
             }
         };
+        let scaling = match self.scaling.as_str() {
+            "textbook" => Scaling::Textbook,
+            "official" => Scaling::Official,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "`scaling` `{other}` is unknown; valid: textbook, official"
+                )));
+            }
+        };
         let es = EsConfig {
             population_size: self.population_size,
             sigma: self.sigma,
@@ -68,6 +98,15 @@ impl Spec {
             rank: self.rank,
             seed: self.seed,
             optimizer,
+            noise_reuse: self.noise_reuse,
+            group_size: self.group_size,
+            freeze_nonlora: self.freeze_nonlora,
+            scaling,
+            pairing: if self.antithetic {
+                Pairing::Antithetic
+            } else {
+                Pairing::Independent
+            },
             ..EsConfig::default()
         };
         let strategy: Box<dyn CoreStrategy> = match self.kind.as_str() {
@@ -153,7 +192,8 @@ impl Strategy {
     #[new]
     #[pyo3(signature = (
         kind, shapes, population_size = 256, sigma = 0.1, learning_rate = 0.01, rank = 1,
-        seed = 0, optimizer = "sgd", maximize = true, init = None
+        seed = 0, optimizer = "sgd", maximize = true, init = None, noise_reuse = 1,
+        group_size = 0, freeze_nonlora = false, antithetic = true, scaling = "textbook"
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -168,6 +208,11 @@ impl Strategy {
         optimizer: &str,
         maximize: bool,
         init: Option<&Bound<'_, PyDict>>,
+        noise_reuse: i64,
+        group_size: i64,
+        freeze_nonlora: bool,
+        antithetic: bool,
+        scaling: &str,
     ) -> PyResult<Self> {
         let count = |v: i64, name: &str| -> PyResult<usize> {
             usize::try_from(v)
@@ -213,6 +258,11 @@ impl Strategy {
             seed: count(seed, "seed")? as u64,
             optimizer: optimizer.to_string(),
             maximize,
+            noise_reuse: count(noise_reuse, "noise_reuse")? as u64,
+            group_size: count(group_size, "group_size")?,
+            freeze_nonlora,
+            antithetic,
+            scaling: scaling.to_string(),
         };
         let trainer = Mutex::new(spec.build(init)?);
         Ok(Self {
@@ -299,6 +349,74 @@ impl Strategy {
         .map_err(core_err)?;
         self.population = None;
         Ok(())
+    }
+
+    /// The noise of the last `ask`, unscaled, for evaluating members without materialising
+    /// them: `(block, sign, {name: entry})`. Member `i` uses noise block `block[i]` (int64)
+    /// with sign `sign[i]` (float32, ±1) and its value of parameter `name` is
+    /// `θ + σ·sign[i]·E[block[i]]`, where the entry is `("lowrank", A, B)` with
+    /// `E_k = A_k B_kᵀ/√r` (`A` `(K, m, r)`, `B` `(K, n, r)`), `("full", eps)` with `eps`
+    /// `(K, *shape)`, or `("none",)` for a frozen parameter.
+    fn noise(&self, py: Python<'_>) -> PyResult<Py<PyTuple>> {
+        let pop = self.members()?;
+        let n = pop.size;
+        let block: Vec<i64> = (0..n).map(|i| pop.noise_index(i) as i64).collect();
+        let sign: Vec<f32> = (0..n).map(|i| pop.sign(i)).collect();
+        let dict = PyDict::new(py);
+        let host = |t: &Tensor| -> PyResult<Vec<f32>> {
+            t.flatten_all()
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(|e| PyRuntimeError::new_err(e.to_string()))
+        };
+        for ((name, dims), noise) in self.spec.shapes.iter().zip(&pop.noise) {
+            let entry = match noise {
+                Noise::None => PyTuple::new(py, ["none"])?.into_any(),
+                Noise::LowRank { a, b, .. } => {
+                    let (ad, bd) = (a.dims().to_vec(), b.dims().to_vec());
+                    let a = array(py, host(a)?, &ad)?;
+                    let b = array(py, host(b)?, &bd)?;
+                    PyTuple::new(py, ["lowrank".into_pyobject(py)?.into_any(), a, b])?.into_any()
+                }
+                Noise::Full { eps } => {
+                    let mut full = vec![eps.dims()[0]];
+                    full.extend(dims);
+                    let e = array(py, host(eps)?, &full)?;
+                    PyTuple::new(py, ["full".into_pyobject(py)?.into_any(), e])?.into_any()
+                }
+            };
+            dict.set_item(name, entry)?;
+        }
+        let block = array(py, block, &[n])?;
+        let sign = array(py, sign, &[n])?;
+        Ok(PyTuple::new(py, [block, sign, dict.into_any()])?.unbind())
+    }
+
+    /// Member `i` of the last `ask`, `{name: array}`: exactly the values `ask()` materialises
+    /// (and the ones `tell` credits), without materialising the others.
+    fn member(&self, py: Python<'_>, i: i64) -> PyResult<Py<PyDict>> {
+        let pop = self.members()?;
+        let i = usize::try_from(i)
+            .ok()
+            .filter(|&i| i < pop.size)
+            .ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "`i` is {i}; the population has members 0..{}",
+                    pop.size
+                ))
+            })?;
+        let guard = self.trainer();
+        let params = guard.params();
+        let values = py
+            .detach(|| -> eggroll_core::Result<Vec<Vec<f32>>> {
+                let base = params.to_host()?;
+                pop.materialize(params, &base, i)
+            })
+            .map_err(core_err)?;
+        let dict = PyDict::new(py);
+        for ((name, dims), v) in self.spec.shapes.iter().zip(values) {
+            dict.set_item(name, array(py, v, dims)?)?;
+        }
+        Ok(dict.unbind())
     }
 
     /// The current (mean) parameters, `{name: array}`.
