@@ -27,6 +27,7 @@ pub mod mountaincar;
 pub mod mujoco;
 pub mod npmath;
 pub mod pendulum;
+pub mod registry;
 pub mod rng;
 pub mod vec;
 
@@ -137,6 +138,12 @@ pub trait Environment: Send {
     fn reset(&mut self, seed: Option<u64>) -> Vec<f32>;
     /// Advance one step.
     fn step(&mut self, action: Action<'_>) -> Result<Step, EnvError>;
+    /// The latest observation in f64 where the environment computes it in f64 (the MuJoCo
+    /// environments, whose Gymnasium observations are float64); `None` where the f32
+    /// observation is the environment's own (classic control returns float32).
+    fn observation_f64(&self) -> Option<&[f64]> {
+        None
+    }
 }
 
 /// Validate a discrete action against `n` choices.

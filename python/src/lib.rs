@@ -9,6 +9,7 @@
 //! * `train(task, **overrides)`: the CLI's `eggroll train TASK --json`, as a dict.
 
 mod convert;
+mod envs;
 mod policy;
 mod strategy;
 
@@ -304,6 +305,8 @@ fn _eggroll(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<OptimizeResult>()?;
     m.add_class::<strategy::Strategy>()?;
     m.add_class::<policy::Policy>()?;
+    m.add_class::<envs::Env>()?;
+    m.add_class::<envs::VecEnv>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

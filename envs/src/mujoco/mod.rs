@@ -311,6 +311,9 @@ impl<T: Task> Environment for MujocoEnv<T> {
         self.episode.begin();
         self.observation()
     }
+    fn observation_f64(&self) -> Option<&[f64]> {
+        Some(&self.obs)
+    }
     fn step(&mut self, action: Action<'_>) -> Result<Step, EnvError> {
         let a = continuous_action(action, self.data.model().nu)?;
         self.episode.check()?;
