@@ -1,9 +1,14 @@
 //! Scratch: CMA-ES on the pycma comparison set.
 use eggroll_bbob::experiment::{RunSpec, run};
-use eggroll_core::minimize::{Method, Restarts};
+use eggroll_core::StrategyKind;
+use eggroll_core::minimize::Restarts;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let method = Method::parse(args.get(1).map(|s| s.as_str()).unwrap_or("cmaes")).unwrap();
+    let method = StrategyKind::parse(
+        args.get(1).map(|s| s.as_str()).unwrap_or("cmaes"),
+        "strategy",
+    )
+    .unwrap();
     let seeds: u64 = args.get(2).map(|s| s.parse().unwrap()).unwrap_or(1);
     for f in [1, 2, 8, 10, 11, 12, 13, 14] {
         let mut ok = Vec::new();

@@ -6,7 +6,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use eggroll_core::minimize::{Method, MinimizeOptions, Restarts, minimize};
+use eggroll_core::StrategyKind;
+use eggroll_core::minimize::{MinimizeOptions, Restarts, minimize};
 use serde::{Deserialize, Serialize};
 
 use crate::Problem;
@@ -22,8 +23,9 @@ pub fn targets() -> Vec<f64> {
 /// One run's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSpec {
-    /// The strategy.
-    pub method: Method,
+    /// The strategy (its canonical name in files: `cmaes`, `sep-cmaes`, …).
+    #[serde(with = "eggroll_core::strategy::by_name")]
+    pub method: StrategyKind,
     /// Function 1–24.
     pub function: usize,
     /// Instance ≥ 1.
@@ -255,16 +257,15 @@ pub struct Overhead {
 /// from x0 = 1 with σ₀ = 1: the median over `generations` generations after 5 warm-up ones.
 /// `population` 0 is the default λ.
 pub fn overhead(
-    method: Method,
+    method: StrategyKind,
     dim: usize,
     population: usize,
     generations: u64,
 ) -> Result<Overhead, crate::ExperimentError> {
-    use eggroll_core::cmaes::{CmaConfig, CmaEs, Covariance};
-    let covariance = match method {
-        Method::Cmaes => Covariance::Full,
-        Method::SepCmaes => Covariance::Diagonal,
-        _ => {
+    use eggroll_core::cmaes::{CmaConfig, CmaEs};
+    let covariance = match method.covariance() {
+        Some(c) => c,
+        None => {
             return Err(crate::ExperimentError::Arg {
                 name: "strategy",
                 reason: "overhead is measured for cmaes and sep-cmaes".into(),

@@ -6,8 +6,9 @@
 
 use eggroll_bbob::Problem;
 use eggroll_bbob::experiment::{RunSpec, run};
+use eggroll_core::StrategyKind;
 use eggroll_core::cmaes::{CmaConfig, CmaEs, CmaStop, Covariance};
-use eggroll_core::minimize::{Method, Restarts};
+use eggroll_core::minimize::Restarts;
 
 /// One large-λ CMA-ES run from `x0` with NaN values ranked worst (+inf), every proposed point
 /// checked finite: the criterion that ended it (None: still running after `generations`) and
@@ -94,7 +95,7 @@ fn a_run_into_the_overflow_stops_by_a_named_criterion() {
 #[test]
 fn the_bipop_run_that_met_a_nan_reaches_its_target() {
     let r = run(&RunSpec {
-        method: Method::Cmaes,
+        method: StrategyKind::Cmaes,
         function: 15,
         instance: 2,
         dim: 40,

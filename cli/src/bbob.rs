@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use eggroll_bbob::experiment::{RunSpec, run};
-use eggroll_core::minimize::{Method, Restarts};
+use eggroll_core::StrategyKind;
+use eggroll_core::minimize::Restarts;
 
 /// The largest points file `bbob eval` reads.
 const MAX_POINTS_FILE: u64 = 256 << 20;
@@ -164,7 +165,7 @@ fn eval(function: usize, instance: usize, dim: usize, points: &Path) -> Result<(
 
 fn run_one(a: &RunArgs) -> Result<()> {
     let spec = RunSpec {
-        method: Method::parse(&a.strategy)?,
+        method: StrategyKind::parse(&a.strategy, "strategy")?,
         function: a.function,
         instance: a.instance,
         dim: a.dim,
@@ -253,7 +254,7 @@ pub fn suite(a: &SuiteArgs) -> Result<SuiteEnd> {
         Some(dir) => eggroll_run::bbob::resume(dir, &cancel, progress)?,
         None => {
             let spec = SuiteSpec {
-                method: Method::parse(&a.strategy)?,
+                method: StrategyKind::parse(&a.strategy, "strategy")?,
                 functions: parse_list("--functions", &a.functions)?,
                 dims: parse_list("--dims", &a.dims)?,
                 instances: parse_list("--instances", &a.instances)?,

@@ -377,7 +377,7 @@ fn main() -> ExitCode {
                     population,
                     generations,
                 },
-        } => eggroll_core::minimize::Method::parse(&strategy)
+        } => eggroll_core::StrategyKind::parse(&strategy, "strategy")
             .map_err(anyhow::Error::from)
             .and_then(|m| {
                 anyhow::ensure!(

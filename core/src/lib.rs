@@ -50,14 +50,15 @@ pub use cmaes::{CmaConfig, CmaEs, CmaStop, CmaStrategy, Covariance};
 pub use control::{Command, Controller, Flow};
 pub use error::{Error, Result};
 pub use eval::{Evaluator, FnEvaluator};
-pub use minimize::{Method, MinimizeOptions, MinimizeResult, Restarts, minimize};
+pub use minimize::{MinimizeOptions, MinimizeResult, Restarts, minimize};
 pub use optim::{Optimizer, OptimizerConfig};
 pub use params::{Param, ParamKind, ParamView, Params};
 pub use population::{Noise, NoiseSpec, Pairing, Population};
 pub use schedule::Schedule;
 pub use shaping::Shaping;
 pub use strategy::{
-    Eggroll, EsConfig, MAX_RANK, Scaling, SimpleEs, Strategy, StrategyState, TellReport,
+    Eggroll, EsConfig, MAX_RANK, Scaling, SimpleEs, Strategy, StrategyKind, StrategyState,
+    TellReport,
 };
 pub use trainer::{
     Best, ChannelObserver, Control, GenStats, NonFinitePolicy, Observer, RunSummary, StopCondition,

@@ -22,50 +22,8 @@ use crate::cmaes::{CmaConfig, CmaEs, CmaStop, Covariance, RestartSchedule, defau
 use crate::error::{Error, Result, config_err};
 use crate::optim::OptimizerConfig;
 use crate::params::Params;
-use crate::strategy::{Eggroll, EsConfig, SimpleEs, Strategy};
+use crate::strategy::{EsConfig, Strategy, StrategyKind};
 use crate::trainer::NonFinitePolicy;
-
-/// Which algorithm [`minimize`] runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Method {
-    /// CMA-ES with a full covariance matrix.
-    #[default]
-    Cmaes,
-    /// sep-CMA-ES (diagonal covariance).
-    SepCmaes,
-    /// EGGROLL on the point as a 1×n matrix (f32 arithmetic, Adam).
-    Eggroll,
-    /// SimpleES (OpenAI-ES) on the point (f32 arithmetic, Adam).
-    Simplees,
-}
-
-impl Method {
-    /// Parse a CLI/Python name (`cmaes`, `sep-cmaes`, `eggroll`, `simplees`).
-    pub fn parse(name: &str) -> Result<Self> {
-        Ok(match name {
-            "cmaes" | "cma-es" | "cma" => Method::Cmaes,
-            "sep-cmaes" | "sep_cmaes" | "sepcmaes" => Method::SepCmaes,
-            "eggroll" => Method::Eggroll,
-            "simplees" | "simple_es" | "simple-es" => Method::Simplees,
-            other => {
-                return Err(config_err(
-                    "strategy",
-                    format!("`{other}` is unknown; valid: cmaes, sep-cmaes, eggroll, simplees"),
-                ));
-            }
-        })
-    }
-    /// The canonical name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Cmaes => "cmaes",
-            Method::SepCmaes => "sep-cmaes",
-            Method::Eggroll => "eggroll",
-            Method::Simplees => "simplees",
-        }
-    }
-}
 
 /// How points outside the bounds are handled (the closure only ever sees points inside).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -88,8 +46,9 @@ pub enum BoundHandling {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MinimizeOptions {
-    /// The algorithm.
-    pub method: Method,
+    /// The algorithm (serialised by its canonical name, e.g. `sep-cmaes`).
+    #[serde(with = "crate::strategy::by_name")]
+    pub method: StrategyKind,
     /// Samples per generation (0 = the method's default; CMA-ES: `4 + ⌊3 ln n⌋`).
     pub population_size: usize,
     /// Evaluation budget (all restarts together).
@@ -117,7 +76,7 @@ pub struct MinimizeOptions {
 impl Default for MinimizeOptions {
     fn default() -> Self {
         Self {
-            method: Method::Cmaes,
+            method: StrategyKind::Cmaes,
             population_size: 0,
             max_evals: 100_000,
             target: None,
@@ -295,7 +254,7 @@ fn check(x0: &[f64], sigma0: f64, opts: &MinimizeOptions) -> Result<(Vec<f64>, V
             format!("penalty weight is {weight}; must be > 0"),
         ));
     }
-    if opts.restarts != Restarts::None && !matches!(opts.method, Method::Cmaes | Method::SepCmaes) {
+    if opts.restarts != Restarts::None && !opts.method.is_cma() {
         return Err(config_err(
             "restarts",
             format!(
@@ -360,8 +319,8 @@ pub fn minimize<F: FnMut(&[f64]) -> f64>(
         hit: None,
     };
     match opts.method {
-        Method::Cmaes | Method::SepCmaes => run_cma(&mut t, x0, sigma0),
-        Method::Eggroll | Method::Simplees => run_es(&mut t, x0, sigma0),
+        StrategyKind::Cmaes | StrategyKind::SepCmaes => run_cma(&mut t, x0, sigma0),
+        StrategyKind::Eggroll | StrategyKind::SimpleEs => run_es(&mut t, x0, sigma0),
     }
 }
 
@@ -383,11 +342,7 @@ fn run_cma<F: FnMut(&[f64]) -> f64>(
 ) -> Result<MinimizeResult> {
     let opts = t.opts;
     let n = x0.len();
-    let covariance = if opts.method == Method::SepCmaes {
-        Covariance::Diagonal
-    } else {
-        Covariance::Full
-    };
+    let covariance = opts.method.covariance().unwrap_or(Covariance::Full);
     let lambda_default = if opts.population_size == 0 {
         default_population(n)
     } else {
@@ -462,10 +417,7 @@ fn run_es<F: FnMut(&[f64]) -> f64>(
         },
         ..EsConfig::default()
     };
-    let mut strategy: Box<dyn Strategy> = match opts.method {
-        Method::Eggroll => Box::new(Eggroll::new(config, &params)?),
-        _ => Box::new(SimpleEs::new(config, &params)?),
-    };
+    let mut strategy: Box<dyn Strategy> = opts.method.build(&config, &params)?;
     let mut generation = 0u64;
     loop {
         let population = strategy.ask(&params, generation)?;
@@ -506,17 +458,15 @@ mod tests {
     }
 
     #[test]
-    fn method_names_round_trip() {
-        for m in [
-            Method::Cmaes,
-            Method::SepCmaes,
-            Method::Eggroll,
-            Method::Simplees,
-        ] {
-            assert_eq!(Method::parse(m.name()).unwrap(), m);
-        }
-        let e = Method::parse("nope").unwrap_err().to_string();
-        assert!(e.contains("cmaes, sep-cmaes, eggroll, simplees"), "{e}");
+    fn method_names_round_trip_in_options() {
+        let opts = MinimizeOptions {
+            method: StrategyKind::SepCmaes,
+            ..MinimizeOptions::default()
+        };
+        let json = serde_json::to_string(&opts).unwrap();
+        assert!(json.contains("\"method\":\"sep-cmaes\""), "{json}");
+        let back: MinimizeOptions = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.method, StrategyKind::SepCmaes);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! CMA-ES and minimize(): pycma's parameters, convergence, determinism, restarts, bounds and
 //! bad input.
 
+use eggroll_core::StrategyKind;
 use eggroll_core::cmaes::{CmaConfig, CmaEs, Covariance, default_population};
-use eggroll_core::minimize::{BoundHandling, Method, MinimizeOptions, Restarts, Stop, minimize};
+use eggroll_core::minimize::{BoundHandling, MinimizeOptions, Restarts, Stop, minimize};
 use eggroll_core::{Error, NonFinitePolicy};
 
 fn sphere(x: &[f64]) -> f64 {
@@ -172,7 +173,7 @@ fn sep_cmaes_scales_to_large_dimensions() {
             .sum()
     };
     let opts = MinimizeOptions {
-        method: Method::SepCmaes,
+        method: StrategyKind::SepCmaes,
         max_evals: 100_000,
         target: Some(1e-2 * f(&vec![1.0; n])),
         ..Default::default()
@@ -322,7 +323,7 @@ fn bad_arguments_name_the_argument() {
     };
     assert!(msg(minimize(sphere, &[0.0], 1.0, &one)).contains("`population_size`"));
     assert!(
-        Method::parse("nelder-mead")
+        StrategyKind::parse("nelder-mead", "strategy")
             .unwrap_err()
             .to_string()
             .contains("`strategy`")
@@ -337,7 +338,7 @@ fn bad_arguments_name_the_argument() {
 
 #[test]
 fn eggroll_and_simplees_minimize_the_same_closure() {
-    for method in [Method::Eggroll, Method::Simplees] {
+    for method in [StrategyKind::Eggroll, StrategyKind::SimpleEs] {
         let opts = MinimizeOptions {
             method,
             max_evals: 20_000,

@@ -17,9 +17,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use eggroll_core::minimize::{
-    BoundHandling, Method, MinimizeOptions, Restarts, minimize as core_minimize,
-};
+use eggroll_core::minimize::{BoundHandling, MinimizeOptions, Restarts, minimize as core_minimize};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -100,7 +98,7 @@ fn minimize(
         }
     };
     let opts = MinimizeOptions {
-        method: Method::parse(strategy).map_err(core_err)?,
+        method: eggroll_core::StrategyKind::parse(strategy, "strategy").map_err(core_err)?,
         population_size: nonneg(population_size, "population_size")? as usize,
         max_evals: nonneg(max_evals, "max_evals")?,
         target,

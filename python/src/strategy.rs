@@ -2,8 +2,7 @@
 
 use candle_core::{Device, Tensor};
 use eggroll_core::{
-    CmaConfig, CmaStrategy, Covariance, Eggroll, EsConfig, Noise, OptimizerConfig, Pairing, Params,
-    Population, Scaling, SimpleEs, Strategy as CoreStrategy, Trainer,
+    EsConfig, Noise, OptimizerConfig, Pairing, Params, Population, Scaling, StrategyKind, Trainer,
 };
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -109,40 +108,9 @@ impl Spec {
             },
             ..EsConfig::default()
         };
-        let strategy: Box<dyn CoreStrategy> = match self.kind.as_str() {
-            "eggroll" => Box::new(Eggroll::new(es, &params).map_err(core_err)?),
-            "simplees" | "simple_es" => Box::new(SimpleEs::new(es, &params).map_err(core_err)?),
-            "cmaes" | "sep-cmaes" | "sep_cmaes" => {
-                if self.population_size < 2 {
-                    return Err(PyValueError::new_err(format!(
-                        "`population_size` is {}; must be ≥ 2",
-                        self.population_size
-                    )));
-                }
-                Box::new(
-                    CmaStrategy::new(
-                        CmaConfig {
-                            population_size: self.population_size,
-                            sigma0: f64::from(self.sigma),
-                            seed: self.seed,
-                            covariance: if self.kind == "cmaes" {
-                                Covariance::Full
-                            } else {
-                                Covariance::Diagonal
-                            },
-                            ..CmaConfig::default()
-                        },
-                        &params,
-                    )
-                    .map_err(core_err)?,
-                )
-            }
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "`strategy` `{other}` is unknown; valid: eggroll, simplees, cmaes, sep-cmaes"
-                )));
-            }
-        };
+        let strategy = StrategyKind::parse(&self.kind, "strategy")
+            .and_then(|k| k.build(&es, &params))
+            .map_err(core_err)?;
         Ok(Trainer::from_boxed(strategy, params))
     }
 }

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use eggroll_bbob::ExperimentError;
 use eggroll_bbob::experiment::{self, RunResult, RunSpec};
-use eggroll_core::minimize::{Method, Restarts};
+use eggroll_core::StrategyKind;
+use eggroll_core::minimize::Restarts;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -31,8 +32,9 @@ pub const FAILURES_FILE: &str = "failures.jsonl";
 /// A suite's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SuiteSpec {
-    /// The strategy.
-    pub method: Method,
+    /// The strategy (its canonical name in `suite.json`: `cmaes`, `sep-cmaes`, …).
+    #[serde(with = "eggroll_core::strategy::by_name")]
+    pub method: StrategyKind,
     /// Functions (1–24).
     pub functions: Vec<usize>,
     /// Dimensions.
@@ -56,9 +58,7 @@ impl SuiteSpec {
                 reason: "is 0; must be ≥ 1".into(),
             });
         }
-        if self.restarts != Restarts::None
-            && !matches!(self.method, Method::Cmaes | Method::SepCmaes)
-        {
+        if self.restarts != Restarts::None && !self.method.is_cma() {
             return Err(Error::Input {
                 what: "--restarts".into(),
                 reason: format!(
@@ -412,7 +412,7 @@ mod tests {
 
     fn spec() -> SuiteSpec {
         SuiteSpec {
-            method: Method::Cmaes,
+            method: StrategyKind::Cmaes,
             functions: vec![1, 2],
             dims: vec![2],
             instances: vec![1, 2],

@@ -12,9 +12,7 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor, Var};
 use candle_nn::Optimizer;
-use eggroll_core::{
-    Eggroll, EsConfig, Evaluator, OptimizerConfig, Params, SimpleEs, Strategy, Trainer,
-};
+use eggroll_core::{EsConfig, Evaluator, OptimizerConfig, Params, Strategy, StrategyKind, Trainer};
 use eggroll_envs::mnist::{Dataset, Split, mnist_dir};
 use eggroll_policies::mnist::{
     MnistEvaluator, MnistFitness, ModelMnistEvaluator, accuracy, cnn, draw_batch, model_accuracy,
@@ -364,11 +362,8 @@ fn es_pair(
         },
         ..EsConfig::default()
     };
-    let strategy: Box<dyn Strategy> = if method == "eggroll" {
-        Box::new(Eggroll::new(es, &params)?)
-    } else {
-        Box::new(SimpleEs::new(es, &params)?)
-    };
+    let strategy: Box<dyn Strategy> =
+        StrategyKind::parse(method, "methods")?.build(&es, &params)?;
     let mut evaluator: Box<dyn Evaluator> = if model == "mlp" {
         Box::new(
             MnistEvaluator::new(mlp_config(train.pixels()), train.clone(), batch, spec.seed)?

@@ -8,20 +8,8 @@ use eggroll_policies::Activation;
 use eggroll_policies::mnist::MnistFitness;
 use serde::{Deserialize, Serialize};
 
-/// Which strategy to train with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StrategyKind {
-    /// Low-rank EGGROLL.
-    #[default]
-    Eggroll,
-    /// Full-rank OpenAI-ES.
-    SimpleEs,
-    /// CMA-ES (full covariance; λ = `es.population_size`, σ₀ = `es.sigma`, seed = `es.seed`).
-    Cmaes,
-    /// sep-CMA-ES (diagonal covariance, for many parameters).
-    SepCmaes,
-}
+/// Which strategy to train with: the core's one catalogue.
+pub use eggroll_core::StrategyKind;
 
 /// Shape of the benchmark matrix (sphere, rastrigin).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

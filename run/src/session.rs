@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use candle_core::Device;
 use eggroll_core::checkpoint::{CALLER_STATE_KEY, read_caller_state, write_atomic};
 use eggroll_core::{
-    ChannelObserver, CmaConfig, CmaStrategy, Control, Controller, Covariance, Eggroll, Flow,
-    GenStats, Observer, Params, SimpleEs, StopReason, Strategy, Trainer,
+    ChannelObserver, Control, Controller, Flow, GenStats, Observer, Params, StopReason, Strategy,
+    Trainer,
 };
 use eggroll_envs::mnist::Dataset;
 use eggroll_policies::{MlpConfig, ObsNorm, ObsTransform};
@@ -20,7 +20,7 @@ use eggroll_policies::{MlpConfig, ObsNorm, ObsTransform};
 use crate::artifacts::{
     self, CHECKPOINT, CONFIG, METRICS, NetSpec, POLICY, POLICY_BEST, Validation,
 };
-use crate::config::{CheckpointConfig, RunConfig, StopConfig, StrategyKind, resolve_with};
+use crate::config::{CheckpointConfig, RunConfig, StopConfig, resolve_with};
 use crate::dir::{RunDir, default_dir};
 use crate::error::{Error, Result};
 use crate::observers::{MetricsFile, Progress};
@@ -189,41 +189,7 @@ impl RunReport {
 
 /// Build the strategy named by the config.
 pub fn build_strategy(config: &RunConfig, params: &Params) -> Result<Box<dyn Strategy>> {
-    let cma = matches!(
-        config.strategy,
-        StrategyKind::Cmaes | StrategyKind::SepCmaes
-    );
-    if !cma && config.es.restarts != eggroll_core::Restarts::None {
-        return Err(Error::Config {
-            key: "es.restarts".into(),
-            reason: "applies to strategy = \"cmaes\" or \"sep_cmaes\" only".into(),
-        });
-    }
-    Ok(match config.strategy {
-        StrategyKind::Eggroll => Box::new(Eggroll::new(config.es.clone(), params)?),
-        StrategyKind::SimpleEs => Box::new(SimpleEs::new(config.es.clone(), params)?),
-        StrategyKind::Cmaes | StrategyKind::SepCmaes => {
-            let covariance = if config.strategy == StrategyKind::Cmaes {
-                Covariance::Full
-            } else {
-                Covariance::Diagonal
-            };
-            Box::new(
-                CmaStrategy::new(
-                    CmaConfig {
-                        population_size: config.es.population_size,
-                        sigma0: f64::from(config.es.sigma),
-                        seed: config.es.seed,
-                        covariance,
-                        ..CmaConfig::default()
-                    },
-                    params,
-                )?
-                // λ grows at most 8-fold: the memory check before the run assumed λ₀.
-                .with_restarts(config.es.restarts, 8 * config.es.population_size),
-            )
-        }
-    })
+    Ok(config.strategy.build(&config.es, params)?)
 }
 
 /// The name of a device as reported in JSON output: `cpu` or `cuda:N`.

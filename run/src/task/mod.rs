@@ -34,7 +34,7 @@ pub use pendulum::Pendulum;
 pub use scene::{Scene, Shape};
 
 pub use crate::artifacts::NetSpec;
-use crate::config::{PolicyConfig, RunConfig, StrategyKind};
+use crate::config::{PolicyConfig, RunConfig};
 use crate::error::{Error, Result};
 
 /// One task: what `eggroll train <name>` trains.
@@ -360,23 +360,15 @@ pub fn check_memory(
         ),
     };
     let mut e = crate::limits::Estimate::new();
-    for &(m, nn) in &mats {
+    let total: usize =
+        mats.iter().map(|&(m, nn)| m * nn).sum::<usize>() + vecs.iter().sum::<usize>();
+    let terms = config.strategy.memory_terms(es, &mats, total);
+    for (&(m, nn), (label, dims)) in mats.iter().zip(&terms) {
         e.add("parameters and their copies", &[6, m, nn]);
-        match config.strategy {
-            StrategyKind::Eggroll => e.add("noise", &[blocks, m.saturating_add(nn), es.rank]),
-            StrategyKind::SimpleEs => e.add("noise", &[blocks, m, nn]),
-            // Every sample in f64 and f32.
-            StrategyKind::Cmaes | StrategyKind::SepCmaes => e.add("CMA-ES samples", &[3, n, m, nn]),
-        };
+        e.add(*label, dims);
     }
-    if config.strategy == StrategyKind::Cmaes {
-        // C and its eigenvectors, n×n in f64 each.
-        let total: usize =
-            mats.iter().map(|&(m, nn)| m * nn).sum::<usize>() + vecs.iter().sum::<usize>();
-        e.add(
-            "CMA-ES covariance matrix and eigenvectors",
-            &[4, total, total],
-        );
+    for (label, dims) in &terms[mats.len()..] {
+        e.add(*label, dims);
     }
     for &v in &vecs {
         e.add("parameters and their copies", &[6, v]);

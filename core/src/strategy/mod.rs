@@ -10,6 +10,9 @@ use crate::population::{NoiseSpec, Pairing, Population};
 use crate::schedule::Schedule;
 use crate::shaping::{Shaping, shape};
 
+mod kind;
+pub use kind::{StrategyKind, by_name};
+
 /// What [`Strategy::tell`] reports about the update it applied.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TellReport {
