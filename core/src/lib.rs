@@ -29,7 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod checkpoint;
-pub mod cmaes;
+pub use strategy::cmaes;
 pub mod control;
 pub mod error;
 pub mod eval;
