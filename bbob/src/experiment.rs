@@ -278,6 +278,12 @@ pub fn overhead(
             reason: "is 0; must be ≥ 1".into(),
         });
     }
+    if !(1..=100_000).contains(&dim) || population > 100_000 {
+        return Err(crate::ExperimentError::Arg {
+            name: "dim",
+            reason: "must be 1..=100000 (and --population ≤ 100000)".into(),
+        });
+    }
     let mut es = CmaEs::new(
         &vec![1.0; dim],
         &CmaConfig {

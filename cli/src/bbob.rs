@@ -1,16 +1,12 @@
 //! `eggroll bbob eval|run|suite`: parse, call `eggroll-bbob` / `eggroll_run::bbob`, print.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::Subcommand;
 use eggroll_bbob::experiment::{RunSpec, run};
 use eggroll_core::StrategyKind;
 use eggroll_core::minimize::Restarts;
-
-/// The largest points file `bbob eval` reads.
-const MAX_POINTS_FILE: u64 = 256 << 20;
 
 #[derive(Subcommand)]
 pub enum BbobCommand {
@@ -120,45 +116,7 @@ pub fn main(cmd: BbobCommand) -> Result<()> {
 }
 
 fn eval(function: usize, instance: usize, dim: usize, points: &Path) -> Result<()> {
-    let problem = eggroll_bbob::Problem::new(function, instance, dim)?;
-    let file =
-        std::fs::File::open(points).with_context(|| format!("--points {}", points.display()))?;
-    let mut text = String::new();
-    file.take(MAX_POINTS_FILE + 1)
-        .read_to_string(&mut text)
-        .with_context(|| format!("--points {}: not readable UTF-8 text", points.display()))?;
-    if text.len() as u64 > MAX_POINTS_FILE {
-        bail!(
-            "--points {}: larger than {} MiB",
-            points.display(),
-            MAX_POINTS_FILE >> 20
-        );
-    }
-    let pts: Vec<Vec<f64>> = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "--points {}: expected a JSON list of points, each a list of {dim} numbers",
-            points.display()
-        )
-    })?;
-    let mut values = Vec::with_capacity(pts.len());
-    for (k, x) in pts.iter().enumerate() {
-        let v = problem
-            .evaluate_checked(x)
-            .with_context(|| format!("--points {}: point {k}", points.display()))?;
-        if !v.is_finite() {
-            // JSON has no inf or NaN: say so instead of printing `null`.
-            bail!(
-                "--points {}: point {k}: f = {v}{}, which JSON cannot represent",
-                points.display(),
-                if v.is_nan() {
-                    " (the point holds a NaN)"
-                } else {
-                    " (the value overflows f64)"
-                }
-            );
-        }
-        values.push(v);
-    }
+    let values = eggroll_run::bbob::eval_points(function, instance, dim, points)?;
     println!("{}", serde_json::json!({ "values": values }));
     Ok(())
 }
@@ -174,38 +132,10 @@ fn run_one(a: &RunArgs) -> Result<()> {
         seed: a.seed,
     };
     let r = run(&spec)?;
-    if !a.json {
-        println!(
-            "{} f{} i{} d{}: best f − f_opt = {:.3e} after {} evaluations ({}; {} restarts; {:.2} s)",
-            r.strategy,
-            r.function,
-            r.instance,
-            r.dim,
-            r.best_f - r.f_opt,
-            r.evals,
-            match r.evals_to_target {
-                Some(e) => format!("target reached after {e}"),
-                None => format!("target not reached, stopped: {}", r.stop),
-            },
-            r.restarts,
-            r.wall_s
-        );
-    }
-    let j = serde_json::json!({
-        "function": r.function,
-        "instance": r.instance,
-        "dim": r.dim,
-        "evals_to_target": r.evals_to_target,
-        "best_f": r.best_f,
-        "f_opt": r.f_opt,
-        "evals": r.evals,
-        "strategy": r.strategy,
-        "restarts": r.restarts,
-        "stop": r.stop,
-        "wall_s": r.wall_s,
-    });
     if a.json {
-        println!("{j}");
+        println!("{}", eggroll_run::bbob::run_json(&r));
+    } else {
+        println!("{}", eggroll_run::bbob::run_line(&r));
     }
     Ok(())
 }
@@ -225,31 +155,11 @@ pub fn suite(a: &SuiteArgs) -> Result<SuiteEnd> {
         &eggroll_bbob::experiment::RunResult,
         &eggroll_run::bbob::RunFailure,
     >| {
-        match r {
-            Ok(r) if !quiet => eprintln!(
-                "f{:>2} i{} d{:>2}: {}",
-                r.function,
-                r.instance,
-                r.dim,
-                match r.evals_to_target {
-                    Some(e) => format!("target after {e} evaluations"),
-                    None => format!(
-                        "Δf = {:.2e} after {} evaluations ({})",
-                        r.best_f - r.f_opt,
-                        r.evals,
-                        r.stop
-                    ),
-                }
-            ),
-            Ok(_) => {}
-            // A failed run is always reported, on its own line.
-            Err(f) => eprintln!(
-                "f{:>2} i{} d{:>2}: FAILED (seed {}): {}",
-                f.function, f.instance, f.dim, f.seed, f.reason
-            ),
+        if let Some(line) = eggroll_run::bbob::progress_line(r, quiet) {
+            eprintln!("{line}");
         }
     };
-    let cancel = crate::train::interrupt_flag();
+    let cancel = eggroll_run::interrupt_flag();
     let report = match &a.resume {
         Some(dir) => eggroll_run::bbob::resume(dir, &cancel, progress)?,
         None => {
@@ -268,53 +178,17 @@ pub fn suite(a: &SuiteArgs) -> Result<SuiteEnd> {
             eggroll_run::bbob::suite(&spec, &out, a.force, &cancel, progress)?
         }
     };
-    let dir = report.dir.display();
-    let finished = report.results.len();
     if report.interrupted {
-        eprintln!(
-            "interrupted: {finished} of {} runs finished and are kept in {dir}/results.jsonl \
-             ({} from before); `eggroll bbob suite --resume {dir}` runs the other {}",
-            report.total,
-            report.resumed,
-            report.total - finished
-        );
+        eprintln!("{}", report.interrupted_message());
         return Ok(SuiteEnd::Interrupted);
     }
-    let solved = report
-        .results
-        .iter()
-        .filter(|r| r.evals_to_target.is_some())
-        .count();
     if a.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "strategy": report.spec.method.name(),
-                "runs": finished,
-                "solved": solved,
-                "failed": report.failures.len(),
-                "resumed": report.resumed,
-                "out": report.dir,
-            })
-        );
+        println!("{}", report.summary_json());
     } else {
-        println!("{}", report.table);
-        println!(
-            "wrote {dir}/{{suite.json, results.jsonl, ert.md, ecdf.png, ecdf.svg{}}}",
-            if report.failures.is_empty() {
-                ""
-            } else {
-                ", failures.jsonl"
-            }
-        );
+        println!("{}", report.summary_text());
     }
-    if !report.failures.is_empty() {
-        bail!(
-            "{} of {} runs failed (listed in {dir}/failures.jsonl, each with its reason); the \
-             other runs' results are written; `--resume {dir}` tries the failed ones again",
-            report.failures.len(),
-            report.total
-        );
+    if let Some(msg) = report.failures_message() {
+        anyhow::bail!("{msg}");
     }
     Ok(SuiteEnd::Done)
 }

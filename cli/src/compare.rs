@@ -3,9 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use eggroll_run::compare::{
-    CompareSpec, METHODS, MODELS, Objective, parse_names, resume, run, table,
-};
+use eggroll_run::compare::{CompareSpec, METHODS, MODELS, Objective, parse_names, resume, run};
 
 /// Arguments of `eggroll compare`.
 #[derive(clap::Args)]
@@ -58,21 +56,12 @@ pub fn main(a: &CompareArgs) -> Result<bool> {
         bail!("--task `{}`: compare runs on mnist", a.task);
     }
     let quiet = a.json;
-    let progress = |r: &eggroll_run::compare::Row| match (&r.test_accuracy, &r.error) {
-        (Some(acc), _) if !quiet => eprintln!(
-            "{} {}: test accuracy {acc:.4} after {} steps, {:.1} s",
-            r.model, r.method, r.steps, r.wall_s
-        ),
-        (Some(_), _) => {}
-        // A failed pair is always reported, on its own line.
-        (None, e) => eprintln!(
-            "{} {}: failed: {}",
-            r.model,
-            r.method,
-            e.as_deref().unwrap_or("?")
-        ),
+    let progress = |r: &eggroll_run::compare::Row| {
+        if let Some(line) = eggroll_run::compare::progress_line(r, quiet) {
+            eprintln!("{line}");
+        }
     };
-    let cancel = crate::train::interrupt_flag();
+    let cancel = eggroll_run::interrupt_flag();
     let report = match &a.resume {
         Some(dir) => resume(dir, &cancel, progress)?,
         None => {
@@ -81,13 +70,7 @@ pub fn main(a: &CompareArgs) -> Result<bool> {
                 methods: parse_names("--methods", &a.methods, &METHODS)?,
                 budget_s: a.budget_s,
                 seed: a.seed,
-                objective: match a.objective.as_str() {
-                    "log_likelihood" => Objective::LogLikelihood,
-                    "accuracy" => Objective::Accuracy,
-                    other => {
-                        bail!("--objective `{other}` is unknown; valid: log_likelihood, accuracy")
-                    }
-                },
+                objective: Objective::parse(&a.objective)?,
                 data_dir: a.data_dir.clone(),
                 eval_points: a.eval_points.clamp(1, 1000),
             };
@@ -98,34 +81,14 @@ pub fn main(a: &CompareArgs) -> Result<bool> {
             run(&spec, &out, a.force, &cancel, progress)?
         }
     };
-    let out = report.dir.display();
     if report.interrupted {
-        eprintln!(
-            "interrupted: {} of {} pairs finished and are kept in {out} ({} from before); \
-             `eggroll compare --resume {out}` runs the other {}",
-            report.rows.len(),
-            report.total,
-            report.resumed,
-            report.total - report.rows.len()
-        );
+        eprintln!("{}", report.interrupted_message());
         return Ok(false);
     }
-    let rows = &report.rows;
     if a.json {
-        let rows: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|r| {
-                let mut v = serde_json::to_value(r).expect("plain struct");
-                v.as_object_mut().expect("object").remove("curve");
-                v
-            })
-            .collect();
-        println!("{}", serde_json::json!({ "out": report.dir, "rows": rows }));
+        println!("{}", report.summary_json());
     } else {
-        println!("{}", table(rows, report.spec.budget_s));
-        println!(
-            "wrote {out}/{{compare.json, results.jsonl, results.md, accuracy_vs_time.png/svg, accuracy_vs_forward_passes.png/svg}}"
-        );
+        println!("{}", report.summary_text());
     }
     Ok(true)
 }

@@ -7,7 +7,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bbob;
 mod compare;
-mod device;
 mod eval;
 mod train;
 
@@ -355,17 +354,7 @@ fn main() -> ExitCode {
                 if json {
                     println!("{}", serde_json::to_string(&r)?);
                 } else {
-                    println!(
-                        "{}: {} members × {} steps on {} threads: {:.0} env-steps/s (random \
-                         actions); {:.0} env-steps/s with the default policy ({} steps)",
-                        r.task,
-                        r.population,
-                        r.steps,
-                        r.threads,
-                        r.env_steps_per_s,
-                        r.rollout_steps_per_s,
-                        r.rollout_steps
-                    );
+                    println!("{r}");
                 }
                 Ok(())
             }),
@@ -380,10 +369,6 @@ fn main() -> ExitCode {
         } => eggroll_core::StrategyKind::parse(&strategy, "strategy")
             .map_err(anyhow::Error::from)
             .and_then(|m| {
-                anyhow::ensure!(
-                    (1..=100_000).contains(&dim) && population <= 100_000,
-                    "--dim must be 1..=100000 and --population ≤ 100000"
-                );
                 let r = eggroll_bbob::experiment::overhead(m, dim, population, generations)?;
                 println!("{}", serde_json::to_string(&r)?);
                 Ok(())
@@ -414,12 +399,13 @@ fn main() -> ExitCode {
                 rounds,
                 shared_batch,
                 model,
-                device: device::parse(device.as_deref())?,
+                device: eggroll_policies::device::open(device.as_deref())
+                    .map_err(anyhow::Error::msg)?,
             })?;
             if json || !plain_mlp {
                 println!("{j}");
             } else {
-                print_forward_table(&j);
+                println!("{}", eggroll_run::bench::forward_table(&j));
             }
             Ok(())
         })(),
@@ -475,69 +461,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// `bench forward`'s human-readable table (the MLP benchmark without `--json`).
-fn print_forward_table(j: &serde_json::Value) {
-    let f = |k: &str| j[k].as_f64().unwrap_or(f64::NAN);
-    println!(
-        "N={} layers={} r={} on {} ({} threads, {})",
-        j["population"],
-        j["layers"],
-        j["rank"],
-        j["device"].as_str().unwrap_or("?"),
-        j["threads"],
-        j["simd"].as_str().unwrap_or("?")
-    );
-    let rows = [
-        ("inference", "inference_members_per_s", None),
-        (
-            "eggroll (cached)",
-            "eggroll_members_per_s",
-            Some("eggroll_vs_inference"),
-        ),
-        (
-            "eggroll (+noise)",
-            "eggroll_noise_members_per_s",
-            Some("eggroll_noise_vs_inference"),
-        ),
-        (
-            "materialised",
-            "materialized_members_per_s",
-            Some("materialized_vs_inference"),
-        ),
-    ];
-    for (name, rate, ratio) in rows {
-        println!(
-            "  {name:<20}  {:>12.0} members/s  {:.3}x",
-            f(rate),
-            ratio.map_or(1.0, f)
-        );
-    }
-    if let Some(ops) = j["eggroll_ops_members_per_s"].as_f64() {
-        println!(
-            "  {:<20}  {ops:>12.0} members/s  {:.3}x",
-            "eggroll (candle ops)",
-            ops / f("inference_members_per_s")
-        );
-    }
-}
-
 fn dashboard(d: DashboardArgs) -> anyhow::Result<()> {
     if let Some(path) = &d.replay {
-        if path.is_dir() {
-            let feeds = eggroll_gui::compare_feeds(path).map_err(|e| {
-                anyhow::anyhow!(
-                    "--replay {}: not an `eggroll compare` directory ({e})",
-                    path.display()
-                )
-            })?;
-            let mut dash = eggroll_gui::Dashboard::new(feeds);
-            dash.x_axis = eggroll_gui::XAxis::WallTime;
-            return eggroll_gui::run_native(dash).map_err(|e| anyhow::anyhow!("dashboard: {e}"));
-        }
-        let feed = eggroll_gui::replay_feed(path)
-            .map_err(|e| anyhow::anyhow!("--replay {}: {e}", path.display()))?;
-        return eggroll_gui::run_native(eggroll_gui::Dashboard::new(vec![feed]))
-            .map_err(|e| anyhow::anyhow!("dashboard: {e}"));
+        return eggroll_gui::launch::replay(path).map_err(anyhow::Error::msg);
     }
     anyhow::ensure!(
         d.compare,
@@ -555,51 +481,23 @@ fn dashboard(d: DashboardArgs) -> anyhow::Result<()> {
     );
     anyhow::ensure!(!variants.is_empty(), "--compare needs --ranks or --sigmas");
     let parent = eggroll_run::default_dir(&format!("compare-{}", d.task));
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Errors of compared runs go to the terminal at once and to the window.
-    let (err_tx, err_rx) = std::sync::mpsc::channel::<(String, String)>();
-    let mut workers = Vec::new();
-    for (label, set) in &variants {
+    let (task, generations) = (d.task.clone(), d.generations);
+    eggroll_gui::launch::side_by_side(&variants, move |label, set, tx| {
         let args = TrainArgs {
-            task: Some(d.task.clone()),
-            sets: vec![set.clone()],
-            generations: d.generations,
+            task: Some(task.clone()),
+            sets: vec![set.to_string()],
+            generations,
             quiet: true,
             out: Some(parent.join(label.replace(' ', "-"))),
             ..TrainArgs::default()
         };
         let link = train::GuiLink {
-            tx: tx.clone(),
-            label: label.clone(),
+            tx,
+            label: label.to_string(),
         };
-        let (err_tx, label) = (err_tx.clone(), label.clone());
-        workers.push(std::thread::spawn(move || {
-            let result = train::run_with(&args, Some(link));
-            if let Err(e) = &result {
-                eprintln!("error: compared run `{label}` failed: {e:#}");
-                let _ = err_tx.send((label, format!("{e:#}")));
-            }
-            result.is_ok()
-        }));
-    }
-    drop(tx);
-    drop(err_tx);
-    let feeds: Vec<_> = rx.iter().take(variants.len()).collect();
-    if !feeds.is_empty() {
-        let dash = eggroll_gui::Dashboard::new(feeds).with_errors(err_rx);
-        if let Err(e) = eggroll_gui::run_native(dash) {
-            eprintln!("dashboard: {e} (the runs continue without a window)");
-        }
-    }
-    let failed = workers
-        .into_iter()
-        .map(|w| w.join().unwrap_or(false))
-        .filter(|ok| !ok)
-        .count();
-    anyhow::ensure!(
-        failed == 0,
-        "{failed} of {} compared runs failed (see above)",
-        variants.len()
-    );
-    Ok(())
+        train::run_with(&args, Some(link))
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"))
+    })
+    .map_err(anyhow::Error::msg)
 }

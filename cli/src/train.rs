@@ -1,12 +1,9 @@
 //! `eggroll train`: flags → a [`Start`] for the run layer's [`Session`], which does the work;
 //! this module only wires the dashboard and Ctrl-C and prints the report.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use anyhow::{Context, Result};
 use eggroll_run::session::WrapEvaluator;
-use eggroll_run::{Options, Outcome, Session, Start, StrategyKind};
+use eggroll_run::{Options, Outcome, Session, Start};
 
 use crate::TrainArgs;
 
@@ -20,60 +17,22 @@ pub enum Done {
 }
 
 /// The typed config overrides given as flags.
-fn overrides(args: &TrainArgs) -> Result<Vec<(&'static str, toml::Value)>> {
-    let mut f = Vec::new();
-    // Values beyond i64 saturate (and are then refused by validation or the memory check).
-    let int = |v: u64| toml::Value::Integer(i64::try_from(v).unwrap_or(i64::MAX));
-    if let Some(v) = args.seed {
-        // TOML integers are signed 64-bit: larger seeds cannot be stored in config.toml.
-        anyhow::ensure!(
-            v <= i64::MAX as u64,
-            "--seed {v}: must be ≤ {} (a config file holds signed 64-bit integers)",
-            i64::MAX
-        );
-        f.push(("es.seed", int(v)));
-    }
-    let counts = [
-        ("stop.generations", args.generations),
-        ("es.population_size", args.population.map(|v| v as u64)),
-        ("es.rank", args.rank.map(|v| v as u64)),
-        ("threads", args.threads.map(|v| v as u64)),
-        ("evaluation.episodes", args.episodes.map(|v| v as u64)),
-        ("data.batch", args.batch.map(|v| v as u64)),
-    ];
-    for (key, v) in counts {
-        if let Some(v) = v {
-            f.push((key, int(v)));
-        }
-    }
-    if let Some(v) = args.sigma {
-        f.push(("es.sigma", toml::Value::Float(v as f64)));
-    }
-    if let Some(v) = args.lr {
-        f.push(("es.learning_rate", toml::Value::Float(v as f64)));
-    }
-    if let Some(v) = &args.model {
-        f.push(("policy.model", toml::Value::String(v.clone())));
-    }
-    if let Some(v) = &args.data_dir {
-        f.push(("data.dir", toml::Value::String(v.display().to_string())));
-    }
-    if let Some(v) = args.time_budget {
-        f.push(("stop.time_budget_s", toml::Value::Float(v)));
-    }
-    Ok(f)
-}
-
-/// Set by Ctrl-C and SIGTERM (one handler per process; every session watches it).
-pub(crate) fn interrupt_flag() -> Arc<AtomicBool> {
-    static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
-    FLAG.get_or_init(|| {
-        let flag = Arc::new(AtomicBool::new(false));
-        let f = flag.clone();
-        let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
-        flag
-    })
-    .clone()
+fn overrides(a: &TrainArgs) -> Result<Vec<(&'static str, toml::Value)>> {
+    let flags = eggroll_run::flags::Flags {
+        seed: a.seed,
+        generations: a.generations,
+        population: a.population,
+        rank: a.rank,
+        sigma: a.sigma,
+        lr: a.lr,
+        threads: a.threads,
+        episodes: a.episodes,
+        batch: a.batch,
+        model: a.model.clone(),
+        data_dir: a.data_dir.clone(),
+        time_budget: a.time_budget,
+    };
+    Ok(flags.overrides()?)
 }
 
 /// A link from a training run to a dashboard: the run sends its feed once it is set up.
@@ -151,9 +110,10 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<Done> {
         },
     };
     let options = Options {
-        device: crate::device::parse(args.device.as_deref())?,
+        device: eggroll_policies::device::open(args.device.as_deref())
+            .map_err(anyhow::Error::msg)?,
         progress: !args.quiet && !args.json,
-        interrupt: interrupt_flag(),
+        interrupt: eggroll_run::interrupt_flag(),
         wrap_evaluator: distributed(args)?,
     };
     let mut session = Session::start(start, options)?;
@@ -161,7 +121,7 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<Done> {
         eprintln!("{notice}");
     }
     if let Some(link) = gui {
-        attach_dashboard(&mut session, link);
+        eggroll_gui::launch::attach(&mut session, link.label, &link.tx);
     }
     match session.run()? {
         Outcome::Finished(report) => {
@@ -182,47 +142,4 @@ pub fn run_with(args: &TrainArgs, gui: Option<GuiLink>) -> Result<Done> {
         }
         Outcome::Worker => Ok(Done::Finished),
     }
-}
-
-/// Dashboard: statistics out, commands in, snapshots of the mean policy out.
-fn attach_dashboard(session: &mut Session, link: GuiLink) {
-    let config = session.config().clone();
-    let trainer = session.trainer();
-    let g = trainer.generation();
-    let names = trainer
-        .params()
-        .iter()
-        .map(|p| p.name().to_string())
-        .collect();
-    let info = format!(
-        "seed {} N={} r={} {}",
-        config.es.seed,
-        config.es.population_size,
-        config.es.rank,
-        trainer.strategy().name()
-    );
-    let (ch, mut feed) = eggroll_gui::live_channels(
-        link.label,
-        config.task.clone(),
-        session.policy().cloned(),
-        names,
-        info,
-        trainer.strategy().sigma(g),
-        trainer.strategy().learning_rate(g),
-    );
-    if config.strategy == StrategyKind::Eggroll {
-        feed.noise = Some(eggroll_gui::NoiseInfo {
-            seed: config.es.seed,
-            rank: config.es.rank,
-            noise_reuse: config.es.noise_reuse,
-        });
-    }
-    feed.shaping = (config.es.shaping, config.es.group_size);
-    feed.mnist = session.images().cloned();
-    feed.net = session
-        .net()
-        .and_then(|n| n.build().ok())
-        .map(std::sync::Arc::new);
-    ch.connect(session);
-    let _ = link.tx.send(feed);
 }

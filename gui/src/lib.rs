@@ -18,6 +18,7 @@
 
 mod app;
 pub mod feed;
+pub mod launch;
 mod linalg;
 mod panels;
 mod widgets;

@@ -230,17 +230,13 @@ fn train(py: Python<'_>, task: &str, overrides: Option<&Bound<'_, PyDict>>) -> P
                         .map_err(|_| PyTypeError::new_err("`force` must be a bool"))?;
                     continue;
                 }
-                "seed" => "es.seed".to_string(),
-                "generations" => "stop.generations".to_string(),
-                "population" | "population_size" => "es.population_size".to_string(),
-                "rank" => "es.rank".to_string(),
-                "sigma" => "es.sigma".to_string(),
-                "lr" | "learning_rate" => "es.learning_rate".to_string(),
-                "episodes" => "evaluation.episodes".to_string(),
-                "batch" => "data.batch".to_string(),
-                "model" => "policy.model".to_string(),
-                "time_budget" => "stop.time_budget_s".to_string(),
-                "data_dir" => "data.dir".to_string(),
+                "population_size" => "es.population_size".to_string(),
+                "learning_rate" => "es.learning_rate".to_string(),
+                flag if eggroll_run::flags::flag_key(flag).is_some() => {
+                    eggroll_run::flags::flag_key(flag)
+                        .expect("checked")
+                        .to_string()
+                }
                 other => other.replace("__", "."),
             };
             sets.push(format!("{key}={}", toml_literal(&k, &v)?));

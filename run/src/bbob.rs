@@ -406,6 +406,186 @@ fn plot_ecdf(dir: &Path, results: &[RunResult], spec: &SuiteSpec) -> Result<()> 
     .write(dir, "ecdf")
 }
 
+/// The largest points file [`eval_points`] reads.
+pub const MAX_POINTS_FILE: u64 = 256 << 20;
+
+/// `bbob eval`: the values of function `function`, instance `instance`, dimension `dim` at
+/// the points of a JSON file (a list of points, each a list of `dim` numbers). Errors name
+/// `--points PATH` and the point; a value JSON cannot hold (inf, NaN) is an error too.
+pub fn eval_points(
+    function: usize,
+    instance: usize,
+    dim: usize,
+    points: &Path,
+) -> Result<Vec<f64>> {
+    use std::io::Read;
+    let bad = |reason: String| Error::Input {
+        what: format!("--points {}", points.display()),
+        reason,
+    };
+    let problem =
+        eggroll_bbob::Problem::new(function, instance, dim).map_err(|e| Error::Input {
+            what: "bbob eval".into(),
+            reason: e.to_string(),
+        })?;
+    let file = std::fs::File::open(points).map_err(|e| bad(e.to_string()))?;
+    let mut text = String::new();
+    file.take(MAX_POINTS_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| bad(format!("not readable UTF-8 text: {e}")))?;
+    if text.len() as u64 > MAX_POINTS_FILE {
+        return Err(bad(format!("larger than {} MiB", MAX_POINTS_FILE >> 20)));
+    }
+    let pts: Vec<Vec<f64>> = serde_json::from_str(&text).map_err(|e| {
+        bad(format!(
+            "expected a JSON list of points, each a list of {dim} numbers: {e}"
+        ))
+    })?;
+    let mut values = Vec::with_capacity(pts.len());
+    for (k, x) in pts.iter().enumerate() {
+        let v = problem
+            .evaluate_checked(x)
+            .map_err(|e| bad(format!("point {k}: {e}")))?;
+        if !v.is_finite() {
+            // JSON has no inf or NaN: say so instead of printing `null`.
+            let why = if v.is_nan() {
+                " (the point holds a NaN)"
+            } else {
+                " (the value overflows f64)"
+            };
+            return Err(bad(format!(
+                "point {k}: f = {v}{why}, which JSON cannot represent"
+            )));
+        }
+        values.push(v);
+    }
+    Ok(values)
+}
+
+/// `bbob run`'s line for people: strategy, function, gap to the optimum, evaluations.
+pub fn run_line(r: &RunResult) -> String {
+    format!(
+        "{} f{} i{} d{}: best f − f_opt = {:.3e} after {} evaluations ({}; {} restarts; {:.2} s)",
+        r.strategy,
+        r.function,
+        r.instance,
+        r.dim,
+        r.best_f - r.f_opt,
+        r.evals,
+        match r.evals_to_target {
+            Some(e) => format!("target reached after {e}"),
+            None => format!("target not reached, stopped: {}", r.stop),
+        },
+        r.restarts,
+        r.wall_s
+    )
+}
+
+/// `bbob run --json`'s object.
+pub fn run_json(r: &RunResult) -> serde_json::Value {
+    serde_json::json!({
+        "function": r.function,
+        "instance": r.instance,
+        "dim": r.dim,
+        "evals_to_target": r.evals_to_target,
+        "best_f": r.best_f,
+        "f_opt": r.f_opt,
+        "evals": r.evals,
+        "strategy": r.strategy,
+        "restarts": r.restarts,
+        "stop": r.stop,
+        "wall_s": r.wall_s,
+    })
+}
+
+/// One progress line of a suite: a finished run (`None` when `quiet`) or a failed one
+/// (always).
+pub fn progress_line(
+    r: std::result::Result<&RunResult, &RunFailure>,
+    quiet: bool,
+) -> Option<String> {
+    match r {
+        Ok(r) if !quiet => Some(format!(
+            "f{:>2} i{} d{:>2}: {}",
+            r.function,
+            r.instance,
+            r.dim,
+            match r.evals_to_target {
+                Some(e) => format!("target after {e} evaluations"),
+                None => format!(
+                    "Δf = {:.2e} after {} evaluations ({})",
+                    r.best_f - r.f_opt,
+                    r.evals,
+                    r.stop
+                ),
+            }
+        )),
+        Ok(_) => None,
+        Err(f) => Some(format!(
+            "f{:>2} i{} d{:>2}: FAILED (seed {}): {}",
+            f.function, f.instance, f.dim, f.seed, f.reason
+        )),
+    }
+}
+
+impl SuiteReport {
+    /// What to tell after Ctrl-C: what is kept and how to go on.
+    pub fn interrupted_message(&self) -> String {
+        let dir = self.dir.display();
+        let finished = self.results.len();
+        format!(
+            "interrupted: {finished} of {} runs finished and are kept in {dir}/results.jsonl \
+             ({} from before); `eggroll bbob suite --resume {dir}` runs the other {}",
+            self.total,
+            self.resumed,
+            self.total - finished
+        )
+    }
+
+    /// `bbob suite --json`'s summary.
+    pub fn summary_json(&self) -> serde_json::Value {
+        let solved = self
+            .results
+            .iter()
+            .filter(|r| r.evals_to_target.is_some())
+            .count();
+        serde_json::json!({
+            "strategy": self.spec.method.name(),
+            "runs": self.results.len(),
+            "solved": solved,
+            "failed": self.failures.len(),
+            "resumed": self.resumed,
+            "out": self.dir,
+        })
+    }
+
+    /// The table and the files written, for people.
+    pub fn summary_text(&self) -> String {
+        format!(
+            "{}\nwrote {}/{{suite.json, results.jsonl, ert.md, ecdf.png, ecdf.svg{}}}",
+            self.table,
+            self.dir.display(),
+            if self.failures.is_empty() {
+                ""
+            } else {
+                ", failures.jsonl"
+            }
+        )
+    }
+
+    /// What to say when runs failed (`None` when every run finished).
+    pub fn failures_message(&self) -> Option<String> {
+        (!self.failures.is_empty()).then(|| {
+            let dir = self.dir.display();
+            format!(
+                "{} of {} runs failed (listed in {dir}/failures.jsonl, each with its reason);                  the other runs' results are written; `--resume {dir}` tries the failed ones                  again",
+                self.failures.len(),
+                self.total
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -247,3 +247,69 @@ fn with_model(
     j["device"] = serde_json::json!(crate::session::device_name(device));
     j
 }
+
+impl std::fmt::Display for EnvBench {
+    /// `bench env`'s line for people.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} members × {} steps on {} threads: {:.0} env-steps/s (random actions); \
+             {:.0} env-steps/s with the default policy ({} steps)",
+            self.task,
+            self.population,
+            self.steps,
+            self.threads,
+            self.env_steps_per_s,
+            self.rollout_steps_per_s,
+            self.rollout_steps
+        )
+    }
+}
+
+/// `bench forward`'s table for people (the MLP benchmark without `--json`), from the JSON
+/// object [`forward`] returns.
+pub fn forward_table(j: &serde_json::Value) -> String {
+    let f = |k: &str| j[k].as_f64().unwrap_or(f64::NAN);
+    let mut out = format!(
+        "N={} layers={} r={} on {} ({} threads, {})",
+        j["population"],
+        j["layers"],
+        j["rank"],
+        j["device"].as_str().unwrap_or("?"),
+        j["threads"],
+        j["simd"].as_str().unwrap_or("?")
+    );
+    let rows = [
+        ("inference", "inference_members_per_s", None),
+        (
+            "eggroll (cached)",
+            "eggroll_members_per_s",
+            Some("eggroll_vs_inference"),
+        ),
+        (
+            "eggroll (+noise)",
+            "eggroll_noise_members_per_s",
+            Some("eggroll_noise_vs_inference"),
+        ),
+        (
+            "materialised",
+            "materialized_members_per_s",
+            Some("materialized_vs_inference"),
+        ),
+    ];
+    for (name, rate, ratio) in rows {
+        out += &format!(
+            "\n  {name:<20}  {:>12.0} members/s  {:.3}x",
+            f(rate),
+            ratio.map_or(1.0, f)
+        );
+    }
+    if let Some(ops) = j["eggroll_ops_members_per_s"].as_f64() {
+        out += &format!(
+            "\n  {:<20}  {ops:>12.0} members/s  {:.3}x",
+            "eggroll (candle ops)",
+            ops / f("inference_members_per_s")
+        );
+    }
+    out
+}

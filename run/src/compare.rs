@@ -572,6 +572,76 @@ fn write_outputs(dir: &Path, rows: &[Row], spec: &CompareSpec) -> Result<()> {
     .write(dir, "accuracy_vs_forward_passes")
 }
 
+impl Objective {
+    /// Parse `log_likelihood` or `accuracy`; the error names `--objective`.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "log_likelihood" => Ok(Objective::LogLikelihood),
+            "accuracy" => Ok(Objective::Accuracy),
+            other => Err(Error::Input {
+                what: "--objective".into(),
+                reason: format!("`{other}` is unknown; valid: log_likelihood, accuracy"),
+            }),
+        }
+    }
+}
+
+/// One progress line: a finished pair (`None` when `quiet`) or a failed one (always).
+pub fn progress_line(r: &Row, quiet: bool) -> Option<String> {
+    match (&r.test_accuracy, &r.error) {
+        (Some(acc), _) if !quiet => Some(format!(
+            "{} {}: test accuracy {acc:.4} after {} steps, {:.1} s",
+            r.model, r.method, r.steps, r.wall_s
+        )),
+        (Some(_), _) => None,
+        (None, e) => Some(format!(
+            "{} {}: failed: {}",
+            r.model,
+            r.method,
+            e.as_deref().unwrap_or("?")
+        )),
+    }
+}
+
+impl CompareReport {
+    /// What to tell after Ctrl-C: what is kept and how to go on.
+    pub fn interrupted_message(&self) -> String {
+        let out = self.dir.display();
+        format!(
+            "interrupted: {} of {} pairs finished and are kept in {out} ({} from before); \
+             `eggroll compare --resume {out}` runs the other {}",
+            self.rows.len(),
+            self.total,
+            self.resumed,
+            self.total - self.rows.len()
+        )
+    }
+
+    /// `compare --json`'s object: the directory and the rows without their curves.
+    pub fn summary_json(&self) -> serde_json::Value {
+        let rows: Vec<serde_json::Value> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::to_value(r).expect("plain struct");
+                v.as_object_mut().expect("object").remove("curve");
+                v
+            })
+            .collect();
+        serde_json::json!({ "out": self.dir, "rows": rows })
+    }
+
+    /// The table and the files written, for people.
+    pub fn summary_text(&self) -> String {
+        format!(
+            "{}\nwrote {}/{{compare.json, results.jsonl, results.md, accuracy_vs_time.png/svg, \
+             accuracy_vs_forward_passes.png/svg}}",
+            table(&self.rows, self.spec.budget_s),
+            self.dir.display()
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,7 @@ mod dir;
 #[cfg(feature = "mpi")]
 pub mod distributed;
 mod error;
+pub mod flags;
 pub mod limits;
 pub mod observers;
 pub mod plot;
@@ -34,3 +35,18 @@ pub use config::{RunConfig, StrategyKind, resolve, task_default};
 pub use dir::{LOCK_FILE, METRICS, RunDir, default_dir, truncate_metrics};
 pub use error::{Error, Result};
 pub use session::{Options, Outcome, RunReport, Session, Start};
+
+/// The process's interrupt flag, set by Ctrl-C and SIGTERM: one handler per process, every
+/// session and suite of the command line watches the same flag.
+pub fn interrupt_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, OnceLock};
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
+        flag
+    })
+    .clone()
+}
