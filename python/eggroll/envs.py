@@ -22,27 +22,14 @@ from gymnasium.envs.registration import EnvSpec
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from ._eggroll import ENV_IDS as _ENV_IDS
 from ._eggroll import Env as _Env
 from ._eggroll import VecEnv as _VecEnv
 
 __all__ = ["IDS", "make", "make_vec", "RustEnv", "RustVectorEnv"]
 
-IDS = (
-    "CartPole-v1",
-    "Pendulum-v1",
-    "Acrobot-v1",
-    "MountainCar-v0",
-    "MountainCarContinuous-v0",
-    "HalfCheetah-v5",
-    "Hopper-v5",
-    "Walker2d-v5",
-    "Ant-v5",
-    "Swimmer-v5",
-    "Humanoid-v5",
-    "InvertedPendulum-v5",
-    "InvertedDoublePendulum-v5",
-    "Reacher-v5",
-)
+#: Every environment id, from the Rust catalogue (`eggroll_envs::registry::IDS`).
+IDS = tuple(_ENV_IDS)
 
 
 def _space(d: Dict[str, Any], dtype: Any) -> spaces.Space:

@@ -301,6 +301,7 @@ fn _eggroll(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<policy::Policy>()?;
     m.add_class::<envs::Env>()?;
     m.add_class::<envs::VecEnv>()?;
+    m.add("ENV_IDS", eggroll_envs::registry::IDS.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
