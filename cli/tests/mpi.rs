@@ -296,3 +296,44 @@ fn killed_rank_fails_the_job_and_resume_recovers() {
         "resumed run differs"
     );
 }
+
+/// A time budget with a budget schedule: each rank has its own clock, so the stop and the
+/// horizon the budget implies are rank 0's on every rank. The ranks stay bit-identical every
+/// generation (lockstep check at each) and stop in the same generation.
+#[test]
+fn time_budget_and_its_horizon_agree_across_ranks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("budget");
+    let out = mpirun(
+        2,
+        &[
+            "train",
+            "sphere",
+            "--quiet",
+            "--json",
+            "--out",
+            dir.to_str().unwrap(),
+            "--generations",
+            "1000000",
+            "--time-budget",
+            "3",
+            "--set",
+            "es.lr_schedule={ kind = \"budget\", floor = 0.1 }",
+            "--set",
+            "checkpoints.lockstep_every=1",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a JSON line")).unwrap();
+    let horizon = report["schedule_horizon"]
+        .as_u64()
+        .expect("a horizon was set");
+    let generations = report["generations"].as_u64().unwrap();
+    assert!(horizon >= 1 && generations >= 2, "{report}");
+}

@@ -88,6 +88,13 @@ impl Mpi {
         all
     }
 
+    /// Rank 0's `value` on every rank.
+    pub fn broadcast(&self, value: u64) -> u64 {
+        let mut v = value;
+        self.world.process_at_rank(0).broadcast_into(&mut v);
+        v
+    }
+
     /// All-gather one counter per rank.
     pub fn gather_counts(&self, mine: u64) -> Vec<u64> {
         let mut all = vec![0u64; self.size()];
@@ -207,6 +214,9 @@ impl TaskEvaluator for Distributed {
     }
     fn check_lockstep(&mut self, params: &Params, generation: u64) -> Result<()> {
         self.mpi.check_same_params(params, generation)
+    }
+    fn writers_value(&mut self, value: u64) -> u64 {
+        self.mpi.broadcast(value)
     }
     fn is_writer(&self) -> bool {
         self.mpi.rank() == 0

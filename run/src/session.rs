@@ -614,7 +614,10 @@ impl Session {
             if trainer.generation() >= config.stop.generations {
                 break StopReason::Generations;
             }
-            if budget.is_some_and(|b| start.elapsed() >= b) {
+            // Clock decisions are rank 0's in distributed runs (each rank has its own clock).
+            if let Some(b) = budget
+                && self.evaluator.writers_value(u64::from(start.elapsed() >= b)) == 1
+            {
                 break StopReason::TimeBudget;
             }
             if let Some(c) = &mut self.controller
@@ -636,12 +639,16 @@ impl Session {
                 && trainer.strategy().horizon().is_none()
             {
                 let (spent, total) = (start.elapsed().as_secs_f64(), b.as_secs_f64());
-                if spent >= 0.05 * total {
+                let mine = if spent >= 0.05 * total {
                     let pace = (g - first_generation) as f64 / spent;
                     let horizon = g + (pace * (total - spent).max(0.0)) as u64;
-                    trainer
-                        .strategy_mut()
-                        .set_horizon(horizon.min(config.stop.generations))?;
+                    horizon.min(config.stop.generations).max(1)
+                } else {
+                    0 // not measured yet
+                };
+                let horizon = self.evaluator.writers_value(mine);
+                if horizon > 0 {
+                    trainer.strategy_mut().set_horizon(horizon)?;
                 }
             }
             if trainer.best().is_some_and(|b| b.generation == before) {

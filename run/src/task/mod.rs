@@ -182,6 +182,12 @@ pub trait TaskEvaluator: Evaluator {
     fn is_writer(&self) -> bool {
         true
     }
+    /// Distributed runs: the writer's (rank 0's) `value` on every rank, so decisions taken
+    /// from a clock (the time budget, the schedule horizon it implies) are the same on all
+    /// ranks. A collective call: every rank must make it, in the same generations.
+    fn writers_value(&mut self, value: u64) -> u64 {
+        value
+    }
     /// Distributed runs: the member evaluations each rank computed (a collective call: every
     /// rank must make it).
     fn evals_by_rank(&mut self) -> Option<Vec<u64>> {
