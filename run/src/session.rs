@@ -616,7 +616,10 @@ impl Session {
             }
             // Clock decisions are rank 0's in distributed runs (each rank has its own clock).
             if let Some(b) = budget
-                && self.evaluator.writers_value(u64::from(start.elapsed() >= b)) == 1
+                && self
+                    .evaluator
+                    .writers_value(u64::from(start.elapsed() >= b))
+                    == 1
             {
                 break StopReason::TimeBudget;
             }
