@@ -6,6 +6,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::Duration;
 
 use crate::error::Result;
+use crate::termination::Control;
 use crate::trainer::Trainer;
 
 /// A command to a running training loop.
@@ -24,15 +25,6 @@ pub enum Command {
     /// Write a checkpoint to this path now.
     SaveCheckpoint(PathBuf),
     /// End the run after the current generation.
-    Stop,
-}
-
-/// What the loop should do next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    /// Run the next generation.
-    Run,
-    /// End the run.
     Stop,
 }
 
@@ -61,7 +53,7 @@ impl Controller {
         self.paused
     }
 
-    fn apply(&mut self, cmd: Command, trainer: &mut Trainer) -> Result<Option<Flow>> {
+    fn apply(&mut self, cmd: Command, trainer: &mut Trainer) -> Result<Option<Control>> {
         match cmd {
             Command::Pause => self.paused = true,
             Command::Resume => {
@@ -79,7 +71,7 @@ impl Controller {
                 self.log
                     .push(format!("checkpoint saved to {}", p.display()));
             }
-            Command::Stop => return Ok(Some(Flow::Stop)),
+            Command::Stop => return Ok(Some(Control::Stop)),
         }
         Ok(None)
     }
@@ -90,7 +82,7 @@ impl Controller {
         &mut self,
         trainer: &mut Trainer,
         interrupted: &dyn Fn() -> bool,
-    ) -> Result<Flow> {
+    ) -> Result<Control> {
         loop {
             match self.rx.try_recv() {
                 Ok(cmd) => {
@@ -102,14 +94,14 @@ impl Controller {
                 Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => {}
             }
             if !self.paused {
-                return Ok(Flow::Run);
+                return Ok(Control::Continue);
             }
             if self.steps_allowed > 0 {
                 self.steps_allowed -= 1;
-                return Ok(Flow::Run);
+                return Ok(Control::Continue);
             }
             if interrupted() {
-                return Ok(Flow::Stop);
+                return Ok(Control::Stop);
             }
             match self.rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(cmd) => {

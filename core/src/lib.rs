@@ -44,10 +44,11 @@ pub mod schedule;
 pub mod shaping;
 pub mod simd;
 pub mod strategy;
+pub mod termination;
 pub mod trainer;
 
 pub use cmaes::{CmaConfig, CmaEs, CmaStop, CmaStrategy, Covariance};
-pub use control::{Command, Controller, Flow};
+pub use control::{Command, Controller};
 pub use error::{Error, Result};
 pub use eval::{Evaluator, FnEvaluator};
 pub use minimize::{MinimizeOptions, MinimizeResult, Restarts, minimize};
@@ -60,7 +61,7 @@ pub use strategy::{
     Eggroll, EsConfig, MAX_RANK, Scaling, SimpleEs, Strategy, StrategyKind, StrategyState,
     TellReport,
 };
+pub use termination::{Control, StopReason};
 pub use trainer::{
-    Best, ChannelObserver, Control, GenStats, NonFinitePolicy, Observer, RunSummary, StopCondition,
-    StopReason, Trainer,
+    Best, ChannelObserver, GenStats, NonFinitePolicy, Observer, RunSummary, StopCondition, Trainer,
 };

@@ -3,13 +3,14 @@
 //! a target value and an evaluation budget.
 //!
 //! ```
-//! use eggroll_core::minimize::{minimize, MinimizeOptions, Stop};
+//! use eggroll_core::minimize::{minimize, MinimizeOptions};
+//! use eggroll_core::StopReason;
 //! let rosen = |x: &[f64]| (0..x.len() - 1)
 //!     .map(|i| 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2))
 //!     .sum::<f64>();
 //! let opts = MinimizeOptions { target: Some(1e-10), max_evals: 50_000, ..Default::default() };
 //! let r = minimize(rosen, &[0.0; 5], 0.5, &opts).unwrap();
-//! assert_eq!(r.stop, Stop::Target);
+//! assert_eq!(r.stop, StopReason::Target);
 //! assert!((r.x[0] - 1.0).abs() < 1e-4);
 //! ```
 
@@ -18,11 +19,12 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 
 pub use crate::cmaes::Restarts;
-use crate::cmaes::{CmaConfig, CmaEs, CmaStop, Covariance, RestartSchedule, default_population};
+use crate::cmaes::{CmaConfig, CmaEs, Covariance, RestartSchedule, default_population};
 use crate::error::{Error, Result, config_err};
 use crate::optim::OptimizerConfig;
 use crate::params::Params;
 use crate::strategy::{EsConfig, Strategy, StrategyKind};
+use crate::termination::StopReason;
 use crate::trainer::NonFinitePolicy;
 
 /// How points outside the bounds are handled (the closure only ever sees points inside).
@@ -92,29 +94,6 @@ impl Default for MinimizeOptions {
     }
 }
 
-/// Why [`minimize`] returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stop {
-    /// A value ≤ the target was found.
-    Target,
-    /// The evaluation budget is spent.
-    MaxEvals,
-    /// The last run met a local criterion and no restart was left (or restarts are off).
-    Converged(CmaStop),
-}
-
-impl Stop {
-    /// The name in JSON output: `target`, `max_evals` or the criterion's [`CmaStop::label`].
-    pub fn label(self) -> &'static str {
-        match self {
-            Stop::Target => "target",
-            Stop::MaxEvals => "max_evals",
-            Stop::Converged(s) => s.label(),
-        }
-    }
-}
-
 /// What [`minimize`] found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MinimizeResult {
@@ -127,7 +106,7 @@ pub struct MinimizeResult {
     /// Evaluations when the target was first reached.
     pub evals_to_target: Option<u64>,
     /// Why it stopped.
-    pub stop: Stop,
+    pub stop: StopReason,
     /// Restarts performed.
     pub restarts: usize,
 }
@@ -208,11 +187,11 @@ impl<F: FnMut(&[f64]) -> f64> Tracker<'_, F> {
         Ok(vals)
     }
 
-    fn done(&self) -> Option<Stop> {
+    fn done(&self) -> Option<StopReason> {
         if self.hit.is_some() {
-            Some(Stop::Target)
+            Some(StopReason::Target)
         } else if self.evals >= self.opts.max_evals {
-            Some(Stop::MaxEvals)
+            Some(StopReason::MaxEvals)
         } else {
             None
         }
@@ -324,7 +303,7 @@ pub fn minimize<F: FnMut(&[f64]) -> f64>(
     }
 }
 
-fn result<F>(t: &Tracker<'_, F>, stop: Stop, restarts: usize) -> MinimizeResult {
+fn result<F>(t: &Tracker<'_, F>, stop: StopReason, restarts: usize) -> MinimizeResult {
     MinimizeResult {
         x: t.best_x.clone(),
         f: t.best_f,
@@ -380,7 +359,7 @@ fn run_cma<F: FnMut(&[f64]) -> f64>(
             }
         };
         if opts.restarts == Restarts::None || restarts >= opts.max_restarts {
-            return Ok(result(t, Stop::Converged(local), restarts));
+            return Ok(result(t, StopReason::Converged(local), restarts));
         }
         start = match opts.restart_region {
             Some((lo, hi)) => (0..n).map(|_| rng.random_range(lo..hi)).collect(),
@@ -476,7 +455,7 @@ mod tests {
             ..Default::default()
         };
         let r = minimize(sphere, &[1.0; 10], 1.0, &opts).unwrap();
-        assert_eq!(r.stop, Stop::Target);
+        assert_eq!(r.stop, StopReason::Target);
         assert!(r.f <= 1e-10);
         // The generation that hit the target is finished (at most λ − 1 more evaluations).
         let hit = r.evals_to_target.unwrap();

@@ -15,6 +15,7 @@ use crate::eval::Evaluator;
 use crate::params::Params;
 use crate::population::Population;
 use crate::strategy::{Strategy, StrategyState};
+use crate::termination::{Control, StopReason};
 
 /// What to do with NaN or infinite fitness values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -87,15 +88,6 @@ pub struct Best {
     pub values: Vec<Vec<f32>>,
 }
 
-/// An observer's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    /// Keep training.
-    Continue,
-    /// Stop after this generation.
-    Stop,
-}
-
 /// Receives per-generation statistics (CLI progress, GUI, metrics files).
 pub trait Observer: Send {
     /// Called after every generation.
@@ -141,20 +133,6 @@ impl Observer for ChannelObserver {
             Err(TrySendError::Disconnected(_)) => Control::Continue,
         }
     }
-}
-
-/// Why a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopReason {
-    /// `max_generations` reached.
-    Generations,
-    /// `target_fitness` reached.
-    Target,
-    /// `time_budget` spent.
-    TimeBudget,
-    /// An observer asked to stop.
-    Observer,
 }
 
 /// The outcome of [`Trainer::run`].

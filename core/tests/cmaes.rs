@@ -1,9 +1,10 @@
 //! CMA-ES and minimize(): pycma's parameters, convergence, determinism, restarts, bounds and
 //! bad input.
 
+use eggroll_core::StopReason;
 use eggroll_core::StrategyKind;
 use eggroll_core::cmaes::{CmaConfig, CmaEs, Covariance, default_population};
-use eggroll_core::minimize::{BoundHandling, MinimizeOptions, Restarts, Stop, minimize};
+use eggroll_core::minimize::{BoundHandling, MinimizeOptions, Restarts, minimize};
 use eggroll_core::{Error, NonFinitePolicy};
 
 fn sphere(x: &[f64]) -> f64 {
@@ -99,7 +100,7 @@ fn solves_ill_conditioned_problems_on_every_seed() {
             ..Default::default()
         };
         let r = minimize(ellipsoid, &[3.0; 10], 2.0, &opts).unwrap();
-        assert_eq!(r.stop, Stop::Target, "seed {seed}: {r:?}");
+        assert_eq!(r.stop, StopReason::Target, "seed {seed}: {r:?}");
         assert!(r.evals < 12_000, "seed {seed}: {} evaluations", r.evals);
     }
 }
@@ -179,7 +180,7 @@ fn sep_cmaes_scales_to_large_dimensions() {
         ..Default::default()
     };
     let r = minimize(f, &vec![1.0; n], 0.5, &opts).unwrap();
-    assert_eq!(r.stop, Stop::Target, "{:?} f={}", r.stop, r.f);
+    assert_eq!(r.stop, StopReason::Target, "{:?} f={}", r.stop, r.f);
     // Full covariance is refused beyond its limit, naming the way out.
     let e = CmaEs::new(&vec![0.0; 5000], &CmaConfig::default()).unwrap_err();
     assert!(e.to_string().contains("sep-cmaes"), "{e}");
@@ -211,8 +212,8 @@ fn ipop_restarts_solve_rastrigin() {
         ..plain.clone()
     };
     let r = minimize(rastrigin, &[3.0; 5], 2.0, &ipop).unwrap();
-    assert_eq!(r.stop, Stop::Target, "{r:?}");
-    assert!(r.restarts >= 1 || r0.stop == Stop::Target);
+    assert_eq!(r.stop, StopReason::Target, "{r:?}");
+    assert!(r.restarts >= 1 || r0.stop == StopReason::Target);
     // BIPOP spends many restarts in its small-population regime: allow them.
     let bipop = MinimizeOptions {
         restarts: Restarts::Bipop,
@@ -220,7 +221,7 @@ fn ipop_restarts_solve_rastrigin() {
         ..ipop
     };
     let r = minimize(rastrigin, &[3.0; 5], 2.0, &bipop).unwrap();
-    assert_eq!(r.stop, Stop::Target, "{r:?}");
+    assert_eq!(r.stop, StopReason::Target, "{r:?}");
 }
 
 #[test]
@@ -346,7 +347,7 @@ fn eggroll_and_simplees_minimize_the_same_closure() {
         };
         let start = sphere(&[2.0; 8]);
         let r = minimize(sphere, &[2.0; 8], 0.5, &opts).unwrap();
-        assert_eq!(r.stop, Stop::MaxEvals);
+        assert_eq!(r.stop, StopReason::MaxEvals);
         assert!(r.f < 1e-2 * start, "{method:?}: {} from {start}", r.f);
     }
 }

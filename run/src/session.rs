@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 use candle_core::Device;
 use eggroll_core::checkpoint::{CALLER_STATE_KEY, read_caller_state, write_atomic};
 use eggroll_core::{
-    ChannelObserver, Control, Controller, Flow, GenStats, Observer, Params, StopReason, Strategy,
-    Trainer,
+    ChannelObserver, Control, Controller, GenStats, Observer, Params, StopReason, Strategy, Trainer,
 };
 use eggroll_envs::mnist::Dataset;
 use eggroll_policies::{MlpConfig, ObsNorm, ObsTransform};
@@ -624,7 +623,8 @@ impl Session {
                 break StopReason::TimeBudget;
             }
             if let Some(c) = &mut self.controller
-                && c.before_generation(trainer, &|| interrupt.load(Ordering::SeqCst))? == Flow::Stop
+                && c.before_generation(trainer, &|| interrupt.load(Ordering::SeqCst))?
+                    == Control::Stop
             {
                 break StopReason::Observer;
             }
