@@ -14,7 +14,7 @@ pub fn run(
     data_dir: Option<&Path>,
     json: bool,
 ) -> Result<()> {
-    let out = eggroll_run::policy::evaluate(task, path, episodes, seed, data_dir)?;
+    let out = eggroll_run::exported::evaluate(task, path, episodes, seed, data_dir)?;
     if json {
         println!("{out}");
     } else {
@@ -27,7 +27,7 @@ pub fn run(
 
 /// Print the pre-head outputs of the policy in `path` for one input row (JSON array).
 pub fn forward(path: &Path, input: &[f32]) -> Result<()> {
-    let out = eggroll_run::policy::forward(path, input)?;
+    let out = eggroll_run::exported::forward(path, input)?;
     println!("{}", serde_json::to_string(&out)?);
     Ok(())
 }
@@ -41,7 +41,7 @@ pub fn sample(
     temperature: f32,
     json: bool,
 ) -> Result<()> {
-    let out = eggroll_run::policy::sample(path, prompt, bytes, seed, temperature)?;
+    let out = eggroll_run::exported::sample(path, prompt, bytes, seed, temperature)?;
     if json {
         let text = String::from_utf8_lossy(&out);
         println!(

@@ -30,7 +30,7 @@
 
 pub mod checkpoint;
 pub use strategy::cmaes;
-pub mod control;
+pub mod commands;
 pub mod error;
 pub mod eval;
 pub mod kernels;
@@ -48,7 +48,7 @@ pub mod termination;
 pub mod trainer;
 
 pub use cmaes::{CmaConfig, CmaEs, CmaStop, CmaStrategy, Covariance};
-pub use control::{Command, Controller};
+pub use commands::{Command, Controller};
 pub use error::{Error, Result};
 pub use eval::{Evaluator, FnEvaluator};
 pub use minimize::{MinimizeOptions, MinimizeResult, Restarts, minimize};

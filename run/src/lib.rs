@@ -10,7 +10,7 @@
 //! * [`RunDir`]: run directories that never destroy a user's earlier runs (exclusive lock, no
 //!   overwrite, unreadable history never truncated, stale temporaries removed);
 //! * [`artifacts`] (policies, validation, plots), [`observers`] (progress, metrics file) and
-//!   [`policy`] (evaluate an exported policy, run its network);
+//!   [`exported`] (evaluate an exported policy, run its network);
 //! * [`limits`]: the memory a run needs, checked before anything is allocated, and a cap on
 //!   threads.
 
@@ -23,11 +23,11 @@ mod dir;
 #[cfg(feature = "mpi")]
 pub mod distributed;
 mod error;
+pub mod exported;
 pub mod flags;
 pub mod limits;
 pub mod observers;
 pub mod plot;
-pub mod policy;
 pub mod session;
 pub mod task;
 

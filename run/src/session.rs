@@ -732,7 +732,7 @@ impl Session {
             // The policy files too (atomically), then stop without the final evaluation.
             if self.files {
                 self.save_policies(&final_params, final_obs.as_ref())?;
-                artifacts::plot(&dir, &config.task, &self.history)?;
+                crate::plot::fitness(&dir, &config.task, &self.history)?;
             }
             let outcome = Outcome::Interrupted {
                 generation: self.trainer.generation(),
@@ -756,7 +756,7 @@ impl Session {
                 write_atomic(&dir.join(name), &bytes)?;
             }
             // The plot last: a failure here (e.g. a full disk) is reported, the policies exist.
-            artifacts::plot(&dir, &config.task, &self.history)?;
+            crate::plot::fitness(&dir, &config.task, &self.history)?;
         }
         let solved = final_score >= config.evaluation.solved_at as f64;
         let mut json = serde_json::json!({
