@@ -231,12 +231,12 @@ class Population:
                     full.baddbmm_(xb[self._lo:self._hi], a.transpose(1, 2))
                 return full.reshape((n * lead[0],) + lead[1:] + (width,))
             out = F.linear(x, lin.weight, lin.bias)
-            o = out.reshape(n, -1, out.shape[-1])
+            o = out.reshape(n, -1, out.shape[-1])  # in place below: return o, not out
             if a is not None:
                 o.baddbmm_(torch.bmm(x.reshape(n, -1, x.shape[-1]), b), a.transpose(1, 2))
             if eb is not None:
                 o.add_(eb[:, None, :])
-            return out
+            return o.reshape(out.shape)
 
         return linear
 
@@ -304,7 +304,7 @@ class Population:
             ag = torch.gather(a, 1, flat_ids[..., None].expand(-1, -1, r))
             o = out.reshape(n, -1, out.shape[-1])
             o.baddbmm_(ag, b.transpose(1, 2))
-            return out
+            return o.reshape(out.shape)
 
         return embedding
 

@@ -334,15 +334,14 @@ class ESTrainer(abc.ABC):
             raise ValueError(f"`compute_update` returned {shape}; expected ({d},)")
         if not bool(torch.isfinite(update).all()):
             raise ValueError("`compute_update` returned non-finite values; θ unchanged")
+        best_member = self.current_params + self.sigma * eps[int(np.argmax(f))]
         self.current_params = self.current_params + self.learning_rate * update.detach()
         self._set_flat_params(self.current_params)
         self.generation += 1
         entry = record(self.history, self.generation, f, self._t0)
         if self.best_fitness is None or entry["best_fitness"] > self.best_fitness:
             self.best_fitness = entry["best_fitness"]
-            self.best_params = (self.current_params - self.learning_rate * update).clone() + (
-                self.sigma * eps[int(np.argmax(f))]
-            )
+            self.best_params = best_member
         return entry
 
     train_step = step
