@@ -121,6 +121,9 @@ pub struct Strategy {
     spec: Spec,
     trainer: Mutex<Trainer>,
     pub(crate) population: Option<Population>,
+    /// Host copy of the parameters `population` perturbs, made on the first `member(i)` of
+    /// a generation (θ does not change between `ask` and `tell`).
+    base: Option<Vec<Vec<f32>>>,
 }
 
 fn shape_of(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
@@ -237,6 +240,7 @@ impl Strategy {
             spec,
             trainer,
             population: None,
+            base: None,
         })
     }
 
@@ -280,6 +284,7 @@ impl Strategy {
             None
         };
         self.population = Some(pop);
+        self.base = None;
         Ok(out)
     }
 
@@ -316,6 +321,7 @@ impl Strategy {
         })
         .map_err(core_err)?;
         self.population = None;
+        self.base = None;
         Ok(())
     }
 
@@ -361,24 +367,23 @@ impl Strategy {
 
     /// Member `i` of the last `ask`, `{name: array}`: exactly the values `ask()` materialises
     /// (and the ones `tell` credits), without materialising the others.
-    fn member(&self, py: Python<'_>, i: i64) -> PyResult<Py<PyDict>> {
-        let pop = self.members()?;
+    fn member(&mut self, py: Python<'_>, i: i64) -> PyResult<Py<PyDict>> {
+        let size = self.members()?.size;
         let i = usize::try_from(i)
             .ok()
-            .filter(|&i| i < pop.size)
+            .filter(|&i| i < size)
             .ok_or_else(|| {
-                PyValueError::new_err(format!(
-                    "`i` is {i}; the population has members 0..{}",
-                    pop.size
-                ))
+                PyValueError::new_err(format!("`i` is {i}; the population has members 0..{size}"))
             })?;
+        if self.base.is_none() {
+            let host = self.trainer().params().to_host().map_err(core_err)?;
+            self.base = Some(host);
+        }
+        let (pop, base) = (self.members()?, self.base.as_ref().expect("set above"));
         let guard = self.trainer();
         let params = guard.params();
         let values = py
-            .detach(|| -> eggroll_core::Result<Vec<Vec<f32>>> {
-                let base = params.to_host()?;
-                pop.materialize(params, &base, i)
-            })
+            .detach(|| pop.materialize(params, base, i))
             .map_err(core_err)?;
         let dict = PyDict::new(py);
         for ((name, dims), v) in self.spec.shapes.iter().zip(values) {
@@ -476,6 +481,7 @@ impl Strategy {
             spec,
             trainer: Mutex::new(trainer),
             population: None,
+            base: None,
         })
     }
 
