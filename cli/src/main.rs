@@ -221,6 +221,9 @@ enum BenchCommand {
         /// cpu, cuda (GPU 0) or cuda:N.
         #[arg(long)]
         device: Option<String>,
+        /// f32 (default) or int8: int8 inference, int8 EGGROLL and f32 inference of the MLP.
+        #[arg(long, default_value = "f32")]
+        dtype: String,
     },
 }
 
@@ -384,6 +387,7 @@ fn main() -> ExitCode {
                     shared_batch,
                     device,
                     model,
+                    dtype,
                 },
         } => (|| {
             if shared_batch.is_some()
@@ -399,6 +403,7 @@ fn main() -> ExitCode {
                 rounds,
                 shared_batch,
                 model,
+                dtype,
                 device: eggroll_policies::device::open(device.as_deref())
                     .map_err(anyhow::Error::msg)?,
             })?;

@@ -190,6 +190,27 @@ pub fn fill_block_scalar(key: u64, start: u64, out: &mut [f32]) {
     }
 }
 
+/// The largest magnitude of an int8 noise value ([`fill_block_i8`]).
+pub const I8_NOISE_MAX: i8 = 31;
+
+/// Fill `out` with the int8 noise at positions `start .. start + out.len()` of the block with
+/// key `key` — the integer counterpart of [`fill_block`] on the same counter-based hash:
+/// position `j` gets `±((h(j) ≫ 1) & 31)`, the sign `+` when bit 0 of `h(j)` is set. This is
+/// nano-egg's noise distribution (uniform magnitudes 0..=31, a random sign) drawn from our keyed
+/// streams instead of a sequential xorshift, so any worker can regenerate any block. Pure integer
+/// arithmetic: the same bits everywhere.
+pub fn fill_block_i8(key: u64, start: u64, out: &mut [i8]) {
+    let k0 = key as u32;
+    let k1 = (key >> 32) as u32;
+    let mut j = start as u32;
+    for o in out.iter_mut() {
+        let h = hash32(j, k0, k1);
+        let mag = ((h >> 1) & 31) as i8;
+        *o = if h & 1 != 0 { mag } else { -mag };
+        j = j.wrapping_add(1);
+    }
+}
+
 /// Fill `out` (length `pairs.len() · block_len`, pairs consecutive) with the noise blocks of
 /// the given parameter and epoch, in parallel. The result does not depend on the thread count.
 pub fn fill_pairs(
@@ -249,6 +270,26 @@ mod tests {
             assert!((a as f64 - r * th.cos()).abs() < 1e-5 * (1.0 + r));
             assert!((b as f64 - r * th.sin()).abs() < 1e-5 * (1.0 + r));
         }
+    }
+
+    #[test]
+    fn int8_noise_is_symmetric_bounded_and_offsets_compose() {
+        let mut all = vec![0i8; 100_000];
+        fill_block_i8(0xfeed, 0, &mut all);
+        assert!(all.iter().all(|v| v.abs() <= I8_NOISE_MAX));
+        let mut tail = vec![0i8; 777];
+        fill_block_i8(0xfeed, 1234, &mut tail);
+        assert_eq!(&all[1234..1234 + 777], &tail[..]);
+        // Uniform magnitudes 0..=31 with a random sign: mean 0, E[v²] = (31·32·63/6)/32 = 325.5.
+        let n = all.len() as f64;
+        let mean = all.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let sq = all.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / n;
+        // Standard errors: √(325.5/n) ≈ 0.057 for the mean; 5 of them.
+        assert!(mean.abs() < 0.3, "mean {mean}");
+        assert!((sq - 325.5).abs() < 5.0, "second moment {sq}");
+        let mut other = vec![0i8; 1000];
+        fill_block_i8(0xfeee, 0, &mut other);
+        assert_ne!(&all[..1000], &other[..]);
     }
 
     #[test]

@@ -219,7 +219,7 @@ fn model_population(
 /// How many calls of `f` make one timed sample of ≥ 4 ms, so one scheduler hiccup on a shared
 /// machine moves a sample by little (a 4-64-64-2 forward is ~0.2 ms). Measured over 0.1 s of
 /// warm-up calls, which also wake every worker of the thread pool.
-fn calls_per_sample(f: &mut dyn FnMut() -> Result<()>) -> Result<usize> {
+pub(crate) fn calls_per_sample(f: &mut dyn FnMut() -> Result<()>) -> Result<usize> {
     let (t, mut k) = (Instant::now(), 0u32);
     while k < 3 || t.elapsed().as_secs_f64() < 0.1 {
         f()?;
@@ -230,7 +230,7 @@ fn calls_per_sample(f: &mut dyn FnMut() -> Result<()>) -> Result<usize> {
 }
 
 /// `work` per second of `calls` calls of `f`.
-fn rate(calls: usize, work: f64, f: &mut dyn FnMut() -> Result<()>) -> Result<f64> {
+pub(crate) fn rate(calls: usize, work: f64, f: &mut dyn FnMut() -> Result<()>) -> Result<f64> {
     let t = Instant::now();
     for _ in 0..calls {
         f()?;
@@ -300,7 +300,7 @@ pub struct ForwardBenchResult {
     pub threads: usize,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }

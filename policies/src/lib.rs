@@ -16,6 +16,7 @@ pub mod bench;
 pub mod charlm;
 pub mod device;
 pub mod forward;
+pub mod int8;
 pub mod mlp;
 pub mod mnist;
 pub mod nn;

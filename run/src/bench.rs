@@ -105,6 +105,9 @@ pub struct ForwardRequest {
     pub shared_batch: Option<usize>,
     /// `mlp` (default), `cnn`, `transformer` or `mingru`.
     pub model: Option<String>,
+    /// `f32` (default) or `int8` (the MLP on the CPU: int8 inference, int8 EGGROLL and the f32
+    /// inference of the same shape, side by side).
+    pub dtype: String,
     /// Where to run.
     pub device: candle_core::Device,
 }
@@ -125,9 +128,30 @@ pub fn forward(req: ForwardRequest) -> Result<serde_json::Value> {
         rounds,
         shared_batch,
         model,
+        dtype,
         device,
     } = req;
     let rounds = rounds.max(1);
+    match dtype.as_str() {
+        "f32" => {}
+        "int8" => {
+            return forward_int8(
+                population,
+                &layers,
+                rank,
+                rounds,
+                shared_batch,
+                model,
+                &device,
+            );
+        }
+        d => {
+            return Err(input(
+                "--dtype",
+                format!("`{d}` is unknown; f32 (the default) or int8"),
+            ));
+        }
+    }
     match model.as_deref() {
         Some("cnn") => {
             let batch = shared_batch.unwrap_or(64);
@@ -220,6 +244,39 @@ pub fn forward(req: ForwardRequest) -> Result<serde_json::Value> {
     }
 }
 
+/// `bench forward --dtype int8`: the MLP `layers` on the CPU.
+fn forward_int8(
+    population: usize,
+    layers: &[usize],
+    rank: usize,
+    rounds: usize,
+    shared_batch: Option<usize>,
+    model: Option<String>,
+    device: &candle_core::Device,
+) -> Result<serde_json::Value> {
+    if model.as_deref().is_some_and(|m| m != "mlp") || shared_batch.is_some() {
+        return Err(input(
+            "--dtype",
+            "int8 benchmarks the MLP (`--layers`); drop --model and --shared-batch",
+        ));
+    }
+    if !device.is_cpu() {
+        return Err(input("--dtype", "int8 runs on the CPU; use --device cpu"));
+    }
+    if population < 2 || !population.is_multiple_of(2) {
+        return Err(input("--population", "must be even and ≥ 2"));
+    }
+    if !(1..=64).contains(&rank) {
+        return Err(input(
+            "--rank",
+            format!("must be 1..=64 for --dtype int8, got {rank}"),
+        ));
+    }
+    crate::limits::check_forward_bench(population, layers, rank, 1)?;
+    let r = eggroll_policies::int8::bench::mlp(population, layers, rank, rounds)?;
+    Ok(serde_json::to_value(&r).expect("serialisable"))
+}
+
 /// The bounds every `bench forward --model M` checks.
 fn check_model_bench(kind: &str, population: usize, rank: usize, batch: usize) -> Result<()> {
     if !(1..=65_536).contains(&population) || !(1..=4096).contains(&batch) {
@@ -270,6 +327,40 @@ impl std::fmt::Display for EnvBench {
 /// object [`forward`] returns.
 pub fn forward_table(j: &serde_json::Value) -> String {
     let f = |k: &str| j[k].as_f64().unwrap_or(f64::NAN);
+    if j["dtype"] == "int8" {
+        let mut out = format!(
+            "N={} layers={} r={} int8 on the CPU ({} threads, {}; f32 {})",
+            j["population"],
+            j["layers"],
+            j["rank"],
+            j["threads"],
+            j["int8_level"].as_str().unwrap_or("?"),
+            j["simd"].as_str().unwrap_or("?")
+        );
+        for (name, rate, ratio) in [
+            ("f32 inference", "f32_inference_members_per_s", 1.0),
+            (
+                "int8 inference",
+                "int8_inference_members_per_s",
+                f("inference_vs_f32_inference"),
+            ),
+            (
+                "int8 eggroll",
+                "eggroll_members_per_s",
+                f("eggroll_vs_f32_inference"),
+            ),
+        ] {
+            out += &format!(
+                "\n  {name:<20}  {:>12.0} members/s  {ratio:.3}x f32",
+                f(rate)
+            );
+        }
+        out += &format!(
+            "\n  int8 eggroll / int8 inference: {:.3}x",
+            f("eggroll_vs_inference")
+        );
+        return out;
+    }
     let mut out = format!(
         "N={} layers={} r={} on {} ({} threads, {})",
         j["population"],
