@@ -295,7 +295,7 @@ pub struct TrainArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub batch: Option<usize>,
     /// The network: `mlp` (control tasks, mnist), `cnn` (mnist; widths in `policy.channels`),
-    /// `transformer` or `mingru` (charlm).
+    /// `transformer`, `mingru` or `egg` (charlm; `egg`: nano-egg's int8 LM, strategy egg).
     #[arg(long)]
     pub model: Option<String>,
     /// Stop after this many seconds of training.

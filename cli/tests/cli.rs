@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 mod common;
 use common::eggroll;
-use common::synthetic_mnist;
+use common::{generated_text, synthetic_mnist};
 
 fn last_json(out: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -363,27 +363,6 @@ fn mnist_cnn_learns_the_synthetic_fixture_and_exports() {
     let out = eggroll(&["train", "cartpole", "--model", "cnn", "--quiet"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("policy.model"));
-}
-
-/// A small generated English-like corpus split into train/valid/test.
-fn generated_text(dir: &std::path::Path) {
-    let words = [
-        "the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "its", "home",
-    ];
-    let mut text = String::new();
-    let mut h = 7u64;
-    while text.len() < 40_000 {
-        for _ in 0..8 {
-            h = eggroll_core::noise::mix64(h);
-            text.push_str(words[(h % words.len() as u64) as usize]);
-            text.push(' ');
-        }
-        text.push_str(".\n");
-    }
-    let b = text.as_bytes();
-    std::fs::write(dir.join("train.txt"), &b[..32_000]).unwrap();
-    std::fs::write(dir.join("valid.txt"), &b[32_000..36_000]).unwrap();
-    std::fs::write(dir.join("test.txt"), &b[36_000..]).unwrap();
 }
 
 /// `charlm`: both models train on a generated corpus and lower the held-out bits per byte

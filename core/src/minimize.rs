@@ -300,6 +300,11 @@ pub fn minimize<F: FnMut(&[f64]) -> f64>(
     match opts.method {
         StrategyKind::Cmaes | StrategyKind::SepCmaes => run_cma(&mut t, x0, sigma0),
         StrategyKind::Eggroll | StrategyKind::SimpleEs => run_es(&mut t, x0, sigma0),
+        StrategyKind::Egg => Err(crate::error::config_err(
+            "method",
+            "egg trains int8 models (charlm --model egg); minimize a real function with \
+             eggroll, simplees, cmaes or sep-cmaes",
+        )),
     }
 }
 

@@ -15,6 +15,7 @@ pub mod activation;
 pub mod bench;
 pub mod charlm;
 pub mod device;
+pub mod egg;
 pub mod forward;
 pub mod int8;
 pub mod mlp;

@@ -84,6 +84,9 @@ pub enum ModelKind {
     Transformer,
     /// A minGRU stack (charlm: width `policy.hidden[0]`, `policy.hidden.len()` blocks).
     Mingru,
+    /// nano-egg's integer (int8) minGRU language model (charlm: width `policy.hidden[0]`,
+    /// `policy.hidden.len()` blocks), trained by `strategy = "egg"`.
+    Egg,
 }
 
 /// When a run stops.

@@ -48,3 +48,24 @@ pub fn eggroll(args: &[&str]) -> std::process::Output {
         .output()
         .expect("run eggroll")
 }
+
+/// A small generated English-like corpus split into train/valid/test.
+pub fn generated_text(dir: &std::path::Path) {
+    let words = [
+        "the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "its", "home",
+    ];
+    let mut text = String::new();
+    let mut h = 7u64;
+    while text.len() < 40_000 {
+        for _ in 0..8 {
+            h = eggroll_core::noise::mix64(h);
+            text.push_str(words[(h % words.len() as u64) as usize]);
+            text.push(' ');
+        }
+        text.push_str(".\n");
+    }
+    let b = text.as_bytes();
+    std::fs::write(dir.join("train.txt"), &b[..32_000]).unwrap();
+    std::fs::write(dir.join("valid.txt"), &b[32_000..36_000]).unwrap();
+    std::fs::write(dir.join("test.txt"), &b[36_000..]).unwrap();
+}

@@ -32,6 +32,9 @@ pub enum StrategyKind {
     Cmaes,
     /// sep-CMA-ES (diagonal covariance, for many parameters).
     SepCmaes,
+    /// nano-egg's integer vote update for int8 models (`charlm --model egg`): parameters are
+    /// integers, σ a power of two, the learning rate the vote test's level α.
+    Egg,
 }
 
 /// One catalogue line: the kind, its canonical name, the other names it is known by.
@@ -41,7 +44,7 @@ struct Entry {
     aliases: &'static [&'static str],
 }
 
-const CATALOGUE: [Entry; 4] = [
+const CATALOGUE: [Entry; 5] = [
     Entry {
         kind: StrategyKind::Eggroll,
         name: "eggroll",
@@ -62,15 +65,21 @@ const CATALOGUE: [Entry; 4] = [
         name: "sep-cmaes",
         aliases: &["sep_cmaes", "sepcmaes"],
     },
+    Entry {
+        kind: StrategyKind::Egg,
+        name: "egg",
+        aliases: &["int8"],
+    },
 ];
 
 impl StrategyKind {
     /// Every built-in strategy, in catalogue order.
-    pub const ALL: [StrategyKind; 4] = [
+    pub const ALL: [StrategyKind; 5] = [
         StrategyKind::Eggroll,
         StrategyKind::SimpleEs,
         StrategyKind::Cmaes,
         StrategyKind::SepCmaes,
+        StrategyKind::Egg,
     ];
 
     fn entry(self) -> &'static Entry {
@@ -129,6 +138,7 @@ impl StrategyKind {
         Ok(match (self, self.covariance()) {
             (StrategyKind::Eggroll, _) => Box::new(Eggroll::new(es.clone(), params)?),
             (StrategyKind::SimpleEs, _) => Box::new(SimpleEs::new(es.clone(), params)?),
+            (StrategyKind::Egg, _) => Box::new(super::egg::IntVote::new(es.clone(), params)?),
             (_, Some(covariance)) => {
                 if es.population_size < 2 {
                     return Err(config_err(
@@ -168,7 +178,9 @@ impl StrategyKind {
         let mut out = Vec::new();
         for &(m, c) in mats {
             out.push(match self {
-                StrategyKind::Eggroll => ("noise", vec![blocks, m.saturating_add(c), es.rank]),
+                StrategyKind::Eggroll | StrategyKind::Egg => {
+                    ("noise", vec![blocks, m.saturating_add(c), es.rank])
+                }
                 StrategyKind::SimpleEs => ("noise", vec![blocks, m, c]),
                 // Every sample in f64 and f32.
                 StrategyKind::Cmaes | StrategyKind::SepCmaes => {

@@ -9,6 +9,7 @@ use crate::params::Params;
 use crate::population::Population;
 
 pub mod cmaes;
+pub mod egg;
 pub mod es;
 mod kind;
 

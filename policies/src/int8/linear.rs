@@ -129,6 +129,49 @@ impl Int8Noise {
     }
 }
 
+/// One layer's perturbation for a generation: how members map to noise blocks and signs, the
+/// noise scale and the noise.
+#[derive(Debug, Clone, Copy)]
+pub struct Perturbation<'a> {
+    /// Member → (block, sign).
+    pub pairing: Pairing,
+    /// The noise term is shifted right by this.
+    pub sigma_shift: u32,
+    /// The layer's noise.
+    pub noise: &'a Int8Noise,
+}
+
+/// Scratch space of [`Int8Linear::forward_rows`], reused between calls.
+#[derive(Debug, Default)]
+pub struct RowBuffers {
+    acc: Vec<i32>,
+    scratch: Vec<u8>,
+}
+
+impl Int8Linear {
+    /// `y` (rows × m) for `x` (rows × n), row `i` perturbed as member `members[i]` when
+    /// `perturb` is given (else plain inference; `members` is then ignored). Single-threaded.
+    ///
+    /// # Panics
+    /// When the buffers do not match the layer or a member's block is not in the noise
+    /// (callers check once per generation, as [`Int8Chain::forward`] does).
+    pub fn forward_rows(
+        &self,
+        x: &[i8],
+        members: &[u32],
+        perturb: Option<Perturbation<'_>>,
+        buf: &mut RowBuffers,
+        y: &mut [i8],
+    ) {
+        let rows = x.len() / self.n();
+        assert!(x.len() == rows * self.n() && y.len() == rows * self.m());
+        assert!(perturb.is_none() || members.len() >= rows);
+        buf.acc.resize(rows * self.m(), 0);
+        gemm(x, rows, &self.w, &mut buf.acc, &mut buf.scratch);
+        finish(self, x, &buf.acc, members, perturb, y);
+    }
+}
+
 /// A generation of an int8 population: its size, pairing, noise scale and every layer's noise.
 #[derive(Debug, Clone)]
 pub struct Int8Population {
@@ -317,8 +360,14 @@ impl Int8Chain {
             } else {
                 &mut buf.next[..rows * m]
             };
-            let noise = pop.map(|p| (p, &p.noise[l]));
-            finish(layer, input, acc, first, noise, dst);
+            let noise = pop.map(|p| Perturbation {
+                pairing: p.pairing,
+                sigma_shift: p.sigma_shift,
+                noise: &p.noise[l],
+            });
+            buf.ids.clear();
+            buf.ids.extend((first..first + rows).map(|i| i as u32));
+            finish(layer, input, acc, &buf.ids, noise, dst);
             if l != last {
                 std::mem::swap(&mut buf.act, &mut buf.next);
             }
@@ -332,6 +381,7 @@ struct Buffers {
     act: Vec<i8>,
     next: Vec<i8>,
     scratch: Vec<u8>,
+    ids: Vec<u32>,
 }
 
 impl Buffers {
@@ -341,6 +391,7 @@ impl Buffers {
             act: vec![0; rows * widest],
             next: vec![0; rows * widest],
             scratch: Vec::new(),
+            ids: Vec::with_capacity(rows),
         }
     }
 }
@@ -358,11 +409,11 @@ eggroll_core::multiversion! {
         layer: &Int8Linear,
         x: &[i8],
         acc: &[i32],
-        first: usize,
-        noise: Option<(&Int8Population, &Int8Noise)>,
+        members: &[u32],
+        noise: Option<Perturbation<'_>>,
         y: &mut [i8],
     ) {
-        finish_body(layer, x, acc, first, noise, y)
+        finish_body(layer, x, acc, members, noise, y)
     }
 }
 
@@ -371,15 +422,15 @@ fn finish_body(
     layer: &Int8Linear,
     x: &[i8],
     acc: &[i32],
-    first: usize,
-    noise: Option<(&Int8Population, &Int8Noise)>,
+    members: &[u32],
+    noise: Option<Perturbation<'_>>,
     y: &mut [i8],
 ) {
     let (m, n, sh) = (layer.m(), layer.n(), layer.shift);
     let zero = vec![0i8; m];
     let bias = layer.bias.as_deref().unwrap_or(&zero);
     let rows = acc.chunks_exact(m).zip(y.chunks_exact_mut(m));
-    let Some((p, nz)) = noise else {
+    let Some(p) = noise else {
         for (a, yr) in rows {
             for ((yv, &av), &bv) in yr.iter_mut().zip(a).zip(bias) {
                 *yv = ((av >> sh) + i32::from(bv)).clamp(-127, 127) as i8;
@@ -387,11 +438,11 @@ fn finish_body(
         }
         return;
     };
-    let (r, ss) = (nz.rank, p.sigma_shift);
+    let (nz, r, ss) = (p.noise, p.noise.rank, p.sigma_shift);
     let wide = !fits_i32(n, r);
     let mut t = vec![0i32; r];
     for (i, (a, yr)) in rows.enumerate() {
-        let (blk, sign) = p.pairing.block_and_sign(first + i);
+        let (blk, sign) = p.pairing.block_and_sign(members[i] as usize);
         let s: i32 = if sign > 0.0 { 1 } else { -1 };
         let xi = &x[i * n..(i + 1) * n];
         let bk = &nz.b[blk * n * r..(blk + 1) * n * r];

@@ -19,7 +19,7 @@ pub mod gemm;
 pub mod linear;
 
 pub use gemm::{MAX_INPUTS, PackedI8};
-pub use linear::{Int8Chain, Int8Linear, Int8Noise, Int8Population};
+pub use linear::{Int8Chain, Int8Linear, Int8Noise, Int8Population, Perturbation, RowBuffers};
 
 /// The int8 kernel level, picked at run time like the f32 kernels' [`eggroll_core::simd::level`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -76,15 +76,38 @@ impl Task for CharLm {
         c.es.lr_schedule = eggroll_core::Schedule::Budget { floor: 0.1 };
         c.evaluation.solved_at = f32::MIN;
     }
+    /// `--model egg`: nano-egg's integer model, one block of width 32 (28,832 int8 parameters;
+    /// egg-rs's 128 × 2 layers is `--set policy.hidden=[128,128]`), 128-byte windows, N = 1024,
+    /// trained by strategy `egg` with σ = 2⁻⁴ and the vote test's level α from 0.2 to 1/16 of it
+    /// over the budget (120 s probes: α 0.05 / 0.2 / 0.5 → 3.97 / 3.74 / 3.78 bits/byte at
+    /// N = 512; N 256 / 512 / 1024 at α 0.2 → 3.82 / 3.74 / 3.73; width 64: 3.88).
+    fn model_defaults(&self, model: ModelKind, c: &mut RunConfig) {
+        if model == ModelKind::Egg {
+            c.strategy = eggroll_core::StrategyKind::Egg;
+            c.evaluation.eval_every = 500;
+            c.policy.hidden = vec![32];
+            c.data.context = 128;
+            c.es.population_size = 1024;
+            c.es.rank = 1;
+            c.es.sigma = 0.0625;
+            c.es.learning_rate = 0.2;
+            c.es.lr_schedule = eggroll_core::Schedule::Budget { floor: 0.0625 };
+        }
+    }
     fn build(&self, config: &RunConfig) -> Result<Built> {
+        if config.policy.model == ModelKind::Egg {
+            return build_egg(config);
+        }
         let kind = match config.policy.model {
             ModelKind::Transformer => LmKind::Transformer,
             ModelKind::Mingru => LmKind::Mingru,
             other => {
                 return Err(Error::Input {
                     what: "policy.model".into(),
-                    reason: format!("charlm trains `transformer` or `mingru`, not `{other:?}`")
-                        .to_lowercase(),
+                    reason: format!(
+                        "charlm trains `transformer`, `mingru` or `egg`, not `{other:?}`"
+                    )
+                    .to_lowercase(),
                 });
             }
         };
@@ -207,6 +230,135 @@ impl TaskEvaluator for CharLmTask {
             serde_json::json!(self.test_bpb < self.bigram),
         );
         m.insert("context".into(), serde_json::json!(self.spec.context));
+        m.insert(
+            "member_tokens_per_s".into(),
+            serde_json::json!(tokens / train_s.max(1e-9)),
+        );
+        Ok(m)
+    }
+}
+
+/// `charlm --model egg`.
+fn build_egg(config: &RunConfig) -> Result<Built> {
+    use eggroll_policies::egg::{EggEvaluator, EggSpec};
+    if config.strategy != eggroll_core::StrategyKind::Egg {
+        return Err(Error::Input {
+            what: "strategy".into(),
+            reason: format!(
+                "--model egg is an int8 model trained by strategy \"egg\", not `{}`",
+                config.strategy.name()
+            ),
+        });
+    }
+    let spec = EggSpec {
+        width: config.policy.hidden.first().copied().unwrap_or(0),
+        layers: config.policy.hidden.len(),
+    };
+    if config.policy.hidden.iter().any(|&h| h != spec.width) {
+        return Err(Error::Input {
+            what: "policy.hidden".into(),
+            reason: "EGG's blocks all have the same width".into(),
+        });
+    }
+    spec.check()?;
+    let context = config.data.context;
+    let mut e = crate::limits::Estimate::new();
+    e.add("parameters and their copies", &[6, spec.num_params()])
+        .add(
+            "forward rows (bytes)",
+            &[
+                config.es.population_size,
+                context,
+                16 * spec.width + 2 * 256,
+            ],
+        )
+        .add("noise", &[config.es.population_size, 2 * spec.num_params()]);
+    e.check("es.population_size, policy.hidden or data.context")?;
+    let dir = text_dir(config.data.dir.as_deref().map(Path::new));
+    let [train, _valid, test] = load_text(&dir)?;
+    let (unigram, bigram) = ngram_bpb(&train, &test, context, EVAL_WINDOWS);
+    let eval = EggEvaluator::new(spec, Arc::new(train), context, config.es.seed)?;
+    Ok(Built {
+        params: spec.init(config.es.seed)?,
+        policy: None,
+        evaluator: Box::new(EggTask {
+            eval,
+            test,
+            spec,
+            context,
+            unigram,
+            bigram,
+            test_bpb: f64::NAN,
+        }),
+        images: None,
+        net: None,
+    })
+}
+
+/// The EGG evaluator plus the held-out text and the baselines.
+pub struct EggTask {
+    eval: eggroll_policies::egg::EggEvaluator,
+    test: Vec<u8>,
+    spec: eggroll_policies::egg::EggSpec,
+    context: usize,
+    unigram: f64,
+    bigram: f64,
+    test_bpb: f64,
+}
+
+impl Evaluator for EggTask {
+    fn evaluate_members(
+        &mut self,
+        params: &Params,
+        population: &Population,
+        members: Range<usize>,
+    ) -> eggroll_core::Result<Vec<f32>> {
+        self.eval.evaluate_members(params, population, members)
+    }
+}
+
+impl TaskEvaluator for EggTask {
+    /// Minus the held-out bits per byte.
+    fn final_score(
+        &mut self,
+        params: &Params,
+        _: usize,
+        _: u64,
+    ) -> Result<(f64, Option<EvalReport>)> {
+        self.test_bpb = eggroll_policies::egg::test_bpb(
+            self.spec,
+            params,
+            &self.test,
+            self.context,
+            EVAL_WINDOWS,
+        )?;
+        Ok((-self.test_bpb, None))
+    }
+    fn score_fields(&self, score: f64) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("test_bpb".into(), (-score).into());
+        m
+    }
+    /// `sample.txt`: 400 bytes after "The " (temperature 0.8, seed 0).
+    fn extra_files(&mut self, params: &Params) -> Result<Vec<(String, Vec<u8>)>> {
+        let model = eggroll_policies::egg::EggModel::new(self.spec, params)?;
+        let mut text = b"The ".to_vec();
+        text.extend(model.sample(b"The ", 400, 0, 0.8));
+        text.push(b'\n');
+        Ok(vec![("sample.txt".into(), text)])
+    }
+    fn report(&mut self, train_s: f64) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let mut m = serde_json::Map::new();
+        let tokens = self.eval.member_tokens() as f64;
+        m.insert("test_bpb".into(), serde_json::json!(self.test_bpb));
+        m.insert("unigram_bpb".into(), serde_json::json!(self.unigram));
+        m.insert("bigram_bpb".into(), serde_json::json!(self.bigram));
+        m.insert(
+            "solved".into(),
+            serde_json::json!(self.test_bpb < self.bigram),
+        );
+        m.insert("context".into(), serde_json::json!(self.context));
+        m.insert("params".into(), serde_json::json!(self.spec.num_params()));
         m.insert(
             "member_tokens_per_s".into(),
             serde_json::json!(tokens / train_s.max(1e-9)),

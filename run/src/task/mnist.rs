@@ -87,10 +87,12 @@ impl Task for Mnist {
                     net: None,
                 })
             }
-            other @ (ModelKind::Transformer | ModelKind::Mingru) => Err(Error::Input {
-                what: "policy.model".into(),
-                reason: format!("mnist trains `mlp` or `cnn`, not `{other:?}`").to_lowercase(),
-            }),
+            other @ (ModelKind::Transformer | ModelKind::Mingru | ModelKind::Egg) => {
+                Err(Error::Input {
+                    what: "policy.model".into(),
+                    reason: format!("mnist trains `mlp` or `cnn`, not `{other:?}`").to_lowercase(),
+                })
+            }
             ModelKind::Cnn => {
                 let spec = CnnSpec {
                     rows: train.rows,
