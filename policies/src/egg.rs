@@ -443,12 +443,31 @@ impl EggModel {
         pop: Option<&EggPopulation>,
         scorer: &dyn Scorer,
     ) -> Vec<f64> {
-        let mut state = vec![0i8; self.spec.layers * windows.len() * self.spec.width];
-        let mut work = Work::default();
-        let mut logits = vec![];
+        thread_local! {
+            /// A worker's buffers, reused from chunk to chunk and generation to generation.
+            static WORK: std::cell::RefCell<(Work, Vec<i8>, Vec<i8>)> = Default::default();
+        }
+        WORK.with_borrow_mut(|(work, state, logits)| {
+            self.score_with(windows, members, pop, scorer, work, state, logits)
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn score_with(
+        &self,
+        windows: &[&[u8]],
+        members: &[u32],
+        pop: Option<&EggPopulation>,
+        scorer: &dyn Scorer,
+        work: &mut Work,
+        state: &mut Vec<i8>,
+        logits: &mut Vec<i8>,
+    ) -> Vec<f64> {
+        state.clear();
+        state.resize(self.spec.layers * windows.len() * self.spec.width, 0);
         let t = windows.first().map_or(0, |w| w.len().saturating_sub(1));
         let inputs: Vec<&[u8]> = windows.iter().map(|w| &w[..t]).collect();
-        self.run(&inputs, members, pop, &mut state, &mut work, &mut logits);
+        self.run(&inputs, members, pop, state, work, logits);
         let pc = windows.len();
         (0..pc)
             .map(|p| {

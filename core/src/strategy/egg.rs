@@ -293,57 +293,23 @@ impl Strategy for IntVote {
         let voters = votes.iter().filter(|&&v| v != 0).count();
         let alpha = self.alpha(population.generation);
         let z = normal_quantile(1.0 - alpha / 2.0).max(0.0);
+        // Every parameter's vote sums and step, in parallel; then the new values are set in
+        // order (each parameter's arithmetic is its own: the same bits at any thread count).
+        let votes = &votes;
+        let stepped: Vec<Option<(Vec<f32>, usize)>> = (0..params.len())
+            .into_par_iter()
+            .map(|i| {
+                let p = params.iter().nth(i).expect("index");
+                vote_step(p, &population.noise[i], votes, voters, z)
+            })
+            .collect::<Result<_>>()?;
         let mut changed = 0usize;
-        for i in 0..params.len() {
-            let p = params.iter().nth(i).expect("index");
-            let kind = p.kind();
-            let mut w = p.tensor().flatten_all()?.to_vec1::<f32>()?;
-            let mut zsum = vec![0i32; w.len()];
-            let terms = match (&population.noise[i], kind) {
-                (Noise::LowRank { rank, a, b }, ParamKind::Matrix { rows, cols }) => {
-                    let r = *rank;
-                    let a = a.flatten_all()?.to_vec1::<f32>()?;
-                    let b = b.flatten_all()?.to_vec1::<f32>()?;
-                    let mut bt = vec![0i32; cols];
-                    for (k, &f) in votes.iter().enumerate().filter(|(_, f)| **f != 0) {
-                        for q in 0..r {
-                            for (j, v) in bt.iter_mut().enumerate() {
-                                *v = b[(k * cols + j) * r + q] as i32;
-                            }
-                            for row in 0..rows {
-                                let c = f * a[(k * rows + row) * r + q] as i32;
-                                if c != 0 {
-                                    axpy_i32(&mut zsum[row * cols..(row + 1) * cols], c, &bt);
-                                }
-                            }
-                        }
-                    }
-                    r
-                }
-                (Noise::Full { eps }, _) => {
-                    let e = eps.flatten_all()?.to_vec1::<f32>()?;
-                    let len = w.len();
-                    for (k, &f) in votes.iter().enumerate().filter(|(_, f)| **f != 0) {
-                        for (zv, &ev) in zsum.iter_mut().zip(&e[k * len..(k + 1) * len]) {
-                            *zv += f * ev as i32;
-                        }
-                    }
-                    1
-                }
-                _ => continue,
-            };
-            let threshold = z * NOISE_SECOND_MOMENT * ((terms * voters) as f64).sqrt();
-            for (wv, &zv) in w.iter_mut().zip(&zsum) {
-                if zv != 0 && f64::from(zv.abs()) > threshold {
-                    let next = (*wv + zv.signum() as f32).clamp(-127.0, 127.0);
-                    if next != *wv {
-                        changed += 1;
-                        *wv = next;
-                    }
-                }
+        for (i, s) in stepped.into_iter().enumerate() {
+            if let Some((w, c)) = s {
+                changed += c;
+                let dims = params.iter().nth(i).expect("index").dims().to_vec();
+                params.set(i, Tensor::from_vec(w, dims, &Device::Cpu)?)?;
             }
-            let dims = p.dims().to_vec();
-            params.set(i, Tensor::from_vec(w, dims, &Device::Cpu)?)?;
         }
         Ok(TellReport {
             update_norm: (changed as f32).sqrt(),
@@ -378,6 +344,65 @@ impl Strategy for IntVote {
         };
         Ok(())
     }
+}
+
+/// One parameter's vote sums `Z` and its ±1 step where `|Z|` passes the threshold: the new
+/// values and how many moved (None: the parameter has no noise).
+fn vote_step(
+    p: &crate::params::Param,
+    noise: &Noise,
+    votes: &[i32],
+    voters: usize,
+    z: f64,
+) -> Result<Option<(Vec<f32>, usize)>> {
+    let kind = p.kind();
+    let mut w = p.tensor().flatten_all()?.to_vec1::<f32>()?;
+    let mut zsum = vec![0i32; w.len()];
+    let terms = match (noise, kind) {
+        (Noise::LowRank { rank, a, b }, ParamKind::Matrix { rows, cols }) => {
+            let r = *rank;
+            let a = a.flatten_all()?.to_vec1::<f32>()?;
+            let b = b.flatten_all()?.to_vec1::<f32>()?;
+            let mut bt = vec![0i32; cols];
+            for (k, &f) in votes.iter().enumerate().filter(|(_, f)| **f != 0) {
+                for q in 0..r {
+                    for (j, v) in bt.iter_mut().enumerate() {
+                        *v = b[(k * cols + j) * r + q] as i32;
+                    }
+                    for row in 0..rows {
+                        let c = f * a[(k * rows + row) * r + q] as i32;
+                        if c != 0 {
+                            axpy_i32(&mut zsum[row * cols..(row + 1) * cols], c, &bt);
+                        }
+                    }
+                }
+            }
+            r
+        }
+        (Noise::Full { eps }, _) => {
+            let e = eps.flatten_all()?.to_vec1::<f32>()?;
+            let len = w.len();
+            for (k, &f) in votes.iter().enumerate().filter(|(_, f)| **f != 0) {
+                for (zv, &ev) in zsum.iter_mut().zip(&e[k * len..(k + 1) * len]) {
+                    *zv += f * ev as i32;
+                }
+            }
+            1
+        }
+        _ => return Ok(None),
+    };
+    let threshold = z * NOISE_SECOND_MOMENT * ((terms * voters) as f64).sqrt();
+    let mut changed = 0;
+    for (wv, &zv) in w.iter_mut().zip(&zsum) {
+        if zv != 0 && f64::from(zv.abs()) > threshold {
+            let next = (*wv + zv.signum() as f32).clamp(-127.0, 127.0);
+            if next != *wv {
+                changed += 1;
+                *wv = next;
+            }
+        }
+    }
+    Ok(Some((w, changed)))
 }
 
 #[cfg(test)]

@@ -165,12 +165,14 @@ pub fn gemm_at(
 /// `x + 128` as bytes, rows padded to `n4` with 128 (that is, `x = 0`; the padded weights are
 /// zero anyway).
 fn to_unsigned(x: &[i8], rows: usize, w: &PackedI8, out: &mut Vec<u8>) {
-    out.clear();
+    // Every byte is written below: no need to clear what a previous call left.
     out.resize(rows * w.n4, 128);
     for (o, xr) in out.chunks_exact_mut(w.n4).zip(x.chunks_exact(w.n)) {
-        for (ov, &xv) in o.iter_mut().zip(xr) {
+        let (body, pad) = o.split_at_mut(w.n);
+        for (ov, &xv) in body.iter_mut().zip(xr) {
             *ov = (xv as u8) ^ 0x80;
         }
+        pad.fill(128);
     }
 }
 
