@@ -200,11 +200,13 @@ impl EggPopulation {
                     if a.len() < blocks * shape[0] * rank || b.len() < blocks * shape[1] * rank {
                         return Err(bad(name, "noise has too few blocks"));
                     }
-                    EggNoise::LowRank(Int8Noise {
-                        rank: *rank,
-                        a: a.iter().map(|&v| v as i8).collect(),
-                        b: b.iter().map(|&v| v as i8).collect(),
-                    })
+                    EggNoise::LowRank(Int8Noise::new(
+                        *rank,
+                        shape[0],
+                        shape[1],
+                        a.iter().map(|&v| v as i8).collect(),
+                        b.iter().map(|&v| v as i8).collect(),
+                    ))
                 }
                 (Noise::Full { eps }, 1) => {
                     let e = int(eps, name)?;

@@ -106,9 +106,36 @@ pub struct Int8Noise {
     pub a: Vec<i8>,
     /// `(K, n, r)` row-major.
     pub b: Vec<i8>,
+    /// Rank > 1: `A` and `B` transposed per block, `(K, r, m)` and `(K, r, n)`, so the kernel's
+    /// products run over contiguous rows (empty at rank 1, where they equal `a` and `b`).
+    at: Vec<i8>,
+    bt: Vec<i8>,
+}
+
+/// `(K, len, r)` → `(K, r, len)`.
+fn transpose_blocks(v: &[i8], len: usize, r: usize) -> Vec<i8> {
+    let mut out = vec![0i8; v.len()];
+    for (o, blk) in out.chunks_exact_mut(len * r).zip(v.chunks_exact(len * r)) {
+        for (j, row) in blk.chunks_exact(r).enumerate() {
+            for (q, &x) in row.iter().enumerate() {
+                o[q * len + j] = x;
+            }
+        }
+    }
+    out
 }
 
 impl Int8Noise {
+    /// Noise of rank `rank` from `a` `(K, m, r)` and `b` `(K, n, r)`, row-major.
+    pub fn new(rank: usize, m: usize, n: usize, a: Vec<i8>, b: Vec<i8>) -> Self {
+        let (at, bt) = if rank > 1 {
+            (transpose_blocks(&a, m, rank), transpose_blocks(&b, n, rank))
+        } else {
+            (vec![], vec![])
+        };
+        Self { rank, a, b, at, bt }
+    }
+
     /// Draw `blocks` blocks for `layer`: block `k` has key `block_key(seed, id, epoch, k)` and
     /// holds `A` from position 0 and `B` from position `m·r` rounded up to even, the layout of
     /// the f32 low-rank noise.
@@ -125,7 +152,7 @@ impl Int8Noise {
                 fill_block_i8(key, 0, ak);
                 fill_block_i8(key, b_off, bk);
             });
-        Self { rank, a, b }
+        Self::new(rank, m, n, a, b)
     }
 }
 
@@ -441,6 +468,7 @@ fn finish_body(
     let (nz, r, ss) = (p.noise, p.noise.rank, p.sigma_shift);
     let wide = !fits_i32(n, r);
     let mut t = vec![0i32; r];
+    let mut nzr: Vec<i32> = Vec::new();
     for (i, (a, yr)) in rows.enumerate() {
         let (blk, sign) = p.pairing.block_and_sign(members[i] as usize);
         let s: i32 = if sign > 0.0 { 1 } else { -1 };
@@ -454,14 +482,13 @@ fn finish_body(
                 .map(|(&xv, &bv)| i32::from(xv) * i32::from(bv))
                 .sum::<i32>();
         } else {
-            t.fill(0);
-            for (xv, bj) in xi.iter().zip(bk.chunks_exact(r)) {
-                for (tq, &bq) in t.iter_mut().zip(bj) {
-                    *tq += i32::from(*xv) * i32::from(bq);
-                }
-            }
-            for tq in t.iter_mut() {
-                *tq *= s;
+            let bt = &nz.bt[blk * n * r..(blk + 1) * n * r];
+            for (tq, bq) in t.iter_mut().zip(bt.chunks_exact(n)) {
+                *tq = s * xi
+                    .iter()
+                    .zip(bq)
+                    .map(|(&xv, &bv)| i32::from(xv) * i32::from(bv))
+                    .sum::<i32>();
             }
         }
         if wide {
@@ -473,8 +500,16 @@ fn finish_body(
                 *yv = (v + i32::from(bv)).clamp(-127, 127) as i8;
             }
         } else {
-            for (((yv, &av), aq), &bv) in yr.iter_mut().zip(a).zip(ak.chunks_exact(r)).zip(bias) {
-                let nzv: i32 = t.iter().zip(aq).map(|(&tq, &q)| tq * i32::from(q)).sum();
+            // Σ_q t_q·A[c][q] over contiguous rows of the transposed A, in q order.
+            let at = &nz.at[blk * m * r..(blk + 1) * m * r];
+            nzr.clear();
+            nzr.resize(m, 0);
+            for (&tq, aq) in t.iter().zip(at.chunks_exact(m)) {
+                for (z, &q) in nzr.iter_mut().zip(aq) {
+                    *z += tq * i32::from(q);
+                }
+            }
+            for (((yv, &av), &nzv), &bv) in yr.iter_mut().zip(a).zip(nzr.iter()).zip(bias) {
                 let v = (av + (nzv >> ss)) >> sh;
                 *yv = (v + i32::from(bv)).clamp(-127, 127) as i8;
             }
