@@ -165,3 +165,53 @@ fn egg_bad_input_is_a_typed_error() {
     assert!(err(&["--set", "policy.hidden=[16,32]"]).contains("same width"));
     assert!(err(&["--population", "7"]).contains("population"));
 }
+
+#[test]
+fn bench_forward_int8_reports_all_three_rates_and_refuses_bad_input() {
+    let json = |args: &[&str]| -> serde_json::Value {
+        let o = eggroll(args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap()
+    };
+    let base = [
+        "bench", "forward", "--dtype", "int8", "--rounds", "1", "--json",
+    ];
+    let mlp = json(&[&base[..], &["--population", "64", "--layers", "8,20,3"]].concat());
+    for k in [
+        "int8_inference_members_per_s",
+        "eggroll_members_per_s",
+        "f32_inference_members_per_s",
+        "eggroll_vs_f32_inference",
+    ] {
+        assert!(mlp[k].as_f64().unwrap() > 0.0, "{k}: {mlp}");
+    }
+    let egg = json(
+        &[
+            &base[..],
+            &["--model", "egg", "--population", "8", "--shared-batch", "8"],
+        ]
+        .concat(),
+    );
+    assert!(
+        egg["eggroll_member_tokens_per_s"].as_f64().unwrap() > 0.0,
+        "{egg}"
+    );
+    assert_eq!(egg["model"], "egg");
+    for (args, what) in [
+        (&["--dtype", "int4"][..], "--dtype"),
+        (
+            &["--dtype", "int8", "--population", "7"][..],
+            "--population",
+        ),
+        (&["--dtype", "int8", "--rank", "0"][..], "--rank"),
+        (&["--dtype", "int8", "--shared-batch", "4"][..], "--dtype"),
+        (&["--dtype", "int8", "--layers", "8,70000,2"][..], "70000"),
+    ] {
+        let o = eggroll(&[&["bench", "forward", "--rounds", "1"][..], args].concat());
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && e.contains(what) && !e.contains("panicked"),
+            "{args:?}: {e}"
+        );
+    }
+}

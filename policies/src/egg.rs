@@ -703,6 +703,25 @@ fn batched(
     }
 }
 
+/// Scores a whole population in parallel: member `members[i]` reads `windows[i]`; chunks of
+/// whole antithetic pairs, about one per thread and at most 32 members, run on the rayon pool.
+/// The scores do not depend on the chunking (each member's rows are its own).
+pub fn score_population(
+    model: &EggModel,
+    windows: &[&[u8]],
+    members: &[u32],
+    pop: Option<&EggPopulation>,
+    scorer: &dyn Scorer,
+) -> Vec<f64> {
+    let threads = rayon::current_num_threads().max(1);
+    let per = members.len().div_ceil(threads).div_ceil(2).clamp(1, 16) * 2;
+    windows
+        .par_chunks(per)
+        .zip(members.par_chunks(per))
+        .flat_map_iter(|(w, ids)| model.score_windows(w, ids, pop, scorer))
+        .collect()
+}
+
 /// The training evaluator of `charlm --model egg`: each antithetic pair reads its own window of
 /// `context + 1` bytes of the training text (drawn from the seed and generation), both members
 /// of a pair the same one; fitness = the integer log-likelihood per byte, in bits (≤ 0).
@@ -766,24 +785,15 @@ impl Evaluator for EggEvaluator {
         }
         let (_, model, pop) = self.cache.clone().expect("just set");
         let ids: Vec<u32> = members.clone().map(|m| m as u32).collect();
-        let threads = rayon::current_num_threads().max(1);
-        // Chunks of whole pairs, about one per thread, at most 32 members.
-        let per = ids.len().div_ceil(threads).div_ceil(2).clamp(1, 16) * 2;
-        let text = &self.text;
         let ctx = self.context;
-        let scores: Vec<f64> = ids
-            .par_chunks(per)
-            .flat_map_iter(|chunk| {
-                let windows: Vec<&[u8]> = chunk
-                    .iter()
-                    .map(|&m| {
-                        let s = self.window(g, m as usize / 2);
-                        &text[s..s + ctx + 1]
-                    })
-                    .collect();
-                model.score_windows(&windows, chunk, Some(&pop), &IntLikelihood)
+        let windows: Vec<&[u8]> = ids
+            .iter()
+            .map(|&m| {
+                let s = self.window(g, m as usize / 2);
+                &self.text[s..s + ctx + 1]
             })
             .collect();
+        let scores = score_population(&model, &windows, &ids, Some(&pop), &IntLikelihood);
         self.member_tokens += (ids.len() * ctx) as u64;
         Ok(scores.iter().map(|s| (s / ctx as f64) as f32).collect())
     }

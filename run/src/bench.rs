@@ -254,14 +254,30 @@ fn forward_int8(
     model: Option<String>,
     device: &candle_core::Device,
 ) -> Result<serde_json::Value> {
+    if !device.is_cpu() {
+        return Err(input("--dtype", "int8 runs on the CPU; use --device cpu"));
+    }
+    if model.as_deref() == Some("egg") {
+        // egg-rs's sizes (width 128, 2 blocks); --shared-batch is the window length.
+        let context = shared_batch.unwrap_or(128);
+        check_model_bench("egg", population, rank, context)?;
+        if !population.is_multiple_of(2) {
+            return Err(input("--population", "must be even (antithetic pairs)"));
+        }
+        crate::limits::Estimate::new()
+            .add(
+                "sequence rows (bytes)",
+                &[population, context, 16 * 128 + 2 * 256],
+            )
+            .check("--population, --shared-batch")?;
+        let r = eggroll_policies::int8::bench::egg(population, 128, 2, context, rank, rounds)?;
+        return Ok(serde_json::to_value(&r).expect("serialisable"));
+    }
     if model.as_deref().is_some_and(|m| m != "mlp") || shared_batch.is_some() {
         return Err(input(
             "--dtype",
-            "int8 benchmarks the MLP (`--layers`); drop --model and --shared-batch",
+            "int8 benchmarks the MLP (`--layers`) or `--model egg`; drop --shared-batch",
         ));
-    }
-    if !device.is_cpu() {
-        return Err(input("--dtype", "int8 runs on the CPU; use --device cpu"));
     }
     if population < 2 || !population.is_multiple_of(2) {
         return Err(input("--population", "must be even and ≥ 2"));
