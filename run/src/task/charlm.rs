@@ -135,7 +135,7 @@ impl Task for CharLm {
         e.check("es.population_size, policy.hidden, data.batch or data.context")?;
         let dir = text_dir(config.data.dir.as_deref().map(Path::new));
         let [train, _valid, test] = load_text(&dir)?;
-        let (unigram, bigram) = ngram_bpb(&train, &test, spec.context, EVAL_WINDOWS);
+        let heldout = Heldout::new(&train, test, spec.context);
         let eval = CharLmEvaluator::new(
             model.clone(),
             Arc::new(train),
@@ -148,11 +148,8 @@ impl Task for CharLm {
             policy: None,
             evaluator: Box::new(CharLmTask {
                 eval,
-                test,
                 spec: spec.clone(),
-                unigram,
-                bigram,
-                test_bpb: f64::NAN,
+                heldout,
             }),
             images: None,
             net: Some(NetSpec::Lm(spec)),
@@ -160,14 +157,65 @@ impl Task for CharLm {
     }
 }
 
-/// The charlm evaluator plus the held-out text and the baselines.
-pub struct CharLmTask {
-    eval: CharLmEvaluator,
+/// What every charlm model reports beside its own evaluator: the held-out text, the count
+/// baselines on the positions `test_bpb` is scored on, and the last `test_bpb`.
+struct Heldout {
     test: Vec<u8>,
-    spec: LmSpec,
+    context: usize,
     unigram: f64,
     bigram: f64,
     test_bpb: f64,
+}
+
+impl Heldout {
+    fn new(train: &[u8], test: Vec<u8>, context: usize) -> Self {
+        let (unigram, bigram) = ngram_bpb(train, &test, context, EVAL_WINDOWS);
+        Self {
+            test,
+            context,
+            unigram,
+            bigram,
+            test_bpb: f64::NAN,
+        }
+    }
+
+    /// `test_bpb` in the periodic evaluations: the score is minus it.
+    fn score_fields(score: f64) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("test_bpb".into(), (-score).into());
+        m
+    }
+
+    /// The run's report: `test_bpb`, the baselines, `solved` (below the bigram), the context
+    /// and `member_tokens_per_s`.
+    fn report(
+        &self,
+        member_tokens: u64,
+        train_s: f64,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("test_bpb".into(), serde_json::json!(self.test_bpb));
+        m.insert("unigram_bpb".into(), serde_json::json!(self.unigram));
+        m.insert("bigram_bpb".into(), serde_json::json!(self.bigram));
+        // Solved: the model beats the bigram count baseline on held-out text.
+        m.insert(
+            "solved".into(),
+            serde_json::json!(self.test_bpb < self.bigram),
+        );
+        m.insert("context".into(), serde_json::json!(self.context));
+        m.insert(
+            "member_tokens_per_s".into(),
+            serde_json::json!(member_tokens as f64 / train_s.max(1e-9)),
+        );
+        m
+    }
+}
+
+/// The charlm evaluator plus the held-out text and the baselines.
+pub struct CharLmTask {
+    eval: CharLmEvaluator,
+    spec: LmSpec,
+    heldout: Heldout,
 }
 
 impl Evaluator for CharLmTask {
@@ -189,19 +237,12 @@ impl TaskEvaluator for CharLmTask {
         _: usize,
         _: u64,
     ) -> Result<(f64, Option<EvalReport>)> {
-        self.test_bpb = bpb(
-            self.eval.model(),
-            params,
-            &self.test,
-            self.spec.context,
-            EVAL_WINDOWS,
-        )?;
-        Ok((-self.test_bpb, None))
+        let h = &mut self.heldout;
+        h.test_bpb = bpb(self.eval.model(), params, &h.test, h.context, EVAL_WINDOWS)?;
+        Ok((-h.test_bpb, None))
     }
     fn score_fields(&self, score: f64) -> serde_json::Map<String, serde_json::Value> {
-        let mut m = serde_json::Map::new();
-        m.insert("test_bpb".into(), (-score).into());
-        m
+        Heldout::score_fields(score)
     }
     /// `sample.txt`: 400 bytes the final model writes after "The " (temperature 0.8, seed 0).
     fn extra_files(&mut self, params: &Params) -> Result<Vec<(String, Vec<u8>)>> {
@@ -219,22 +260,7 @@ impl TaskEvaluator for CharLmTask {
         Ok(vec![("sample.txt".into(), text)])
     }
     fn report(&mut self, train_s: f64) -> Result<serde_json::Map<String, serde_json::Value>> {
-        let mut m = serde_json::Map::new();
-        let tokens = self.eval.member_tokens() as f64;
-        m.insert("test_bpb".into(), serde_json::json!(self.test_bpb));
-        m.insert("unigram_bpb".into(), serde_json::json!(self.unigram));
-        m.insert("bigram_bpb".into(), serde_json::json!(self.bigram));
-        // Solved: the model beats the bigram count baseline on held-out text.
-        m.insert(
-            "solved".into(),
-            serde_json::json!(self.test_bpb < self.bigram),
-        );
-        m.insert("context".into(), serde_json::json!(self.spec.context));
-        m.insert(
-            "member_tokens_per_s".into(),
-            serde_json::json!(tokens / train_s.max(1e-9)),
-        );
-        Ok(m)
+        Ok(self.heldout.report(self.eval.member_tokens(), train_s))
     }
 }
 
@@ -276,19 +302,15 @@ fn build_egg(config: &RunConfig) -> Result<Built> {
     e.check("es.population_size, policy.hidden or data.context")?;
     let dir = text_dir(config.data.dir.as_deref().map(Path::new));
     let [train, _valid, test] = load_text(&dir)?;
-    let (unigram, bigram) = ngram_bpb(&train, &test, context, EVAL_WINDOWS);
+    let heldout = Heldout::new(&train, test, context);
     let eval = EggEvaluator::new(spec, Arc::new(train), context, config.es.seed)?;
     Ok(Built {
         params: spec.init(config.es.seed)?,
         policy: None,
         evaluator: Box::new(EggTask {
             eval,
-            test,
             spec,
-            context,
-            unigram,
-            bigram,
-            test_bpb: f64::NAN,
+            heldout,
         }),
         images: None,
         net: None,
@@ -298,12 +320,8 @@ fn build_egg(config: &RunConfig) -> Result<Built> {
 /// The EGG evaluator plus the held-out text and the baselines.
 pub struct EggTask {
     eval: eggroll_policies::egg::EggEvaluator,
-    test: Vec<u8>,
     spec: eggroll_policies::egg::EggSpec,
-    context: usize,
-    unigram: f64,
-    bigram: f64,
-    test_bpb: f64,
+    heldout: Heldout,
 }
 
 impl Evaluator for EggTask {
@@ -325,19 +343,13 @@ impl TaskEvaluator for EggTask {
         _: usize,
         _: u64,
     ) -> Result<(f64, Option<EvalReport>)> {
-        self.test_bpb = eggroll_policies::egg::test_bpb(
-            self.spec,
-            params,
-            &self.test,
-            self.context,
-            EVAL_WINDOWS,
-        )?;
-        Ok((-self.test_bpb, None))
+        let h = &mut self.heldout;
+        h.test_bpb =
+            eggroll_policies::egg::test_bpb(self.spec, params, &h.test, h.context, EVAL_WINDOWS)?;
+        Ok((-h.test_bpb, None))
     }
     fn score_fields(&self, score: f64) -> serde_json::Map<String, serde_json::Value> {
-        let mut m = serde_json::Map::new();
-        m.insert("test_bpb".into(), (-score).into());
-        m
+        Heldout::score_fields(score)
     }
     /// `sample.txt`: 400 bytes after "The " (temperature 0.8, seed 0).
     fn extra_files(&mut self, params: &Params) -> Result<Vec<(String, Vec<u8>)>> {
@@ -348,21 +360,9 @@ impl TaskEvaluator for EggTask {
         Ok(vec![("sample.txt".into(), text)])
     }
     fn report(&mut self, train_s: f64) -> Result<serde_json::Map<String, serde_json::Value>> {
-        let mut m = serde_json::Map::new();
-        let tokens = self.eval.member_tokens() as f64;
-        m.insert("test_bpb".into(), serde_json::json!(self.test_bpb));
-        m.insert("unigram_bpb".into(), serde_json::json!(self.unigram));
-        m.insert("bigram_bpb".into(), serde_json::json!(self.bigram));
-        m.insert(
-            "solved".into(),
-            serde_json::json!(self.test_bpb < self.bigram),
-        );
-        m.insert("context".into(), serde_json::json!(self.context));
+        let mut m = self.heldout.report(self.eval.member_tokens(), train_s);
+        // The f32 models' `params` comes from their `net`; EGG has none.
         m.insert("params".into(), serde_json::json!(self.spec.num_params()));
-        m.insert(
-            "member_tokens_per_s".into(),
-            serde_json::json!(tokens / train_s.max(1e-9)),
-        );
         Ok(m)
     }
 }
