@@ -80,6 +80,22 @@ fn egg_learns_the_generated_corpus_and_writes_a_sample() {
         j
     };
     let (before, after) = (score("1"), score("1500"));
+    // The exported policy carries the model: `sample` continues a prompt (also an empty one),
+    // the same bytes for the same seed; `policy forward` points at `sample`.
+    let policy = dir.path().join("run1500/policy.safetensors");
+    let policy = policy.to_str().unwrap();
+    let sample = |prompt: &str, seed: &str| {
+        let o = eggroll(&[
+            "sample", "--policy", policy, "--prompt", prompt, "--bytes", "50", "--seed", seed,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    assert_eq!(sample("the ", "1"), sample("the ", "1"));
+    assert_ne!(sample("the ", "1"), sample("the ", "2"));
+    assert!(sample("", "0").len() >= 50);
+    let o = eggroll(&["policy", "forward", "--policy", policy, "--input", "1"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("sample"));
     let (b0, b1) = (
         before["test_bpb"].as_f64().unwrap(),
         after["test_bpb"].as_f64().unwrap(),
@@ -89,6 +105,7 @@ fn egg_learns_the_generated_corpus_and_writes_a_sample() {
     let uni = after["unigram_bpb"].as_f64().unwrap();
     assert!(b1 < uni + 0.5, "test_bpb {b1}, unigram {uni}");
     assert_eq!(after["strategy"], "egg");
+    assert_eq!(after["model"], "egg");
     assert!(after["member_tokens_per_s"].as_f64().unwrap() > 0.0);
     assert!(after["params"].as_u64().unwrap() > 0);
 }

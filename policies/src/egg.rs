@@ -643,8 +643,10 @@ impl EggModel {
     }
 
     /// `len` bytes after `prompt`, sampled from `p(i) ∝ 2^(lᵢ/(16·temperature))` with a
-    /// seeded generator.
+    /// seeded generator (temperature 0: the most likely byte). An empty prompt starts from a
+    /// newline (the model has no start symbol).
     pub fn sample(&self, prompt: &[u8], len: usize, seed: u64, temperature: f64) -> Vec<u8> {
+        let prompt: &[u8] = if prompt.is_empty() { b"\n" } else { prompt };
         let mut state = vec![0i8; self.spec.layers * self.spec.width];
         let mut work = Work::default();
         let mut logits = vec![];

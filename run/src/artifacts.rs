@@ -45,20 +45,28 @@ pub enum NetSpec {
     Cnn(CnnSpec),
     /// A charlm model (metadata `lm`).
     Lm(LmSpec),
+    /// charlm's int8 EGG model (metadata `egg`; not built from population layers).
+    Egg(eggroll_policies::egg::EggSpec),
 }
 
 impl NetSpec {
-    /// The model.
+    /// The model (the population layers; EGG is an int8 model of its own:
+    /// [`eggroll_policies::egg::EggModel`]).
     pub fn build(&self) -> eggroll_core::Result<eggroll_policies::nn::Model> {
         match self {
             NetSpec::Cnn(c) => c.build(),
             NetSpec::Lm(l) => l.build(),
+            NetSpec::Egg(_) => Err(eggroll_core::Error::Param {
+                name: "egg".into(),
+                reason: "is an int8 model, not one of population layers".into(),
+            }),
         }
     }
     /// The `model` of the run's JSON.
     pub fn name(&self) -> String {
         match self {
             NetSpec::Cnn(_) => "cnn".into(),
+            NetSpec::Egg(_) => "egg".into(),
             NetSpec::Lm(l) => serde_json::to_value(l.kind)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
@@ -138,6 +146,12 @@ pub fn save_policy(
                 serde_json::to_string(l).expect("an LM spec serialises"),
             );
         }
+        Some(NetSpec::Egg(e)) => {
+            meta.insert(
+                "egg".to_string(),
+                serde_json::to_string(e).expect("an EGG spec serialises"),
+            );
+        }
         None => {}
     }
     save_safetensors(path, &tensors, meta)?;
@@ -159,6 +173,7 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy> {
     if !meta.contains_key("policy")
         && !meta.contains_key("cnn")
         && !meta.contains_key("lm")
+        && !meta.contains_key("egg")
         && (task == "sphere" || task == "rastrigin")
     {
         return Err(bad(format!(
@@ -167,6 +182,10 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy> {
         )));
     }
     let net = match (meta.get("cnn"), meta.get("lm")) {
+        _ if meta.contains_key("egg") => Net::Layers(NetSpec::Egg(
+            serde_json::from_str(&meta["egg"])
+                .map_err(|e| bad(format!("invalid `egg` metadata: {e}")))?,
+        )),
         (Some(c), _) => Net::Layers(NetSpec::Cnn(
             serde_json::from_str(c).map_err(|e| bad(format!("invalid `cnn` metadata: {e}")))?,
         )),
@@ -189,6 +208,7 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy> {
         Net::Mlp(p) => p.sizes[0],
         Net::Layers(NetSpec::Cnn(c)) => c.rows * c.cols,
         Net::Layers(NetSpec::Lm(l)) => l.context,
+        Net::Layers(NetSpec::Egg(_)) => 1,
     };
     let mut params = Params::new();
     let (mut mean, mut std) = (None, None);
@@ -228,17 +248,25 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy> {
     // Safetensors stores tensors sorted by name: a layered model's parameters are put back
     // in its declaration order.
     if let Net::Layers(spec) = &net {
-        let model = spec.build().map_err(|e| bad(e.to_string()))?;
+        let names: Vec<String> = match spec {
+            NetSpec::Egg(e) => e
+                .check()
+                .map(|()| e.shapes().into_iter().map(|(n, _)| n).collect()),
+            _ => spec
+                .build()
+                .map(|m| m.decls().iter().map(|d| d.name.clone()).collect()),
+        }
+        .map_err(|e| bad(e.to_string()))?;
         let mut by_name: HashMap<String, Tensor> = params
             .iter()
             .map(|p| (p.name().to_string(), p.tensor().clone()))
             .collect();
         let mut ordered = Params::new();
-        for d in model.decls() {
+        for name in names {
             let t = by_name
-                .remove(&d.name)
-                .ok_or_else(|| bad(format!("tensor `{}` missing", d.name)))?;
-            ordered.push(d.name.clone(), t)?;
+                .remove(&name)
+                .ok_or_else(|| bad(format!("tensor `{name}` missing")))?;
+            ordered.push(name, t)?;
         }
         if let Some(extra) = by_name.keys().next() {
             return Err(bad(format!("tensor `{extra}` is not part of the network")));
@@ -247,6 +275,9 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy> {
     }
     match &net {
         Net::Mlp(p) => p.check_params(&params),
+        Net::Layers(NetSpec::Egg(e)) => {
+            eggroll_policies::egg::EggModel::new(*e, &params).map(|_| ())
+        }
         Net::Layers(spec) => spec.build().and_then(|m| m.check_params(&params)),
     }
     .map_err(|e| bad(format!("tensors do not match the network: {e}")))?;

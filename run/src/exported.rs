@@ -88,7 +88,7 @@ pub fn evaluate(
                 }
                 eggroll_policies::mnist::accuracy(net, &params, &test)?
             }
-            Net::Layers(NetSpec::Lm(_)) => {
+            Net::Layers(NetSpec::Lm(_) | NetSpec::Egg(_)) => {
                 return Err(input_err(
                     policy,
                     "is a language model, not an mnist policy",
@@ -138,6 +138,12 @@ pub fn forward(path: &Path, input: &[f32]) -> Result<Vec<f32>> {
                 }),
             )
         }
+        Net::Layers(NetSpec::Egg(_)) => {
+            return Err(input_err(
+                path.display().to_string(),
+                "is charlm's int8 EGG model: continue text with `eggroll sample`",
+            ));
+        }
         Net::Layers(spec) => {
             let model = spec.build()?;
             (
@@ -185,11 +191,16 @@ pub fn sample(
     temperature: f32,
 ) -> Result<Vec<u8>> {
     let LoadedPolicy { net, params, .. } = load_policy(path)?;
-    let Net::Layers(NetSpec::Lm(spec)) = net else {
-        return Err(input_err(
-            path.display().to_string(),
-            "is not a language model (train one with `eggroll train charlm`)",
-        ));
+    // Ok: a model of population layers; Err: charlm's int8 EGG.
+    let spec = match net {
+        Net::Layers(NetSpec::Lm(spec)) => Ok(spec),
+        Net::Layers(NetSpec::Egg(e)) => Err(e),
+        _ => {
+            return Err(input_err(
+                path.display().to_string(),
+                "is not a language model (train one with `eggroll train charlm`)",
+            ));
+        }
     };
     if bytes == 0 || bytes > 1 << 20 {
         return Err(input_err("--bytes", "must be 1..=1048576"));
@@ -197,6 +208,14 @@ pub fn sample(
     if !(temperature >= 0.0 && temperature.is_finite()) {
         return Err(input_err("--temperature", "must be finite and ≥ 0"));
     }
+    let spec = match spec {
+        Ok(spec) => spec,
+        Err(e) => {
+            // EGG: the temperature scales its 1/16-bit logits the same way (0 = greedy).
+            let model = eggroll_policies::egg::EggModel::new(e, &params)?;
+            return Ok(model.sample(prompt, bytes, seed, f64::from(temperature)));
+        }
+    };
     let model = spec.build()?;
     Ok(eggroll_policies::charlm::sample(
         &model,

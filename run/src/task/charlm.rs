@@ -313,7 +313,7 @@ fn build_egg(config: &RunConfig) -> Result<Built> {
             heldout,
         }),
         images: None,
-        net: None,
+        net: Some(NetSpec::Egg(spec)),
     })
 }
 
