@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 use candle_core::Device;
 use eggroll_core::checkpoint::{CALLER_STATE_KEY, read_caller_state, write_atomic};
@@ -24,6 +23,9 @@ use crate::dir::{RunDir, default_dir};
 use crate::error::{Error, Result};
 use crate::observers::{MetricsFile, Progress};
 use crate::task::{self, TaskEvaluator};
+
+mod run_loop;
+use run_loop::{Clock, Ended};
 
 /// Config keys `--resume` may change: none of them changes the bits of a generation.
 pub const RESUME_KEYS: &[&str] = &[
@@ -585,233 +587,53 @@ impl Session {
         result
     }
 
+    /// The loop: the stop rules before a generation, the generation, its periodic evaluation
+    /// and checkpoint, the stop rules after it; then [`Session::finish`].
     fn run_inner(mut self) -> Result<(Outcome, Trainer)> {
-        let config = self.config.clone();
-        let dir = self.dir.clone();
-        let start = Instant::now();
-        // A budget beyond `Duration`'s range (about 5.8e11 years) is no limit at all.
-        let budget = config
-            .stop
-            .time_budget_s
-            .and_then(|s| Duration::try_from_secs_f64(s).ok());
-        let mut solved_early = None;
-        let mut interrupted = false;
-        let interrupt = self.interrupt.clone();
+        let clock = Clock::new(&self.config, self.trainer.generation());
         // Budget schedules decay over the run's horizon: `stop.generations` without a time
         // budget; with one, the generations that fit, measured over its first 5 % (fixed
         // then, and kept in checkpoints).
-        let needs_horizon =
-            config.es.lr_schedule.needs_horizon() || config.es.sigma_schedule.needs_horizon();
-        let first_generation = self.trainer.generation();
-        if needs_horizon && budget.is_none() && self.trainer.strategy().horizon().is_none() {
-            self.trainer
-                .strategy_mut()
-                .set_horizon(config.stop.generations)?;
+        if clock.needs_horizon
+            && clock.budget.is_none()
+            && self.trainer.strategy().horizon().is_none()
+        {
+            let generations = self.config.stop.generations;
+            self.trainer.strategy_mut().set_horizon(generations)?;
         }
+        let mut ended = Ended::default();
         let reason = loop {
-            let trainer = &mut self.trainer;
-            if trainer.generation() >= config.stop.generations {
-                break StopReason::Generations;
+            if let Some(r) = self.stop_before_generation(&clock)? {
+                break r;
             }
-            // Clock decisions are rank 0's in distributed runs (each rank has its own clock).
-            if let Some(b) = budget
-                && self
-                    .evaluator
-                    .writers_value(u64::from(start.elapsed() >= b))
-                    == 1
-            {
-                break StopReason::TimeBudget;
-            }
-            if let Some(c) = &mut self.controller
-                && c.before_generation(trainer, &|| interrupt.load(Ordering::SeqCst))?
-                    == Control::Stop
-            {
-                break StopReason::Observer;
-            }
-            if self.fault_lr_at == Some(trainer.generation()) {
-                let lr = trainer.strategy().learning_rate(trainer.generation());
-                trainer.strategy_mut().set_learning_rate(lr * 2.0)?;
-            }
-            // The transform this generation's members are scored with (frozen within it).
-            let scored_with = self.evaluator.obs_norm().map(ObsNorm::transform);
-            let before = trainer.generation();
-            let (stats, control) = trainer.step(self.evaluator.as_mut())?;
-            let g = trainer.generation();
-            if let Some(b) = budget
-                && needs_horizon
-                && trainer.strategy().horizon().is_none()
-            {
-                let (spent, total) = (start.elapsed().as_secs_f64(), b.as_secs_f64());
-                let mine = if spent >= 0.05 * total {
-                    let pace = (g - first_generation) as f64 / spent;
-                    let horizon = g + (pace * (total - spent).max(0.0)) as u64;
-                    horizon.min(config.stop.generations).max(1)
-                } else {
-                    0 // not measured yet
-                };
-                let horizon = self.evaluator.writers_value(mine);
-                if horizon > 0 {
-                    trainer.strategy_mut().set_horizon(horizon)?;
-                }
-            }
-            if trainer.best().is_some_and(|b| b.generation == before) {
-                self.best_obs = scored_with;
-            }
-            let now = self.evaluator.obs_norm().map(ObsNorm::transform);
-            if let Some(f) = &mut self.snapshot {
-                f(g, trainer.params().to_host()?, now.clone());
-            }
-            if config.checkpoints.lockstep_every > 0
-                && g.is_multiple_of(config.checkpoints.lockstep_every)
-            {
-                self.evaluator.check_lockstep(trainer.params(), g)?;
-            }
-            if config.evaluation.eval_every > 0 && g.is_multiple_of(config.evaluation.eval_every) {
-                let (score, _) = self.evaluator.final_score(
-                    trainer.params(),
-                    config.evaluation.eval_episodes,
-                    // The same validation episodes every time, so scores of different
-                    // generations are paired (the final evaluation uses other seeds).
-                    config.es.seed,
-                )?;
-                if self.files {
-                    let mut line = serde_json::Map::new();
-                    line.insert("generation".into(), g.into());
-                    line.insert("train_s".into(), start.elapsed().as_secs_f64().into());
-                    line.extend(self.evaluator.score_fields(score));
-                    artifacts::append_eval(&dir, &line)?;
-                }
-                if config.evaluation.keep_best_eval
-                    && self.best_eval.as_ref().is_none_or(|(b, _, _)| score > *b)
-                {
-                    let best = (score, trainer.params().clone(), now);
-                    if self.files {
-                        artifacts::save_validation(&dir, &best)?;
-                    }
-                    self.best_eval = Some(best);
-                }
-                if config.stop.early_stop_at.is_some_and(|t| score >= t as f64) {
-                    solved_early = Some(g);
-                    break StopReason::Target;
-                }
+            let (mean, control, now) = self.generation(&clock)?;
+            let g = self.trainer.generation();
+            if let Some(r) = self.periodic_evaluation(g, &clock, now, &mut ended)? {
+                break r;
             }
             if self.files
-                && config.checkpoints.every > 0
-                && g.is_multiple_of(config.checkpoints.every)
+                && self.config.checkpoints.every > 0
+                && g.is_multiple_of(self.config.checkpoints.every)
             {
-                save_checkpoint(trainer, self.evaluator.as_ref(), &self.best_obs, &dir)?;
+                save_checkpoint(
+                    &self.trainer,
+                    self.evaluator.as_ref(),
+                    &self.best_obs,
+                    &self.dir,
+                )?;
             }
-            if config.stop.target_fitness.is_some_and(|t| stats.mean >= t) {
+            if self.config.stop.target_fitness.is_some_and(|t| mean >= t) {
                 break StopReason::Target;
             }
-            if interrupt.load(Ordering::SeqCst) {
-                interrupted = true;
+            if self.interrupt.load(Ordering::SeqCst) {
+                ended.interrupted = true;
                 break StopReason::Observer;
             }
             if control == Control::Stop {
                 break StopReason::Observer;
             }
         };
-        let train_s = start.elapsed().as_secs_f64();
-        let summary = self.trainer.finish(reason);
-        self.history.extend(self.history_rx.try_iter());
-        if self.files {
-            save_checkpoint(&self.trainer, self.evaluator.as_ref(), &self.best_obs, &dir)?;
-        }
-        // The parameters to report: the last ones, or the best on validation episodes (with
-        // the observation transform they were validated with).
-        let current_obs = self.evaluator.obs_norm().map(ObsNorm::transform);
-        let (final_params, final_obs) = match (&self.best_eval, solved_early) {
-            (Some((_, p, obs)), None) => (p.clone(), obs.clone()),
-            _ => (self.trainer.params().clone(), current_obs),
-        };
-        if let Some(t) = &final_obs {
-            self.evaluator.use_obs_transform(t.clone())?;
-        }
-        if interrupted {
-            // The policy files too (atomically), then stop without the final evaluation.
-            if self.files {
-                self.save_policies(&final_params, final_obs.as_ref())?;
-                crate::plot::fitness(&dir, &config.task, &self.history)?;
-            }
-            let outcome = Outcome::Interrupted {
-                generation: self.trainer.generation(),
-                dir,
-            };
-            return Ok((outcome, self.trainer));
-        }
-        // Final evaluation on fresh seeds (never those used for validation).
-        let (final_score, report) = self.evaluator.final_score(
-            &final_params,
-            config.evaluation.eval_episodes,
-            config.es.seed ^ 0x5eed_f1a1,
-        )?;
-        let evals_by_rank = self.evaluator.evals_by_rank();
-        if !self.writer {
-            return Ok((Outcome::Worker, self.trainer));
-        }
-        if self.files {
-            self.save_policies(&final_params, final_obs.as_ref())?;
-            for (name, bytes) in self.evaluator.extra_files(&final_params)? {
-                write_atomic(&dir.join(name), &bytes)?;
-            }
-            // The plot last: a failure here (e.g. a full disk) is reported, the policies exist.
-            crate::plot::fitness(&dir, &config.task, &self.history)?;
-        }
-        let solved = final_score >= config.evaluation.solved_at as f64;
-        let mut json = serde_json::json!({
-            "task": config.task,
-            "strategy": self.trainer.strategy().name(),
-            "seed": config.es.seed,
-            "generations": summary.generations,
-            "population": self.trainer.strategy().population_size(),
-            "rank": config.es.rank,
-            "wall_s": summary.wall_s,
-            "train_s": train_s,
-            "evals": summary.evals,
-            "evals_per_s": summary.evals as f64 / summary.wall_s.max(1e-12),
-            "best_fitness": summary.best_fitness,
-            "final_fitness": final_score,
-            "solved": solved,
-            "stop_reason": summary.stop_reason,
-            "device": device_name(&self.device),
-            "params": self.trainer.params().numel(),
-            "out": dir.display().to_string(),
-        });
-        if needs_horizon {
-            json["schedule_horizon"] = serde_json::json!(self.trainer.strategy().horizon());
-        }
-        json[self.evaluator.score_name()] = serde_json::json!(final_score);
-        match (&self.net, &self.policy) {
-            (Some(n), _) => json["model"] = serde_json::json!(n.name()),
-            (None, Some(_)) => json["model"] = serde_json::json!("mlp"),
-            _ => {}
-        }
-        if !self.files {
-            // A session over caller-built parts has no config of its own to report.
-            for key in ["seed", "rank", "out", "solved"] {
-                json[key] = serde_json::Value::Null;
-            }
-        }
-        for (k, v) in self.evaluator.report(train_s)? {
-            json[k] = v;
-        }
-        if let Some(counts) = evals_by_rank {
-            json["evals_by_rank"] = serde_json::json!(counts);
-        }
-        if let Some(r) = &report {
-            json["eval_mean"] = serde_json::json!(r.mean);
-            json["eval_std"] = serde_json::json!(r.std);
-            json["eval_episodes"] = serde_json::json!(r.episodes);
-            json["env_steps"] = serde_json::json!(self.evaluator.env_steps());
-            json["solved_at_generation"] = serde_json::json!(solved_early);
-            json["best_validation"] =
-                serde_json::json!(self.best_eval.as_ref().map(|(s, _, _)| *s));
-        }
-        Ok((
-            Outcome::Finished(Box::new(RunReport { json })),
-            self.trainer,
-        ))
+        self.finish(reason, &clock, ended)
     }
 
     /// Write `policy.safetensors` (`final_params`, scored with `obs`) and
