@@ -38,7 +38,29 @@ fn policy_bytes(dir: &Path) -> Vec<u8> {
 #[test]
 fn ranks_end_bit_identical_to_one_process() {
     let tmp = tempfile::tempdir().unwrap();
+    let text = tmp.path().join("text");
+    std::fs::create_dir_all(&text).unwrap();
+    common::generated_text(&text);
     for (label, task, extra) in [
+        // charlm's int8 EGG (strategy egg): integer forward, integer votes.
+        (
+            "egg",
+            "charlm",
+            vec![
+                "--model",
+                "egg",
+                "--generations",
+                "6",
+                "--population",
+                "16",
+                "--set",
+                "data.context=16",
+                "--set",
+                "policy.hidden=[16]",
+                "--data-dir",
+                text.to_str().unwrap(),
+            ],
+        ),
         (
             "pendulum",
             "pendulum",
