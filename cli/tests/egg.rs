@@ -181,6 +181,17 @@ fn egg_bad_input_is_a_typed_error() {
     assert!(err(&["--set", "policy.hidden=[10]"]).contains("multiple of 4"));
     assert!(err(&["--set", "policy.hidden=[16,32]"]).contains("same width"));
     assert!(err(&["--population", "7"]).contains("population"));
+    assert!(err(&["--set", "es.noise_reuse=4"]).contains("noise_reuse"));
+    assert!(err(&["--set", "es.group_size=4"]).contains("group_size"));
+    assert!(
+        err(&[
+            "--set",
+            "es.sigma_schedule.kind=exponential",
+            "--set",
+            "es.sigma_schedule.decay=0.99"
+        ])
+        .contains("sigma_schedule")
+    );
 }
 
 #[test]

@@ -153,6 +153,30 @@ impl IntVote {
             ));
         }
         sigma_shift(config.sigma)?;
+        // Settings of the float strategies this rule has no use for: refused, not ignored.
+        if config.noise_reuse > 1 {
+            return Err(config_err(
+                "noise_reuse",
+                "strategy egg draws fresh noise every generation (0 or 1)",
+            ));
+        }
+        if config.group_size != 0 || config.freeze_nonlora {
+            return Err(config_err(
+                if config.group_size != 0 {
+                    "group_size"
+                } else {
+                    "freeze_nonlora"
+                },
+                "strategy egg votes by antithetic pairs over every parameter (group_size = 0, \
+                 freeze_nonlora = false)",
+            ));
+        }
+        if config.sigma_schedule != crate::Schedule::Constant {
+            return Err(config_err(
+                "sigma_schedule",
+                "strategy egg keeps σ a fixed power of two (constant)",
+            ));
+        }
         let lr = config.learning_rate;
         if !(lr > 0.0 && lr <= 1.0) {
             return Err(config_err(
