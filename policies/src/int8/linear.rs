@@ -454,8 +454,17 @@ fn finish_body(
     y: &mut [i8],
 ) {
     let (m, n, sh) = (layer.m(), layer.n(), layer.shift);
-    let zero = vec![0i8; m];
-    let bias = layer.bias.as_deref().unwrap_or(&zero);
+    // No bias: zeros, without an allocation per call for the usual widths.
+    static ZEROS: [i8; 8192] = [0; 8192];
+    let wide_zeros;
+    let bias = match layer.bias.as_deref() {
+        Some(b) => b,
+        None if m <= ZEROS.len() => &ZEROS[..m],
+        None => {
+            wide_zeros = vec![0i8; m];
+            &wide_zeros
+        }
+    };
     let rows = acc.chunks_exact(m).zip(y.chunks_exact_mut(m));
     let Some(p) = noise else {
         for (a, yr) in rows {
