@@ -6,7 +6,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use eggroll_envs::vec::{Actions, CartPoleVec, PendulumVec, VecEnv};
+use eggroll_envs::vec::{Actions, VecEnv};
+use eggroll_envs::{CartPoleVec, PendulumVec};
 
 const STEPS: usize = 20;
 

@@ -5,7 +5,8 @@
 //! [`CartPole`] (CartPole-v1), [`Pendulum`] (Pendulum-v1), [`Acrobot`] (Acrobot-v1),
 //! [`MountainCar`] (MountainCar-v0), [`MountainCarContinuous`] (MountainCarContinuous-v0) —
 //! and the nine MuJoCo v5 locomotion environments on MuJoCo's C library opened at run time
-//! ([`mujoco`]); environments built from closures ([`FnEnv`]), vectorised stepping
+//! ([`mujoco`]), every one registered once in [`registry`] (id, task, spaces, live view,
+//! tuned task defaults); environments built from closures ([`FnEnv`]), vectorised stepping
 //! ([`VecEnv`]) and MNIST as a contextual bandit ([`mnist`]).
 //!
 //! ```
@@ -18,26 +19,28 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod acrobot;
-pub mod cartpole;
+pub mod classic;
 pub mod closure;
 pub mod dynamics;
 pub mod mnist;
-pub mod mountaincar;
 pub mod mujoco;
 pub mod npmath;
-pub mod pendulum;
 pub mod registry;
 pub mod rng;
+pub mod scene;
 pub mod vec;
 
-pub use acrobot::Acrobot;
-pub use cartpole::CartPole;
+pub use classic::acrobot::{self, Acrobot, AcrobotVec};
+pub use classic::cartpole::{self, CartPole, CartPoleVec};
+pub use classic::mountaincar::{
+    self, MountainCar, MountainCarContinuous, MountainCarContinuousVec, MountainCarVec,
+};
+pub use classic::pendulum::{self, Pendulum, PendulumVec};
 pub use closure::FnEnv;
 pub use dynamics::{Dynamics, Env, MemberAction, VecOf};
-pub use mountaincar::{MountainCar, MountainCarContinuous};
-pub use pendulum::Pendulum;
-pub use vec::{Actions, CartPoleVec, EnvVec, PendulumVec, VecEnv};
+pub use registry::{ActionSpec, EnvSpec};
+pub use scene::{Scene, Shape};
+pub use vec::{Actions, EnvVec, VecEnv};
 
 /// An observation or action space.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

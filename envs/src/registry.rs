@@ -1,26 +1,138 @@
-//! Every environment by its Gymnasium id: the one catalogue the Python wrappers
-//! (`eggroll.envs.make`) and any id-driven front end build from.
+//! Every environment, registered once: the one catalogue the training tasks (`eggroll train
+//! <task>`), the dashboard's live view and the Python wrappers (`eggroll.envs.make`) read.
+//!
+//! An environment is ONE file: its dynamics, its vectorised alias, how it is drawn and its
+//! [`EnvSpec`] (Gymnasium id, task name, action kind, tuned task defaults). Adding one is that
+//! file, its `mod` line and one line in [`ENVS`].
 
-use crate::mujoco::{self, MujocoEnv, MujocoError};
-use crate::{Acrobot, CartPole, Environment, MountainCar, MountainCarContinuous, Pendulum};
+use crate::mujoco::MujocoError;
+use crate::scene::Scene;
+use crate::vec::VecEnv;
+use crate::{Environment, Space, classic, mujoco};
 
-/// The Gymnasium ids of every environment here: five classic control, nine MuJoCo v5.
-pub const IDS: [&str; 14] = [
-    "CartPole-v1",
-    "Pendulum-v1",
-    "Acrobot-v1",
-    "MountainCar-v0",
-    "MountainCarContinuous-v0",
-    "HalfCheetah-v5",
-    "Hopper-v5",
-    "Walker2d-v5",
-    "Ant-v5",
-    "Swimmer-v5",
-    "Humanoid-v5",
-    "InvertedPendulum-v5",
-    "InvertedDoublePendulum-v5",
-    "Reacher-v5",
+/// Every environment, in the order `eggroll train --help` lists them: five classic control,
+/// nine MuJoCo v5.
+pub const ENVS: &[&EnvSpec] = &[
+    &classic::cartpole::SPEC,
+    &classic::pendulum::SPEC,
+    &classic::acrobot::SPEC,
+    &classic::mountaincar::SPEC,
+    &classic::mountaincar::SPEC_CONTINUOUS,
+    &mujoco::half_cheetah::SPEC,
+    &mujoco::hopper::SPEC,
+    &mujoco::walker2d::SPEC,
+    &mujoco::ant::SPEC,
+    &mujoco::swimmer::SPEC,
+    &mujoco::humanoid::SPEC,
+    &mujoco::inverted_pendulum::SPEC,
+    &mujoco::inverted_double_pendulum::SPEC,
+    &mujoco::reacher::SPEC,
 ];
+
+/// The Gymnasium ids of [`ENVS`], in its order.
+pub const IDS: [&str; ENVS.len()] = {
+    let mut ids = [""; ENVS.len()];
+    let mut i = 0;
+    while i < ENVS.len() {
+        ids[i] = ENVS[i].id;
+        i += 1;
+    }
+    ids
+};
+
+/// One environment's registration.
+#[derive(Clone, Copy)]
+pub struct EnvSpec {
+    /// Gymnasium's id, e.g. `"CartPole-v1"`.
+    pub id: &'static str,
+    /// The task that trains a policy on it: `eggroll train <task>`.
+    pub task: &'static str,
+    /// One line on what solving it means (the task's documentation).
+    pub summary: &'static str,
+    /// Observation size.
+    pub observations: usize,
+    /// The action space's kind and bounds.
+    pub action: ActionSpec,
+    /// Whether it runs on MuJoCo (observations computed in f64, the library needed).
+    pub mujoco: bool,
+    /// A new scalar environment (generator seeded with 0 until `reset(Some(seed))`).
+    pub make: fn() -> Result<Box<dyn Environment>, MakeError>,
+    /// `n` members stepped together. MuJoCo environments need the library: call
+    /// [`EnvSpec::ready`] first (this panics where it would have failed).
+    pub vec: fn(usize) -> Box<dyn VecEnv>,
+    /// Whatever the environment needs at run time is here (MuJoCo: the library and the
+    /// compiled model).
+    pub ready: fn() -> Result<(), MakeError>,
+    /// `bench env`'s measurement: seconds for `n` members to take `steps` steps each with
+    /// random actions and no policy (`None`: not measured for this environment).
+    pub time_steps: Option<fn(usize, usize, u64) -> Result<f64, MakeError>>,
+    /// The dashboard's picture of a state, from its observation.
+    pub view: fn(&[f32]) -> Scene,
+    /// The task's tuned settings, as TOML layers applied in order over the run config's
+    /// defaults (the syntax of a config file: `eggroll config show <task>` shows the result).
+    pub defaults: &'static [&'static str],
+}
+
+/// The shape of an action space, known without building the environment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ActionSpec {
+    /// `Discrete(n)`: one of `n` actions (a policy picks the argmax of `n` outputs).
+    Discrete(usize),
+    /// A box of `dim` values, each in `[low, high]` (a policy's tanh scaled to it).
+    Box {
+        /// Number of values.
+        dim: usize,
+        /// Lower bound of every value.
+        low: f32,
+        /// Upper bound of every value.
+        high: f32,
+    },
+}
+
+impl ActionSpec {
+    /// Policy outputs: `n` for `Discrete(n)`, the dimension for a box.
+    pub fn outputs(&self) -> usize {
+        match *self {
+            ActionSpec::Discrete(n) => n,
+            ActionSpec::Box { dim, .. } => dim,
+        }
+    }
+
+    /// The [`Space`] it describes.
+    pub fn space(&self) -> Space {
+        match *self {
+            ActionSpec::Discrete(n) => Space::Discrete { n },
+            ActionSpec::Box { dim, low, high } => Space::Box {
+                low: vec![low; dim],
+                high: vec![high; dim],
+                shape: vec![dim],
+            },
+        }
+    }
+}
+
+impl EnvSpec {
+    /// A new scalar environment (see [`EnvSpec::make`]).
+    pub fn make(&self) -> Result<Box<dyn Environment>, MakeError> {
+        (self.make)()
+    }
+
+    /// See [`EnvSpec::ready`].
+    pub fn ready(&self) -> Result<(), MakeError> {
+        (self.ready)()
+    }
+}
+
+impl std::fmt::Debug for EnvSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvSpec")
+            .field("id", &self.id)
+            .field("task", &self.task)
+            .field("observations", &self.observations)
+            .field("action", &self.action)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Why [`make`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,9 +148,17 @@ pub enum MakeError {
     Mujoco(#[from] MujocoError),
 }
 
+/// The environment with Gymnasium id `id`.
+pub fn find(id: &str) -> Result<&'static EnvSpec, MakeError> {
+    ENVS.iter()
+        .copied()
+        .find(|s| s.id == id)
+        .ok_or_else(|| MakeError::Unknown { id: id.into() })
+}
+
 /// True for the MuJoCo environments (observations in f64, as Gymnasium returns them).
 pub fn is_mujoco(id: &str) -> bool {
-    id.ends_with("-v5")
+    find(id).is_ok_and(|s| s.mujoco)
 }
 
 /// A new environment by Gymnasium id (generator seeded with 0 until `reset(Some(seed))`).
@@ -49,58 +169,48 @@ pub fn is_mujoco(id: &str) -> bool {
 /// assert!(eggroll_envs::registry::make("CartPole-v9").is_err());
 /// ```
 pub fn make(id: &str) -> Result<Box<dyn Environment>, MakeError> {
-    fn mj<T: mujoco::Task>() -> Result<Box<dyn Environment>, MakeError> {
-        Ok(Box::new(MujocoEnv::<T>::new()?))
-    }
-    Ok(match id {
-        "CartPole-v1" => Box::new(CartPole::new()),
-        "Pendulum-v1" => Box::new(Pendulum::new()),
-        "Acrobot-v1" => Box::new(Acrobot::new()),
-        "MountainCar-v0" => Box::new(MountainCar::new()),
-        "MountainCarContinuous-v0" => Box::new(MountainCarContinuous::new()),
-        "HalfCheetah-v5" => return mj::<mujoco::HalfCheetah>(),
-        "Hopper-v5" => return mj::<mujoco::Hopper>(),
-        "Walker2d-v5" => return mj::<mujoco::Walker2d>(),
-        "Ant-v5" => return mj::<mujoco::Ant>(),
-        "Swimmer-v5" => return mj::<mujoco::Swimmer>(),
-        "Humanoid-v5" => return mj::<mujoco::Humanoid>(),
-        "InvertedPendulum-v5" => return mj::<mujoco::InvertedPendulum>(),
-        "InvertedDoublePendulum-v5" => return mj::<mujoco::InvertedDoublePendulum>(),
-        "Reacher-v5" => return mj::<mujoco::Reacher>(),
-        other => return Err(MakeError::Unknown { id: other.into() }),
-    })
+    find(id)?.make()
+}
+
+/// [`EnvSpec::ready`] of an environment that needs nothing at run time.
+pub(crate) fn always_ready() -> Result<(), MakeError> {
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mujoco::Task;
 
     #[test]
-    fn every_id_builds_its_own_environment() {
-        let mujoco_ids = [
-            mujoco::HalfCheetah::ID,
-            mujoco::Hopper::ID,
-            mujoco::Walker2d::ID,
-            mujoco::Ant::ID,
-            mujoco::Swimmer::ID,
-            mujoco::Humanoid::ID,
-            mujoco::InvertedPendulum::ID,
-            mujoco::InvertedDoublePendulum::ID,
-            mujoco::Reacher::ID,
-        ];
-        assert_eq!(&IDS[5..], &mujoco_ids);
-        for id in IDS {
-            assert_eq!(is_mujoco(id), mujoco_ids.contains(&id), "{id}");
-            match make(id) {
-                Ok(mut env) => {
-                    let obs = env.reset(Some(1));
-                    assert_eq!(obs.len(), env.observation_space().flat_dim(), "{id}");
-                    assert_eq!(env.observation_f64().is_some(), is_mujoco(id), "{id}");
-                }
-                Err(MakeError::Mujoco(_)) if is_mujoco(id) && !mujoco::ffi::available() => {}
+    fn every_id_builds_its_own_environment_with_the_declared_spaces() {
+        let mut tasks: Vec<&str> = ENVS.iter().map(|s| s.task).collect();
+        tasks.sort_unstable();
+        tasks.dedup();
+        assert_eq!(tasks.len(), ENVS.len(), "task names are unique");
+        for spec in ENVS {
+            let id = spec.id;
+            assert!(!spec.defaults.is_empty(), "{id}");
+            let mut env = match spec.make() {
+                Ok(env) => env,
+                Err(MakeError::Mujoco(_)) if spec.mujoco && !mujoco::ffi::available() => continue,
                 Err(e) => panic!("{id}: {e}"),
-            }
+            };
+            let obs = env.reset(Some(1));
+            assert_eq!(obs.len(), spec.observations, "{id}");
+            assert_eq!(
+                env.observation_space().flat_dim(),
+                spec.observations,
+                "{id}"
+            );
+            assert_eq!(env.action_space(), spec.action.space(), "{id}");
+            assert_eq!(env.observation_f64().is_some(), spec.mujoco, "{id}");
+            spec.ready().unwrap();
+            let mut v = (spec.vec)(3);
+            v.reset(7);
+            assert_eq!(v.observations().len(), 3 * spec.observations, "{id}");
+            assert_eq!(v.action_space(), spec.action.space(), "{id}");
+            let scene = (spec.view)(&obs);
+            assert!(scene.bounds[0] < scene.bounds[1], "{id}");
         }
         let err = make("CartPole-v0").err().unwrap().to_string();
         assert!(

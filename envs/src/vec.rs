@@ -9,7 +9,7 @@
 
 use rayon::prelude::*;
 
-use crate::{EnvError, Environment, Space, cartpole, member_seed, pendulum};
+use crate::{EnvError, Environment, Space, member_seed};
 
 /// Actions for all members (entries of finished members are ignored).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -256,22 +256,6 @@ pub(crate) fn step_members_chunked<S: Send, A: Sync>(
         ));
     }
 }
-
-/// N CartPole-v1 members; states `[x, ẋ, θ, θ̇]` contiguous per member, outputs SoA.
-pub type CartPoleVec = crate::dynamics::VecOf<cartpole::CartPoleV1>;
-
-/// N Acrobot-v1 members.
-pub type AcrobotVec = crate::dynamics::VecOf<crate::acrobot::AcrobotV1>;
-
-/// N MountainCar-v0 members.
-pub type MountainCarVec = crate::dynamics::VecOf<crate::mountaincar::MountainCarV0>;
-
-/// N MountainCarContinuous-v0 members.
-pub type MountainCarContinuousVec =
-    crate::dynamics::VecOf<crate::mountaincar::MountainCarContinuousV0>;
-
-/// N Pendulum-v1 members; states `[θ, θ̇]` per member, outputs SoA.
-pub type PendulumVec = crate::dynamics::VecOf<pendulum::PendulumV1>;
 
 /// Any [`Environment`] (closure environments included) vectorised: one instance per member,
 /// outputs SoA.

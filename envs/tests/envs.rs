@@ -1,8 +1,9 @@
 //! Environment semantics, vectorised stepping equals scalar stepping, closure environments.
 #![allow(clippy::needless_range_loop)]
 
-use eggroll_envs::vec::{Actions, CartPoleVec, EnvVec, PendulumVec, VecEnv};
+use eggroll_envs::vec::{Actions, EnvVec, VecEnv};
 use eggroll_envs::*;
+use eggroll_envs::{CartPoleVec, PendulumVec};
 
 #[test]
 fn time_limits_and_finished_episodes() {

@@ -309,6 +309,32 @@ fn migrate(table: &mut toml::Table) -> Result<()> {
     Ok(())
 }
 
+impl RunConfig {
+    /// Layer TOML over this config, in order, as a config file would be (a table whose
+    /// `kind` changes starts from that variant's defaults): how a control task's environment
+    /// states its tuned defaults ([`eggroll_envs::EnvSpec::defaults`]).
+    ///
+    /// ```
+    /// let mut c = eggroll_run::config::RunConfig::default();
+    /// c.apply_toml(&["[es]\nsigma = 0.25", "[policy]\nhidden = [8]"]).unwrap();
+    /// assert_eq!((c.es.sigma, c.policy.hidden.clone()), (0.25, vec![8]));
+    /// assert!(c.apply_toml(&["[es]\nsigma = \"wide\""]).is_err());
+    /// ```
+    pub fn apply_toml(&mut self, layers: &[&str]) -> Result<()> {
+        let mut table = toml::Table::try_from(&*self).expect("a config serialises");
+        for layer in layers {
+            let t: toml::Table = layer.parse().map_err(|e| Error::Input {
+                what: "task defaults".into(),
+                reason: format!("not valid TOML: {e}"),
+            })?;
+            merge(&mut table, t);
+        }
+        *self = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| config_err(&e.path().to_string(), e.inner().to_string()))?;
+        Ok(())
+    }
+}
+
 /// Default configuration of a task (the registry's entry sets its own defaults).
 pub fn task_default(name: &str) -> Result<RunConfig> {
     Ok(defaults_of(task::find(name)?))

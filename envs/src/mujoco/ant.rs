@@ -63,3 +63,20 @@ impl Task for Ant {
         out[n + v.len()..].copy_from_slice(&f[6..]);
     }
 }
+
+/// Ant-v5's registration: task `ant` (ARS threshold 3580).
+pub const SPEC: crate::registry::EnvSpec = super::spec::<Ant>(
+    "ant",
+    "ARS threshold 3580",
+    &[
+        super::DEFAULTS,
+        r#"
+        [evaluation]
+        solved_at = 3580.0
+        [es]
+        population_size = 64
+        sigma = 0.03
+        learning_rate = 0.02
+    "#,
+    ],
+);

@@ -48,3 +48,20 @@ impl Task for HalfCheetah {
         out[q.len() - 1..].copy_from_slice(v);
     }
 }
+
+/// HalfCheetah-v5's registration: task `halfcheetah` (ARS threshold 3430).
+pub const SPEC: crate::registry::EnvSpec = super::spec::<HalfCheetah>(
+    "halfcheetah",
+    "ARS threshold 3430",
+    &[
+        super::DEFAULTS,
+        r#"
+        [evaluation]
+        solved_at = 3430.0
+        [es]
+        population_size = 64
+        sigma = 0.03
+        learning_rate = 0.02
+    "#,
+    ],
+);

@@ -62,3 +62,21 @@ impl Task for Hopper {
         }
     }
 }
+
+/// Hopper-v5's registration: task `hopper` (ARS threshold 3120).
+pub const SPEC: crate::registry::EnvSpec = super::spec::<Hopper>(
+    "hopper",
+    "ARS threshold 3120",
+    &[
+        super::DEFAULTS,
+        r#"
+        strategy = "cmaes"
+        [evaluation]
+        solved_at = 3120.0
+        [es]
+        population_size = 64
+        sigma = 0.03
+        learning_rate = 0.02
+    "#,
+    ],
+);

@@ -86,3 +86,20 @@ impl Task for Humanoid {
         put(&d.cfrc_ext()[6..]);
     }
 }
+
+/// Humanoid-v5's registration: task `humanoid` (ARS threshold 6000).
+pub const SPEC: crate::registry::EnvSpec = super::spec::<Humanoid>(
+    "humanoid",
+    "ARS threshold 6000",
+    &[
+        super::DEFAULTS,
+        r#"
+        [evaluation]
+        solved_at = 6000.0
+        [es]
+        population_size = 128
+        sigma = 0.01
+        learning_rate = 0.02
+    "#,
+    ],
+);

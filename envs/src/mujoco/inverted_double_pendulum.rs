@@ -63,3 +63,23 @@ impl Task for InvertedDoublePendulum {
         out[8] = clip(d.qfrc_constraint()[0], -10.0, 10.0);
     }
 }
+
+/// InvertedDoublePendulum-v5's registration: task `inverted-double-pendulum` (solved at a mean return ≥ 9100).
+pub const SPEC: crate::registry::EnvSpec = super::spec::<InvertedDoublePendulum>(
+    "inverted-double-pendulum",
+    "solved at a mean return ≥ 9100",
+    &[
+        super::DEFAULTS,
+        r#"
+        [stop]
+        early_stop_at = 9300.0
+        [evaluation]
+        solved_at = 9100.0
+        eval_every = 5
+        [es]
+        population_size = 64
+        sigma = 0.05
+        learning_rate = 0.05
+    "#,
+    ],
+);

@@ -45,3 +45,23 @@ impl Task for InvertedPendulum {
         out[q.len()..].copy_from_slice(d.qvel());
     }
 }
+
+/// InvertedPendulum-v5's registration: task `inverted-pendulum` (solved at a mean return ≥ 950).
+pub const SPEC: crate::registry::EnvSpec = super::spec::<InvertedPendulum>(
+    "inverted-pendulum",
+    "solved at a mean return ≥ 950",
+    &[
+        super::DEFAULTS,
+        r#"
+        [stop]
+        early_stop_at = 1000.0
+        [evaluation]
+        solved_at = 950.0
+        eval_every = 5
+        [es]
+        population_size = 32
+        sigma = 0.05
+        learning_rate = 0.05
+    "#,
+    ],
+);

@@ -24,15 +24,16 @@ pub mod ffi;
 pub mod layout;
 pub mod sim;
 
-mod ant;
-mod half_cheetah;
-mod hopper;
-mod humanoid;
-mod inverted_double_pendulum;
-mod inverted_pendulum;
-mod reacher;
-mod swimmer;
-mod walker2d;
+pub mod ant;
+pub mod half_cheetah;
+pub mod hopper;
+pub mod humanoid;
+pub mod inverted_double_pendulum;
+pub mod inverted_pendulum;
+pub mod reacher;
+pub mod swimmer;
+mod view;
+pub mod walker2d;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -51,6 +52,7 @@ pub use sim::{Data, Model};
 pub use swimmer::Swimmer;
 pub use walker2d::Walker2d;
 
+use crate::registry::{ActionSpec, EnvSpec, MakeError};
 use crate::rng::Pcg64;
 use crate::vec::{Actions, Outputs, VecEnv, check_continuous, step_members_chunked};
 use crate::{Action, EnvError, Environment, Episode, Space, Step, continuous_action};
@@ -507,4 +509,68 @@ pub fn time_steps<T: Task>(n: usize, steps: usize, seed: u64) -> Result<f64, Muj
         }
     });
     Ok(start.elapsed().as_secs_f64())
+}
+
+/// What every locomotion task starts from (each environment's own layer follows): ARS's
+/// linear policy on normalised observations, one episode per member, best-validated
+/// parameters kept, and a 10-minute budget (the generations that fit in it on the machine
+/// at hand).
+pub(crate) const DEFAULTS: &str = r#"
+    [policy]
+    hidden = []
+    obs_norm = true
+    [evaluation]
+    episodes = 1
+    eval_episodes = 10
+    keep_best_eval = true
+    eval_every = 10
+    [es]
+    rank = 1
+    [stop]
+    time_budget_s = 600.0
+    generations = 100000
+"#;
+
+/// The registration of MuJoCo environment `T` as task `task`: a tanh head scaled to its
+/// action box, the posed model as its view, `defaults` (start with [`DEFAULTS`]).
+pub(crate) const fn spec<T: Task>(
+    task: &'static str,
+    summary: &'static str,
+    defaults: &'static [&'static str],
+) -> EnvSpec {
+    EnvSpec {
+        id: T::ID,
+        task,
+        summary,
+        observations: T::OBS_DIM,
+        action: ActionSpec::Box {
+            dim: T::ACTION_DIM,
+            low: -T::ACTION_HIGH,
+            high: T::ACTION_HIGH,
+        },
+        mujoco: true,
+        make: make_env::<T>,
+        vec: make_vec::<T>,
+        ready: ready::<T>,
+        time_steps: Some(time_steps_of::<T>),
+        view: view::view::<T>,
+        defaults,
+    }
+}
+
+fn make_env<T: Task>() -> Result<Box<dyn Environment>, MakeError> {
+    Ok(Box::new(MujocoEnv::<T>::new()?))
+}
+
+fn make_vec<T: Task>(n: usize) -> Box<dyn VecEnv> {
+    // `EnvSpec::ready` opened the library and compiled the model before any call.
+    Box::new(MujocoVec::<T>::new(n).expect("MuJoCo checked by EnvSpec::ready"))
+}
+
+fn ready<T: Task>() -> Result<(), MakeError> {
+    Ok(model::<T>().map(|_| ())?)
+}
+
+fn time_steps_of<T: Task>(n: usize, steps: usize, seed: u64) -> Result<f64, MakeError> {
+    Ok(time_steps::<T>(n, steps, seed)?)
 }

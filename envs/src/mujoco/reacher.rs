@@ -90,3 +90,23 @@ impl Task for Reacher {
         out[8..10].copy_from_slice(&o[..2]);
     }
 }
+
+/// Reacher-v5's registration: task `reacher` (solved at a mean return ≥ −3.75).
+pub const SPEC: crate::registry::EnvSpec = super::spec::<Reacher>(
+    "reacher",
+    "solved at a mean return ≥ −3.75",
+    &[
+        super::DEFAULTS,
+        r#"
+        [policy]
+        hidden = [32]
+        [evaluation]
+        solved_at = -3.75
+        episodes = 8
+        [es]
+        population_size = 64
+        sigma = 0.05
+        learning_rate = 0.02
+    "#,
+    ],
+);

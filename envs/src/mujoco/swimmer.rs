@@ -47,3 +47,23 @@ impl Task for Swimmer {
         out[n..].copy_from_slice(v);
     }
 }
+
+/// Swimmer-v5's registration: task `swimmer` (ARS threshold 325).
+pub const SPEC: crate::registry::EnvSpec = super::spec::<Swimmer>(
+    "swimmer",
+    "ARS threshold 325",
+    &[
+        super::DEFAULTS,
+        r#"
+        strategy = "cmaes"
+        [stop]
+        early_stop_at = 340.0
+        [evaluation]
+        solved_at = 325.0
+        [es]
+        population_size = 32
+        sigma = 0.1
+        learning_rate = 0.02
+    "#,
+    ],
+);

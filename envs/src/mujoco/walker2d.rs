@@ -52,3 +52,21 @@ impl Task for Walker2d {
         }
     }
 }
+
+/// Walker2d-v5's registration: task `walker2d` (ARS threshold 4390).
+pub const SPEC: crate::registry::EnvSpec = super::spec::<Walker2d>(
+    "walker2d",
+    "ARS threshold 4390",
+    &[
+        super::DEFAULTS,
+        r#"
+        strategy = "cmaes"
+        [evaluation]
+        solved_at = 4390.0
+        [es]
+        population_size = 64
+        sigma = 0.03
+        learning_rate = 0.02
+    "#,
+    ],
+);

@@ -5,7 +5,7 @@ use candle_core::Device;
 use eggroll_core::{
     Eggroll, EsConfig, OptimizerConfig, Params, Population, SimpleEs, Strategy, Trainer,
 };
-use eggroll_envs::vec::CartPoleVec;
+use eggroll_envs::CartPoleVec;
 use eggroll_policies::{Activation, Head, MlpConfig, RolloutEvaluator};
 
 /// Deterministic inputs in [−1, 1).

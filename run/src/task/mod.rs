@@ -2,17 +2,14 @@
 //! for control tasks, its environment and action head), listed in [`registry`]. `eggroll train
 //! <task>`, `eval`, `config show`, compare mode and `--distributed` find it there; adding a
 //! task is one new file here plus one line in [`registry`] (`examples/src/bin/custom_task.rs`
-//! shows a task defined outside this crate and run by the same [`crate::Session`]).
+//! shows a task defined outside this crate and run by the same [`crate::Session`]). A control
+//! task comes with its environment: registering one in [`eggroll_envs::registry`] adds it
+//! ([`control`]).
 
-mod acrobot;
 mod benchmark;
-mod cartpole;
 mod charlm;
-mod locomotion;
+pub mod control;
 mod mnist;
-mod mountaincar;
-mod pendulum;
-mod scene;
 
 use std::sync::Arc;
 
@@ -23,15 +20,11 @@ use eggroll_policies::{
     EvalReport, Head, MlpConfig, ObsNorm, ObsStats, ObsTransform, RolloutEvaluator,
 };
 
-pub use acrobot::Acrobot;
 pub use benchmark::{Rastrigin, Sphere};
-pub use cartpole::CartPole;
 pub use charlm::CharLm;
-pub use locomotion::Locomotion;
+pub use control::EnvTask;
+pub use eggroll_envs::scene::{Scene, Shape};
 pub use mnist::{Mnist, MnistTask};
-pub use mountaincar::{MountainCar, MountainCarContinuous};
-pub use pendulum::Pendulum;
-pub use scene::{Scene, Shape};
 
 pub use crate::artifacts::NetSpec;
 use crate::config::{PolicyConfig, RunConfig};
@@ -107,29 +100,24 @@ pub struct ControlSpec {
     pub view: fn(&[f32]) -> Scene,
 }
 
-/// Every task this build knows, in the order `--help` lists them. Adding a task: one file in
-/// this folder and one line here.
+/// Every task this build knows, in the order `--help` lists them: the benchmarks, the classic
+/// control tasks, mnist, charlm, the MuJoCo tasks. Adding a task: one file in this folder and
+/// one line here (a control task: its environment's registration, see [`control`]).
 pub fn registry() -> &'static [&'static dyn Task] {
-    &[
-        &Sphere,
-        &Rastrigin,
-        &CartPole,
-        &Pendulum,
-        &Acrobot,
-        &MountainCar,
-        &MountainCarContinuous,
-        &Mnist,
-        &CharLm,
-        &locomotion::HALF_CHEETAH,
-        &locomotion::HOPPER,
-        &locomotion::WALKER2D,
-        &locomotion::ANT,
-        &locomotion::SWIMMER,
-        &locomotion::HUMANOID,
-        &locomotion::INVERTED_PENDULUM,
-        &locomotion::INVERTED_DOUBLE_PENDULUM,
-        &locomotion::REACHER,
-    ]
+    static ALL: std::sync::OnceLock<Vec<&'static dyn Task>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| {
+        let envs = |mujoco: bool| {
+            control::ENV_TASKS
+                .iter()
+                .filter(move |t| t.0.mujoco == mujoco)
+                .map(|t| t as &'static dyn Task)
+        };
+        let mut all: Vec<&'static dyn Task> = vec![&Sphere, &Rastrigin];
+        all.extend(envs(false));
+        all.extend([&Mnist as &'static dyn Task, &CharLm]);
+        all.extend(envs(true));
+        all
+    })
 }
 
 /// The names of [`registry`].

@@ -4,9 +4,11 @@
 use std::f64::consts::PI;
 
 use crate::Space;
-use crate::dynamics::{Dynamics, Env, MemberAction};
+use crate::dynamics::{Dynamics, Env, MemberAction, VecOf, make_env, make_vec};
 use crate::npmath::pow2;
+use crate::registry::{ActionSpec, EnvSpec, always_ready};
 use crate::rng::Pcg64;
+use crate::scene::{Scene, Shape};
 
 /// Seconds per step.
 pub const DT: f64 = 0.2;
@@ -155,3 +157,72 @@ impl Dynamics for AcrobotV1 {
 
 /// Acrobot-v1 with the 500-step time limit.
 pub type Acrobot = Env<AcrobotV1>;
+
+/// N Acrobot-v1 members.
+pub type AcrobotVec = VecOf<AcrobotV1>;
+
+/// Acrobot-v1's registration: task `acrobot`, an argmax over three torques.
+pub const SPEC: EnvSpec = EnvSpec {
+    id: "Acrobot-v1",
+    task: "acrobot",
+    summary: "solved at a mean return ≥ −100 (Gymnasium's reward threshold)",
+    observations: 6,
+    action: ActionSpec::Discrete(3),
+    mujoco: false,
+    make: make_env::<AcrobotV1>,
+    vec: make_vec::<AcrobotV1>,
+    ready: always_ready,
+    time_steps: None,
+    view,
+    defaults: &[r#"
+        [stop]
+        generations = 200
+        early_stop_at = -80.0
+        [evaluation]
+        solved_at = -100.0
+        eval_every = 5
+        keep_best_eval = true
+        [policy]
+        hidden = [32]
+        obs_norm = true
+        [es]
+        population_size = 256
+        rank = 1
+        sigma = 0.2
+        learning_rate = 0.1
+        optimizer = { kind = "sgd", momentum = 0.0 }
+    "#],
+};
+
+/// Two links from the pivot (θ = 0 hangs down) and the bar the free end must rise above
+/// (observation `[cos θ1, sin θ1, cos θ2, sin θ2, θ̇1, θ̇2]`).
+fn view(obs: &[f32]) -> Scene {
+    let t1 = obs[1].atan2(obs[0]);
+    let t2 = obs[3].atan2(obs[2]);
+    let p1 = [t1.sin(), -t1.cos()];
+    let p2 = [p1[0] + (t1 + t2).sin(), p1[1] - (t1 + t2).cos()];
+    let link = |from, to| Shape::Line {
+        from,
+        to,
+        width: 6.0,
+        color: [0, 102, 204],
+    };
+    Scene {
+        bounds: [-2.2, 2.2, -2.2, 2.2],
+        shapes: vec![
+            Shape::Line {
+                from: [-2.2, 1.0],
+                to: [2.2, 1.0],
+                width: 1.0,
+                color: [128, 128, 128],
+            },
+            link([0.0, 0.0], p1),
+            link(p1, p2),
+            Shape::Circle {
+                center: [0.0, 0.0],
+                radius: 4.0,
+                color: [0, 0, 0],
+            },
+        ],
+    }
+}

@@ -1,4 +1,5 @@
-//! What a live view draws: a control task's state as shapes in world coordinates.
+//! What a live view draws: an environment's state as shapes in world coordinates (each
+//! environment's `view` in its [`crate::registry::EnvSpec`] makes one from an observation).
 
 /// A picture of one environment state in world coordinates (y up), for live views.
 #[derive(Debug, Clone, PartialEq)]

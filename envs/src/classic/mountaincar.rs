@@ -2,8 +2,10 @@
 //! (`gymnasium/envs/classic_control/mountain_car.py`, `continuous_mountain_car.py`).
 
 use crate::Space;
-use crate::dynamics::{Dynamics, Env, MemberAction};
+use crate::dynamics::{Dynamics, Env, MemberAction, VecOf, make_env, make_vec};
+use crate::registry::{ActionSpec, EnvSpec, always_ready};
 use crate::rng::Pcg64;
+use crate::scene::{Scene, Shape};
 
 /// Left end of the track.
 pub const MIN_POSITION: f64 = -1.2;
@@ -266,3 +268,120 @@ impl Dynamics for MountainCarContinuousV0 {
 /// MountainCarContinuous-v0 with the 999-step time limit. Actions outside [−1, 1] are
 /// clipped for the force (the reward uses the unclipped action, as in Gymnasium).
 pub type MountainCarContinuous = Env<MountainCarContinuousV0>;
+
+/// N MountainCar-v0 members.
+pub type MountainCarVec = VecOf<MountainCarV0>;
+
+/// N MountainCarContinuous-v0 members.
+pub type MountainCarContinuousVec = VecOf<MountainCarContinuousV0>;
+
+/// What both MountainCar tasks start from.
+const DEFAULTS: &str = r#"
+    [stop]
+    generations = 300
+    [evaluation]
+    eval_every = 5
+    keep_best_eval = true
+    [policy]
+    hidden = [32]
+    obs_norm = true
+    [es]
+    population_size = 256
+    rank = 1
+    sigma = 0.5
+    learning_rate = 0.1
+    optimizer = { kind = "sgd", momentum = 0.0 }
+"#;
+
+/// MountainCar-v0's registration: task `mountaincar`, an argmax over three pushes (−1 per
+/// step).
+pub const SPEC: EnvSpec = EnvSpec {
+    id: "MountainCar-v0",
+    task: "mountaincar",
+    summary: "solved at a mean return ≥ −110 (Gymnasium's reward threshold)",
+    observations: 2,
+    action: ActionSpec::Discrete(3),
+    mujoco: false,
+    make: make_env::<MountainCarV0>,
+    vec: make_vec::<MountainCarV0>,
+    ready: always_ready,
+    time_steps: None,
+    view: |obs| view(obs, 0.5),
+    // Sparse reward: four episodes per member, a wider net and σ = 1 (scripts/sweep-control.sh).
+    defaults: &[
+        DEFAULTS,
+        r#"
+        [stop]
+        generations = 500
+        early_stop_at = -105.0
+        [evaluation]
+        episodes = 4
+        solved_at = -110.0
+        [policy]
+        hidden = [64]
+        [es]
+        sigma = 1.0
+    "#,
+    ],
+};
+
+/// MountainCarContinuous-v0's registration: task `mountaincar-continuous`, a force in
+/// [−1, 1] (−0.1·a² per step, +100 at the goal).
+pub const SPEC_CONTINUOUS: EnvSpec = EnvSpec {
+    id: "MountainCarContinuous-v0",
+    task: "mountaincar-continuous",
+    summary: "solved at a mean return ≥ 90 (Gymnasium's reward threshold)",
+    observations: 2,
+    action: ActionSpec::Box {
+        dim: 1,
+        low: -1.0,
+        high: 1.0,
+    },
+    mujoco: false,
+    make: make_env::<MountainCarContinuousV0>,
+    vec: make_vec::<MountainCarContinuousV0>,
+    ready: always_ready,
+    time_steps: None,
+    view: |obs| view(obs, 0.45),
+    defaults: &[
+        DEFAULTS,
+        r#"
+        [stop]
+        early_stop_at = 93.0
+        [evaluation]
+        solved_at = 90.0
+    "#,
+    ],
+};
+
+/// The hill `y = 0.45 sin(3x) + 0.55`, the car on it and the goal flag at `goal`
+/// (observation `[position, velocity]`).
+fn view(obs: &[f32], goal: f32) -> Scene {
+    let height = |x: f32| 0.45 * (3.0 * x).sin() + 0.55;
+    let mut shapes: Vec<Shape> = (0..36)
+        .map(|i| {
+            let (a, b) = (-1.2 + 0.05 * i as f32, -1.2 + 0.05 * (i + 1) as f32);
+            Shape::Line {
+                from: [a, height(a)],
+                to: [b, height(b)],
+                width: 2.0,
+                color: [90, 90, 90],
+            }
+        })
+        .collect();
+    shapes.push(Shape::Line {
+        from: [goal, height(goal)],
+        to: [goal, height(goal) + 0.15],
+        width: 2.0,
+        color: [204, 153, 0],
+    });
+    shapes.push(Shape::Circle {
+        center: [obs[0], height(obs[0]) + 0.04],
+        radius: 7.0,
+        color: [204, 77, 77],
+    });
+    Scene {
+        bounds: [-1.25, 0.65, -0.05, 1.2],
+        shapes,
+    }
+}

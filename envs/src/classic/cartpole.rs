@@ -1,8 +1,10 @@
 //! CartPole-v1, identical to Gymnasium 1.4 (`gymnasium/envs/classic_control/cartpole.py`).
 
 use crate::Space;
-use crate::dynamics::{Dynamics, Env, MemberAction};
+use crate::dynamics::{Dynamics, Env, MemberAction, VecOf, make_env, make_vec};
+use crate::registry::{ActionSpec, EnvSpec, always_ready};
 use crate::rng::Pcg64;
+use crate::scene::{Scene, Shape};
 
 /// Gravity (m/s²).
 pub const GRAVITY: f64 = 9.8;
@@ -62,7 +64,7 @@ pub fn initial_state(rng: &mut Pcg64) -> [f64; 4] {
 }
 
 /// CartPole-v1's dynamics: the scalar environment is [`CartPole`], the vectorised one
-/// [`crate::CartPoleVec`].
+/// [`CartPoleVec`].
 #[derive(Debug, Clone, Copy)]
 pub struct CartPoleV1;
 
@@ -104,3 +106,65 @@ impl Dynamics for CartPoleV1 {
 /// CartPole-v1 with the 500-step time limit (`reset_to`, `state` and
 /// `with_max_episode_steps` come with [`Env`]).
 pub type CartPole = Env<CartPoleV1>;
+
+/// N CartPole-v1 members; states `[x, ẋ, θ, θ̇]` contiguous per member, outputs SoA.
+pub type CartPoleVec = VecOf<CartPoleV1>;
+
+/// CartPole-v1's registration: task `cartpole`, an argmax over two outputs.
+pub const SPEC: EnvSpec = EnvSpec {
+    id: "CartPole-v1",
+    task: "cartpole",
+    summary: "solved at a mean return ≥ 475 over 100 fresh episodes",
+    observations: 4,
+    action: ActionSpec::Discrete(2),
+    mujoco: false,
+    make: make_env::<CartPoleV1>,
+    vec: make_vec::<CartPoleV1>,
+    ready: always_ready,
+    time_steps: None,
+    view,
+    // Chosen by scripts/sweep-control.sh (see its header for the grid and results).
+    defaults: &[r#"
+        [stop]
+        generations = 100
+        early_stop_at = 475.0
+        [evaluation]
+        solved_at = 475.0
+        eval_every = 1
+        [policy]
+        hidden = [16]
+        [es]
+        population_size = 256
+        rank = 1
+        sigma = 0.2
+        learning_rate = 0.1
+        optimizer = { kind = "sgd", momentum = 0.0 }
+    "#],
+};
+
+/// The cart on its track and the pole (observation `[x, ẋ, θ, θ̇]`; the pole is 1 m).
+fn view(obs: &[f32]) -> Scene {
+    let (x, theta) = (obs[0], obs[2]);
+    Scene {
+        bounds: [-2.4, 2.4, -0.6, 1.4],
+        shapes: vec![
+            Shape::Line {
+                from: [-2.4, -0.15],
+                to: [2.4, -0.15],
+                width: 1.0,
+                color: [128, 128, 128],
+            },
+            Shape::Rect {
+                center: [x, 0.0],
+                size: [0.5, 0.3],
+                color: [60, 60, 60],
+            },
+            Shape::Line {
+                from: [x, 0.0],
+                to: [x + theta.sin(), theta.cos()],
+                width: 6.0,
+                color: [204, 153, 102],
+            },
+        ],
+    }
+}

@@ -1,9 +1,11 @@
 //! Pendulum-v1, identical to Gymnasium 1.4 (`gymnasium/envs/classic_control/pendulum.py`).
 
 use crate::Space;
-use crate::dynamics::{Dynamics, Env, MemberAction};
+use crate::dynamics::{Dynamics, Env, MemberAction, VecOf, make_env, make_vec};
 use crate::npmath::{pow2, pow2f};
+use crate::registry::{ActionSpec, EnvSpec, always_ready};
 use crate::rng::Pcg64;
+use crate::scene::{Scene, Shape};
 
 /// Maximum angular speed.
 pub const MAX_SPEED: f64 = 8.0;
@@ -71,7 +73,7 @@ pub fn initial_state(rng: &mut Pcg64) -> [f64; 2] {
 }
 
 /// Pendulum-v1's dynamics: the scalar environment is [`Pendulum`], the vectorised one
-/// [`crate::PendulumVec`].
+/// [`PendulumVec`].
 #[derive(Debug, Clone, Copy)]
 pub struct PendulumV1;
 
@@ -111,3 +113,62 @@ impl Dynamics for PendulumV1 {
 /// Pendulum-v1 with the 200-step time limit; it never terminates (`reset_to`, `state` and
 /// `with_max_episode_steps` come with [`Env`]).
 pub type Pendulum = Env<PendulumV1>;
+
+/// N Pendulum-v1 members; states `[θ, θ̇]` per member, outputs SoA.
+pub type PendulumVec = VecOf<PendulumV1>;
+
+/// Pendulum-v1's registration: task `pendulum`, a tanh head scaled to the torque range.
+pub const SPEC: EnvSpec = EnvSpec {
+    id: "Pendulum-v1",
+    task: "pendulum",
+    summary: "solved at a mean return ≥ −200",
+    observations: 3,
+    action: ActionSpec::Box {
+        dim: 1,
+        low: -MAX_TORQUE,
+        high: MAX_TORQUE,
+    },
+    mujoco: false,
+    make: make_env::<PendulumV1>,
+    vec: make_vec::<PendulumV1>,
+    ready: always_ready,
+    time_steps: None,
+    view,
+    defaults: &[r#"
+        [stop]
+        generations = 600
+        early_stop_at = -170.0
+        [evaluation]
+        solved_at = -200.0
+        eval_every = 10
+        keep_best_eval = true
+        episodes = 4
+        [policy]
+        hidden = [32, 32]
+        [es]
+        population_size = 256
+        rank = 1
+        sigma = 0.1
+        learning_rate = 0.1
+    "#],
+};
+
+/// The pendulum from its pivot (observation `[cos θ, sin θ, θ̇]`; θ = 0 is upright).
+fn view(obs: &[f32]) -> Scene {
+    Scene {
+        bounds: [-1.25, 1.25, -1.25, 1.25],
+        shapes: vec![
+            Shape::Line {
+                from: [0.0, 0.0],
+                to: [obs[1], obs[0]],
+                width: 8.0,
+                color: [204, 77, 77],
+            },
+            Shape::Circle {
+                center: [0.0, 0.0],
+                radius: 4.0,
+                color: [0, 0, 0],
+            },
+        ],
+    }
+}

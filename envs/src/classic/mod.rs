@@ -1,0 +1,8 @@
+//! Gymnasium's classic-control environments, one file each: dynamics in Gymnasium 1.4's exact
+//! operation order, the vectorised alias, the live view and the registration
+//! ([`crate::registry::EnvSpec`]).
+
+pub mod acrobot;
+pub mod cartpole;
+pub mod mountaincar;
+pub mod pendulum;
