@@ -4,10 +4,10 @@
 
 use std::ops::Range;
 
-use crate::task::TaskEvaluator;
+use crate::task::{ObsNormHooks, Ranks, TaskEvaluator};
 use crate::{Error, Result};
 use eggroll_core::{Evaluator, Params, Population};
-use eggroll_policies::{ObsNorm, ObsStats, ObsTransform};
+use eggroll_policies::ObsStats;
 use mpi::datatype::PartitionMut;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
@@ -169,9 +169,11 @@ impl Evaluator for Distributed {
         let all = self.mpi.gather(&local, n);
         // The observation statistics of every member, merged in member order on every rank:
         // the normaliser's bits do not depend on the number of ranks.
-        if let Some(norm) = self.inner.obs_norm() {
+        if let Some(hooks) = self.inner.normaliser_mut()
+            && let Some(norm) = hooks.obs_norm()
+        {
             let width = 1 + 2 * norm.stats.dim();
-            let mine_stats = self.inner.take_member_stats();
+            let mine_stats = hooks.take_member_stats();
             if mine_stats.len() != mine.len() {
                 return Err(eggroll_core::Error::Eval(format!(
                     "{} members' observation statistics for {} members",
@@ -185,7 +187,7 @@ impl Evaluator for Distributed {
                 .chunks(width)
                 .map(ObsStats::from_flat)
                 .collect::<eggroll_core::Result<Vec<_>>>()?;
-            self.inner
+            hooks
                 .commit_member_stats(&members)
                 .map_err(|e| eggroll_core::Error::Eval(e.to_string()))?;
         }
@@ -212,25 +214,28 @@ impl TaskEvaluator for Distributed {
     fn env_steps(&self) -> u64 {
         self.inner.env_steps()
     }
-    fn check_lockstep(&mut self, params: &Params, generation: u64) -> Result<()> {
-        self.mpi.check_same_params(params, generation)
+    fn normaliser(&self) -> Option<&dyn ObsNormHooks> {
+        self.inner.normaliser()
+    }
+    fn normaliser_mut(&mut self) -> Option<&mut dyn ObsNormHooks> {
+        self.inner.normaliser_mut()
+    }
+    fn ranks(&mut self) -> Option<&mut dyn Ranks> {
+        Some(self)
+    }
+}
+
+impl Ranks for Distributed {
+    fn is_writer(&self) -> bool {
+        self.mpi.rank() == 0
     }
     fn writers_value(&mut self, value: u64) -> u64 {
         self.mpi.broadcast(value)
     }
-    fn is_writer(&self) -> bool {
-        self.mpi.rank() == 0
+    fn check_lockstep(&mut self, params: &Params, generation: u64) -> Result<()> {
+        self.mpi.check_same_params(params, generation)
     }
-    fn evals_by_rank(&mut self) -> Option<Vec<u64>> {
-        Some(self.mpi.gather_counts(self.local_evals))
-    }
-    fn obs_norm(&self) -> Option<&ObsNorm> {
-        self.inner.obs_norm()
-    }
-    fn set_obs_norm(&mut self, norm: ObsNorm) -> Result<()> {
-        self.inner.set_obs_norm(norm)
-    }
-    fn use_obs_transform(&mut self, transform: ObsTransform) -> Result<()> {
-        self.inner.use_obs_transform(transform)
+    fn evals_by_rank(&mut self) -> Vec<u64> {
+        self.mpi.gather_counts(self.local_evals)
     }
 }

@@ -328,7 +328,7 @@ impl Session {
             None => built.evaluator,
         };
         // Rank 0 alone writes the run directory and prints; every rank trains in lockstep.
-        let writer = evaluator.is_writer();
+        let writer = evaluator.ranks().is_none_or(|r| r.is_writer());
         let mut trainer =
             Trainer::from_boxed(strategy, params).with_nonfinite(config.evaluation.nonfinite);
         // Fault injection for the MPI divergence test: a worker changes its learning rate.
@@ -377,9 +377,10 @@ impl Session {
                     reason: format!("metadata `{CALLER_STATE_KEY}`: {e}"),
                 })?,
             };
-            match (state.obs_norm, evaluator.obs_norm().is_some()) {
-                (Some(norm), true) => evaluator.set_obs_norm(norm)?,
-                (None, false) => {}
+            let normalises = obs_norm(evaluator.as_ref()).is_some();
+            match (state.obs_norm, evaluator.normaliser_mut()) {
+                (Some(norm), Some(n)) if normalises => n.set_obs_norm(norm)?,
+                (None, _) if !normalises => {}
                 (saved, _) => {
                     return Err(Error::Input {
                         what: path.display().to_string(),
@@ -658,6 +659,16 @@ impl Session {
     }
 }
 
+/// The normaliser's state of `evaluator`, where it normalises observations.
+pub(super) fn obs_norm(evaluator: &dyn TaskEvaluator) -> Option<&ObsNorm> {
+    evaluator.normaliser()?.obs_norm()
+}
+
+/// Rank 0's `value` on every rank of a distributed run; `value` in a single process.
+pub(super) fn writers_value(evaluator: &mut dyn TaskEvaluator, value: u64) -> u64 {
+    evaluator.ranks().map_or(value, |r| r.writers_value(value))
+}
+
 /// The trainer's checkpoint with the run's own state (the normaliser) in its metadata.
 fn save_checkpoint(
     trainer: &Trainer,
@@ -666,7 +677,7 @@ fn save_checkpoint(
     dir: &Path,
 ) -> Result<()> {
     let state = RunState {
-        obs_norm: evaluator.obs_norm().cloned(),
+        obs_norm: obs_norm(evaluator).cloned(),
         best_obs: best_obs.clone(),
     };
     let caller = (state.obs_norm.is_some() || state.best_obs.is_some())

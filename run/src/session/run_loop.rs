@@ -8,7 +8,7 @@ use eggroll_core::checkpoint::write_atomic;
 use eggroll_core::{Control, StopReason, Trainer};
 use eggroll_policies::{ObsNorm, ObsTransform};
 
-use super::{Outcome, RunReport, Session, device_name, save_checkpoint};
+use super::{Outcome, RunReport, Session, device_name, obs_norm, save_checkpoint, writers_value};
 use crate::artifacts;
 use crate::config::RunConfig;
 use crate::error::Result;
@@ -56,10 +56,10 @@ impl Session {
         }
         // Clock decisions are rank 0's in distributed runs (each rank has its own clock).
         if let Some(b) = clock.budget
-            && self
-                .evaluator
-                .writers_value(u64::from(clock.start.elapsed() >= b))
-                == 1
+            && writers_value(
+                self.evaluator.as_mut(),
+                u64::from(clock.start.elapsed() >= b),
+            ) == 1
         {
             return Ok(Some(StopReason::TimeBudget));
         }
@@ -87,7 +87,7 @@ impl Session {
             trainer.strategy_mut().set_learning_rate(lr * 2.0)?;
         }
         // The transform this generation's members are scored with (frozen within it).
-        let scored_with = self.evaluator.obs_norm().map(ObsNorm::transform);
+        let scored_with = obs_norm(self.evaluator.as_ref()).map(ObsNorm::transform);
         let before = trainer.generation();
         let (stats, control) = trainer.step(self.evaluator.as_mut())?;
         let g = trainer.generation();
@@ -103,7 +103,7 @@ impl Session {
             } else {
                 0 // not measured yet
             };
-            let horizon = self.evaluator.writers_value(mine);
+            let horizon = writers_value(self.evaluator.as_mut(), mine);
             if horizon > 0 {
                 trainer.strategy_mut().set_horizon(horizon)?;
             }
@@ -111,13 +111,16 @@ impl Session {
         if trainer.best().is_some_and(|b| b.generation == before) {
             self.best_obs = scored_with;
         }
-        let now = self.evaluator.obs_norm().map(ObsNorm::transform);
+        let now = obs_norm(self.evaluator.as_ref()).map(ObsNorm::transform);
         if let Some(f) = &mut self.snapshot {
             f(g, trainer.params().to_host()?, now.clone());
         }
         let every = self.config.checkpoints.lockstep_every;
-        if every > 0 && g.is_multiple_of(every) {
-            self.evaluator.check_lockstep(trainer.params(), g)?;
+        if every > 0
+            && g.is_multiple_of(every)
+            && let Some(ranks) = self.evaluator.ranks()
+        {
+            ranks.check_lockstep(trainer.params(), g)?;
         }
         Ok((stats.mean, control, now))
     }
@@ -186,13 +189,15 @@ impl Session {
         }
         // The parameters to report: the last ones, or the best on validation episodes (with
         // the observation transform they were validated with).
-        let current_obs = self.evaluator.obs_norm().map(ObsNorm::transform);
+        let current_obs = obs_norm(self.evaluator.as_ref()).map(ObsNorm::transform);
         let (final_params, final_obs) = match (&self.best_eval, ended.solved_early) {
             (Some((_, p, obs)), None) => (p.clone(), obs.clone()),
             _ => (self.trainer.params().clone(), current_obs),
         };
-        if let Some(t) = &final_obs {
-            self.evaluator.use_obs_transform(t.clone())?;
+        if let Some(t) = &final_obs
+            && let Some(n) = self.evaluator.normaliser_mut()
+        {
+            n.use_obs_transform(t.clone())?;
         }
         if ended.interrupted {
             // The policy files too (atomically), then stop without the final evaluation.
@@ -212,7 +217,7 @@ impl Session {
             config.evaluation.eval_episodes,
             config.es.seed ^ 0x5eed_f1a1,
         )?;
-        let evals_by_rank = self.evaluator.evals_by_rank();
+        let evals_by_rank = self.evaluator.ranks().map(|r| r.evals_by_rank());
         if !self.writer {
             return Ok((Outcome::Worker, self.trainer));
         }

@@ -9,21 +9,21 @@
 mod benchmark;
 mod charlm;
 pub mod control;
+mod evaluator;
 mod mnist;
 
 use std::sync::Arc;
 
-use eggroll_core::{Evaluator, FnEvaluator, ParamView, Params};
+use eggroll_core::Params;
 use eggroll_envs::mnist::Dataset;
 use eggroll_envs::vec::VecEnv;
-use eggroll_policies::{
-    EvalReport, Head, MlpConfig, ObsNorm, ObsStats, ObsTransform, RolloutEvaluator,
-};
+use eggroll_policies::{Head, MlpConfig, ObsNorm, RolloutEvaluator};
 
 pub use benchmark::{Rastrigin, Sphere};
 pub use charlm::CharLm;
 pub use control::EnvTask;
 pub use eggroll_envs::scene::{Scene, Shape};
+pub use evaluator::{ObsNormHooks, Ranks, TaskEvaluator, Unscored};
 pub use mnist::{Mnist, MnistTask};
 
 pub use crate::artifacts::NetSpec;
@@ -135,149 +135,6 @@ pub fn find(name: &str) -> Result<&'static dyn Task> {
             what: format!("task `{name}`"),
             reason: format!("unknown task; available: {}", names().join(", ")),
         })
-}
-
-/// An evaluator that can also score the unperturbed parameters.
-pub trait TaskEvaluator: Evaluator {
-    /// Final score of the mean parameters (fitness, mean return or test accuracy) and the
-    /// report of control tasks.
-    fn final_score(
-        &mut self,
-        params: &Params,
-        episodes: usize,
-        seed: u64,
-    ) -> Result<(f64, Option<EvalReport>)>;
-    /// The JSON key of the final score.
-    fn score_name(&self) -> &'static str {
-        "final_fitness"
-    }
-    /// The fields a periodic evaluation writes to `evals.jsonl` for a `final_score` of
-    /// `score`: `{score_name: score}` unless the task says better (charlm: `test_bpb`).
-    fn score_fields(&self, score: f64) -> serde_json::Map<String, serde_json::Value> {
-        let mut m = serde_json::Map::new();
-        m.insert(self.score_name().into(), score.into());
-        m
-    }
-    /// Environment steps taken (control tasks).
-    fn env_steps(&self) -> u64 {
-        0
-    }
-    /// Distributed runs: fail unless every worker holds the same parameters.
-    fn check_lockstep(&mut self, _params: &Params, _generation: u64) -> Result<()> {
-        Ok(())
-    }
-    /// Whether this process writes the run directory and prints results (rank 0).
-    fn is_writer(&self) -> bool {
-        true
-    }
-    /// Distributed runs: the writer's (rank 0's) `value` on every rank, so decisions taken
-    /// from a clock (the time budget, the schedule horizon it implies) are the same on all
-    /// ranks. A collective call: every rank must make it, in the same generations.
-    fn writers_value(&mut self, value: u64) -> u64 {
-        value
-    }
-    /// Distributed runs: the member evaluations each rank computed (a collective call: every
-    /// rank must make it).
-    fn evals_by_rank(&mut self) -> Option<Vec<u64>> {
-        None
-    }
-    /// Task-specific fields for the run's JSON report (e.g. charlm's `test_bpb`), given the
-    /// training seconds.
-    fn report(&mut self, _train_s: f64) -> Result<serde_json::Map<String, serde_json::Value>> {
-        Ok(serde_json::Map::new())
-    }
-    /// Extra files for the run directory, written (atomically) by the writer process after
-    /// the final evaluation, given the final parameters: `(file name, bytes)`.
-    fn extra_files(&mut self, _params: &Params) -> Result<Vec<(String, Vec<u8>)>> {
-        Ok(Vec::new())
-    }
-    /// The observation normaliser's running state, if observations are normalised.
-    fn obs_norm(&self) -> Option<&ObsNorm> {
-        None
-    }
-    /// Restore the normaliser's state (resume); validated first, nothing changes on error.
-    fn set_obs_norm(&mut self, _norm: ObsNorm) -> Result<()> {
-        Err(Error::Input {
-            what: "obs_norm".into(),
-            reason: "this evaluator does not normalise observations".into(),
-        })
-    }
-    /// Score with `transform` from now on instead of the normaliser's own (the final
-    /// evaluation of best-validated parameters uses the transform they were validated with).
-    fn use_obs_transform(&mut self, _transform: ObsTransform) -> Result<()> {
-        Ok(())
-    }
-    /// Distributed runs: the statistics of the members this process evaluated since the last
-    /// commit, in member order, removed.
-    fn take_member_stats(&mut self) -> Vec<ObsStats> {
-        Vec::new()
-    }
-    /// Distributed runs: fold every member's statistics (member order) into the normaliser.
-    fn commit_member_stats(&mut self, _members: &[ObsStats]) -> Result<()> {
-        Ok(())
-    }
-}
-
-impl<F: Fn(&ParamView) -> f32 + Send + Sync> TaskEvaluator for FnEvaluator<F> {
-    fn final_score(
-        &mut self,
-        params: &Params,
-        _: usize,
-        _: u64,
-    ) -> Result<(f64, Option<EvalReport>)> {
-        Ok((self.call(params, &params.to_host()?) as f64, None))
-    }
-}
-
-impl TaskEvaluator for RolloutEvaluator {
-    fn final_score(
-        &mut self,
-        params: &Params,
-        episodes: usize,
-        seed: u64,
-    ) -> Result<(f64, Option<EvalReport>)> {
-        let r = self.evaluate_plain(params, episodes, seed)?;
-        Ok((r.mean, Some(r)))
-    }
-    fn env_steps(&self) -> u64 {
-        RolloutEvaluator::env_steps(self)
-    }
-    fn obs_norm(&self) -> Option<&ObsNorm> {
-        RolloutEvaluator::obs_norm(self)
-    }
-    fn set_obs_norm(&mut self, norm: ObsNorm) -> Result<()> {
-        Ok(RolloutEvaluator::set_obs_norm(self, norm)?)
-    }
-    fn use_obs_transform(&mut self, transform: ObsTransform) -> Result<()> {
-        Ok(self.set_obs_transform(transform)?)
-    }
-    fn take_member_stats(&mut self) -> Vec<ObsStats> {
-        RolloutEvaluator::take_member_stats(self)
-    }
-    fn commit_member_stats(&mut self, members: &[ObsStats]) -> Result<()> {
-        Ok(RolloutEvaluator::commit_member_stats(self, members)?)
-    }
-}
-
-/// A plain [`Evaluator`] as a [`TaskEvaluator`] whose final score is unknown (NaN): for
-/// sessions over evaluators that cannot score the unperturbed parameters.
-pub struct Unscored(pub Box<dyn Evaluator>);
-
-impl Evaluator for Unscored {
-    fn evaluate_members(
-        &mut self,
-        params: &Params,
-        population: &eggroll_core::Population,
-        members: std::ops::Range<usize>,
-    ) -> eggroll_core::Result<Vec<f32>> {
-        self.0.evaluate_members(params, population, members)
-    }
-}
-
-impl TaskEvaluator for Unscored {
-    fn final_score(&mut self, _: &Params, _: usize, _: u64) -> Result<(f64, Option<EvalReport>)> {
-        Ok((f64::NAN, None))
-    }
 }
 
 /// The MLP of `config.policy` between `inputs` and `outputs`.
