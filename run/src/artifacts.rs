@@ -13,9 +13,9 @@ use crate::error::{Error, Result};
 use candle_core::{Device, Tensor};
 use eggroll_core::checkpoint::{load_safetensors, save_safetensors};
 use eggroll_core::{GenStats, Params};
-use eggroll_policies::charlm::LmSpec;
-use eggroll_policies::mnist::CnnSpec;
-use eggroll_policies::{MlpConfig, ObsTransform};
+use eggroll_policies::ObsTransform;
+
+pub use crate::net::Net;
 
 /// File names inside a run directory.
 pub const CONFIG: &str = "config.toml";
@@ -38,52 +38,6 @@ pub const OBS_STD: &str = "obs_norm.std";
 /// See [`OBS_MEAN`].
 pub const OBS_CLIP: &str = "obs_clip";
 
-/// A network built from the population layers, saved with its policy so it can be rebuilt.
-#[derive(Debug, Clone, PartialEq)]
-pub enum NetSpec {
-    /// A `--model cnn` network (metadata `cnn`).
-    Cnn(CnnSpec),
-    /// A charlm model (metadata `lm`).
-    Lm(LmSpec),
-    /// charlm's int8 EGG model (metadata `egg`; not built from population layers).
-    Egg(eggroll_policies::egg::EggSpec),
-}
-
-impl NetSpec {
-    /// The model (the population layers; EGG is an int8 model of its own:
-    /// [`eggroll_policies::egg::EggModel`]).
-    pub fn build(&self) -> eggroll_core::Result<eggroll_policies::nn::Model> {
-        match self {
-            NetSpec::Cnn(c) => c.build(),
-            NetSpec::Lm(l) => l.build(),
-            NetSpec::Egg(_) => Err(eggroll_core::Error::Param {
-                name: "egg".into(),
-                reason: "is an int8 model, not one of population layers".into(),
-            }),
-        }
-    }
-    /// The `model` of the run's JSON.
-    pub fn name(&self) -> String {
-        match self {
-            NetSpec::Cnn(_) => "cnn".into(),
-            NetSpec::Egg(_) => "egg".into(),
-            NetSpec::Lm(l) => serde_json::to_value(l.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-        }
-    }
-}
-
-/// The network of an exported policy.
-#[derive(Debug, Clone)]
-pub enum Net {
-    /// An MLP (metadata `policy`).
-    Mlp(MlpConfig),
-    /// A network of population layers (metadata `cnn` or `lm`).
-    Layers(NetSpec),
-}
-
 /// An exported policy, read back by [`load_policy`].
 #[derive(Debug)]
 pub struct LoadedPolicy {
@@ -104,9 +58,8 @@ pub fn save_policy(
     path: &Path,
     params: &Params,
     task: &str,
-    policy: Option<&MlpConfig>,
+    net: Option<&Net>,
     obs: Option<&ObsTransform>,
-    layers: Option<&NetSpec>,
 ) -> Result<()> {
     let mut tensors: Vec<(String, Tensor)> = params
         .iter()
@@ -127,32 +80,9 @@ pub fn save_policy(
     }
     meta.insert("format".to_string(), "eggroll-policy".to_string());
     meta.insert("task".to_string(), task.to_string());
-    if let Some(p) = policy {
-        meta.insert(
-            "policy".to_string(),
-            serde_json::to_string(p).expect("an MLP config serialises"),
-        );
-    }
-    match layers {
-        Some(NetSpec::Cnn(c)) => {
-            meta.insert(
-                "cnn".to_string(),
-                serde_json::to_string(c).expect("a CNN spec serialises"),
-            );
-        }
-        Some(NetSpec::Lm(l)) => {
-            meta.insert(
-                "lm".to_string(),
-                serde_json::to_string(l).expect("an LM spec serialises"),
-            );
-        }
-        Some(NetSpec::Egg(e)) => {
-            meta.insert(
-                "egg".to_string(),
-                serde_json::to_string(e).expect("an EGG spec serialises"),
-            );
-        }
-        None => {}
+    if let Some(net) = net {
+        let (key, json) = net.to_metadata();
+        meta.insert(key, json);
     }
     save_safetensors(path, &tensors, meta)?;
     Ok(())
@@ -170,46 +100,14 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy> {
         .get("task")
         .cloned()
         .ok_or_else(|| bad("not an eggroll policy (no `task` metadata)".into()))?;
-    if !meta.contains_key("policy")
-        && !meta.contains_key("cnn")
-        && !meta.contains_key("lm")
-        && !meta.contains_key("egg")
-        && (task == "sphere" || task == "rastrigin")
-    {
+    if !Net::in_metadata(&meta) && (task == "sphere" || task == "rastrigin") {
         return Err(bad(format!(
             "a `{task}` policy is a point, not a network: {task} policies have no environment \
              to evaluate and no inputs (its fitness is in the run's JSON and metrics)"
         )));
     }
-    let net = match (meta.get("cnn"), meta.get("lm")) {
-        _ if meta.contains_key("egg") => Net::Layers(NetSpec::Egg(
-            serde_json::from_str(&meta["egg"])
-                .map_err(|e| bad(format!("invalid `egg` metadata: {e}")))?,
-        )),
-        (Some(c), _) => Net::Layers(NetSpec::Cnn(
-            serde_json::from_str(c).map_err(|e| bad(format!("invalid `cnn` metadata: {e}")))?,
-        )),
-        (None, Some(l)) => Net::Layers(NetSpec::Lm(
-            serde_json::from_str(l).map_err(|e| bad(format!("invalid `lm` metadata: {e}")))?,
-        )),
-        (None, None) => {
-            let p: MlpConfig = serde_json::from_str(meta.get("policy").map_or("", |s| s))
-                .map_err(|e| bad(format!("missing or invalid `policy` metadata: {e}")))?;
-            p.validate().map_err(|_| {
-                bad(format!(
-                    "metadata `policy`: sizes {:?} need an input and an output size, all ≥ 1",
-                    p.sizes
-                ))
-            })?;
-            Net::Mlp(p)
-        }
-    };
-    let inputs = match &net {
-        Net::Mlp(p) => p.sizes[0],
-        Net::Layers(NetSpec::Cnn(c)) => c.rows * c.cols,
-        Net::Layers(NetSpec::Lm(l)) => l.context,
-        Net::Layers(NetSpec::Egg(_)) => 1,
-    };
+    let net = Net::from_metadata(&meta).map_err(bad)?;
+    let inputs = net.inputs();
     let mut params = Params::new();
     let (mut mean, mut std) = (None, None);
     for (name, t) in tensors {
@@ -247,16 +145,7 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy> {
     }
     // Safetensors stores tensors sorted by name: a layered model's parameters are put back
     // in its declaration order.
-    if let Net::Layers(spec) = &net {
-        let names: Vec<String> = match spec {
-            NetSpec::Egg(e) => e
-                .check()
-                .map(|()| e.shapes().into_iter().map(|(n, _)| n).collect()),
-            _ => spec
-                .build()
-                .map(|m| m.decls().iter().map(|d| d.name.clone()).collect()),
-        }
-        .map_err(|e| bad(e.to_string()))?;
+    if let Some(names) = net.param_names().map_err(|e| bad(e.to_string()))? {
         let mut by_name: HashMap<String, Tensor> = params
             .iter()
             .map(|p| (p.name().to_string(), p.tensor().clone()))
@@ -273,14 +162,8 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy> {
         }
         params = ordered;
     }
-    match &net {
-        Net::Mlp(p) => p.check_params(&params),
-        Net::Layers(NetSpec::Egg(e)) => {
-            eggroll_policies::egg::EggModel::new(*e, &params).map(|_| ())
-        }
-        Net::Layers(spec) => spec.build().and_then(|m| m.check_params(&params)),
-    }
-    .map_err(|e| bad(format!("tensors do not match the network: {e}")))?;
+    net.check_params(&params)
+        .map_err(|e| bad(format!("tensors do not match the network: {e}")))?;
     Ok(LoadedPolicy {
         task,
         net,

@@ -8,8 +8,9 @@ use eggroll_envs::mnist::{Dataset, Split, mnist_dir};
 use eggroll_policies::RolloutEvaluator;
 use eggroll_policies::forward::PopulationForward;
 
-use crate::artifacts::{LoadedPolicy, Net, NetSpec, load_policy};
+use crate::artifacts::{LoadedPolicy, load_policy};
 use crate::error::{Error, Result};
+use crate::net::Net;
 
 fn input_err(what: impl Into<String>, reason: impl Into<String>) -> Error {
     Error::Input {
@@ -88,13 +89,13 @@ pub fn evaluate(
                 }
                 eggroll_policies::mnist::accuracy(net, &params, &test)?
             }
-            Net::Layers(NetSpec::Lm(_) | NetSpec::Egg(_)) => {
+            Net::Lm(_) | Net::Egg(_) => {
                 return Err(input_err(
                     policy,
                     "is a language model, not an mnist policy",
                 ));
             }
-            Net::Layers(NetSpec::Cnn(spec)) => {
+            Net::Cnn(spec) => {
                 let model = spec.build()?;
                 if model.input_shape() != [1, test.rows, test.cols] {
                     return Err(input_err(
@@ -138,13 +139,13 @@ pub fn forward(path: &Path, input: &[f32]) -> Result<Vec<f32>> {
                 }),
             )
         }
-        Net::Layers(NetSpec::Egg(_)) => {
+        Net::Egg(_) => {
             return Err(input_err(
                 path.display().to_string(),
                 "is charlm's int8 EGG model: continue text with `eggroll sample`",
             ));
         }
-        Net::Layers(spec) => {
+        spec @ (Net::Cnn(_) | Net::Lm(_)) => {
             let model = spec.build()?;
             (
                 model.input_shape().iter().product(),
@@ -193,8 +194,8 @@ pub fn sample(
     let LoadedPolicy { net, params, .. } = load_policy(path)?;
     // Ok: a model of population layers; Err: charlm's int8 EGG.
     let spec = match net {
-        Net::Layers(NetSpec::Lm(spec)) => Ok(spec),
-        Net::Layers(NetSpec::Egg(e)) => Err(e),
+        Net::Lm(spec) => Ok(spec),
+        Net::Egg(e) => Err(e),
         _ => {
             return Err(input_err(
                 path.display().to_string(),

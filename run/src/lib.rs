@@ -26,6 +26,7 @@ mod error;
 pub mod exported;
 pub mod flags;
 pub mod limits;
+pub mod net;
 pub mod observers;
 pub mod plot;
 pub mod session;

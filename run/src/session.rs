@@ -15,9 +15,7 @@ use eggroll_core::{
 use eggroll_envs::mnist::Dataset;
 use eggroll_policies::{MlpConfig, ObsNorm, ObsTransform};
 
-use crate::artifacts::{
-    self, CHECKPOINT, CONFIG, METRICS, NetSpec, POLICY, POLICY_BEST, Validation,
-};
+use crate::artifacts::{self, CHECKPOINT, CONFIG, METRICS, Net, POLICY, POLICY_BEST, Validation};
 use crate::config::{CheckpointConfig, RunConfig, StopConfig, resolve_with};
 use crate::dir::{RunDir, default_dir};
 use crate::error::{Error, Result};
@@ -123,8 +121,7 @@ pub struct Session {
     held: Option<RunDir>,
     trainer: Trainer,
     evaluator: Box<dyn TaskEvaluator>,
-    policy: Option<MlpConfig>,
-    net: Option<NetSpec>,
+    net: Option<Net>,
     images: Option<Arc<Dataset>>,
     history: Vec<GenStats>,
     history_rx: std::sync::mpsc::Receiver<GenStats>,
@@ -439,7 +436,6 @@ impl Session {
             held,
             trainer,
             evaluator,
-            policy: built.policy,
             net: built.net,
             images: built.images,
             history,
@@ -486,7 +482,6 @@ impl Session {
             held: None,
             trainer,
             evaluator,
-            policy: None,
             net: None,
             images: None,
             history: Vec::new(),
@@ -522,13 +517,13 @@ impl Session {
         &self.trainer
     }
 
-    /// The task's policy network (None for benchmarks).
+    /// The task's MLP, where its model is one.
     pub fn policy(&self) -> Option<&MlpConfig> {
-        self.policy.as_ref()
+        self.net.as_ref().and_then(Net::mlp)
     }
 
-    /// The network when it is built from population layers (CNN, language models).
-    pub fn net(&self) -> Option<&NetSpec> {
+    /// The run's model (None for benchmarks).
+    pub fn net(&self) -> Option<&Net> {
         self.net.as_ref()
     }
 
@@ -640,9 +635,8 @@ impl Session {
     /// Write `policy.safetensors` (`final_params`, scored with `obs`) and
     /// `policy_best.safetensors` (the best evaluated member), each atomically.
     fn save_policies(&self, final_params: &Params, obs: Option<&ObsTransform>) -> Result<()> {
-        let (task, net) = (&self.config.task, self.policy.as_ref());
-        let layers = self.net.as_ref();
-        artifacts::save_policy(&self.dir.join(POLICY), final_params, task, net, obs, layers)?;
+        let (task, net) = (&self.config.task, self.net.as_ref());
+        artifacts::save_policy(&self.dir.join(POLICY), final_params, task, net, obs)?;
         if let Some(best) = self.trainer.best() {
             let best_params = self.trainer.params().from_host_like(&best.values)?;
             let best_obs = self.best_obs.as_ref();
@@ -652,7 +646,6 @@ impl Session {
                 task,
                 net,
                 best_obs,
-                layers,
             )?;
         }
         Ok(())

@@ -29,7 +29,6 @@ impl Task for Quadratic {
     fn build(&self, _: &RunConfig) -> eggroll_run::Result<Built> {
         let params = Params::new().with("x", Tensor::zeros((8, 8), DType::F32, &Device::Cpu)?)?;
         Ok(Built {
-            policy: None,
             params,
             evaluator: Box::new(FnEvaluator::new(|p: &ParamView| {
                 -p.values(0).iter().map(|x| (x - 0.5).powi(2)).sum::<f32>()

@@ -43,7 +43,6 @@ impl Task for Rosenbrock {
                 .sum::<f32>()
         });
         Ok(Built {
-            policy: None,
             params,
             evaluator: Box::new(evaluator),
             images: None,

@@ -253,10 +253,8 @@ impl Session {
             json["schedule_horizon"] = serde_json::json!(self.trainer.strategy().horizon());
         }
         json[self.evaluator.score_name()] = serde_json::json!(final_score);
-        match (&self.net, &self.policy) {
-            (Some(n), _) => json["model"] = serde_json::json!(n.name()),
-            (None, Some(_)) => json["model"] = serde_json::json!("mlp"),
-            _ => {}
+        if let Some(n) = &self.net {
+            json["model"] = serde_json::json!(n.name());
         }
         if !self.files {
             // A session over caller-built parts has no config of its own to report.

@@ -24,7 +24,6 @@ fn build(config: &RunConfig, objective: Objective) -> Result<Built> {
     );
     let params = p.params(&candle_core::Device::Cpu)?;
     Ok(Built {
-        policy: None,
         params,
         evaluator: Box::new(FnEvaluator::new(move |v: &ParamView| {
             p.fitness(v.values(0))

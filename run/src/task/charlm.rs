@@ -14,7 +14,7 @@ use eggroll_core::{Evaluator, Params, Population};
 use eggroll_policies::EvalReport;
 use eggroll_policies::charlm::{CharLmEvaluator, LmKind, LmSpec, bpb, ngram_bpb};
 
-use super::{Built, NetSpec, Task, TaskEvaluator};
+use super::{Built, Net, Task, TaskEvaluator};
 use crate::config::{ModelKind, RunConfig};
 use crate::error::{Error, Result};
 
@@ -145,14 +145,13 @@ impl Task for CharLm {
         )?;
         Ok(Built {
             params: model.init(config.es.seed, &candle_core::Device::Cpu)?,
-            policy: None,
             evaluator: Box::new(CharLmTask {
                 eval,
                 spec: spec.clone(),
                 heldout,
             }),
             images: None,
-            net: Some(NetSpec::Lm(spec)),
+            net: Some(Net::Lm(spec)),
         })
     }
 }
@@ -306,14 +305,13 @@ fn build_egg(config: &RunConfig) -> Result<Built> {
     let eval = EggEvaluator::new(spec, Arc::new(train), context, config.es.seed)?;
     Ok(Built {
         params: spec.init(config.es.seed)?,
-        policy: None,
         evaluator: Box::new(EggTask {
             eval,
             spec,
             heldout,
         }),
         images: None,
-        net: Some(NetSpec::Egg(spec)),
+        net: Some(Net::Egg(spec)),
     })
 }
 

@@ -13,7 +13,7 @@ use eggroll_policies::mnist::{
     CnnSpec, MnistEvaluator, MnistFitness, ModelMnistEvaluator, accuracy, model_accuracy,
 };
 
-use super::{Built, NetSpec, Task, TaskEvaluator, check_memory, mlp};
+use super::{Built, Net, Task, TaskEvaluator, check_memory, mlp};
 use crate::config::{ModelKind, RunConfig};
 use crate::error::{Error, Result};
 
@@ -77,14 +77,13 @@ impl Task for Mnist {
                     MnistEvaluator::new(policy.clone(), train, batch, seed)?.with_fitness(fitness);
                 Ok(Built {
                     params: policy.init(config.es.seed, &candle_core::Device::Cpu)?,
-                    policy: Some(policy),
+                    net: Some(Net::Mlp(policy)),
                     evaluator: Box::new(MnistTask {
                         eval: Eval::Mlp(eval),
                         test: test.clone(),
                         fitness,
                     }),
                     images: Some(test),
-                    net: None,
                 })
             }
             other @ (ModelKind::Transformer | ModelKind::Mingru | ModelKind::Egg) => {
@@ -104,14 +103,13 @@ impl Task for Mnist {
                 let eval = ModelMnistEvaluator::new(model.clone(), train, batch, seed, fitness)?;
                 Ok(Built {
                     params: model.init(config.es.seed, &candle_core::Device::Cpu)?,
-                    policy: None,
                     evaluator: Box::new(MnistTask {
                         eval: Eval::Model(eval),
                         test: test.clone(),
                         fitness,
                     }),
                     images: Some(test),
-                    net: Some(NetSpec::Cnn(spec)),
+                    net: Some(Net::Cnn(spec)),
                 })
             }
         }

@@ -26,9 +26,9 @@ pub use eggroll_envs::scene::{Scene, Shape};
 pub use evaluator::{ObsNormHooks, Ranks, TaskEvaluator, Unscored};
 pub use mnist::{Mnist, MnistTask};
 
-pub use crate::artifacts::NetSpec;
 use crate::config::{PolicyConfig, RunConfig};
 use crate::error::{Error, Result};
+pub use crate::net::Net;
 
 /// One task: what `eggroll train <name>` trains.
 pub trait Task: Send + Sync {
@@ -71,17 +71,15 @@ pub trait Task: Send + Sync {
 
 /// What a task builds for one run.
 pub struct Built {
-    /// The policy network (None when the parameters are the solution itself, e.g. sphere).
-    pub policy: Option<MlpConfig>,
     /// Initial parameters, on the host (every device starts from the same bits).
     pub params: Params,
     /// The evaluator of the population.
     pub evaluator: Box<dyn TaskEvaluator>,
     /// MNIST test images, for the dashboard's prediction grid.
     pub images: Option<Arc<Dataset>>,
-    /// The network when it is built from population layers (CNN, language models); saved
-    /// in exported policies so `eval`, `policy forward` and `sample` can rebuild it.
-    pub net: Option<NetSpec>,
+    /// The model (None when the parameters are the solution itself, e.g. sphere); saved in
+    /// exported policies so `eval`, `policy forward` and `sample` can rebuild it.
+    pub net: Option<Net>,
 }
 
 /// A control task's environment: observation and action sizes, the action head and the
@@ -176,10 +174,9 @@ pub fn build_control(config: &RunConfig, spec: ControlSpec) -> Result<Built> {
     }
     Ok(Built {
         params: policy.init(config.es.seed, &candle_core::Device::Cpu)?,
-        policy: Some(policy),
+        net: Some(Net::Mlp(policy)),
         evaluator: Box::new(evaluator),
         images: None,
-        net: None,
     })
 }
 
