@@ -28,6 +28,7 @@ pub mod npmath;
 pub mod registry;
 pub mod rng;
 pub mod scene;
+pub mod spec;
 pub mod vec;
 
 pub use classic::acrobot::{self, Acrobot, AcrobotVec};
@@ -38,8 +39,8 @@ pub use classic::mountaincar::{
 pub use classic::pendulum::{self, Pendulum, PendulumVec};
 pub use closure::FnEnv;
 pub use dynamics::{Dynamics, Env, MemberAction, VecOf};
-pub use registry::{ActionSpec, EnvSpec};
 pub use scene::{Scene, Shape};
+pub use spec::{ActionSpec, EnvSpec};
 pub use vec::{Actions, EnvVec, VecEnv};
 
 /// An observation or action space.

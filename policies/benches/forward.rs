@@ -10,8 +10,8 @@ use std::hint::black_box;
 use candle_core::Device;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use eggroll_core::{Eggroll, EsConfig, Strategy};
-use eggroll_policies::forward::{PopulationForward, materialized_forward};
 use eggroll_policies::{Activation, MlpConfig};
+use eggroll_policies::{PopulationForward, materialized_forward};
 
 fn forward(c: &mut Criterion) {
     for (n, sizes) in [(1024usize, vec![256, 256, 256]), (2048, vec![3, 64, 64, 1])] {

@@ -9,8 +9,8 @@ use eggroll_core::{Eggroll, EsConfig, Result, Strategy};
 use serde::Serialize;
 
 use crate::device::{DeviceForward, LowRankPath};
-use crate::forward::{PopulationForward, materialized_forward};
 use crate::mlp::{Activation, MlpConfig};
+use crate::{PopulationForward, materialized_forward};
 
 /// Benchmark settings.
 #[derive(Debug, Clone)]

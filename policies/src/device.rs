@@ -102,7 +102,7 @@ impl DeviceForward {
         device: &Device,
     ) -> Result<Self> {
         let mut layers = Vec::with_capacity(config.num_layers());
-        for src in crate::forward::layer_sources(config, params, population)? {
+        for src in crate::mlp::layer_sources(config, params, population)? {
             let (mut lowrank, mut full) = (None, None);
             match src.noise {
                 Some(Noise::LowRank { rank, a, b }) => {
@@ -164,7 +164,7 @@ impl DeviceForward {
             });
         }
         // Host-side bounds check: the kernels index noise blocks by these ids unchecked.
-        crate::forward::check_members(members, rows, self.size)?;
+        crate::nn::fused::check_members(members, rows, self.size)?;
         let mut blk = Vec::with_capacity(rows);
         let mut sig = Vec::with_capacity(rows);
         for i in 0..rows {
@@ -328,7 +328,7 @@ impl DeviceForward {
                 reason: format!("{} values is not a whole number of rows of {din}", x.len()),
             });
         }
-        crate::forward::check_member_range(&members, self.size)?;
+        crate::nn::fused::check_member_range(&members, self.size)?;
         let batch = x.len() / din;
         let count = members.len();
         let xt = Tensor::from_slice(x, (1, batch, din), &self.device)?

@@ -16,7 +16,6 @@ pub mod bench;
 pub mod charlm;
 pub mod device;
 pub mod egg;
-pub mod forward;
 pub mod int8;
 pub mod mlp;
 pub mod mnist;
@@ -26,7 +25,8 @@ pub mod rollout;
 
 pub use activation::Activation;
 pub use device::{DeviceForward, LowRankPath};
-pub use forward::{PopulationForward, materialized_forward};
 pub use mlp::{Head, MlpConfig};
+pub use mlp::{materialized_forward, plain_row_forward, population_forward_tensor};
+pub use nn::fused::{PopulationForward, shared_gemm};
 pub use obsnorm::{ObsNorm, ObsStats, ObsTransform};
 pub use rollout::{EnvFactory, EvalReport, RolloutEvaluator};

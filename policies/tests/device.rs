@@ -5,8 +5,8 @@
 use candle_core::{Device, Tensor};
 use eggroll_core::EsConfig;
 use eggroll_policies::device::{DeviceForward, Forward, LowRankPath};
-use eggroll_policies::forward::{PopulationForward, materialized_forward};
 use eggroll_policies::{Activation, MlpConfig};
+use eggroll_policies::{PopulationForward, materialized_forward};
 
 mod common;
 use common::{

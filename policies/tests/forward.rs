@@ -3,8 +3,8 @@
 
 use candle_core::Device;
 use eggroll_core::{EsConfig, Params, Population};
-use eggroll_policies::forward::{PopulationForward, materialized_forward};
 use eggroll_policies::{Activation, MlpConfig};
+use eggroll_policies::{PopulationForward, materialized_forward};
 
 mod common;
 use common::{inputs, max_abs_diff};
@@ -139,13 +139,7 @@ fn plain_inference_matches_reference_and_threads() {
     let base = params.to_host().unwrap();
     for i in 0..300 {
         let mut o = vec![0.0; 4];
-        eggroll_policies::forward::plain_row_forward(
-            &cfg,
-            &params,
-            &base,
-            &x[i * 10..(i + 1) * 10],
-            &mut o,
-        );
+        eggroll_policies::plain_row_forward(&cfg, &params, &base, &x[i * 10..(i + 1) * 10], &mut o);
         assert!(max_abs_diff(&o, &y1[i * 4..(i + 1) * 4]) < 1e-5);
     }
 }
@@ -349,7 +343,7 @@ fn shared_gemm_is_an_in_order_fma_chain() {
             .map(|i| ((i * 53 % 89) as f32 / 44.0) - 1.0)
             .collect();
         let mut y = vec![0.0f32; rows * m];
-        eggroll_policies::forward::shared_gemm(&x, &wt, rows, n, m, &mut y);
+        eggroll_policies::shared_gemm(&x, &wt, rows, n, m, &mut y);
         for i in 0..rows {
             for c in 0..m {
                 let mut acc = 0.0f32;

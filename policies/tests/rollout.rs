@@ -5,7 +5,7 @@ use candle_core::Device;
 use eggroll_core::*;
 use eggroll_envs::CartPoleVec;
 use eggroll_envs::{Action, CartPole, Environment};
-use eggroll_policies::forward::plain_row_forward;
+use eggroll_policies::plain_row_forward;
 use eggroll_policies::{Activation, Head, MlpConfig, RolloutEvaluator};
 
 mod common;

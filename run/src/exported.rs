@@ -5,8 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use eggroll_envs::mnist::{Dataset, Split, mnist_dir};
+use eggroll_policies::PopulationForward;
 use eggroll_policies::RolloutEvaluator;
-use eggroll_policies::forward::PopulationForward;
 
 use crate::artifacts::{LoadedPolicy, load_policy};
 use crate::error::{Error, Result};

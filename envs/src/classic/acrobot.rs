@@ -6,9 +6,9 @@ use std::f64::consts::PI;
 use crate::Space;
 use crate::dynamics::{Dynamics, Env, MemberAction, VecOf, make_env, make_vec};
 use crate::npmath::pow2;
-use crate::registry::{ActionSpec, EnvSpec, always_ready};
 use crate::rng::Pcg64;
 use crate::scene::{Scene, Shape};
+use crate::spec::{ActionSpec, EnvSpec, always_ready};
 
 /// Seconds per step.
 pub const DT: f64 = 0.2;

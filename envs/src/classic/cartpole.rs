@@ -2,9 +2,9 @@
 
 use crate::Space;
 use crate::dynamics::{Dynamics, Env, MemberAction, VecOf, make_env, make_vec};
-use crate::registry::{ActionSpec, EnvSpec, always_ready};
 use crate::rng::Pcg64;
 use crate::scene::{Scene, Shape};
+use crate::spec::{ActionSpec, EnvSpec, always_ready};
 
 /// Gravity (m/s²).
 pub const GRAVITY: f64 = 9.8;

@@ -3,9 +3,9 @@
 
 use crate::Space;
 use crate::dynamics::{Dynamics, Env, MemberAction, VecOf, make_env, make_vec};
-use crate::registry::{ActionSpec, EnvSpec, always_ready};
 use crate::rng::Pcg64;
 use crate::scene::{Scene, Shape};
+use crate::spec::{ActionSpec, EnvSpec, always_ready};
 
 /// Left end of the track.
 pub const MIN_POSITION: f64 = -1.2;

@@ -3,9 +3,9 @@
 use crate::Space;
 use crate::dynamics::{Dynamics, Env, MemberAction, VecOf, make_env, make_vec};
 use crate::npmath::{pow2, pow2f};
-use crate::registry::{ActionSpec, EnvSpec, always_ready};
 use crate::rng::Pcg64;
 use crate::scene::{Scene, Shape};
+use crate::spec::{ActionSpec, EnvSpec, always_ready};
 
 /// Maximum angular speed.
 pub const MAX_SPEED: f64 = 8.0;

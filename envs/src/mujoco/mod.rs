@@ -52,8 +52,8 @@ pub use sim::{Data, Model};
 pub use swimmer::Swimmer;
 pub use walker2d::Walker2d;
 
-use crate::registry::{ActionSpec, EnvSpec, MakeError};
 use crate::rng::Pcg64;
+use crate::spec::{ActionSpec, EnvSpec};
 use crate::vec::{Actions, Outputs, VecEnv, check_continuous, step_members_chunked};
 use crate::{Action, EnvError, Environment, Episode, Space, Step, continuous_action};
 
@@ -552,13 +552,13 @@ pub(crate) const fn spec<T: Task>(
         make: make_env::<T>,
         vec: make_vec::<T>,
         ready: ready::<T>,
-        time_steps: Some(time_steps_of::<T>),
+        time_steps: Some(time_steps::<T>),
         view: view::view::<T>,
         defaults,
     }
 }
 
-fn make_env<T: Task>() -> Result<Box<dyn Environment>, MakeError> {
+fn make_env<T: Task>() -> Result<Box<dyn Environment>, MujocoError> {
     Ok(Box::new(MujocoEnv::<T>::new()?))
 }
 
@@ -567,10 +567,6 @@ fn make_vec<T: Task>(n: usize) -> Box<dyn VecEnv> {
     Box::new(MujocoVec::<T>::new(n).expect("MuJoCo checked by EnvSpec::ready"))
 }
 
-fn ready<T: Task>() -> Result<(), MakeError> {
-    Ok(model::<T>().map(|_| ())?)
-}
-
-fn time_steps_of<T: Task>(n: usize, steps: usize, seed: u64) -> Result<f64, MakeError> {
-    Ok(time_steps::<T>(n, steps, seed)?)
+fn ready<T: Task>() -> Result<(), MujocoError> {
+    model::<T>().map(|_| ())
 }

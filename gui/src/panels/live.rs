@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use eggroll_envs::vec::{Actions, VecEnv};
-use eggroll_policies::{Head, forward::plain_row_forward};
+use eggroll_policies::{Head, plain_row_forward};
 use eggroll_run::task::{Scene, Shape};
 use egui::{Color32, Pos2, Stroke, Vec2};
 

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::{Int8Chain, Int8Level};
 use crate::bench::{calls_per_sample, median, rate};
-use crate::forward::PopulationForward;
 use crate::mlp::{Activation, MlpConfig};
+use crate::nn::fused::PopulationForward;
 
 /// Members per second of each variant and their ratios.
 #[derive(Debug, Clone, Serialize)]

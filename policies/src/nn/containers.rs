@@ -5,8 +5,8 @@ use eggroll_core::Result;
 use rayon::prelude::*;
 
 use super::{Act, Ctx, DensePart, Module, ParamRef, TensorParams, shape_err};
-use crate::forward::{LayerSource, PopulationForward, check_layer_noise};
-use crate::mlp::Activation;
+use crate::activation::Activation;
+use crate::nn::fused::{LayerSource, PopulationForward, check_layer_noise};
 
 /// Modules applied in order.
 #[derive(Default)]
@@ -266,7 +266,7 @@ impl Module for Sequential {
             let fwd = Self::chain_forward(&chain, ctx.params, ctx.population)?;
             let start = members[0] as usize;
             let range = start..start + members.len();
-            crate::forward::check_member_range(&range, Some(pop.size))?;
+            crate::nn::fused::check_member_range(&range, Some(pop.size))?;
             let mut out = vec![0.0f32; members.len() * x.rows * fwd.out_dim()];
             fwd.forward_shared(&x.data, range, &mut out)?;
             return Ok(Act {

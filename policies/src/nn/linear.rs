@@ -7,7 +7,7 @@ use eggroll_core::{Error, Noise, Pairing, Result};
 use rayon::prelude::*;
 
 use super::{Act, Ctx, Init, Module, ParamRef, TensorParams, Vb, check_noise, shape_err};
-use crate::forward::{RowCtx, RowNoise, finish_rows, shared_gemm};
+use crate::nn::fused::{RowCtx, RowNoise, finish_rows, shared_gemm};
 
 /// Rows per parallel task.
 const CHUNK: usize = 64;

@@ -44,6 +44,7 @@ mod containers;
 mod conv;
 mod elementwise;
 mod embedding;
+pub mod fused;
 mod linear;
 mod norm;
 mod sequence;
@@ -427,7 +428,7 @@ impl Model {
         // By name: a policy file lists its tensors in its own (sorted) order.
         self.check_count(params.len())?;
         if let Some(p) = population {
-            crate::forward::check_population_size(params.len(), p)?;
+            crate::nn::fused::check_population_size(params.len(), p)?;
         }
         let chain = self.root.dense_chain(&self.input).ok_or_else(|| {
             shape_err(
@@ -495,8 +496,8 @@ impl Model {
                 ),
             });
         }
-        crate::forward::check_population_size(params.len(), population)?;
-        crate::forward::check_member_range(&members, Some(population.size))?;
+        crate::nn::fused::check_population_size(params.len(), population)?;
+        crate::nn::fused::check_member_range(&members, Some(population.size))?;
         let ids: Vec<u32> = members.map(|m| m as u32).collect();
         if !params.device().is_cpu() {
             // The device path: the rows tiled once per member.
@@ -559,8 +560,8 @@ impl Model {
             }
         };
         if let Some(p) = population {
-            crate::forward::check_population_size(params.len(), p)?;
-            crate::forward::check_members(Some(ids), rows, Some(p.size))?;
+            crate::nn::fused::check_population_size(params.len(), p)?;
+            crate::nn::fused::check_members(Some(ids), rows, Some(p.size))?;
         }
         if !params.device().is_cpu() {
             return self.forward_candle(params, population, x, ids);

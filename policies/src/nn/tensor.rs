@@ -49,8 +49,8 @@ impl<'a> TensorParams<'a> {
         population: &Population,
         members: &[u32],
     ) -> Result<Self> {
-        crate::forward::check_population_size(params.len(), population)?;
-        crate::forward::check_members(Some(members), members.len(), Some(population.size))?;
+        crate::nn::fused::check_population_size(params.len(), population)?;
+        crate::nn::fused::check_members(Some(members), members.len(), Some(population.size))?;
         let device = params.first().map_or(Device::Cpu, |p| p.device().clone());
         let rows = members.len();
         let (mut blk, mut sig) = (Vec::with_capacity(rows), Vec::with_capacity(rows));

@@ -10,7 +10,8 @@
 //! layers) on normalised observations. Every member of a generation runs the same episode
 //! seeds, so antithetic pairs share their episodes.
 
-use eggroll_envs::registry::{ActionSpec, ENVS, EnvSpec, MakeError};
+use eggroll_envs::mujoco::MujocoError;
+use eggroll_envs::registry::{ActionSpec, ENVS, EnvSpec};
 use eggroll_policies::Head;
 
 use super::{Built, ControlSpec, Task, build_control};
@@ -33,7 +34,7 @@ pub(super) static ENV_TASKS: [EnvTask; ENVS.len()] = {
 };
 
 impl EnvTask {
-    fn error(&self, e: MakeError) -> Error {
+    fn error(&self, e: MujocoError) -> Error {
         Error::Input {
             what: format!("task `{}`", self.0.task),
             reason: e.to_string(),

@@ -7,16 +7,17 @@
 //! in parallel with rayon and go through all layers while they are hot in cache. The same code
 //! with no population is plain inference.
 //!
-//! This is the kernel of a dense chain of population layers (`nn::linear` with tanh or relu
-//! between them): `nn::Sequential` prepares it for such runs of layers, and
-//! [`PopulationForward::new`] for an [`MlpConfig`] builds it from [`MlpConfig::model`].
+//! This is the kernel of a dense chain of population layers (`nn::linear` with tanh, relu or
+//! gelu between them): `nn::Sequential` prepares it for such runs of layers, and
+//! [`PopulationForward::new`] for an [`crate::MlpConfig`] builds it from
+//! [`crate::MlpConfig::model`].
 
 use candle_core::Tensor;
 use eggroll_core::population::HostData;
-use eggroll_core::{Error, Noise, Pairing, Params, Population, Result};
+use eggroll_core::{Error, Noise, Pairing, Population, Result};
 use rayon::prelude::*;
 
-use crate::mlp::{Activation, MlpConfig};
+use crate::activation::Activation;
 
 mod rows;
 pub use rows::shared_gemm;
@@ -89,66 +90,6 @@ pub(crate) struct LayerSource<'a> {
     pub m: usize,
     /// Inputs.
     pub n: usize,
-}
-
-/// The layers of `config` in `params`, with `population`'s noise: shared by the CPU and the
-/// device forward. Checks the parameters and rejects low-rank noise on a bias.
-pub(crate) fn layer_sources<'a>(
-    config: &MlpConfig,
-    params: &'a Params,
-    population: Option<&'a Population>,
-) -> Result<Vec<LayerSource<'a>>> {
-    config.check_params(params)?;
-    if let Some(p) = population {
-        check_population_shapes(config, params, p)?;
-    }
-    let tensor = |i: usize| params.iter().nth(i).expect("index").tensor();
-    (0..config.num_layers())
-        .map(|l| {
-            let (wn, bn) = MlpConfig::names(l);
-            let wi = params.index_of(&wn).expect("checked");
-            let (bias, bias_noise) = if config.bias {
-                let bi = params.index_of(&bn).expect("checked");
-                let eps = match population.map(|p| &p.noise[bi]) {
-                    Some(Noise::Full { eps }) => Some(eps),
-                    Some(Noise::LowRank { .. }) => {
-                        return Err(Error::Param {
-                            name: bn,
-                            reason: "a bias cannot have low-rank noise".into(),
-                        });
-                    }
-                    _ => None,
-                };
-                (Some(tensor(bi)), eps)
-            } else {
-                (None, None)
-            };
-            Ok(LayerSource {
-                w: tensor(wi),
-                noise: population.map(|p| &p.noise[wi]),
-                bias,
-                bias_noise,
-                m: config.sizes[l + 1],
-                n: config.sizes[l],
-            })
-        })
-        .collect()
-}
-
-/// Checks `population` against the network before any kernel indexes its noise (the public
-/// fields of a [`Population`] can describe anything): one noise entry per parameter, and for
-/// every layer noise tensors of shape `(K, m, r)` / `(K, n, r)` (low rank), `(K, m·n)` (full)
-/// or `(K, m)` (bias) with enough blocks `K` for every member of the population.
-fn check_population_shapes(config: &MlpConfig, params: &Params, p: &Population) -> Result<()> {
-    check_population_size(params.len(), p)?;
-    for l in 0..config.num_layers() {
-        let (m, n) = (config.sizes[l + 1], config.sizes[l]);
-        let (wn, bn) = MlpConfig::names(l);
-        let index = |name: &str| params.index_of(name).expect("checked");
-        let bias = config.bias.then(|| (bn.as_str(), index(&bn)));
-        check_layer_noise(p, (&wn, index(&wn)), bias, m, n)?;
-    }
-    Ok(())
 }
 
 /// One noise entry per parameter (`params` of them) and at least one member.
@@ -261,18 +202,6 @@ pub(crate) fn check_member_range(
 }
 
 impl<'a> PopulationForward<'a> {
-    /// Prepare the forward of `config` with `params`; `population` = None is plain inference
-    /// (every row uses the unperturbed weights).
-    pub fn new(
-        config: &MlpConfig,
-        params: &'a Params,
-        population: Option<&'a Population>,
-    ) -> Result<Self> {
-        // The MLP is a model of population layers (`linear`, tanh/relu): its dense chain
-        // prepares this kernel, the same one any `nn::Sequential` of such layers runs.
-        config.model()?.dense_forward(params, population)
-    }
-
     /// Prepare the forward of a chain of dense layers (checked sources, e.g. a `Linear`
     /// stack of [`crate::nn`]) with their activations.
     pub(crate) fn from_sources(
@@ -548,105 +477,4 @@ impl<'a> PopulationForward<'a> {
         );
         Ok(())
     }
-}
-
-/// The reference: materialise each row's member weights `θ + σ s_i E_i` and run a plain
-/// per-row forward (a GEMV per layer). For tests and as the benchmark's baseline only.
-pub fn materialized_forward(
-    config: &MlpConfig,
-    params: &Params,
-    population: &Population,
-    x: &[f32],
-    members: Option<&[u32]>,
-    out: &mut [f32],
-) -> Result<()> {
-    config.check_params(params)?;
-    check_population_shapes(config, params, population)?;
-    let base = params.to_host()?;
-    let (din, dout) = (config.sizes[0], *config.sizes.last().expect("validated"));
-    let rows = x.len() / din;
-    if !x.len().is_multiple_of(din) || out.len() != rows * dout {
-        return Err(Error::Param {
-            name: "input".into(),
-            reason: format!(
-                "{} input values and {} output slots are not rows of {din} → {dout}",
-                x.len(),
-                out.len()
-            ),
-        });
-    }
-    if members.is_some_and(|m| m.len() != rows) {
-        return Err(Error::Param {
-            name: "members".into(),
-            reason: format!(
-                "{} member ids for {rows} rows",
-                members.map_or(0, <[u32]>::len)
-            ),
-        });
-    }
-    check_members(members, rows, Some(population.size))?;
-    out.par_chunks_mut(dout)
-        .zip(x.par_chunks(din))
-        .enumerate()
-        .try_for_each_init(
-            || vec![Vec::new(); params.len()],
-            |buf, (i, (o, xi))| -> Result<()> {
-                let member = members.map_or(i, |m| m[i] as usize);
-                population.materialize_into(params, &base, member, buf)?;
-                plain_row_forward(config, params, buf, xi, o);
-                Ok(())
-            },
-        )?;
-    debug_assert_eq!(rows * dout, out.len());
-    Ok(())
-}
-
-/// Forward one input row through explicit host weights (one vector per parameter, in the
-/// order of `params`), writing the pre-head outputs.
-pub fn plain_row_forward(
-    config: &MlpConfig,
-    params: &Params,
-    values: &[Vec<f32>],
-    x: &[f32],
-    out: &mut [f32],
-) {
-    let mut cur = x.to_vec();
-    for l in 0..config.num_layers() {
-        let (n, m) = (config.sizes[l], config.sizes[l + 1]);
-        let (wn, bn) = MlpConfig::names(l);
-        let w = &values[params.index_of(&wn).expect("checked")];
-        let mut next = vec![0.0f32; m];
-        for (k, y) in next.iter_mut().enumerate() {
-            *y = eggroll_core::simd::dot(&w[k * n..(k + 1) * n], &cur);
-        }
-        if config.bias {
-            let b = &values[params.index_of(&bn).expect("checked")];
-            for (y, bv) in next.iter_mut().zip(b) {
-                *y += bv;
-            }
-        }
-        if l + 1 < config.num_layers() {
-            for y in next.iter_mut() {
-                *y = config.activation.apply(*y);
-            }
-        }
-        cur = next;
-    }
-    out.copy_from_slice(&cur);
-}
-
-/// The population forward on tensors: `x` is `(rows, in)`, row `i` member `i`; returns
-/// `(rows, out)` on `x`'s device. A convenience over [`PopulationForward`].
-pub fn population_forward_tensor(
-    config: &MlpConfig,
-    params: &Params,
-    population: Option<&Population>,
-    x: &Tensor,
-) -> Result<Tensor> {
-    let fwd = PopulationForward::new(config, params, population)?;
-    let rows = x.dims().first().copied().unwrap_or(0);
-    let xv = x.flatten_all()?.to_vec1::<f32>()?;
-    let mut out = vec![0.0f32; rows * fwd.out_dim()];
-    fwd.forward(&xv, None, &mut out)?;
-    Ok(Tensor::from_vec(out, (rows, fwd.out_dim()), x.device())?)
 }
