@@ -10,7 +10,7 @@ use egui::Color32;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use crate::feed::{RunFeed, Snapshot};
-use crate::panels::live::LiveSim;
+use crate::sim::LiveSim;
 
 /// The x axis of the fitness plot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,6 +21,7 @@ pub mod feed;
 pub mod launch;
 mod linalg;
 mod panels;
+mod sim;
 mod widgets;
 
 pub use app::{Dashboard, RunState, XAxis, run_native};

@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use crate::config::resolve;
 use crate::error::{Error, Result};
+use crate::resolve::resolve;
 use crate::session::build_strategy;
 
 /// What `bench env` measures.

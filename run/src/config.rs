@@ -2,7 +2,6 @@
 //! into a typed [`RunConfig`] with errors that name the key and where its value came from.
 
 use crate::error::{Error, Result};
-use crate::task;
 use eggroll_core::{EsConfig, NonFinitePolicy};
 use eggroll_policies::Activation;
 use eggroll_policies::mnist::MnistFitness;
@@ -204,7 +203,7 @@ impl Default for DataConfig {
 /// `[data]`), the strategy (`strategy`, `[es]`), `[stop]`, `[evaluation]`, `[checkpoints]`
 /// and `[output]`. Saved as `config.toml` in the run directory. The flat keys of earlier
 /// versions (`generations`, `eval_every`, `checkpoint_every`, …) are still read (see
-/// [`LEGACY_KEYS`]).
+/// [`crate::resolve::LEGACY_KEYS`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RunConfig {
@@ -250,65 +249,6 @@ impl Default for RunConfig {
     }
 }
 
-/// Flat keys of earlier versions and the sectioned keys they now are: accepted in config files
-/// (old run directories resume), in `--set` and in overrides.
-pub const LEGACY_KEYS: &[(&str, &str)] = &[
-    ("generations", "stop.generations"),
-    ("time_budget_s", "stop.time_budget_s"),
-    ("target_fitness", "stop.target_fitness"),
-    ("early_stop_at", "stop.early_stop_at"),
-    ("episodes", "evaluation.episodes"),
-    ("eval_episodes", "evaluation.eval_episodes"),
-    ("eval_every", "evaluation.eval_every"),
-    ("keep_best_eval", "evaluation.keep_best_eval"),
-    ("solved_at", "evaluation.solved_at"),
-    ("nonfinite", "evaluation.nonfinite"),
-    ("checkpoint_every", "checkpoints.every"),
-    ("lockstep_check_every", "checkpoints.lockstep_every"),
-    ("data_dir", "data.dir"),
-    ("batch", "data.batch"),
-    ("fitness", "data.fitness"),
-    ("model", "policy.model"),
-];
-
-/// The sectioned key of `key`: a legacy flat key, or a dotted key under one
-/// (`generations.x` → `stop.generations.x`), is rewritten; any other key is itself.
-pub fn canonical_key(key: &str) -> std::borrow::Cow<'_, str> {
-    let (head, tail) = match key.split_once('.') {
-        Some((h, t)) => (h, Some(t)),
-        None => (key, None),
-    };
-    match (LEGACY_KEYS.iter().find(|(old, _)| *old == head), tail) {
-        (Some((_, new)), None) => (*new).into(),
-        (Some((_, new)), Some(t)) => format!("{new}.{t}").into(),
-        (None, _) => key.into(),
-    }
-}
-
-/// Move legacy flat keys of a config file's table into their sections. A file that sets both
-/// a legacy key and its sectioned twin is an error naming both (neither silently wins).
-fn migrate(table: &mut toml::Table) -> Result<()> {
-    for (old, new) in LEGACY_KEYS {
-        if let Some(v) = table.remove(*old) {
-            let (section, leaf) = new.split_once('.').expect("sectioned keys are dotted");
-            if table
-                .get(section)
-                .and_then(|s| s.as_table())
-                .is_some_and(|s| s.contains_key(leaf))
-            {
-                return Err(config_err(
-                    new,
-                    format!(
-                        "is set twice: as `{old}` (its older flat name) and as `{leaf}` under                          `[{section}]`; keep one"
-                    ),
-                ));
-            }
-            set_dotted(table, new, v)?;
-        }
-    }
-    Ok(())
-}
-
 impl RunConfig {
     /// Layer TOML over this config, in order, as a config file would be (a table whose
     /// `kind` changes starts from that variant's defaults): how a control task's environment
@@ -335,237 +275,14 @@ impl RunConfig {
     }
 }
 
-/// Default configuration of a task (the registry's entry sets its own defaults).
-pub fn task_default(name: &str) -> Result<RunConfig> {
-    Ok(defaults_of(task::find(name)?))
-}
-
-/// The default configuration of `task` (any [`task::Task`], registered or not).
-pub fn defaults_of(task: &dyn task::Task) -> RunConfig {
-    let mut c = RunConfig {
-        task: task.name().into(),
-        ..RunConfig::default()
-    };
-    task.defaults(&mut c);
-    c
-}
-
-fn config_err(key: &str, reason: impl Into<String>) -> Error {
+pub(crate) fn config_err(key: &str, reason: impl Into<String>) -> Error {
     Error::Config {
         key: key.to_string(),
         reason: reason.into(),
     }
 }
 
-fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<()> {
-    let mut parts: Vec<&str> = key.split('.').collect();
-    let last = parts
-        .pop()
-        .filter(|l| !l.is_empty())
-        .ok_or_else(|| config_err(key, "is an empty key"))?;
-    let mut t = table;
-    for p in parts {
-        let entry = t
-            .entry(p.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        t = entry.as_table_mut().ok_or_else(|| {
-            config_err(
-                key,
-                format!("cannot be set: `{p}` holds a value, not a table of keys"),
-            )
-        })?;
-    }
-    if last == "kind" && t.get("kind") != Some(&value) {
-        // A different variant of a tagged enum (optimizer, schedules): start from its defaults.
-        t.clear();
-    }
-    t.insert(last.to_string(), value);
-    Ok(())
-}
-
-fn parse_value(raw: &str) -> Result<toml::Value> {
-    // A TOML value if it parses as one (numbers, booleans, arrays, inline tables), else a string.
-    let doc = format!("v = {raw}");
-    match doc.parse::<toml::Table>() {
-        Ok(mut t) => Ok(t.remove("v").expect("key present")),
-        Err(_) if raw.parse::<i128>().is_ok() => Err(Error::Input {
-            what: format!("`{raw}`"),
-            reason: format!(
-                "out of range: config integers are signed 64-bit (at most {})",
-                i64::MAX
-            ),
-        }),
-        Err(_) => Ok(toml::Value::String(raw.to_string())),
-    }
-}
-
-/// Dotted paths of every leaf of `table` (`es.optimizer.kind`, ...).
-fn leaf_keys(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
-    for (k, v) in table {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        match v {
-            toml::Value::Table(t) => leaf_keys(t, &key, out),
-            _ => out.push(key),
-        }
-    }
-}
-
-/// Where each key that is not a default came from, for error messages.
-#[derive(Default)]
-struct Origins(Vec<(String, String)>);
-
-impl Origins {
-    fn set(&mut self, key: &str, origin: String) {
-        self.0.retain(|(k, _)| k != key);
-        self.0.push((key.to_string(), origin));
-    }
-
-    /// The origin of `path` (or of the closest key it lies under or that lies under it).
-    fn of(&self, path: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| {
-                k == path
-                    || path.starts_with(&format!("{k}."))
-                    || path.starts_with(&format!("{k}["))
-                    || k.starts_with(&format!("{path}."))
-            })
-            .map(|(_, o)| o.as_str())
-    }
-}
-
-/// Resolve: task defaults ← config file ← `--set` overrides (`key=value`) ← `flags` (dotted
-/// keys with typed values). Errors name the key and where its value came from.
-pub fn resolve(
-    task: &str,
-    file: Option<&std::path::Path>,
-    sets: &[String],
-    flags: &[(&str, toml::Value)],
-) -> Result<RunConfig> {
-    resolve_with(task::find(task)?, file, sets, flags)
-}
-
-/// [`resolve`] for a task given as an object (e.g. one defined outside the registry).
-pub fn resolve_with(
-    task_def: &dyn task::Task,
-    file: Option<&std::path::Path>,
-    sets: &[String],
-    flags: &[(&str, toml::Value)],
-) -> Result<RunConfig> {
-    let task = task_def.name();
-    let mut file_table = None;
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(source.kind(), format!("reading config file: {source}")),
-        })?;
-        let user: toml::Table = text.parse().map_err(|e| Error::Input {
-            what: format!("config file {}", path.display()),
-            reason: format!("not valid TOML: {e}"),
-        })?;
-        let mut user = user;
-        migrate(&mut user)?;
-        file_table = Some((path, user));
-    }
-    // The user's layers (file ← --set ← flags) over a base config.
-    let layer = |base: &RunConfig| -> Result<(toml::Table, Origins)> {
-        let mut table = toml::Table::try_from(base).expect("the defaults serialise");
-        let mut origins = Origins::default();
-        if let Some((path, user)) = &file_table {
-            let mut keys = Vec::new();
-            leaf_keys(user, "", &mut keys);
-            for k in keys {
-                origins.set(&k, format!("config file {}", path.display()));
-            }
-            merge(&mut table, user.clone());
-        }
-        for s in sets {
-            let set_err = |reason: String| Error::Input {
-                what: format!("--set `{s}`"),
-                reason,
-            };
-            let (k, v) = s
-                .split_once('=')
-                .ok_or_else(|| set_err("expected key=value".into()))?;
-            let value = parse_value(v.trim()).map_err(|e| set_err(e.to_string()))?;
-            let key = canonical_key(k.trim());
-            set_dotted(&mut table, &key, value).map_err(|e| set_err(e.to_string()))?;
-            origins.set(&key, format!("--set {s}"));
-        }
-        for (k, v) in flags {
-            let k = canonical_key(k);
-            set_dotted(&mut table, &k, v.clone())?;
-            origins.set(&k, format!("a command-line flag ({k} = {v})"));
-        }
-        Ok((table, origins))
-    };
-    let mut base = defaults_of(task_def);
-    let (mut table, mut origins) = layer(&base)?;
-    // A model the user picked starts from its own defaults: layer again over those.
-    let picked = table
-        .get("policy")
-        .and_then(|p| p.get("model"))
-        .and_then(|m| m.clone().try_into::<ModelKind>().ok());
-    if let Some(model) = picked.filter(|m| *m != base.policy.model) {
-        base.policy.model = model;
-        task_def.model_defaults(model, &mut base);
-        (table, origins) = layer(&base)?;
-    }
-    // Deserialise with the path of the failing key, and say where its value came from.
-    let config: RunConfig =
-        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-            let key = e.path().to_string();
-            let reason = match origins.of(&key) {
-                Some(o) => format!("(from {o}): {}", e.inner()),
-                None => format!("is invalid: {}", e.inner()),
-            };
-            config_err(&key, reason)
-        })?;
-    if config.task != task {
-        return Err(config_err(
-            "task",
-            format!("is `{}` but the command trains `{task}`", config.task),
-        ));
-    }
-    config.es.validate()?;
-    if config.stop.generations == 0 {
-        return Err(config_err("stop.generations", "is 0; must be ≥ 1"));
-    }
-    if config.data.batch == 0 {
-        return Err(config_err("data.batch", "is 0; must be ≥ 1"));
-    }
-    if config.evaluation.episodes == 0 || config.evaluation.eval_episodes == 0 {
-        return Err(config_err(
-            "evaluation.episodes",
-            "and `evaluation.eval_episodes` must be ≥ 1",
-        ));
-    }
-    if config.policy.hidden.contains(&0) {
-        return Err(config_err(
-            "policy.hidden",
-            format!("has a zero width: {:?}", config.policy.hidden),
-        ));
-    }
-    if config.problem.rows == 0 || config.problem.cols == 0 {
-        return Err(config_err("problem.rows", "and `problem.cols` must be ≥ 1"));
-    }
-    if let Some(t) = config.stop.time_budget_s
-        && !(t > 0.0 && t.is_finite())
-    {
-        return Err(config_err(
-            "stop.time_budget_s",
-            format!("is {t}; must be finite and > 0"),
-        ));
-    }
-    Ok(config)
-}
-
-fn merge(base: &mut toml::Table, user: toml::Table) {
+pub(crate) fn merge(base: &mut toml::Table, user: toml::Table) {
     for (k, v) in user {
         match (base.get_mut(&k), v) {
             (Some(toml::Value::Table(b)), toml::Value::Table(u))

@@ -29,12 +29,14 @@ pub mod limits;
 pub mod net;
 pub mod observers;
 pub mod plot;
+pub mod resolve;
 pub mod session;
 pub mod task;
 
-pub use config::{RunConfig, StrategyKind, resolve, task_default};
+pub use config::{RunConfig, StrategyKind};
 pub use dir::{LOCK_FILE, METRICS, RunDir, default_dir, truncate_metrics};
 pub use error::{Error, Result};
+pub use resolve::{resolve, task_default};
 pub use session::{Options, Outcome, RunReport, Session, Start};
 
 /// The process's interrupt flag, set by Ctrl-C and SIGTERM: one handler per process, every

@@ -16,10 +16,11 @@ use eggroll_envs::mnist::Dataset;
 use eggroll_policies::{MlpConfig, ObsNorm, ObsTransform};
 
 use crate::artifacts::{self, CHECKPOINT, CONFIG, METRICS, Net, POLICY, POLICY_BEST, Validation};
-use crate::config::{CheckpointConfig, RunConfig, StopConfig, resolve_with};
+use crate::config::{CheckpointConfig, RunConfig, StopConfig};
 use crate::dir::{RunDir, default_dir};
 use crate::error::{Error, Result};
 use crate::observers::{MetricsFile, Progress};
+use crate::resolve::resolve_with;
 use crate::task::{self, TaskEvaluator};
 
 mod run_loop;
@@ -217,7 +218,7 @@ fn resolve_start(
         } => {
             let refused: Vec<String> = overrides
                 .iter()
-                .map(|(k, _)| crate::config::canonical_key(k).into_owned())
+                .map(|(k, _)| crate::resolve::canonical_key(k).into_owned())
                 .filter(|k| !RESUME_KEYS.contains(&k.as_str()))
                 .collect();
             if !refused.is_empty() {

@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
-use eggroll_envs::vec::{Actions, VecEnv};
+use eggroll_envs::vec::Actions;
 use eggroll_policies::{Head, plain_row_forward};
 use eggroll_run::task::{Scene, Shape};
 use egui::{Color32, Pos2, Stroke, Vec2};
 
 use crate::app::Dashboard;
+use crate::sim::LiveSim;
 use crate::widgets::{heatmap_gray, policy_params};
 
 /// The MNIST grid's 16 test images (their indices) and the mean policy's predictions, from
@@ -143,14 +144,6 @@ impl Dashboard {
         draw_scene(&painter, resp.rect, &scene);
         ui.ctx().request_repaint_after(Duration::from_millis(20));
     }
-}
-
-/// The live simulator: one member of the task's vectorised environment.
-pub(crate) struct LiveSim {
-    env: Box<dyn VecEnv>,
-    episode: u64,
-    steps: usize,
-    started: bool,
 }
 
 /// Draw `scene` into `rect`, mapping its world bounds (y up) onto the rectangle with one scale
