@@ -10,25 +10,13 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::layout::{EVALS, METRICS, VALIDATION};
 use candle_core::{Device, Tensor};
 use eggroll_core::checkpoint::{load_safetensors, save_safetensors};
 use eggroll_core::{GenStats, Params};
 use eggroll_policies::ObsTransform;
 
 pub use crate::net::Net;
-
-/// File names inside a run directory.
-pub const CONFIG: &str = "config.toml";
-/// Metrics, one JSON object per generation.
-pub use crate::dir::METRICS;
-/// The latest checkpoint.
-pub const CHECKPOINT: &str = "checkpoint.safetensors";
-/// The final (mean or best-validated) parameters.
-pub const POLICY: &str = "policy.safetensors";
-/// The best evaluated member's own parameters.
-pub const POLICY_BEST: &str = "policy_best.safetensors";
-/// Best validation parameters and score (control tasks, for resume).
-pub const VALIDATION: &str = "validation.safetensors";
 
 /// Tensor names of an observation normaliser in a policy file: `x ↦ clamp((x − mean) / std,
 /// −clip, clip)` before the network, with `clip` in the metadata key [`OBS_CLIP`].
@@ -231,7 +219,7 @@ pub fn load_validation(dir: &Path, like: &Params) -> Result<Option<Validation>> 
 /// Append one evaluation line to `evals.jsonl` (flushed; created if missing).
 pub fn append_eval(dir: &Path, line: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
     use std::io::Write;
-    let path = dir.join(crate::dir::EVALS);
+    let path = dir.join(EVALS);
     let text = serde_json::to_string(line).expect("JSON values serialise");
     std::fs::OpenOptions::new()
         .create(true)

@@ -6,16 +6,7 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result, io};
-
-/// The lock file inside a run directory: held (an OS advisory lock) by the process that
-/// writes the run, with that process's pid as its contents.
-pub const LOCK_FILE: &str = ".eggroll.lock";
-
-/// The per-generation metrics file of a run.
-pub const METRICS: &str = "metrics.jsonl";
-/// Periodic evaluations (`evaluation.eval_every`): one JSON object per evaluation with
-/// `generation` (generations completed), `train_s` and the task's score fields.
-pub const EVALS: &str = "evals.jsonl";
+use crate::layout::{LOCK_FILE, METRICS};
 
 /// A default run directory `runs/<task>-<timestamp>` that does not exist yet (`-2`, `-3`, …
 /// are appended when two runs start within the same second).

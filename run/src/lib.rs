@@ -25,6 +25,7 @@ pub mod distributed;
 mod error;
 pub mod exported;
 pub mod flags;
+pub mod layout;
 pub mod limits;
 pub mod net;
 pub mod observers;
@@ -34,8 +35,9 @@ pub mod session;
 pub mod task;
 
 pub use config::{RunConfig, StrategyKind};
-pub use dir::{LOCK_FILE, METRICS, RunDir, default_dir, truncate_metrics};
+pub use dir::{RunDir, default_dir, truncate_metrics};
 pub use error::{Error, Result};
+pub use layout::{LOCK_FILE, METRICS};
 pub use resolve::{resolve, task_default};
 pub use session::{Options, Outcome, RunReport, Session, Start};
 

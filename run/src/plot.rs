@@ -152,8 +152,8 @@ pub fn fitness(dir: &Path, task: &str, stats: &[GenStats]) -> Result<()> {
         return Ok(());
     }
     let fonts = ensure_font();
-    let png = dir.join("fitness.png");
-    let svg = dir.join("fitness.svg");
+    let png = dir.join(crate::layout::FITNESS_PNG);
+    let svg = dir.join(crate::layout::FITNESS_SVG);
     let tmp_png = dir.join(".fitness.png.tmp.png");
     let tmp_svg = dir.join(".fitness.svg.tmp.svg");
     {

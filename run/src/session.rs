@@ -15,10 +15,11 @@ use eggroll_core::{
 use eggroll_envs::mnist::Dataset;
 use eggroll_policies::{MlpConfig, ObsNorm, ObsTransform};
 
-use crate::artifacts::{self, CHECKPOINT, CONFIG, METRICS, Net, POLICY, POLICY_BEST, Validation};
+use crate::artifacts::{self, Net, Validation};
 use crate::config::{CheckpointConfig, RunConfig, StopConfig};
 use crate::dir::{RunDir, default_dir};
 use crate::error::{Error, Result};
+use crate::layout::{CHECKPOINT, CONFIG, EVALS, METRICS, POLICY, POLICY_BEST, VALIDATION};
 use crate::observers::{MetricsFile, Progress};
 use crate::resolve::resolve_with;
 use crate::task::{self, TaskEvaluator};
@@ -412,7 +413,7 @@ impl Session {
             }
             history = artifacts::read_metrics(&dir, trainer.generation())?;
             // Evaluations after the checkpoint are redone by the resumed run.
-            crate::dir::truncate_jsonl(&dir, crate::dir::EVALS, trainer.generation() + 1)?;
+            crate::dir::truncate_jsonl(&dir, EVALS, trainer.generation() + 1)?;
             best_eval = artifacts::load_validation(&dir, trainer.params())?;
         } else if writer {
             let text = toml::to_string_pretty(&config).expect("the config serialises");
@@ -576,7 +577,7 @@ impl Session {
         let result = self.run_inner();
         if let Some(held) = held {
             if result.is_err() && !dir.join(CHECKPOINT).exists() {
-                held.discard(&[CONFIG, METRICS, crate::dir::EVALS, artifacts::VALIDATION]);
+                held.discard(&[CONFIG, METRICS, EVALS, VALIDATION]);
             } else {
                 drop(held);
             }
