@@ -6,7 +6,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bbob;
-mod compare;
+mod es_vs_backprop;
 mod eval;
 mod train;
 
@@ -88,7 +88,7 @@ enum Command {
     },
     /// EGGROLL against backprop: every (model, method) pair trains MNIST for the same wall-clock
     /// budget; a table and accuracy curves.
-    Compare(compare::CompareArgs),
+    Compare(es_vs_backprop::CompareArgs),
     /// The bbob benchmark suite (COCO's 24 noiseless functions): evaluate, run a strategy,
     /// run a suite.
     Bbob {
@@ -433,7 +433,7 @@ fn main() -> ExitCode {
             other => other.map(|_| ()),
         },
         Command::Bbob { command } => bbob::main(command),
-        Command::Compare(a) => match compare::main(&a) {
+        Command::Compare(a) => match es_vs_backprop::main(&a) {
             Ok(false) => return ExitCode::from(130),
             other => other.map(|_| ()),
         },

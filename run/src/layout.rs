@@ -1,6 +1,6 @@
 //! What a training run's directory holds, by file name: the one list of them (`--out` of
 //! `eggroll train`; `bbob suite` and `compare` directories list their own files in
-//! [`crate::bbob`] and [`crate::compare`]).
+//! [`crate::bbob`] and [`crate::es_vs_backprop`]).
 //!
 //! | file | written | holds |
 //! |---|---|---|

@@ -17,12 +17,12 @@
 pub mod artifacts;
 pub mod bbob;
 pub mod bench;
-pub mod compare;
 pub mod config;
 mod dir;
 #[cfg(feature = "mpi")]
 pub mod distributed;
 mod error;
+pub mod es_vs_backprop;
 pub mod exported;
 pub mod flags;
 pub mod layout;

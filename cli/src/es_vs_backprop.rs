@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use eggroll_run::compare::{CompareSpec, METHODS, MODELS, Objective, parse_names, resume, run};
+use eggroll_run::es_vs_backprop::{
+    CompareSpec, METHODS, MODELS, Objective, parse_names, resume, run,
+};
 
 /// Arguments of `eggroll compare`.
 #[derive(clap::Args)]
@@ -56,8 +58,8 @@ pub fn main(a: &CompareArgs) -> Result<bool> {
         bail!("--task `{}`: compare runs on mnist", a.task);
     }
     let quiet = a.json;
-    let progress = |r: &eggroll_run::compare::Row| {
-        if let Some(line) = eggroll_run::compare::progress_line(r, quiet) {
+    let progress = |r: &eggroll_run::es_vs_backprop::Row| {
+        if let Some(line) = eggroll_run::es_vs_backprop::progress_line(r, quiet) {
             eprintln!("{line}");
         }
     };

@@ -1,9 +1,10 @@
-//! `eggroll compare`: one model definition, two trainers. Every (model, method) pair trains
-//! MNIST for the same wall-clock budget on the same thread pool — EGGROLL and SimpleES through
-//! the population forward, SGD and AdamW (candle-nn) by backprop through the same layers'
-//! differentiable forward ([`eggroll_policies::nn::Model::forward_tensor`]) — and is scored on
-//! the test set along the way. The directory gets `results.jsonl`, `results.md` and the plots
-//! `accuracy_vs_time` and `accuracy_vs_forward_passes` (png and svg).
+//! `eggroll compare`: evolution strategies against backprop on MNIST, one model definition
+//! and two kinds of trainer. Every (model, method) pair trains MNIST for the same wall-clock
+//! budget on the same thread pool — EGGROLL and SimpleES through the population forward, SGD
+//! and AdamW (candle-nn) by backprop through the same layers' differentiable forward
+//! ([`eggroll_policies::nn::Model::forward_tensor`]) — and is scored on the test set along the
+//! way. The directory gets `results.jsonl`, `results.md` and the plots `accuracy_vs_time` and
+//! `accuracy_vs_forward_passes` (png and svg).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
