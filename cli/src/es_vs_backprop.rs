@@ -1,11 +1,9 @@
-//! `eggroll compare`: parse, call `eggroll_run::compare`, print.
+//! `eggroll compare`: parse, call `eggroll_run::es_vs_backprop`, print.
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use eggroll_run::es_vs_backprop::{
-    CompareSpec, METHODS, MODELS, Objective, parse_names, resume, run,
-};
+use eggroll_run::es_vs_backprop::{self as evb, CompareSpec, METHODS, MODELS, Objective};
 
 /// Arguments of `eggroll compare`.
 #[derive(clap::Args)]
@@ -58,18 +56,18 @@ pub fn main(a: &CompareArgs) -> Result<bool> {
         bail!("--task `{}`: compare runs on mnist", a.task);
     }
     let quiet = a.json;
-    let progress = |r: &eggroll_run::es_vs_backprop::Row| {
-        if let Some(line) = eggroll_run::es_vs_backprop::progress_line(r, quiet) {
+    let progress = |r: &evb::Row| {
+        if let Some(line) = evb::progress_line(r, quiet) {
             eprintln!("{line}");
         }
     };
     let cancel = eggroll_run::interrupt_flag();
     let report = match &a.resume {
-        Some(dir) => resume(dir, &cancel, progress)?,
+        Some(dir) => evb::resume(dir, &cancel, progress)?,
         None => {
             let spec = CompareSpec {
-                models: parse_names("--models", &a.models, &MODELS)?,
-                methods: parse_names("--methods", &a.methods, &METHODS)?,
+                models: evb::parse_names("--models", &a.models, &MODELS)?,
+                methods: evb::parse_names("--methods", &a.methods, &METHODS)?,
                 budget_s: a.budget_s,
                 seed: a.seed,
                 objective: Objective::parse(&a.objective)?,
@@ -80,7 +78,7 @@ pub fn main(a: &CompareArgs) -> Result<bool> {
                 .out
                 .clone()
                 .unwrap_or_else(|| eggroll_run::default_dir("compare"));
-            run(&spec, &out, a.force, &cancel, progress)?
+            evb::run(&spec, &out, a.force, &cancel, progress)?
         }
     };
     if report.interrupted {
