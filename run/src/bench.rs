@@ -270,7 +270,7 @@ fn forward_int8(
                 &[population, context, 16 * 128 + 2 * 256],
             )
             .check("--population, --shared-batch")?;
-        let r = eggroll_policies::int8::bench::egg(population, 128, 2, context, rank, rounds)?;
+        let r = eggroll_policies::bench::int8::egg(population, 128, 2, context, rank, rounds)?;
         return Ok(serde_json::to_value(&r).expect("serialisable"));
     }
     if model.as_deref().is_some_and(|m| m != "mlp") || shared_batch.is_some() {
@@ -289,7 +289,7 @@ fn forward_int8(
         ));
     }
     crate::limits::check_forward_bench(population, layers, rank, 1)?;
-    let r = eggroll_policies::int8::bench::mlp(population, layers, rank, rounds)?;
+    let r = eggroll_policies::bench::int8::mlp(population, layers, rank, rounds)?;
     Ok(serde_json::to_value(&r).expect("serialisable"))
 }
 

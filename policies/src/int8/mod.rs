@@ -14,7 +14,6 @@
 //! Everything is integer, so the bits are the same at every SIMD level ([`Int8Level`]) and
 //! thread count.
 
-pub mod bench;
 pub mod gemm;
 pub mod linear;
 

@@ -1,6 +1,10 @@
 //! The forward benchmark behind `eggroll bench forward`: members per second of plain batched
 //! inference, EGGROLL with cached noise, EGGROLL with the noise drawn inside the timed region,
 //! and the materialised per-member baseline, measured side by side in interleaved rounds.
+//!
+//! [`int8`]: the same for the int8 layers and the EGG model (`--dtype int8`).
+
+pub mod int8;
 
 use std::time::Instant;
 

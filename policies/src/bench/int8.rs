@@ -6,8 +6,8 @@ use eggroll_core::noise::{block_key, fill_block_i8};
 use eggroll_core::{Pairing, Result};
 use serde::Serialize;
 
-use super::{Int8Chain, Int8Level};
-use crate::bench::{calls_per_sample, median, rate};
+use super::{calls_per_sample, median, rate};
+use crate::int8::{Int8Chain, Int8Level};
 use crate::mlp::{Activation, MlpConfig};
 use crate::nn::fused::PopulationForward;
 
