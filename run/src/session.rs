@@ -15,7 +15,7 @@ use eggroll_core::{
 use eggroll_envs::mnist::Dataset;
 use eggroll_policies::{MlpConfig, ObsNorm, ObsTransform};
 
-use crate::artifacts::{self, Net, Validation};
+use crate::artifacts::{self, Net};
 use crate::config::{CheckpointConfig, RunConfig, StopConfig};
 use crate::dir::{RunDir, default_dir};
 use crate::error::{Error, Result};
@@ -25,7 +25,9 @@ use crate::resolve::resolve_with;
 use crate::task::{self, TaskEvaluator};
 
 mod run_loop;
+mod validation;
 use run_loop::{Clock, Ended};
+use validation::{Every, Validator};
 
 /// Config keys `--resume` may change: none of them changes the bits of a generation.
 pub const RESUME_KEYS: &[&str] = &[
@@ -127,7 +129,7 @@ pub struct Session {
     images: Option<Arc<Dataset>>,
     history: Vec<GenStats>,
     history_rx: std::sync::mpsc::Receiver<GenStats>,
-    best_eval: Option<Validation>,
+    validation: Validator,
     /// The transform the trainer's best member was evaluated with.
     best_obs: Option<ObsTransform>,
     controller: Option<Controller>,
@@ -430,6 +432,7 @@ impl Session {
             trainer.add_observer(Progress::new(config.stop.generations, trainer.generation()));
         }
         Ok(Session {
+            validation: Validator::new(&config, best_eval),
             config,
             dir,
             resuming,
@@ -442,7 +445,6 @@ impl Session {
             images: built.images,
             history,
             history_rx,
-            best_eval,
             best_obs,
             controller: None,
             snapshot: None,
@@ -464,19 +466,21 @@ impl Session {
         let mut trainer = trainer;
         let (history_obs, history_rx) = ChannelObserver::new(1);
         trainer.add_observer(history_obs);
-        Session {
-            config: RunConfig {
-                task: "custom".into(),
-                stop: StopConfig {
-                    generations,
-                    ..StopConfig::default()
-                },
-                checkpoints: CheckpointConfig {
-                    every: 0,
-                    lockstep_every: 0,
-                },
-                ..RunConfig::default()
+        let config = RunConfig {
+            task: "custom".into(),
+            stop: StopConfig {
+                generations,
+                ..StopConfig::default()
             },
+            checkpoints: CheckpointConfig {
+                every: 0,
+                lockstep_every: 0,
+            },
+            ..RunConfig::default()
+        };
+        Session {
+            validation: Validator::new(&config, None),
+            config,
             dir: PathBuf::new(),
             resuming: false,
             writer: true,
@@ -488,7 +492,6 @@ impl Session {
             images: None,
             history: Vec::new(),
             history_rx,
-            best_eval: None,
             best_obs: None,
             controller: None,
             snapshot: None,
@@ -609,10 +612,7 @@ impl Session {
             if let Some(r) = self.periodic_evaluation(g, &clock, now, &mut ended)? {
                 break r;
             }
-            if self.files
-                && self.config.checkpoints.every > 0
-                && g.is_multiple_of(self.config.checkpoints.every)
-            {
+            if self.files && Every(self.config.checkpoints.every).due(g) {
                 save_checkpoint(
                     &self.trainer,
                     self.evaluator.as_ref(),

@@ -8,6 +8,7 @@ use eggroll_core::checkpoint::write_atomic;
 use eggroll_core::{Control, StopReason, Trainer};
 use eggroll_policies::{ObsNorm, ObsTransform};
 
+use super::validation::Every;
 use super::{Outcome, RunReport, Session, device_name, obs_norm, save_checkpoint, writers_value};
 use crate::artifacts;
 use crate::config::RunConfig;
@@ -115,9 +116,7 @@ impl Session {
         if let Some(f) = &mut self.snapshot {
             f(g, trainer.params().to_host()?, now.clone());
         }
-        let every = self.config.checkpoints.lockstep_every;
-        if every > 0
-            && g.is_multiple_of(every)
+        if Every(self.config.checkpoints.lockstep_every).due(g)
             && let Some(ranks) = self.evaluator.ranks()
         {
             ranks.check_lockstep(trainer.params(), g)?;
@@ -135,18 +134,11 @@ impl Session {
         now: Option<ObsTransform>,
         ended: &mut Ended,
     ) -> Result<Option<StopReason>> {
-        let config = &self.config;
-        if config.evaluation.eval_every == 0 || !g.is_multiple_of(config.evaluation.eval_every) {
+        if !self.validation.due(g) {
             return Ok(None);
         }
         let params = self.trainer.params();
-        let (score, _) = self.evaluator.final_score(
-            params,
-            config.evaluation.eval_episodes,
-            // The same validation episodes every time, so scores of different
-            // generations are paired (the final evaluation uses other seeds).
-            config.es.seed,
-        )?;
+        let score = self.validation.score(self.evaluator.as_mut(), params)?;
         if self.files {
             let mut line = serde_json::Map::new();
             line.insert("generation".into(), g.into());
@@ -154,16 +146,14 @@ impl Session {
             line.extend(self.evaluator.score_fields(score));
             artifacts::append_eval(&self.dir, &line)?;
         }
-        if config.evaluation.keep_best_eval
-            && self.best_eval.as_ref().is_none_or(|(b, _, _)| score > *b)
+        let verdict = self.validation.record(score, params, now);
+        if verdict.new_best
+            && self.files
+            && let Some(best) = self.validation.best()
         {
-            let best = (score, params.clone(), now);
-            if self.files {
-                artifacts::save_validation(&self.dir, &best)?;
-            }
-            self.best_eval = Some(best);
+            artifacts::save_validation(&self.dir, best)?;
         }
-        if config.stop.early_stop_at.is_some_and(|t| score >= t as f64) {
+        if verdict.reached {
             ended.solved_early = Some(g);
             return Ok(Some(StopReason::Target));
         }
@@ -190,7 +180,7 @@ impl Session {
         // The parameters to report: the last ones, or the best on validation episodes (with
         // the observation transform they were validated with).
         let current_obs = obs_norm(self.evaluator.as_ref()).map(ObsNorm::transform);
-        let (final_params, final_obs) = match (&self.best_eval, ended.solved_early) {
+        let (final_params, final_obs) = match (self.validation.best(), ended.solved_early) {
             (Some((_, p, obs)), None) => (p.clone(), obs.clone()),
             _ => (self.trainer.params().clone(), current_obs),
         };
@@ -274,8 +264,7 @@ impl Session {
             json["eval_episodes"] = serde_json::json!(r.episodes);
             json["env_steps"] = serde_json::json!(self.evaluator.env_steps());
             json["solved_at_generation"] = serde_json::json!(ended.solved_early);
-            json["best_validation"] =
-                serde_json::json!(self.best_eval.as_ref().map(|(s, _, _)| *s));
+            json["best_validation"] = serde_json::json!(self.validation.best().map(|(s, _, _)| *s));
         }
         Ok((
             Outcome::Finished(Box::new(RunReport { json })),
