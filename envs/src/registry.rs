@@ -3,31 +3,31 @@
 //!
 //! An environment is ONE file: its dynamics, its vectorised alias, how it is drawn and its
 //! [`EnvSpec`] (Gymnasium id, task name, action kind, tuned task defaults). Adding one is that
-//! file, its `mod` line and one line in [`ENVS`].
+//! file plus, in its family's `mod.rs` ([`classic`] or [`mujoco`]), its `mod` line and one
+//! line in that family's `ENVS`.
 
 use crate::mujoco::MujocoError;
 use crate::{Environment, classic, mujoco};
 
 pub use crate::spec::{ActionSpec, EnvSpec};
 
-/// Every environment, in the order `eggroll train --help` lists them: five classic control,
-/// nine MuJoCo v5.
-pub const ENVS: &[&EnvSpec] = &[
-    &classic::cartpole::SPEC,
-    &classic::pendulum::SPEC,
-    &classic::acrobot::SPEC,
-    &classic::mountaincar::SPEC,
-    &classic::mountaincar::SPEC_CONTINUOUS,
-    &mujoco::half_cheetah::SPEC,
-    &mujoco::hopper::SPEC,
-    &mujoco::walker2d::SPEC,
-    &mujoco::ant::SPEC,
-    &mujoco::swimmer::SPEC,
-    &mujoco::humanoid::SPEC,
-    &mujoco::inverted_pendulum::SPEC,
-    &mujoco::inverted_double_pendulum::SPEC,
-    &mujoco::reacher::SPEC,
-];
+/// Every environment, in the order `eggroll train --help` lists them: five classic control
+/// ([`classic::ENVS`]), nine MuJoCo v5 ([`mujoco::ENVS`]).
+pub const ENVS: &[&EnvSpec] = &ALL;
+
+const ALL: [&EnvSpec; classic::ENVS.len() + mujoco::ENVS.len()] = {
+    let mut all = [classic::ENVS[0]; classic::ENVS.len() + mujoco::ENVS.len()];
+    let mut i = 0;
+    while i < classic::ENVS.len() {
+        all[i] = classic::ENVS[i];
+        i += 1;
+    }
+    while i < all.len() {
+        all[i] = mujoco::ENVS[i - classic::ENVS.len()];
+        i += 1;
+    }
+    all
+};
 
 /// The Gymnasium ids of [`ENVS`], in its order.
 pub const IDS: [&str; ENVS.len()] = {

@@ -6,3 +6,14 @@ pub mod acrobot;
 pub mod cartpole;
 pub mod mountaincar;
 pub mod pendulum;
+
+use crate::spec::EnvSpec;
+
+/// The classic-control environments, in the order `eggroll train --help` lists them.
+pub const ENVS: &[&EnvSpec] = &[
+    &cartpole::SPEC,
+    &pendulum::SPEC,
+    &acrobot::SPEC,
+    &mountaincar::SPEC,
+    &mountaincar::SPEC_CONTINUOUS,
+];

@@ -35,6 +35,19 @@ pub mod swimmer;
 mod view;
 pub mod walker2d;
 
+/// The MuJoCo v5 environments, in the order `eggroll train --help` lists them.
+pub const ENVS: &[&EnvSpec] = &[
+    &half_cheetah::SPEC,
+    &hopper::SPEC,
+    &walker2d::SPEC,
+    &ant::SPEC,
+    &swimmer::SPEC,
+    &humanoid::SPEC,
+    &inverted_pendulum::SPEC,
+    &inverted_double_pendulum::SPEC,
+    &reacher::SPEC,
+];
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
