@@ -51,6 +51,27 @@ pub struct PolicyConfig {
     pub obs_norm: bool,
     /// Normalised observations are clipped to `[-obs_clip, obs_clip]`.
     pub obs_clip: f32,
+    /// How the control tasks' MLP starts (see [`PolicyInit`]).
+    #[serde(skip_serializing_if = "PolicyInit::is_uniform")]
+    pub init: PolicyInit,
+}
+
+/// How a control task's MLP is initialised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyInit {
+    /// Every layer uniform in `±1/√fan_in` (PyTorch's `nn.Linear` default).
+    #[default]
+    Uniform,
+    /// As `uniform`, then the output layer's weights and bias set to zero: the policy starts
+    /// at the middle of the action box (a linear policy starts at zero, as ARS's does).
+    ZeroOutput,
+}
+
+impl PolicyInit {
+    fn is_uniform(&self) -> bool {
+        *self == PolicyInit::Uniform
+    }
 }
 
 impl Default for PolicyConfig {
@@ -65,6 +86,7 @@ impl Default for PolicyConfig {
             alibi: None,
             obs_norm: false,
             obs_clip: 5.0,
+            init: PolicyInit::Uniform,
         }
     }
 }

@@ -322,3 +322,34 @@ fn budget_schedules_follow_the_run() {
         "{ran} generations against a horizon of {horizon}"
     );
 }
+
+#[test]
+fn zero_output_init_starts_the_policy_at_the_middle_of_the_action_box() {
+    let config = eggroll_run::resolve(
+        "pendulum",
+        None,
+        &["policy.init=\"zero_output\"".into()],
+        &[],
+    )
+    .unwrap();
+    let built = eggroll_run::task::find("pendulum")
+        .unwrap()
+        .build(&config)
+        .unwrap();
+    let values = built.params.to_host().unwrap();
+    // Pendulum's MLP 3-32-32-1 with biases: the last weight and bias are zero, the rest not.
+    assert_eq!(values.len(), 6);
+    assert!(values[4..].iter().all(|v| v.iter().all(|&x| x == 0.0)));
+    assert!(values[..4].iter().all(|v| v.iter().any(|&x| x != 0.0)));
+    let uniform = eggroll_run::resolve("pendulum", None, &[], &[]).unwrap();
+    let plain = eggroll_run::task::find("pendulum")
+        .unwrap()
+        .build(&uniform)
+        .unwrap();
+    assert_eq!(plain.params.to_host().unwrap()[..4], values[..4]);
+    let err = eggroll_run::resolve("pendulum", None, &["policy.init=\"zeros\"".into()], &[])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("policy.init"), "{err}");
+}

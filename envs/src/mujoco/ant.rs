@@ -64,7 +64,9 @@ impl Task for Ant {
     }
 }
 
-/// Ant-v5's registration: task `ant` (ARS threshold 3580).
+/// Ant-v5's registration: task `ant` (ARS threshold 3580). It starts from the zero policy (it
+/// stands) with ARS-sized steps: from PyTorch's random init, or with Adam at 0.02, the first
+/// updates tip it over and ten minutes never recover (40 ± 65 on 100 episodes).
 pub const SPEC: crate::registry::EnvSpec = super::spec::<Ant>(
     "ant",
     "ARS threshold 3580",
@@ -73,10 +75,12 @@ pub const SPEC: crate::registry::EnvSpec = super::spec::<Ant>(
         r#"
         [evaluation]
         solved_at = 3580.0
+        [policy]
+        init = "zero_output"
         [es]
         population_size = 64
         sigma = 0.03
-        learning_rate = 0.02
+        learning_rate = 0.005
     "#,
     ],
 );

@@ -172,8 +172,19 @@ pub fn build_control(config: &RunConfig, spec: ControlSpec) -> Result<Built> {
         norm.validate("policy.obs_clip")?;
         evaluator = evaluator.with_obs_norm(norm)?;
     }
+    let mut params = policy.init(config.es.seed, &candle_core::Device::Cpu)?;
+    if config.policy.init == crate::config::PolicyInit::ZeroOutput {
+        // The output layer (the last weight and, with biases, the last bias) starts at zero.
+        let mut values = params.to_host()?;
+        let last = if policy.bias { 2 } else { 1 };
+        let n = values.len();
+        for v in &mut values[n - last..] {
+            v.fill(0.0);
+        }
+        params = params.from_host_like(&values)?;
+    }
     Ok(Built {
-        params: policy.init(config.es.seed, &candle_core::Device::Cpu)?,
+        params,
         net: Some(Net::Mlp(policy)),
         evaluator: Box::new(evaluator),
         images: None,
