@@ -34,8 +34,7 @@ enum Command {
     /// Evaluate an exported policy (policy.safetensors) on fresh seeded episodes, or on the
     /// MNIST test set.
     Eval {
-        /// Task: a control task (cartpole, pendulum, acrobot, mountaincar,
-        /// mountaincar-continuous) or mnist.
+        /// Task: a control task (classic control or MuJoCo, as `train` lists them) or mnist.
         task: String,
         /// The policy file.
         #[arg(long)]
