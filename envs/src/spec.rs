@@ -14,8 +14,6 @@ pub struct EnvSpec {
     pub id: &'static str,
     /// The task that trains a policy on it: `eggroll train <task>`.
     pub task: &'static str,
-    /// One line on what solving it means (the task's documentation).
-    pub summary: &'static str,
     /// Observation size.
     pub observations: usize,
     /// The action space's kind and bounds.

@@ -165,7 +165,6 @@ pub type AcrobotVec = VecOf<AcrobotV1>;
 pub const SPEC: EnvSpec = EnvSpec {
     id: "Acrobot-v1",
     task: "acrobot",
-    summary: "solved at a mean return ≥ −100 (Gymnasium's reward threshold)",
     observations: 6,
     action: ActionSpec::Discrete(3),
     mujoco: false,

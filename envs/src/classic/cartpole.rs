@@ -114,7 +114,6 @@ pub type CartPoleVec = VecOf<CartPoleV1>;
 pub const SPEC: EnvSpec = EnvSpec {
     id: "CartPole-v1",
     task: "cartpole",
-    summary: "solved at a mean return ≥ 475 over 100 fresh episodes",
     observations: 4,
     action: ActionSpec::Discrete(2),
     mujoco: false,

@@ -298,7 +298,6 @@ const DEFAULTS: &str = r#"
 pub const SPEC: EnvSpec = EnvSpec {
     id: "MountainCar-v0",
     task: "mountaincar",
-    summary: "solved at a mean return ≥ −110 (Gymnasium's reward threshold)",
     observations: 2,
     action: ActionSpec::Discrete(3),
     mujoco: false,
@@ -330,7 +329,6 @@ pub const SPEC: EnvSpec = EnvSpec {
 pub const SPEC_CONTINUOUS: EnvSpec = EnvSpec {
     id: "MountainCarContinuous-v0",
     task: "mountaincar-continuous",
-    summary: "solved at a mean return ≥ 90 (Gymnasium's reward threshold)",
     observations: 2,
     action: ActionSpec::Box {
         dim: 1,

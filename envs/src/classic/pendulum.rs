@@ -121,7 +121,6 @@ pub type PendulumVec = VecOf<PendulumV1>;
 pub const SPEC: EnvSpec = EnvSpec {
     id: "Pendulum-v1",
     task: "pendulum",
-    summary: "solved at a mean return ≥ −200",
     observations: 3,
     action: ActionSpec::Box {
         dim: 1,

@@ -69,7 +69,6 @@ impl Task for Ant {
 /// updates tip it over and ten minutes never recover (40 ± 65 on 100 episodes).
 pub const SPEC: crate::registry::EnvSpec = super::spec::<Ant>(
     "ant",
-    "ARS threshold 3580",
     &[
         super::DEFAULTS,
         r#"

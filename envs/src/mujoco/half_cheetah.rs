@@ -52,7 +52,6 @@ impl Task for HalfCheetah {
 /// HalfCheetah-v5's registration: task `halfcheetah` (ARS threshold 3430).
 pub const SPEC: crate::registry::EnvSpec = super::spec::<HalfCheetah>(
     "halfcheetah",
-    "ARS threshold 3430",
     &[
         super::DEFAULTS,
         r#"

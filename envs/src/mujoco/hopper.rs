@@ -66,7 +66,6 @@ impl Task for Hopper {
 /// Hopper-v5's registration: task `hopper` (ARS threshold 3120).
 pub const SPEC: crate::registry::EnvSpec = super::spec::<Hopper>(
     "hopper",
-    "ARS threshold 3120",
     &[
         super::DEFAULTS,
         r#"

@@ -90,7 +90,6 @@ impl Task for Humanoid {
 /// Humanoid-v5's registration: task `humanoid` (ARS threshold 6000).
 pub const SPEC: crate::registry::EnvSpec = super::spec::<Humanoid>(
     "humanoid",
-    "ARS threshold 6000",
     &[
         super::DEFAULTS,
         r#"

@@ -67,7 +67,6 @@ impl Task for InvertedDoublePendulum {
 /// InvertedDoublePendulum-v5's registration: task `inverted-double-pendulum` (solved at a mean return ≥ 9100).
 pub const SPEC: crate::registry::EnvSpec = super::spec::<InvertedDoublePendulum>(
     "inverted-double-pendulum",
-    "solved at a mean return ≥ 9100",
     &[
         super::DEFAULTS,
         r#"

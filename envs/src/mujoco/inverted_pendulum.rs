@@ -49,7 +49,6 @@ impl Task for InvertedPendulum {
 /// InvertedPendulum-v5's registration: task `inverted-pendulum` (solved at a mean return ≥ 950).
 pub const SPEC: crate::registry::EnvSpec = super::spec::<InvertedPendulum>(
     "inverted-pendulum",
-    "solved at a mean return ≥ 950",
     &[
         super::DEFAULTS,
         r#"

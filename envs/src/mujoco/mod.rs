@@ -548,13 +548,11 @@ pub(crate) const DEFAULTS: &str = r#"
 /// action box, the posed model as its view, `defaults` (start with [`DEFAULTS`]).
 pub(crate) const fn spec<T: Task>(
     task: &'static str,
-    summary: &'static str,
     defaults: &'static [&'static str],
 ) -> EnvSpec {
     EnvSpec {
         id: T::ID,
         task,
-        summary,
         observations: T::OBS_DIM,
         action: ActionSpec::Box {
             dim: T::ACTION_DIM,

@@ -94,7 +94,6 @@ impl Task for Reacher {
 /// Reacher-v5's registration: task `reacher` (solved at a mean return ≥ −3.75).
 pub const SPEC: crate::registry::EnvSpec = super::spec::<Reacher>(
     "reacher",
-    "solved at a mean return ≥ −3.75",
     &[
         super::DEFAULTS,
         r#"

@@ -51,7 +51,6 @@ impl Task for Swimmer {
 /// Swimmer-v5's registration: task `swimmer` (ARS threshold 325).
 pub const SPEC: crate::registry::EnvSpec = super::spec::<Swimmer>(
     "swimmer",
-    "ARS threshold 325",
     &[
         super::DEFAULTS,
         r#"

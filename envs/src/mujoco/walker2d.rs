@@ -56,7 +56,6 @@ impl Task for Walker2d {
 /// Walker2d-v5's registration: task `walker2d` (ARS threshold 4390).
 pub const SPEC: crate::registry::EnvSpec = super::spec::<Walker2d>(
     "walker2d",
-    "ARS threshold 4390",
     &[
         super::DEFAULTS,
         r#"
