@@ -254,14 +254,3 @@ impl<D: Dynamics> VecEnv for VecOf<D> {
     }
     crate::vec::output_getters!();
 }
-
-/// [`crate::spec::EnvSpec::make`] of dynamics `D`.
-pub(crate) fn make_env<D: Dynamics>()
--> Result<Box<dyn Environment>, crate::mujoco::ffi::MujocoError> {
-    Ok(Box::new(Env::<D>::new()))
-}
-
-/// [`crate::spec::EnvSpec::vec`] of dynamics `D`.
-pub(crate) fn make_vec<D: Dynamics>(n: usize) -> Box<dyn VecEnv> {
-    Box::new(VecOf::<D>::new(n))
-}

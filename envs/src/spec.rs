@@ -99,8 +99,3 @@ impl std::fmt::Debug for EnvSpec {
             .finish_non_exhaustive()
     }
 }
-
-/// [`EnvSpec::ready`] of an environment that needs nothing at run time.
-pub(crate) fn always_ready() -> Result<(), MujocoError> {
-    Ok(())
-}

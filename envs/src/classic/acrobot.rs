@@ -4,11 +4,11 @@
 use std::f64::consts::PI;
 
 use crate::Space;
-use crate::dynamics::{Dynamics, Env, MemberAction, VecOf, make_env, make_vec};
+use crate::dynamics::{Dynamics, Env, MemberAction, VecOf};
 use crate::npmath::pow2;
 use crate::rng::Pcg64;
 use crate::scene::{Scene, Shape};
-use crate::spec::{ActionSpec, EnvSpec, always_ready};
+use crate::spec::{ActionSpec, EnvSpec};
 
 /// Seconds per step.
 pub const DT: f64 = 0.2;
@@ -162,18 +162,12 @@ pub type Acrobot = Env<AcrobotV1>;
 pub type AcrobotVec = VecOf<AcrobotV1>;
 
 /// Acrobot-v1's registration: task `acrobot`, an argmax over three torques.
-pub const SPEC: EnvSpec = EnvSpec {
-    id: "Acrobot-v1",
-    task: "acrobot",
-    observations: 6,
-    action: ActionSpec::Discrete(3),
-    mujoco: false,
-    make: make_env::<AcrobotV1>,
-    vec: make_vec::<AcrobotV1>,
-    ready: always_ready,
-    time_steps: None,
+pub const SPEC: EnvSpec = super::spec::<AcrobotV1>(
+    "Acrobot-v1",
+    "acrobot",
+    ActionSpec::Discrete(3),
     view,
-    defaults: &[r#"
+    &[r#"
         [stop]
         generations = 200
         early_stop_at = -80.0
@@ -191,7 +185,7 @@ pub const SPEC: EnvSpec = EnvSpec {
         learning_rate = 0.1
         optimizer = { kind = "sgd", momentum = 0.0 }
     "#],
-};
+);
 
 /// Two links from the pivot (θ = 0 hangs down) and the bar the free end must rise above
 /// (observation `[cos θ1, sin θ1, cos θ2, sin θ2, θ̇1, θ̇2]`).

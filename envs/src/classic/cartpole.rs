@@ -1,10 +1,10 @@
 //! CartPole-v1, identical to Gymnasium 1.4 (`gymnasium/envs/classic_control/cartpole.py`).
 
 use crate::Space;
-use crate::dynamics::{Dynamics, Env, MemberAction, VecOf, make_env, make_vec};
+use crate::dynamics::{Dynamics, Env, MemberAction, VecOf};
 use crate::rng::Pcg64;
 use crate::scene::{Scene, Shape};
-use crate::spec::{ActionSpec, EnvSpec, always_ready};
+use crate::spec::{ActionSpec, EnvSpec};
 
 /// Gravity (m/s²).
 pub const GRAVITY: f64 = 9.8;
@@ -111,19 +111,13 @@ pub type CartPole = Env<CartPoleV1>;
 pub type CartPoleVec = VecOf<CartPoleV1>;
 
 /// CartPole-v1's registration: task `cartpole`, an argmax over two outputs.
-pub const SPEC: EnvSpec = EnvSpec {
-    id: "CartPole-v1",
-    task: "cartpole",
-    observations: 4,
-    action: ActionSpec::Discrete(2),
-    mujoco: false,
-    make: make_env::<CartPoleV1>,
-    vec: make_vec::<CartPoleV1>,
-    ready: always_ready,
-    time_steps: None,
+pub const SPEC: EnvSpec = super::spec::<CartPoleV1>(
+    "CartPole-v1",
+    "cartpole",
+    ActionSpec::Discrete(2),
     view,
     // Chosen by scripts/sweep-control.sh (see its header for the grid and results).
-    defaults: &[r#"
+    &[r#"
         [stop]
         generations = 100
         early_stop_at = 475.0
@@ -139,7 +133,7 @@ pub const SPEC: EnvSpec = EnvSpec {
         learning_rate = 0.1
         optimizer = { kind = "sgd", momentum = 0.0 }
     "#],
-};
+);
 
 /// The cart on its track and the pole (observation `[x, ẋ, θ, θ̇]`; the pole is 1 m).
 fn view(obs: &[f32]) -> Scene {

@@ -2,10 +2,10 @@
 //! (`gymnasium/envs/classic_control/mountain_car.py`, `continuous_mountain_car.py`).
 
 use crate::Space;
-use crate::dynamics::{Dynamics, Env, MemberAction, VecOf, make_env, make_vec};
+use crate::dynamics::{Dynamics, Env, MemberAction, VecOf};
 use crate::rng::Pcg64;
 use crate::scene::{Scene, Shape};
-use crate::spec::{ActionSpec, EnvSpec, always_ready};
+use crate::spec::{ActionSpec, EnvSpec};
 
 /// Left end of the track.
 pub const MIN_POSITION: f64 = -1.2;
@@ -295,19 +295,13 @@ const DEFAULTS: &str = r#"
 
 /// MountainCar-v0's registration: task `mountaincar`, an argmax over three pushes (−1 per
 /// step).
-pub const SPEC: EnvSpec = EnvSpec {
-    id: "MountainCar-v0",
-    task: "mountaincar",
-    observations: 2,
-    action: ActionSpec::Discrete(3),
-    mujoco: false,
-    make: make_env::<MountainCarV0>,
-    vec: make_vec::<MountainCarV0>,
-    ready: always_ready,
-    time_steps: None,
-    view: |obs| view(obs, 0.5),
+pub const SPEC: EnvSpec = super::spec::<MountainCarV0>(
+    "MountainCar-v0",
+    "mountaincar",
+    ActionSpec::Discrete(3),
+    |obs| view(obs, 0.5),
     // Sparse reward: four episodes per member, a wider net and σ = 1 (scripts/sweep-control.sh).
-    defaults: &[
+    &[
         DEFAULTS,
         r#"
         [stop]
@@ -322,26 +316,20 @@ pub const SPEC: EnvSpec = EnvSpec {
         sigma = 1.0
     "#,
     ],
-};
+);
 
 /// MountainCarContinuous-v0's registration: task `mountaincar-continuous`, a force in
 /// [−1, 1] (−0.1·a² per step, +100 at the goal).
-pub const SPEC_CONTINUOUS: EnvSpec = EnvSpec {
-    id: "MountainCarContinuous-v0",
-    task: "mountaincar-continuous",
-    observations: 2,
-    action: ActionSpec::Box {
+pub const SPEC_CONTINUOUS: EnvSpec = super::spec::<MountainCarContinuousV0>(
+    "MountainCarContinuous-v0",
+    "mountaincar-continuous",
+    ActionSpec::Box {
         dim: 1,
         low: -1.0,
         high: 1.0,
     },
-    mujoco: false,
-    make: make_env::<MountainCarContinuousV0>,
-    vec: make_vec::<MountainCarContinuousV0>,
-    ready: always_ready,
-    time_steps: None,
-    view: |obs| view(obs, 0.45),
-    defaults: &[
+    |obs| view(obs, 0.45),
+    &[
         DEFAULTS,
         r#"
         [stop]
@@ -350,7 +338,7 @@ pub const SPEC_CONTINUOUS: EnvSpec = EnvSpec {
         solved_at = 90.0
     "#,
     ],
-};
+);
 
 /// The hill `y = 0.45 sin(3x) + 0.55`, the car on it and the goal flag at `goal`
 /// (observation `[position, velocity]`).

@@ -1,11 +1,11 @@
 //! Pendulum-v1, identical to Gymnasium 1.4 (`gymnasium/envs/classic_control/pendulum.py`).
 
 use crate::Space;
-use crate::dynamics::{Dynamics, Env, MemberAction, VecOf, make_env, make_vec};
+use crate::dynamics::{Dynamics, Env, MemberAction, VecOf};
 use crate::npmath::{pow2, pow2f};
 use crate::rng::Pcg64;
 use crate::scene::{Scene, Shape};
-use crate::spec::{ActionSpec, EnvSpec, always_ready};
+use crate::spec::{ActionSpec, EnvSpec};
 
 /// Maximum angular speed.
 pub const MAX_SPEED: f64 = 8.0;
@@ -118,22 +118,16 @@ pub type Pendulum = Env<PendulumV1>;
 pub type PendulumVec = VecOf<PendulumV1>;
 
 /// Pendulum-v1's registration: task `pendulum`, a tanh head scaled to the torque range.
-pub const SPEC: EnvSpec = EnvSpec {
-    id: "Pendulum-v1",
-    task: "pendulum",
-    observations: 3,
-    action: ActionSpec::Box {
+pub const SPEC: EnvSpec = super::spec::<PendulumV1>(
+    "Pendulum-v1",
+    "pendulum",
+    ActionSpec::Box {
         dim: 1,
         low: -MAX_TORQUE,
         high: MAX_TORQUE,
     },
-    mujoco: false,
-    make: make_env::<PendulumV1>,
-    vec: make_vec::<PendulumV1>,
-    ready: always_ready,
-    time_steps: None,
     view,
-    defaults: &[r#"
+    &[r#"
         [stop]
         generations = 600
         early_stop_at = -170.0
@@ -150,7 +144,7 @@ pub const SPEC: EnvSpec = EnvSpec {
         sigma = 0.1
         learning_rate = 0.1
     "#],
-};
+);
 
 /// The pendulum from its pivot (observation `[cos θ, sin θ, θ̇]`; θ = 0 is upright).
 fn view(obs: &[f32]) -> Scene {
