@@ -675,6 +675,34 @@ fn campaign_three_errors_name_their_real_source() {
     ]);
     clear_error(&o, "es.restarts=5", &["es.restarts", "\"ipop\""]);
     assert!(!stderr(&o).contains("unit variant"), "{}", stderr(&o));
+    // ARS's top-b and reward shift: out of range, on a strategy or task they do not apply to.
+    for (sets, needles) in [
+        (
+            &["es.top_pairs=2", "es.group_size=4"][..],
+            &["top_pairs", "group_size = 0"][..],
+        ),
+        (
+            &["es.top_pairs=2", "strategy=cmaes"][..],
+            &["es.top_pairs", "simple_es"][..],
+        ),
+        (
+            &["evaluation.reward_shift=nan"][..],
+            &["evaluation.reward_shift", "finite"][..],
+        ),
+    ] {
+        let mut args = vec!["train", "cartpole", "--generations", "1", "--quiet"];
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        let o = eggroll(&args);
+        clear_error(&o, &format!("{sets:?}"), needles);
+    }
+    let o = eggroll(&["train", "sphere", "--set", "evaluation.reward_shift=1"]);
+    clear_error(
+        &o,
+        "reward_shift on sphere",
+        &["evaluation.reward_shift", "`sphere`"],
+    );
     // bbob: restarts with a strategy that cannot restart; a value JSON cannot hold.
     let o = eggroll(&[
         "bbob",

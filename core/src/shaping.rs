@@ -72,6 +72,42 @@ pub fn shape(fitness: &[f32], shaping: Shaping, group_size: usize) -> Vec<f32> {
     }
 }
 
+/// ARS's top-b directions (Mania et al. 2018, V1-t/V2-t) over antithetic pairs `(2k, 2k+1)`:
+/// the `b` pairs whose better member scored highest (ties: the lower pair first) keep their
+/// fitness, shaped together with `shaping` (one global group); every other member gets 0, so
+/// its direction does not move θ. With z-score shaping the update is ARS's
+/// `Σ_top (r₊ − r₋) δ / σ_R` up to the learning rate's constant (the selected pairs' mean
+/// cancels within each pair).
+///
+/// ```
+/// use eggroll_core::shaping::{shape_top_pairs, Shaping};
+/// // Pairs (1, 2), (9, 0), (3, 4): the best members are 2, 9, 4, so b = 2 keeps pairs 1 and 2.
+/// let s = shape_top_pairs(&[1.0, 2.0, 9.0, 0.0, 3.0, 4.0], Shaping::Raw, 2);
+/// assert_eq!(s, vec![0.0, 0.0, 9.0, 0.0, 3.0, 4.0]);
+/// ```
+pub fn shape_top_pairs(fitness: &[f32], shaping: Shaping, b: usize) -> Vec<f32> {
+    let pairs = fitness.len() / 2;
+    if b == 0 || b >= pairs {
+        return shape(fitness, shaping, 0);
+    }
+    let best = |k: usize| fitness[2 * k].max(fitness[2 * k + 1]);
+    let mut order: Vec<usize> = (0..pairs).collect();
+    order.sort_by(|&i, &j| best(j).total_cmp(&best(i)).then(i.cmp(&j)));
+    let mut keep = order[..b].to_vec();
+    keep.sort_unstable();
+    let selected: Vec<f32> = keep
+        .iter()
+        .flat_map(|&k| [fitness[2 * k], fitness[2 * k + 1]])
+        .collect();
+    let shaped = shape(&selected, shaping, 0);
+    let mut out = vec![0.0f32; fitness.len()];
+    for (j, &k) in keep.iter().enumerate() {
+        out[2 * k] = shaped[2 * j];
+        out[2 * k + 1] = shaped[2 * j + 1];
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +131,27 @@ mod tests {
         for s in [Shaping::ZScore, Shaping::CenteredRank] {
             assert!(shape(&[2.0; 6], s, 0).iter().all(|&x| x == 0.0));
         }
+    }
+
+    #[test]
+    fn top_pairs_zscore_is_ars_v2t() {
+        // Pairs' best members: 5, 8, 1, 7 → b = 2 keeps pairs 1 and 3.
+        let f = [5.0, -2.0, 8.0, 3.0, 1.0, 0.5, 2.0, 7.0];
+        let s = shape_top_pairs(&f, Shaping::ZScore, 2);
+        let sel = [8.0f64, 3.0, 2.0, 7.0];
+        let mean = sel.iter().sum::<f64>() / 4.0;
+        let std = (sel.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 4.0 + 1e-5).sqrt();
+        assert_eq!(&s[..2], &[0.0, 0.0]);
+        assert_eq!(&s[4..6], &[0.0, 0.0]);
+        // Within each kept pair the difference is ARS's (r₊ − r₋) / σ_R.
+        assert!(((s[2] - s[3]) as f64 - 5.0 / std).abs() < 1e-6);
+        assert!(((s[6] - s[7]) as f64 + 5.0 / std).abs() < 1e-6);
+        // b ≥ pairs is plain shaping; ties keep the lower pair.
+        assert_eq!(
+            shape_top_pairs(&f, Shaping::ZScore, 4),
+            shape(&f, Shaping::ZScore, 0)
+        );
+        let t = shape_top_pairs(&[1.0, 0.0, 1.0, 0.0], Shaping::Raw, 1);
+        assert_eq!(t, vec![1.0, 0.0, 0.0, 0.0]);
     }
 }

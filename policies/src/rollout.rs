@@ -31,6 +31,8 @@ pub struct RolloutEvaluator {
     transform: Option<ObsTransform>,
     /// Statistics of the members evaluated since the last commit, by member.
     pending: Vec<(usize, ObsStats)>,
+    /// Subtracted from every step's reward in training rollouts.
+    reward_shift: f64,
 }
 
 /// Return statistics of a plain (unperturbed) evaluation.
@@ -103,7 +105,15 @@ impl RolloutEvaluator {
             norm: None,
             transform: None,
             pending: Vec::new(),
+            reward_shift: 0.0,
         })
+    }
+
+    /// Subtract `shift` from every step's reward in training rollouts (ARS's survival-bonus
+    /// shift); [`evaluate_plain`](Self::evaluate_plain) still scores the true return.
+    pub fn with_reward_shift(mut self, shift: f64) -> Self {
+        self.reward_shift = shift;
+        self
     }
 
     /// Normalise observations with `norm` (see [`crate::obsnorm`]): training rollouts feed
@@ -297,8 +307,13 @@ impl RolloutEvaluator {
             .map_err(|e| Error::Eval(e.to_string()))?;
             self.steps += active.len() as u64;
             t += 1;
+            let shift = if population.is_some() {
+                self.reward_shift
+            } else {
+                0.0
+            };
             for &r in &active {
-                returns[r] += env.rewards()[r];
+                returns[r] += env.rewards()[r] - shift;
             }
         }
         self.pending

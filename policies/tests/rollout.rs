@@ -292,3 +292,43 @@ fn normaliser_state_does_not_depend_on_how_members_are_split() {
     assert!(make().with_obs_norm(ObsNorm::new(3, 5.0)).is_err());
     assert!(make().with_obs_norm(ObsNorm::new(4, 0.0)).is_err());
 }
+
+/// ARS's reward shift: CartPole pays 1 per step, so a training rollout shifted by `s` scores
+/// `(1 − s)` × its unshifted return, member by member (same episodes, same actions); the plain
+/// evaluation is never shifted.
+#[test]
+fn reward_shift_applies_to_training_rollouts_only() {
+    let cfg = cartpole_policy();
+    let params = cfg.init(1, &Device::Cpu).unwrap();
+    let mut es = Eggroll::new(
+        EsConfig {
+            population_size: 16,
+            sigma: 0.5,
+            ..EsConfig::default()
+        },
+        &params,
+    )
+    .unwrap();
+    let pop = es.ask(&params, 0).unwrap();
+    let make = |shift: f64| {
+        RolloutEvaluator::new(
+            cfg.clone(),
+            Head::Argmax,
+            Box::new(|n| Box::new(CartPoleVec::new(n))),
+            2,
+            9,
+        )
+        .unwrap()
+        .with_reward_shift(shift)
+    };
+    let (mut plain, mut shifted) = (make(0.0), make(0.25));
+    let f0 = plain.evaluate(&params, &pop).unwrap();
+    let f1 = shifted.evaluate(&params, &pop).unwrap();
+    assert!(f0.iter().any(|&f| f > 20.0), "{f0:?}");
+    for (a, b) in f0.iter().zip(&f1) {
+        assert_eq!(*b, 0.75 * a, "{f0:?} {f1:?}");
+    }
+    let e0 = plain.evaluate_plain(&params, 5, 3).unwrap();
+    let e1 = shifted.evaluate_plain(&params, 5, 3).unwrap();
+    assert_eq!((e0.mean, e0.min, e0.max), (e1.mean, e1.min, e1.max));
+}

@@ -52,7 +52,6 @@ pub struct PolicyConfig {
     /// Normalised observations are clipped to `[-obs_clip, obs_clip]`.
     pub obs_clip: f32,
     /// How the control tasks' MLP starts (see [`PolicyInit`]).
-    #[serde(skip_serializing_if = "PolicyInit::is_uniform")]
     pub init: PolicyInit,
 }
 
@@ -66,12 +65,6 @@ pub enum PolicyInit {
     /// As `uniform`, then the output layer's weights and bias set to zero: the policy starts
     /// at the middle of the action box (a linear policy starts at zero, as ARS's does).
     ZeroOutput,
-}
-
-impl PolicyInit {
-    fn is_uniform(&self) -> bool {
-        *self == PolicyInit::Uniform
-    }
 }
 
 impl Default for PolicyConfig {
@@ -152,6 +145,10 @@ pub struct EvaluationConfig {
     pub solved_at: f32,
     /// What to do with NaN/inf fitness.
     pub nonfinite: NonFinitePolicy,
+    /// Control tasks: subtracted from every step's reward in the training rollouts (ARS's
+    /// `shift`, Mania et al. 2018: removing the survival bonus keeps a policy from settling
+    /// for standing still). Validation, the final evaluation and `eval` score the true return.
+    pub reward_shift: f64,
 }
 
 impl Default for EvaluationConfig {
@@ -163,6 +160,7 @@ impl Default for EvaluationConfig {
             keep_best_eval: false,
             solved_at: -1e-3,
             nonfinite: NonFinitePolicy::Error,
+            reward_shift: 0.0,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! ← flags, with the flat keys of earlier versions read as their sectioned twins. Errors name
 //! the key and where its value came from.
 
-use crate::config::{ModelKind, RunConfig, config_err, merge};
+use crate::config::{ModelKind, RunConfig, StrategyKind, config_err, merge};
 use crate::error::{Error, Result};
 use crate::task;
 
@@ -173,10 +173,36 @@ pub fn resolve(
     resolve_with(task::find(task)?, file, sets, flags)
 }
 
+/// Keys added after run directories were first written. A saved `config.toml` without one
+/// ran with its neutral value (the feature did not exist), so resuming it reads that value,
+/// not the task's current default (`es.top_pairs = 4` or `evaluation.reward_shift = 1` for
+/// an old Hopper run would change what it optimises).
+const ADDED_KEYS: &[&str] = &["es.top_pairs", "evaluation.reward_shift", "policy.init"];
+
 /// [`resolve`] for a task given as an object (e.g. one defined outside the registry).
 pub fn resolve_with(
     task_def: &dyn task::Task,
     file: Option<&std::path::Path>,
+    sets: &[String],
+    flags: &[(&str, toml::Value)],
+) -> Result<RunConfig> {
+    resolve_inner(task_def, file, false, sets, flags)
+}
+
+/// [`resolve_with`] for a run directory's saved `config.toml` (`--resume`): the keys in
+/// [`ADDED_KEYS`] it lacks take their neutral values, as when it was written.
+pub fn resolve_saved(
+    task_def: &dyn task::Task,
+    saved: &std::path::Path,
+    flags: &[(&str, toml::Value)],
+) -> Result<RunConfig> {
+    resolve_inner(task_def, Some(saved), true, &[], flags)
+}
+
+fn resolve_inner(
+    task_def: &dyn task::Task,
+    file: Option<&std::path::Path>,
+    saved: bool,
     sets: &[String],
     flags: &[(&str, toml::Value)],
 ) -> Result<RunConfig> {
@@ -193,6 +219,20 @@ pub fn resolve_with(
         })?;
         let mut user = user;
         migrate(&mut user)?;
+        if saved {
+            let neutral = toml::Table::try_from(RunConfig::default()).expect("serialises");
+            for key in ADDED_KEYS {
+                let get = |t: &toml::Table| {
+                    let (section, leaf) = key.split_once('.').expect("dotted");
+                    t.get(section).and_then(|s| s.get(leaf)).cloned()
+                };
+                if get(&user).is_none()
+                    && let Some(v) = get(&neutral)
+                {
+                    set_dotted(&mut user, key, v)?;
+                }
+            }
+        }
         file_table = Some((path, user));
     }
     // The user's layers (file ← --set ← flags) over a base config.
@@ -240,8 +280,8 @@ pub fn resolve_with(
         (table, origins) = layer(&base)?;
     }
     // Deserialise with the path of the failing key, and say where its value came from.
-    let config: RunConfig =
-        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+    let mut config: RunConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
+        .map_err(|e| {
             let key = e.path().to_string();
             let reason = match origins.of(&key) {
                 Some(o) => format!("(from {o}): {}", e.inner()),
@@ -255,6 +295,21 @@ pub fn resolve_with(
             format!("is `{}` but the command trains `{task}`", config.task),
         ));
     }
+    // A task's default for one strategy family (Swimmer's CMA-ES restarts, Hopper's ARS
+    // top pairs) gives way when the user picks a strategy it does not apply to; the same
+    // key set by the user is still refused by name.
+    if config.strategy != base.strategy {
+        if !config.strategy.is_cma() && origins.of("es.restarts").is_none() {
+            config.es.restarts = eggroll_core::cmaes::Restarts::None;
+        }
+        let ars = matches!(
+            config.strategy,
+            StrategyKind::Eggroll | StrategyKind::SimpleEs
+        );
+        if !ars && origins.of("es.top_pairs").is_none() {
+            config.es.top_pairs = 0;
+        }
+    }
     config.es.validate()?;
     if config.stop.generations == 0 {
         return Err(config_err("stop.generations", "is 0; must be ≥ 1"));
@@ -266,6 +321,19 @@ pub fn resolve_with(
         return Err(config_err(
             "evaluation.episodes",
             "and `evaluation.eval_episodes` must be ≥ 1",
+        ));
+    }
+    let shift = config.evaluation.reward_shift;
+    if !shift.is_finite() {
+        return Err(config_err(
+            "evaluation.reward_shift",
+            format!("is {shift}; must be finite"),
+        ));
+    }
+    if shift != 0.0 && task_def.control().is_none() {
+        return Err(config_err(
+            "evaluation.reward_shift",
+            format!("is {shift}; it shifts control tasks' rewards, and `{task}` has none"),
         ));
     }
     if config.policy.hidden.contains(&0) {
@@ -286,4 +354,53 @@ pub fn resolve_with(
         ));
     }
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A saved config written before `es.top_pairs`, `evaluation.reward_shift` and
+    /// `policy.init` existed resumes with their neutral values, not Hopper's ARS defaults;
+    /// the same file as a new run's `--config` takes the task's defaults for them.
+    #[test]
+    fn a_saved_config_without_added_keys_resumes_as_written() {
+        let mut old = resolve("hopper", None, &["strategy=cmaes".into()], &[]).unwrap();
+        old.es.population_size = 64;
+        let mut table = toml::Table::try_from(&old).unwrap();
+        for key in ADDED_KEYS {
+            let (section, leaf) = key.split_once('.').unwrap();
+            table[section].as_table_mut().unwrap().remove(leaf);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, toml::to_string(&table).unwrap()).unwrap();
+        let hopper = task::find("hopper").unwrap();
+        let resumed = resolve_saved(hopper, &path, &[]).unwrap();
+        let neutral = RunConfig::default();
+        assert_eq!(resumed.es.top_pairs, 0);
+        assert_eq!(resumed.evaluation.reward_shift, 0.0);
+        assert_eq!(resumed.policy.init, neutral.policy.init);
+        assert_eq!(resumed.strategy, StrategyKind::Cmaes);
+        let fresh = resolve_with(hopper, Some(&path), &[], &[]).unwrap();
+        assert_eq!(fresh.evaluation.reward_shift, 1.0);
+    }
+
+    /// Picking another strategy drops a task's strategy-specific defaults (Hopper's top
+    /// pairs, Swimmer's restarts); setting them yourself with that strategy is refused.
+    #[test]
+    fn strategy_specific_task_defaults_give_way_to_another_strategy() {
+        let c = resolve("hopper", None, &["strategy=cmaes".into()], &[]).unwrap();
+        assert_eq!(c.es.top_pairs, 0);
+        let c = resolve("swimmer", None, &["strategy=eggroll".into()], &[]).unwrap();
+        assert_eq!(c.es.restarts, eggroll_core::cmaes::Restarts::None);
+        assert_eq!(resolve("hopper", None, &[], &[]).unwrap().es.top_pairs, 4);
+        let sets = [
+            "strategy=eggroll".to_string(),
+            "es.restarts=ipop".to_string(),
+        ];
+        let c = resolve("swimmer", None, &sets, &[]).unwrap();
+        // Kept as set: building the strategy refuses it, naming the key.
+        assert_eq!(c.es.restarts, eggroll_core::cmaes::Restarts::Ipop);
+    }
 }

@@ -21,7 +21,7 @@ use crate::dir::{RunDir, default_dir};
 use crate::error::{Error, Result};
 use crate::layout::{CHECKPOINT, CONFIG, EVALS, METRICS, POLICY, POLICY_BEST, VALIDATION};
 use crate::observers::{MetricsFile, Progress};
-use crate::resolve::resolve_with;
+use crate::resolve::{resolve_saved, resolve_with};
 use crate::task::{self, TaskEvaluator};
 
 mod run_loop;
@@ -269,7 +269,7 @@ fn resolve_start(
                     reason: format!("{} is a `{name}` run", dir.display()),
                 });
             }
-            let config = resolve_with(lookup(&name)?, Some(&saved), &[], &overrides)?;
+            let config = resolve_saved(lookup(&name)?, &saved, &overrides)?;
             Ok((config, dir, true, false))
         }
         Start::New {

@@ -8,7 +8,7 @@ use crate::optim::{Optimizer, OptimizerConfig};
 use crate::params::{ParamKind, Params};
 use crate::population::{NoiseSpec, Pairing, Population};
 use crate::schedule::Schedule;
-use crate::shaping::{Shaping, shape};
+use crate::shaping::{Shaping, shape, shape_top_pairs};
 
 /// How the gradient estimate is scaled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -65,6 +65,12 @@ pub struct EsConfig {
     pub freeze_nonlora: bool,
     /// Fitness shaping.
     pub shaping: Shaping,
+    /// ARS's top-b directions (Mania et al. 2018, "V2-t"): 0 = every antithetic pair moves θ;
+    /// b > 0 = only the `b` pairs whose better member scored highest, their 2b fitness values
+    /// shaped together (see [`crate::shaping::shape_top_pairs`]); b at or above the number of
+    /// pairs keeps them all (so a smaller `population_size` never makes a default invalid).
+    /// Needs antithetic pairing and `group_size = 0`; EGGROLL and SimpleES only.
+    pub top_pairs: usize,
     /// Gradient scaling convention.
     pub scaling: Scaling,
     /// Optimiser.
@@ -98,6 +104,7 @@ impl Default for EsConfig {
             group_size: 0,
             freeze_nonlora: false,
             shaping: Shaping::ZScore,
+            top_pairs: 0,
             scaling: Scaling::Textbook,
             optimizer: OptimizerConfig::default(),
             lr_schedule: Schedule::Constant,
@@ -153,6 +160,21 @@ impl EsConfig {
                     self.group_size
                 ),
             ));
+        }
+        if self.top_pairs > 0 {
+            let why = if self.pairing != Pairing::Antithetic {
+                Some("selects antithetic pairs; it needs pairing = \"antithetic\"")
+            } else if self.group_size != 0 {
+                Some("shapes the selected pairs together; it needs group_size = 0")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(config_err(
+                    "top_pairs",
+                    format!("is {}; {why}", self.top_pairs),
+                ));
+            }
         }
         self.optimizer.validate()?;
         self.lr_schedule.validate("lr_schedule")?;
@@ -260,7 +282,10 @@ impl EsCore {
                 got: fitness.len(),
             });
         }
-        let shaped = shape(fitness, self.config.shaping, self.config.group_size);
+        let shaped = match self.config.top_pairs {
+            0 => shape(fitness, self.config.shaping, self.config.group_size),
+            b => shape_top_pairs(fitness, self.config.shaping, b),
+        };
         let n = population.size as f32;
         let sigma = population.sigma;
         let coef = match self.config.scaling {

@@ -135,6 +135,12 @@ impl StrategyKind {
                 "applies to strategy = \"cmaes\" or \"sep_cmaes\" only",
             ));
         }
+        if !matches!(self, StrategyKind::Eggroll | StrategyKind::SimpleEs) && es.top_pairs != 0 {
+            return Err(config_err(
+                "es.top_pairs",
+                "applies to strategy = \"eggroll\" or \"simple_es\" only",
+            ));
+        }
         Ok(match (self, self.covariance()) {
             (StrategyKind::Eggroll, _) => Box::new(Eggroll::new(es.clone(), params)?),
             (StrategyKind::SimpleEs, _) => Box::new(SimpleEs::new(es.clone(), params)?),

@@ -166,7 +166,8 @@ pub fn build_control(config: &RunConfig, spec: ControlSpec) -> Result<Built> {
         Box::new(spec.env),
         config.evaluation.episodes,
         config.es.seed,
-    )?;
+    )?
+    .with_reward_shift(config.evaluation.reward_shift);
     if config.policy.obs_norm {
         let norm = ObsNorm::new(spec.observations, config.policy.obs_clip);
         norm.validate("policy.obs_clip")?;
