@@ -1,14 +1,21 @@
 #!/usr/bin/env python3
-"""A peer on HalfCheetah-v5 with the same wall-clock budget: ARS V2-t (Mania et al. 2018), in
-numpy over Gymnasium's vector env, the paper's HalfCheetah setting (32 directions, top 4,
-step 0.02, noise 0.03, linear policy on running-normalised observations).
+"""Peers on HalfCheetah-v5 with the same wall-clock budget.
 
-Every `--eval-every` iterations the current policy (no noise) is evaluated on 10 fresh
-episodes; each line prints the elapsed seconds, episodes used and the mean return, as
-JSON. Run `eggroll train halfcheetah --json` with the same `--time-budget` beside it.
+`--peer ars` (default): ARS V2-t (Mania et al. 2018), in numpy over Gymnasium's vector env,
+the paper's HalfCheetah setting (32 directions, top 4, step 0.02, noise 0.03, linear policy on
+running-normalised observations).
 
-  pip install gymnasium==1.4.0 mujoco==4.0.1 numpy
-  python3 scripts/peer-halfcheetah.py [--time-budget 600] [--seed 0] [--directions 32]
+`--peer evotorch`: EvoTorch's PGPE with ClipUp through its `GymNE` problem, with the setting of
+EvoTorch's README MuJoCo example (linear policy, observation normalisation, popsize 200 growing
+to 3,200 until 150,000 interactions per generation, centre lr 0.01125, stdev lr 0.1, max speed
+0.015, radius 0.027), `num_actors` = all cores.
+
+Every `--eval-every` iterations the current policy (no noise; EvoTorch: the centre) is
+evaluated on 10 fresh episodes; each line prints the elapsed seconds, episodes used and the
+mean return, as JSON. Run `eggroll train halfcheetah --json` with the same `--time-budget`.
+
+  pip install gymnasium==1.4.0 mujoco==4.0.1 numpy [evotorch]
+  python3 scripts/peer-halfcheetah.py [--peer ars|evotorch] [--time-budget 600] [--seed 0]
 """
 import argparse
 import json
@@ -67,8 +74,45 @@ def rollouts(envs, policies, mean, std, stat, seed):
     return ret
 
 
+def evotorch_peer(a):
+    """EvoTorch's PGPE on HalfCheetah-v5 (the README's MuJoCo setting, as documented above)."""
+    import torch
+    from evotorch.algorithms import PGPE
+    from evotorch.neuroevolution import GymNE
+
+    torch.manual_seed(a.seed)
+    problem = GymNE(
+        env="HalfCheetah-v5",
+        network="Linear(obs_length, act_length)",
+        observation_normalization=True,
+        num_actors="max",
+    )
+    searcher = PGPE(
+        problem,
+        popsize=200,
+        center_learning_rate=0.01125,
+        stdev_learning_rate=0.1,
+        optimizer_config={"max_speed": 0.015},
+        radius_init=0.027,
+        num_interactions=150000,
+        popsize_max=3200,
+    )
+    start, it = time.perf_counter(), 0
+    while time.perf_counter() - start < a.time_budget:
+        searcher.step()
+        it += 1
+        if it % a.eval_every == 0:
+            center = searcher.status["center"]
+            e = problem.run(center, num_episodes=10)["cumulative_reward"]
+            print(json.dumps({"peer": "evotorch-pgpe",
+                              "seconds": round(time.perf_counter() - start, 1),
+                              "iterations": it, "episodes": int(problem.episode_count),
+                              "eval_mean": round(float(e), 1)}), flush=True)
+
+
 def main():
     p = argparse.ArgumentParser()
+    p.add_argument("--peer", choices=["ars", "evotorch"], default="ars")
     p.add_argument("--time-budget", type=float, default=600)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--directions", type=int, default=32)
@@ -77,6 +121,8 @@ def main():
     p.add_argument("--noise", type=float, default=0.03)
     p.add_argument("--eval-every", type=int, default=10)
     a = p.parse_args()
+    if a.peer == "evotorch":
+        return evotorch_peer(a)
     rng = np.random.default_rng(a.seed)
     n = a.directions
     envs = gym.vector.SyncVectorEnv([lambda: gym.make("HalfCheetah-v5") for _ in range(2 * n)],

@@ -28,8 +28,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a task (sphere, rastrigin, cartpole, pendulum, acrobot, mountaincar,
-    /// mountaincar-continuous, mnist, charlm).
+    /// Train a task: a benchmark, classic control, MuJoCo locomotion, mnist or charlm (the
+    /// TASK argument lists them all).
     Train(Box<TrainArgs>),
     /// Evaluate an exported policy (policy.safetensors) on fresh seeded episodes, or on the
     /// MNIST test set.

@@ -68,14 +68,17 @@ pub const SPEC: crate::registry::EnvSpec = super::spec::<Hopper>(
     "hopper",
     &[
         super::DEFAULTS,
+        super::ARS,
+        // ARS's Hopper setting: 8 directions, the best 4, ν = 0.025, α = 0.01, shift 1.
         r#"
-        strategy = "cmaes"
         [evaluation]
         solved_at = 3120.0
+        reward_shift = 1.0
         [es]
-        population_size = 64
-        sigma = 0.03
-        learning_rate = 0.02
+        population_size = 16
+        top_pairs = 4
+        sigma = 0.025
+        learning_rate = 0.001
     "#,
     ],
 );

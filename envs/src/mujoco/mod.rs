@@ -544,6 +544,20 @@ pub(crate) const DEFAULTS: &str = r#"
     generations = 100000
 "#;
 
+/// ARS V2-t (Mania et al. 2018), the layer over [`DEFAULTS`] of the tasks it solves: full
+/// Gaussian noise in antithetic pairs (`simple_es`), only the best `es.top_pairs` pairs move θ,
+/// plain SGD (`learning_rate = α·N·σ/b` is ARS's step size α with N members, b pairs) and the
+/// linear policy starting at zero. The tasks with a survival bonus take it out of the training
+/// return (`evaluation.reward_shift`, as ARS does) so that standing still scores nothing;
+/// validation scores the true return.
+pub(crate) const ARS: &str = r#"
+    strategy = "simple_es"
+    [es.optimizer]
+    kind = "sgd"
+    [policy]
+    init = "zero_output"
+"#;
+
 /// The registration of MuJoCo environment `T` as task `task`: a tanh head scaled to its
 /// action box, the posed model as its view, `defaults` (start with [`DEFAULTS`]).
 pub(crate) const fn spec<T: Task>(

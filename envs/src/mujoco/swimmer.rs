@@ -53,6 +53,8 @@ pub const SPEC: crate::registry::EnvSpec = super::spec::<Swimmer>(
     "swimmer",
     &[
         super::DEFAULTS,
+        // CMA-ES restarts (IPOP) when it stagnates: one run in three settles in the
+        // local optimum near 145 that traps ES on Swimmer, and a restart leaves it.
         r#"
         strategy = "cmaes"
         [stop]
@@ -63,6 +65,7 @@ pub const SPEC: crate::registry::EnvSpec = super::spec::<Swimmer>(
         population_size = 32
         sigma = 0.1
         learning_rate = 0.02
+        restarts = "ipop"
     "#,
     ],
 );

@@ -58,14 +58,17 @@ pub const SPEC: crate::registry::EnvSpec = super::spec::<Walker2d>(
     "walker2d",
     &[
         super::DEFAULTS,
+        super::ARS,
+        // ARS's Walker2d setting: 40 directions, the best 30, ν = 0.01, α = 0.025, shift 1.
         r#"
-        strategy = "cmaes"
         [evaluation]
         solved_at = 4390.0
+        reward_shift = 1.0
         [es]
-        population_size = 64
-        sigma = 0.03
-        learning_rate = 0.02
+        population_size = 80
+        top_pairs = 30
+        sigma = 0.01
+        learning_rate = 0.000667
     "#,
     ],
 );
