@@ -189,8 +189,9 @@ pub fn resolve_with(
     resolve_inner(task_def, file, false, sets, flags)
 }
 
-/// [`resolve_with`] for a run directory's saved `config.toml` (`--resume`): the keys in
-/// [`ADDED_KEYS`] it lacks take their neutral values, as when it was written.
+/// [`resolve_with`] for a run directory's saved `config.toml` (`--resume`): the
+/// keys added since it was written (`es.top_pairs`, `evaluation.reward_shift`, `policy.init`)
+/// take their neutral values, as when it ran.
 pub fn resolve_saved(
     task_def: &dyn task::Task,
     saved: &std::path::Path,
