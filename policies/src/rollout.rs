@@ -249,6 +249,12 @@ impl RolloutEvaluator {
         let mut ids: Vec<u32> = Vec::with_capacity(rows);
         let mut active: Vec<usize> = Vec::with_capacity(rows);
         let mut y = vec![0.0f32; rows * dout];
+        // Training rollouts only: the plain evaluation scores the true return.
+        let shift = if population.is_some() {
+            self.reward_shift
+        } else {
+            0.0
+        };
         // Per-member statistics of the raw observations (training rollouts only).
         let mut stats: Vec<ObsStats> = match (&self.norm, population) {
             (Some(_), Some(_)) => vec![ObsStats::new(din); members],
@@ -307,11 +313,6 @@ impl RolloutEvaluator {
             .map_err(|e| Error::Eval(e.to_string()))?;
             self.steps += active.len() as u64;
             t += 1;
-            let shift = if population.is_some() {
-                self.reward_shift
-            } else {
-                0.0
-            };
             for &r in &active {
                 returns[r] += env.rewards()[r] - shift;
             }

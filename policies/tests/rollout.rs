@@ -310,18 +310,8 @@ fn reward_shift_applies_to_training_rollouts_only() {
     )
     .unwrap();
     let pop = es.ask(&params, 0).unwrap();
-    let make = |shift: f64| {
-        RolloutEvaluator::new(
-            cfg.clone(),
-            Head::Argmax,
-            Box::new(|n| Box::new(CartPoleVec::new(n))),
-            2,
-            9,
-        )
-        .unwrap()
-        .with_reward_shift(shift)
-    };
-    let (mut plain, mut shifted) = (make(0.0), make(0.25));
+    let mut plain = cartpole_evaluator();
+    let mut shifted = cartpole_evaluator().with_reward_shift(0.25);
     let f0 = plain.evaluate(&params, &pop).unwrap();
     let f1 = shifted.evaluate(&params, &pop).unwrap();
     assert!(f0.iter().any(|&f| f > 20.0), "{f0:?}");

@@ -2,7 +2,7 @@
 //! ← flags, with the flat keys of earlier versions read as their sectioned twins. Errors name
 //! the key and where its value came from.
 
-use crate::config::{ModelKind, RunConfig, StrategyKind, config_err, merge};
+use crate::config::{ModelKind, RunConfig, config_err, merge};
 use crate::error::{Error, Result};
 use crate::task;
 
@@ -222,13 +222,13 @@ fn resolve_inner(
         migrate(&mut user)?;
         if saved {
             let neutral = toml::Table::try_from(RunConfig::default()).expect("serialises");
+            let get = |t: &toml::Table, key: &str| {
+                let (section, leaf) = key.split_once('.').expect("dotted");
+                t.get(section).and_then(|s| s.get(leaf)).cloned()
+            };
             for key in ADDED_KEYS {
-                let get = |t: &toml::Table| {
-                    let (section, leaf) = key.split_once('.').expect("dotted");
-                    t.get(section).and_then(|s| s.get(leaf)).cloned()
-                };
-                if get(&user).is_none()
-                    && let Some(v) = get(&neutral)
+                if get(&user, key).is_none()
+                    && let Some(v) = get(&neutral, key)
                 {
                     set_dotted(&mut user, key, v)?;
                 }
@@ -303,11 +303,7 @@ fn resolve_inner(
         if !config.strategy.is_cma() && origins.of("es.restarts").is_none() {
             config.es.restarts = eggroll_core::cmaes::Restarts::None;
         }
-        let ars = matches!(
-            config.strategy,
-            StrategyKind::Eggroll | StrategyKind::SimpleEs
-        );
-        if !ars && origins.of("es.top_pairs").is_none() {
+        if !config.strategy.takes_top_pairs() && origins.of("es.top_pairs").is_none() {
             config.es.top_pairs = 0;
         }
     }
@@ -360,6 +356,7 @@ fn resolve_inner(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::StrategyKind;
 
     /// A saved config written before `es.top_pairs`, `evaluation.reward_shift` and
     /// `policy.init` existed resumes with their neutral values, not Hopper's ARS defaults;

@@ -125,6 +125,11 @@ impl StrategyKind {
         }
     }
 
+    /// Whether `es.top_pairs` (ARS's top-b antithetic pairs) applies: EGGROLL and SimpleES.
+    pub fn takes_top_pairs(self) -> bool {
+        matches!(self, StrategyKind::Eggroll | StrategyKind::SimpleEs)
+    }
+
     /// Build the strategy for `params` from `es`. The CMA kinds take λ, σ₀ and the seed from
     /// it and `es.restarts` (λ grows at most 8-fold over restarts); the other kinds refuse
     /// `es.restarts`, naming the key.
@@ -135,7 +140,7 @@ impl StrategyKind {
                 "applies to strategy = \"cmaes\" or \"sep_cmaes\" only",
             ));
         }
-        if !matches!(self, StrategyKind::Eggroll | StrategyKind::SimpleEs) && es.top_pairs != 0 {
+        if !self.takes_top_pairs() && es.top_pairs != 0 {
             return Err(config_err(
                 "es.top_pairs",
                 "applies to strategy = \"eggroll\" or \"simple_es\" only",
