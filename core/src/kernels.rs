@@ -9,16 +9,43 @@ use rayon::prelude::*;
 const ROW_BLOCK: usize = 4;
 const COL_TILE: usize = 512;
 
+/// Columns per register tile of [`gemm_rows`].
+const STRIP: usize = 16;
+
 crate::multiversion! {
-    /// `out[i, j] += Σ_c aw[i, c] · bt[c, j]` for the rows `rows` (a block of ≤ ROW_BLOCK rows) and
-    /// the column tile `j0 .. j0 + out_tile.len() / rows.len()`.
-    fn gemm_tile(aw: &[f32], bt: &[f32], c_dim: usize, n: usize, i0: usize, j0: usize, width: usize, out_rows: &mut [&mut [f32]]) {
+    /// `out[r, j] = Σ_c aw[i0 + r, c] · bt[c, j]` for the `out.len() / n` rows of one row block
+    /// (≤ ROW_BLOCK). Each sum starts at 0 and adds its terms in ascending `c`, one
+    /// multiplication and one addition each, whatever the tiling: full blocks keep a
+    /// ROW_BLOCK × STRIP tile of sums in registers across `c`; the remaining columns and
+    /// a short last block take the plain loop, in the same order.
+    fn gemm_rows(aw: &[f32], bt: &[f32], c_dim: usize, n: usize, i0: usize, out: &mut [f32]) {
+        let rows = out.len() / n;
+        let mut j0 = 0;
+        if rows == ROW_BLOCK {
+            while j0 + STRIP <= n {
+                let mut acc = [[0.0f32; STRIP]; ROW_BLOCK];
+                for c in 0..c_dim {
+                    let b: &[f32; STRIP] = bt[c * n + j0..c * n + j0 + STRIP]
+                        .try_into()
+                        .expect("a strip of STRIP columns");
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        let a = aw[(i0 + r) * c_dim + c];
+                        for (s, b) in acc.iter_mut().zip(b) {
+                            *s += a * *b;
+                        }
+                    }
+                }
+                for (r, acc) in acc.iter().enumerate() {
+                    out[r * n + j0..r * n + j0 + STRIP].copy_from_slice(acc);
+                }
+                j0 += STRIP;
+            }
+        }
         for c in 0..c_dim {
-            let brow = &bt[c * n + j0..c * n + j0 + width];
-            for (r, out) in out_rows.iter_mut().enumerate() {
+            let brow = &bt[c * n + j0..(c + 1) * n];
+            for r in 0..rows {
                 let a = aw[(i0 + r) * c_dim + c];
-                let out = &mut out[j0..j0 + width];
-                for (o, b) in out.iter_mut().zip(brow) {
+                for (o, b) in out[r * n + j0..(r + 1) * n].iter_mut().zip(brow) {
                     *o += a * *b;
                 }
             }
@@ -54,16 +81,7 @@ pub fn lowrank_update(a: &[f32], b: &[f32], w: &[f32], m: usize, n: usize, r: us
     let mut out = vec![0.0f32; m * n];
     out.par_chunks_mut(ROW_BLOCK * n)
         .enumerate()
-        .for_each(|(blk, chunk)| {
-            let i0 = blk * ROW_BLOCK;
-            let mut rows: Vec<&mut [f32]> = chunk.chunks_mut(n).collect();
-            let mut j0 = 0;
-            while j0 < n {
-                let width = COL_TILE.min(n - j0);
-                gemm_tile(&aw, &bt, c_dim, n, i0, j0, width, &mut rows);
-                j0 += width;
-            }
-        });
+        .for_each(|(blk, chunk)| gemm_rows(&aw, &bt, c_dim, n, blk * ROW_BLOCK, chunk));
     out
 }
 
@@ -91,6 +109,28 @@ pub fn full_update(eps: &[f32], w: &[f32], len: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lowrank_tiles_keep_the_sum_order() {
+        // Full row blocks and strips, a short last block and leftover columns: every
+        // element is bit for bit the plain sum over c ascending, w·a first.
+        let (k_dim, m, n, r) = (6, 9, 37, 2);
+        let a: Vec<f32> = (0..k_dim * m * r).map(|i| (i as f32 * 0.7).sin()).collect();
+        let b: Vec<f32> = (0..k_dim * n * r).map(|i| (i as f32 * 0.3).cos()).collect();
+        let w: Vec<f32> = (0..k_dim).map(|k| 0.3 * k as f32 - 0.8).collect();
+        let g = lowrank_update(&a, &b, &w, m, n, r);
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = 0.0f32;
+                for k in 0..k_dim {
+                    for q in 0..r {
+                        s += (w[k] * a[(k * m + i) * r + q]) * b[(k * n + j) * r + q];
+                    }
+                }
+                assert_eq!(g[i * n + j].to_bits(), s.to_bits(), "{i},{j}");
+            }
+        }
+    }
 
     #[test]
     fn lowrank_matches_naive_sum() {
