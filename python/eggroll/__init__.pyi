@@ -92,6 +92,12 @@ class Strategy:
     def mean(self) -> Dict[str, npt.NDArray[np.float32]]:
         """The current (mean) parameters."""
     @property
+    def threads(self) -> Optional[int]:
+        """Threads of ask/tell/member: None shares the process's pool; a number gives this
+        strategy its own pool of that size (same bits either way)."""
+    @threads.setter
+    def threads(self, threads: Optional[int]) -> None: ...
+    @property
     def generation(self) -> int: ...
     @property
     def population_size(self) -> int: ...

@@ -10,7 +10,7 @@ use pyo3::types::{PyDict, PyTuple};
 use serde::{Deserialize, Serialize};
 
 use numpy::PyUntypedArrayMethods;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::convert::{array, core_err, f32_array};
 
@@ -124,6 +124,8 @@ pub struct Strategy {
     /// Host copy of the parameters `population` perturbs, made on the first `member(i)` of
     /// a generation (θ does not change between `ask` and `tell`).
     base: Option<Vec<Vec<f32>>>,
+    /// The threads `ask`, `tell` and `member` run on (`threads`); None: the global pool.
+    pool: Option<(usize, Arc<rayon::ThreadPool>)>,
 }
 
 fn shape_of(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
@@ -147,6 +149,15 @@ impl Strategy {
     /// The trainer (a poisoned lock only follows a panic, which aborts the call anyway).
     pub(crate) fn trainer(&self) -> MutexGuard<'_, Trainer> {
         self.trainer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `f` without the GIL, on this strategy's threads.
+    fn run<R: Send>(&self, py: Python<'_>, f: impl FnOnce() -> R + Send) -> R {
+        let pool = self.pool.as_ref().map(|(_, p)| p.clone());
+        py.detach(move || match pool {
+            Some(p) => p.install(f),
+            None => f(),
+        })
     }
 
     fn members(&self) -> PyResult<&Population> {
@@ -241,6 +252,7 @@ impl Strategy {
             trainer,
             population: None,
             base: None,
+            pool: None,
         })
     }
 
@@ -249,15 +261,17 @@ impl Strategy {
     #[pyo3(signature = (materialize = true))]
     fn ask(&mut self, py: Python<'_>, materialize: bool) -> PyResult<Option<Py<PyDict>>> {
         let trainer = &self.trainer;
-        let pop = py
-            .detach(|| trainer.lock().unwrap_or_else(|e| e.into_inner()).ask())
+        let pop = self
+            .run(py, || {
+                trainer.lock().unwrap_or_else(|e| e.into_inner()).ask()
+            })
             .map_err(core_err)?;
         let out = if materialize {
             let guard = self.trainer();
             let params = guard.params();
             let shapes = &self.spec.shapes;
-            let buffers = py
-                .detach(|| -> eggroll_core::Result<Vec<Vec<f32>>> {
+            let buffers = self
+                .run(py, || -> eggroll_core::Result<Vec<Vec<f32>>> {
                     let base = params.to_host()?;
                     let mut bufs: Vec<Vec<f32>> = base
                         .iter()
@@ -313,7 +327,7 @@ impl Strategy {
             }
         }
         let trainer = &self.trainer;
-        py.detach(|| {
+        self.run(py, || {
             trainer
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -382,8 +396,8 @@ impl Strategy {
         let (pop, base) = (self.members()?, self.base.as_ref().expect("set above"));
         let guard = self.trainer();
         let params = guard.params();
-        let values = py
-            .detach(|| pop.materialize(params, base, i))
+        let values = self
+            .run(py, || pop.materialize(params, base, i))
             .map_err(core_err)?;
         let dict = PyDict::new(py);
         for ((name, dims), v) in self.spec.shapes.iter().zip(values) {
@@ -401,6 +415,37 @@ impl Strategy {
             dict.set_item(name, array(py, v, dims)?)?;
         }
         Ok(dict.unbind())
+    }
+
+    /// The threads `ask`, `tell` and `member` use: None (the default) shares the process's
+    /// pool (`RAYON_NUM_THREADS` or one per core). Set a number to give this strategy its
+    /// own pool, e.g. 1 beside a library whose own worker threads keep spinning after each
+    /// call (torch's OpenMP workers on the CPU). The results are the same bits whatever the
+    /// number.
+    #[getter]
+    fn threads(&self) -> Option<usize> {
+        self.pool.as_ref().map(|(n, _)| *n)
+    }
+
+    #[setter]
+    fn set_threads(&mut self, threads: Option<i64>) -> PyResult<()> {
+        self.pool = match threads {
+            None => None,
+            Some(n) if n >= 1 => {
+                let n = n as usize;
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build()
+                    .map_err(|e| PyRuntimeError::new_err(format!("`threads`: {e}")))?;
+                Some((n, Arc::new(pool)))
+            }
+            Some(n) => {
+                return Err(PyValueError::new_err(format!(
+                    "`threads` is {n}; must be ≥ 1 or None"
+                )));
+            }
+        };
+        Ok(())
     }
 
     /// Generations told so far.
@@ -482,6 +527,7 @@ impl Strategy {
             trainer: Mutex::new(trainer),
             population: None,
             base: None,
+            pool: None,
         })
     }
 

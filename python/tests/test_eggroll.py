@@ -215,6 +215,30 @@ def test_save_and_load_resume_bit_identically(tmp_path):
         eggroll.Strategy.load(tmp_path / "missing")
 
 
+def test_threads_give_the_same_bits():
+    """`threads` picks the pool ask/tell/member run on, never the result: a wide matrix
+    (the tiled update kernel) and a bias, 1, 2 and 3 threads against the shared pool."""
+    def run(threads):
+        es = eggroll.Strategy("eggroll", shapes={"w": (37, 45), "b": (37,)}, population_size=24,
+                              sigma=0.1, learning_rate=0.05, rank=2, seed=4, optimizer="adam")
+        es.threads = threads
+        assert es.threads == threads
+        for _ in range(4):
+            pop = es.ask()
+            es.tell(-np.sum((pop["w"] - 0.3) ** 2, axis=(1, 2)) - np.sum(pop["b"] ** 2, axis=1))
+        es.ask(materialize=False)
+        return [es.mean["w"].tobytes(), es.mean["b"].tobytes(), es.member(5)["w"].tobytes()]
+
+    want = run(None)
+    for threads in (1, 2, 3):
+        assert run(threads) == want, threads
+    es = eggroll.Strategy("eggroll", shapes={"w": 4}, population_size=4)
+    for bad, exc in ((0, ValueError), (-2, ValueError), ("2", TypeError), (1.5, TypeError)):
+        with pytest.raises(exc, match="threads" if exc is ValueError else None):
+            es.threads = bad
+    assert es.threads is None
+
+
 # ---------------------------------------------------------------------------- Policy
 
 def np_forward(params, x):

@@ -101,12 +101,41 @@ def run_scalar(env, seed, actions):
     return trace
 
 
-def assert_same_trace(got, want):
+def numpy_dot_is_fma_chain():
+    """Whether this machine's numpy computes a 3-vector's ``x.dot(x)`` (OpenBLAS's ddot tail
+    loop) as ``fma(z, z, fma(y, y, x·x))``: OpenBLAS's AVX-512 kernels do, what Reacher's
+    ``np.linalg.norm`` reward reproduces and the vendored files hold; its Haswell/Zen
+    kernels (AVX2 CPUs) multiply and add separately, so Gymnasium's Reacher reward then
+    differs from those by an ulp at some steps."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        x, y, z = (float(t) for t in rng.normal(size=3))
+        inner = float(Fraction(y) * Fraction(y) + Fraction(x * x))
+        if float(np.array([x, y, z]).dot([x, y, z])) != float(Fraction(z) * Fraction(z) + Fraction(inner)):
+            return False
+    return True
+
+
+def reward_tolerance(env_id):
+    """0 (bit for bit), or 1e-12 relative for Reacher's reward where numpy's ddot is not
+    the FMA chain (see numpy_dot_is_fma_chain): the CPU-specific BLAS kernel, not us."""
+    return 1e-12 if env_id == "Reacher-v5" and not numpy_dot_is_fma_chain() else 0.0
+
+
+def same_reward(g, w, rtol):
+    if rtol == 0.0:
+        return np.float64(g).tobytes() == np.float64(w).tobytes()
+    return abs(g - w) <= rtol * abs(w)
+
+
+def assert_same_trace(got, want, rtol=0.0):
     assert len(got) == len(want)
     for k, (g, w) in enumerate(zip(got, want)):
         if isinstance(w, tuple):
             assert same(g[0], w[0]), k
-            assert type(g[1]) is float and g[1] == w[1] and np.float64(g[1]).tobytes() == np.float64(w[1]).tobytes(), k
+            assert type(g[1]) is float and same_reward(g[1], w[1], rtol), k
             assert (g[2], g[3]) == (bool(w[2]), bool(w[3])), k
         else:
             assert same(g, w), k
@@ -129,7 +158,8 @@ def test_mujoco_equals_gymnasium_bit_for_bit(id):
     if gym_mujoco():
         ref = gym.make(id)
         actions = random_actions(ref.action_space, 300, 3)
-        assert_same_trace(run_scalar(env, 3, actions), run_scalar(ref, 3, actions))
+        got, want = run_scalar(env, 3, actions), run_scalar(ref, 3, actions)
+        assert_same_trace(got, want, reward_tolerance(id))
     # Gymnasium's recorded trajectories (also long episodes of trained policies).
     name = id.split("-")[0].lower() + "_v5.json"
     episodes = json.loads((PARITY / name).read_text())["episodes"]
@@ -167,13 +197,16 @@ def test_vector_env_equals_gymnasium_sync_vector_env(id):
     steps = 700 if id in CLASSIC else 150
     actions = random_actions(ref.action_space, steps, 11)
     got, want = run_vector(venv, 11, actions), run_vector(ref, 11, actions)
-    ends = 0
+    ends, rtol = 0, reward_tolerance(id)
     for k, (g, w) in enumerate(zip(got, want)):
         if k == 0:
             assert same(g, w)
             continue
         for j in range(4):
-            assert same(g[j], w[j]), (k, j)
+            if j == 1 and rtol:
+                assert g[j].dtype == w[j].dtype and np.all(np.abs(g[j] - w[j]) <= rtol * np.abs(w[j])), (k, j)
+            else:
+                assert same(g[j], w[j]), (k, j)
         ends += int(np.sum(w[2] | w[3]))
     if id in ("CartPole-v1", "Acrobot-v1", "Pendulum-v1"):
         assert ends > 0  # autoreset exercised

@@ -218,6 +218,52 @@ def test_bad_population_fitness_and_inputs():
         assert same_bits(before, snapshot(model))
 
 
+class Residual(nn.Module):  # keeps a pre-activation alive past the next layer
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(6, 12)
+        self.fc2 = nn.Linear(12, 10)  # 8–15 outputs: the padded-GEMM path
+
+    def forward(self, x):
+        h = self.fc1(x)
+        return self.fc2(torch.relu(h)) + h[..., :10]
+
+
+def test_reused_buffers_never_overwrite_a_live_result():
+    torch.manual_seed(1)
+    check_population(Residual(), lambda: torch.randn(5, 6), n=10, rank=1)
+    torch.manual_seed(1)
+    x = torch.randn(9, 6)
+
+    def fn(pop):
+        first = pop(x, chunk=4)  # two passes: the first one's rows are alive in the second
+        ref = torch.stack([pop.member(i)(x) for i in range(pop.size)])
+        assert (first - ref).abs().max().item() < 1e-5
+        single = pop(x, chunk=pop.size)  # one pass: the rows returned are the layer's buffer
+        kept = single.clone()
+        pop(x * 2, chunk=pop.size)
+        assert torch.equal(single, kept)
+        return first.sum((1, 2))
+
+    t = EGGROLLTrainer(nn.Linear(6, 10), population_fitness_fn=fn, population_size=6, seed=2)
+    t.train(2)
+
+
+def test_threads_default_and_bad_values():
+    t = EGGROLLTrainer(mlp(), fitness_fn=lambda m: 0.0, population_size=4)
+    assert t.threads == 1 and t.strategy.threads == 1  # CPU model: one Rust thread
+    with pytest.raises(ValueError, match="`threads` is 0"):
+        EGGROLLTrainer(mlp(), fitness_fn=lambda m: 0.0, threads=0)
+    x = torch.randn(8, 10)
+    runs = []
+    for threads in (1, 2):
+        t = EGGROLLTrainer(mlp(), population_fitness_fn=lambda pop: pop(x).sum((1, 2)),
+                           population_size=8, seed=5, threads=threads)
+        t.train(3)
+        runs.append(snapshot(t.model))
+    assert same_bits(runs[0], runs[1])
+
+
 def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match="`model` has no trainable parameters"):
         EGGROLLTrainer(nn.ReLU(), fitness_fn=lambda m: 0.0)

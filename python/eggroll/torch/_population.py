@@ -85,6 +85,13 @@ class Population:
         self._lo, self._hi = 0, self.size  # the members of the current pass
         self._cache: Dict[Tuple[int, int], Any] = {}  # shared-input results, per pop(x)
         self._calls: Dict[int, int] = {}  # shared calls per module in the current pass
+        # Output buffers of the fused layers, reused by later passes and generations once
+        # nothing holds them (kept on the trainer).
+        self._buffers: Dict[Tuple[int, Tuple[int, ...]], Tensor] = trainer.__dict__.setdefault(
+            "_population_buffers", {}
+        )
+        self._padded: Dict[int, Tuple[Tensor, Optional[Tensor]]] = {}
+        self._augmented: Dict[str, Tensor] = {}
 
     def _close(self) -> None:
         self._open = False
@@ -185,6 +192,44 @@ class Population:
         self._calls[id(module)] = k + 1
         return (id(module), k)
 
+    def _buffer(self, module: nn.Module, shape: Tuple[int, ...], like: Tensor) -> Tensor:
+        """An output buffer for ``module``: the one of its last pass when no tensor still
+        holds it (a fresh buffer per pass costs page faults and cache misses that take
+        longer than the arithmetic), else a new one."""
+        key = (id(module), shape)
+        buf = self._buffers.get(key)
+        if buf is None or buf.dtype != like.dtype or not _unshared(buf):
+            buf = torch.empty(shape, dtype=like.dtype, device=like.device)
+            self._buffers[key] = buf
+        return buf
+
+    def _with_bias(self, params: Dict[str, "_Param"], a: Tensor, e: Optional[Tensor]) -> Tensor:
+        """The pass's ``σs/√r·Aᵢ`` of ``params["weight"]`` with the bias noise ``e`` [n, out]
+        as one more column (to pair with a column of ones: one batched GEMM adds both),
+        built once per generation."""
+        if e is None:
+            return a
+        w, bias = params["weight"], params["bias"]
+        if w.name not in self._augmented:
+            a_all, e_all = self._noise[w.name][1], self._noise[bias.name][1]
+            self._augmented[w.name] = torch.cat([a_all, e_all[..., None]], -1)
+        return self._augmented[w.name][self._lo:self._hi]
+
+    def _weight_of(self, lin: nn.Linear) -> Tuple[Tensor, Optional[Tensor]]:
+        """``(W, b)`` of ``lin`` for ``x Wᵀ + b`` over many rows; 8–15 outputs are padded
+        with zero rows to 16 (MKL's GEMM takes 1.1–2× longer on those widths, measured)."""
+        if not 8 <= lin.out_features < 16:
+            return lin.weight, lin.bias
+        if id(lin) not in self._padded:
+            w = lin.weight.new_zeros((16, lin.in_features))
+            w[: lin.out_features] = lin.weight
+            b = None
+            if lin.bias is not None:
+                b = lin.bias.new_zeros(16)
+                b[: lin.out_features] = lin.bias
+            self._padded[id(lin)] = (w, b)
+        return self._padded[id(lin)]
+
     # -- layers --------------------------------------------------------------------------------
 
     def _forward_of(self, module: nn.Module, params: Dict[str, "_Param"]) -> Callable:
@@ -203,8 +248,6 @@ class Population:
             a, b = self._lowrank(params.get("weight"))
             eb = self._full(params.get("bias"))
             n = self._hi - self._lo
-            # One output buffer, written once and then updated in place: fresh [N·B, out]
-            # temporaries cost more than the arithmetic.
             if isinstance(x, _Shared):
                 x = x.as_subclass(Tensor)
                 key = self._shared_key(lin)
@@ -218,25 +261,47 @@ class Population:
                         xs = x.reshape(-1, x.shape[-1])
                         xb = xs @ b_all.permute(1, 0, 2).reshape(x.shape[-1], -1)
                         xb = xb.reshape(xs.shape[0], -1, r).transpose(0, 1)  # [N, R, r]
+                        if eb is not None:  # a column of ones: the bias noise as one more rank
+                            xb = torch.cat([xb, xb.new_ones(xb.shape[:-1] + (1,))], -1)
                     self._cache[key] = (base, xb)
                 base, xb = self._cache[key]
                 lead, width = tuple(base.shape[:-1]), base.shape[-1]
-                flat = base.reshape(1, -1, width)
-                full = torch.empty((n, flat.shape[1], width), dtype=base.dtype, device=base.device)
-                if eb is not None:
+                flat = base.reshape(1, -1, width).expand(n, -1, -1)
+                full = self._buffer(lin, tuple(flat.shape), base)
+                if a is not None:  # one pass: W x + (x Bᵢ)(σ/√r·Aᵢ)ᵀ (+ the bias noise)
+                    p, q = xb[self._lo:self._hi], self._with_bias(params, a, eb)
+                    if p.shape[-1] == 1:
+                        torch.addcmul(flat, p, q.transpose(1, 2), out=full)
+                    else:
+                        torch.baddbmm(flat, p, q.transpose(1, 2), out=full)
+                elif eb is not None:
                     torch.add(flat, eb[:, None, :], out=full)
                 else:
-                    full.copy_(flat.expand_as(full))
-                if a is not None:
-                    full.baddbmm_(xb[self._lo:self._hi], a.transpose(1, 2))
+                    full.copy_(flat)
                 return full.reshape((n * lead[0],) + lead[1:] + (width,))
-            out = F.linear(x, lin.weight, lin.bias)
-            o = out.reshape(n, -1, out.shape[-1])  # in place below: return o, not out
+            xs = x.reshape(-1, x.shape[-1])
+            w, bias = self._weight_of(lin)
+            o = self._buffer(lin, (xs.shape[0], w.shape[0]), xs)
+            if bias is None:
+                torch.mm(xs, w.t(), out=o)
+            else:
+                torch.addmm(bias, xs, w.t(), out=o)
+            o = o[:, : lin.out_features].reshape(n, -1, lin.out_features)
             if a is not None:
-                o.baddbmm_(torch.bmm(x.reshape(n, -1, x.shape[-1]), b), a.transpose(1, 2))
-            if eb is not None:
+                # (Bᵢᵀ xᵀ)ᵀ: the projection with the rows as the GEMM's long side.
+                xm = xs.reshape(n, -1, xs.shape[-1])
+                p = torch.bmm(b.transpose(1, 2), xm.transpose(1, 2)).transpose(1, 2)
+                if p.shape[-1] == 1:  # rank 1: torch's batched GEMM with one inner column is ~8× slower
+                    o.addcmul_(p, a.transpose(1, 2))
+                    if eb is not None:
+                        o.add_(eb[:, None, :])
+                else:
+                    if eb is not None:
+                        p = torch.cat([p, p.new_ones(p.shape[:-1] + (1,))], -1)
+                    o.baddbmm_(p, self._with_bias(params, a, eb).transpose(1, 2))
+            elif eb is not None:
                 o.add_(eb[:, None, :])
-            return o.reshape(out.shape)
+            return o.reshape(tuple(x.shape[:-1]) + (lin.out_features,))
 
         return linear
 
@@ -375,6 +440,24 @@ class Population:
             )
 
         return forward
+
+
+_USE_COUNT = getattr(torch._C, "_storage_Use_Count", None)
+
+
+def _use_count(t: Tensor) -> int:
+    """References to ``t``'s storage (its tensors and views, plus the one taken here)."""
+    storage = t.untyped_storage()  # held while torch reads the count
+    return _USE_COUNT(storage._cdata)
+
+
+_ALONE = _use_count(torch.empty(1)) if _USE_COUNT else None
+
+
+def _unshared(t: Tensor) -> bool:
+    """No tensor but ``t`` uses its storage (no view of it survives): safe to overwrite.
+    False where torch cannot tell (then buffers are never reused)."""
+    return _USE_COUNT is not None and _use_count(t) == _ALONE
 
 
 def _expand(t: Tensor, n: int) -> Tensor:

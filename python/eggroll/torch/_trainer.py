@@ -78,6 +78,11 @@ class EGGROLLTrainer:
 
     Give ``fitness_fn(model)`` (one call per member) or ``population_fitness_fn(pop)`` (one
     call per generation with a :class:`Population`).
+
+    ``threads``: the threads of the Rust ask/tell (:attr:`eggroll.Strategy.threads`). None
+    picks 1 for a model on the CPU, where torch's OpenMP workers keep spinning for
+    milliseconds after each op and would halve a parallel tell's speed, and the process's
+    pool otherwise. The results are the same bits whatever it is.
     """
 
     def __init__(
@@ -96,6 +101,7 @@ class EGGROLLTrainer:
         *,
         population_fitness_fn: Optional[Callable[["Population"], Any]] = None,
         optimizer: str = "sgd",
+        threads: Optional[int] = None,
     ):
         if (fitness_fn is None) == (population_fitness_fn is None):
             raise ValueError("give exactly one of `fitness_fn` and `population_fitness_fn`")
@@ -141,6 +147,12 @@ class EGGROLLTrainer:
             antithetic=self.noise_reuse > 0,
             scaling="official",
         )
+        if threads is not None:
+            threads = positive_int(threads, "threads")
+        elif self.device.type == "cpu":
+            threads = 1
+        self.threads = threads
+        self.strategy.threads = threads
         self.history: List[Dict[str, Any]] = []
         self.best_fitness: Optional[float] = None
         self._t0 = time.perf_counter()
@@ -239,6 +251,7 @@ class EGGROLLTrainer:
         got = {k: tuple(v) for k, v in loaded.shapes.items()}
         if want != got:
             raise ValueError(f"{path}: saved for parameters {got}, this model has {want}")
+        loaded.threads = self.threads
         self.strategy = loaded
         self._load(loaded.mean)
 
