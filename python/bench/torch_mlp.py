@@ -42,8 +42,11 @@ if a.keep_freed_memory:
 
     libc = ctypes.CDLL("libc.so.6")
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)  # glibc's cap for this value is 32 MiB·64
-    libc.mallopt(M_TRIM_THRESHOLD, 1 << 34)
+    # 32 MiB is glibc's largest mmap threshold on 64-bit (a larger value is refused, and a
+    # set trim threshold alone would freeze the mmap threshold at 128 KiB: every activation
+    # buffer mmapped afresh, the opposite of the intent).
+    if not (libc.mallopt(M_MMAP_THRESHOLD, 1 << 25) and libc.mallopt(M_TRIM_THRESHOLD, 1 << 31)):
+        raise SystemExit("glibc refused mallopt")
 if a.threads:
     torch.set_num_threads(a.threads)
 torch.manual_seed(0)
