@@ -87,7 +87,7 @@ class Population:
         self._calls: Dict[int, int] = {}  # shared calls per module in the current pass
         # Output buffers of the fused layers, reused by later passes and generations once
         # nothing holds them (kept on the trainer).
-        self._buffers: Dict[Tuple[int, Tuple[int, ...]], Tensor] = trainer.__dict__.setdefault(
+        self._buffers: Dict[int, Tensor] = trainer.__dict__.setdefault(
             "_population_buffers", {}
         )
         self._padded: Dict[int, Tuple[Tensor, Optional[Tensor]]] = {}
@@ -196,11 +196,15 @@ class Population:
         """An output buffer for ``module``: the one of its last pass when no tensor still
         holds it (a fresh buffer per pass costs page faults and cache misses that take
         longer than the arithmetic), else a new one."""
-        key = (id(module), shape)
-        buf = self._buffers.get(key)
-        if buf is None or buf.dtype != like.dtype or not _unshared(buf):
+        buf = self._buffers.get(id(module))  # one per module: memory stays bounded
+        if (
+            buf is None
+            or tuple(buf.shape) != shape
+            or (buf.dtype, buf.device) != (like.dtype, like.device)
+            or not _unshared(buf)
+        ):
             buf = torch.empty(shape, dtype=like.dtype, device=like.device)
-            self._buffers[key] = buf
+            self._buffers[id(module)] = buf
         return buf
 
     def _with_bias(self, params: Dict[str, "_Param"], a: Tensor, e: Optional[Tensor]) -> Tensor:
