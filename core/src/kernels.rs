@@ -110,52 +110,41 @@ pub fn full_update(eps: &[f32], w: &[f32], len: usize) -> Vec<f32> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn lowrank_tiles_keep_the_sum_order() {
-        // Full row blocks and strips, a short last block and leftover columns: every
-        // element is bit for bit the plain sum over c ascending, w·a first.
-        let (k_dim, m, n, r) = (6, 9, 37, 2);
-        let a: Vec<f32> = (0..k_dim * m * r).map(|i| (i as f32 * 0.7).sin()).collect();
-        let b: Vec<f32> = (0..k_dim * n * r).map(|i| (i as f32 * 0.3).cos()).collect();
-        let w: Vec<f32> = (0..k_dim).map(|k| 0.3 * k as f32 - 0.8).collect();
-        let g = lowrank_update(&a, &b, &w, m, n, r);
-        for i in 0..m {
-            for j in 0..n {
-                let mut s = 0.0f32;
-                for k in 0..k_dim {
-                    for q in 0..r {
-                        s += (w[k] * a[(k * m + i) * r + q]) * b[(k * n + j) * r + q];
-                    }
-                }
-                assert_eq!(g[i * n + j].to_bits(), s.to_bits(), "{i},{j}");
-            }
-        }
-    }
-
-    #[test]
-    fn lowrank_matches_naive_sum() {
-        let (k_dim, m, n, r) = (5, 7, 9, 3);
+    /// `lowrank_update` on deterministic inputs of `K = k_dim` blocks, checked element by
+    /// element against the plain f32 sum over c ascending (`w·a` first; bit for bit) and
+    /// the f64 sum (1e-4). Returns the weights.
+    fn check_lowrank(k_dim: usize, m: usize, n: usize, r: usize) -> Vec<f32> {
         let a: Vec<f32> = (0..k_dim * m * r)
             .map(|i| (i as f32 * 0.37).sin())
             .collect();
         let b: Vec<f32> = (0..k_dim * n * r)
             .map(|i| (i as f32 * 0.11).cos())
             .collect();
-        let w: Vec<f32> = (0..k_dim).map(|k| k as f32 - 2.0).collect();
+        let w: Vec<f32> = (0..k_dim).map(|k| 0.3 * k as f32 - 0.8).collect();
         let g = lowrank_update(&a, &b, &w, m, n, r);
         for i in 0..m {
             for j in 0..n {
-                let mut s = 0.0f64;
+                let (mut s32, mut s64) = (0.0f32, 0.0f64);
                 for k in 0..k_dim {
                     for q in 0..r {
-                        s += w[k] as f64
-                            * a[(k * m + i) * r + q] as f64
-                            * b[(k * n + j) * r + q] as f64;
+                        let (ak, bk) = (a[(k * m + i) * r + q], b[(k * n + j) * r + q]);
+                        s32 += (w[k] * ak) * bk;
+                        s64 += w[k] as f64 * ak as f64 * bk as f64;
                     }
                 }
-                assert!((g[i * n + j] as f64 - s).abs() < 1e-4, "{i},{j}");
+                assert_eq!(g[i * n + j].to_bits(), s32.to_bits(), "{i},{j}");
+                assert!((g[i * n + j] as f64 - s64).abs() < 1e-4, "{i},{j}");
             }
         }
+        w
+    }
+
+    #[test]
+    fn lowrank_matches_naive_sum() {
+        // Full row blocks and strips, a short last block and leftover columns.
+        check_lowrank(6, 9, 37, 2);
+        let k_dim = 5;
+        let w = check_lowrank(k_dim, 7, 9, 3);
         let e: Vec<f32> = (0..k_dim * 11).map(|i| (i as f32).sqrt()).collect();
         let f = full_update(&e, &w, 11);
         for j in 0..11 {

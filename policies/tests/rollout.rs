@@ -9,7 +9,7 @@ use eggroll_policies::plain_row_forward;
 use eggroll_policies::{Activation, Head, MlpConfig, RolloutEvaluator};
 
 mod common;
-use common::{assert_cartpole_solves, cartpole_evaluator, cartpole_policy};
+use common::{assert_cartpole_solves, cartpole_evaluator, cartpole_generation, cartpole_policy};
 
 /// The batched rollout's fitness equals per-member scalar rollouts of the materialised member
 /// policies on the same initial states. The two paths round differently (GEMM vs dot), which
@@ -17,18 +17,7 @@ use common::{assert_cartpole_solves, cartpole_evaluator, cartpole_policy};
 /// mean absolute difference to stay below 2% of the mean return.
 #[test]
 fn batched_rollouts_equal_scalar_rollouts() {
-    let cfg = cartpole_policy();
-    let params = cfg.init(1, &Device::Cpu).unwrap();
-    let mut es = Eggroll::new(
-        EsConfig {
-            population_size: 64,
-            sigma: 0.5,
-            ..EsConfig::default()
-        },
-        &params,
-    )
-    .unwrap();
-    let pop = es.ask(&params, 0).unwrap();
+    let (cfg, params, pop) = cartpole_generation(1, 64);
     let episodes = 3;
     let mut ev = RolloutEvaluator::new(
         cfg.clone(),
@@ -298,18 +287,7 @@ fn normaliser_state_does_not_depend_on_how_members_are_split() {
 /// evaluation is never shifted.
 #[test]
 fn reward_shift_applies_to_training_rollouts_only() {
-    let cfg = cartpole_policy();
-    let params = cfg.init(1, &Device::Cpu).unwrap();
-    let mut es = Eggroll::new(
-        EsConfig {
-            population_size: 16,
-            sigma: 0.5,
-            ..EsConfig::default()
-        },
-        &params,
-    )
-    .unwrap();
-    let pop = es.ask(&params, 0).unwrap();
+    let (_, params, pop) = cartpole_generation(1, 16);
     let mut plain = cartpole_evaluator();
     let mut shifted = cartpole_evaluator().with_reward_shift(0.25);
     let f0 = plain.evaluate(&params, &pop).unwrap();

@@ -28,6 +28,20 @@ pub fn setup(cfg: &MlpConfig, es: EsConfig, simple: bool, device: &Device) -> (P
     (params, pop)
 }
 
+/// The CartPole policy's parameters (`seed`) and EGGROLL's generation-0 population of
+/// `population` members at σ 0.5.
+pub fn cartpole_generation(seed: u64, population: usize) -> (MlpConfig, Params, Population) {
+    let cfg = cartpole_policy();
+    let params = cfg.init(seed, &Device::Cpu).unwrap();
+    let es = EsConfig {
+        population_size: population,
+        sigma: 0.5,
+        ..EsConfig::default()
+    };
+    let pop = Eggroll::new(es, &params).unwrap().ask(&params, 0).unwrap();
+    (cfg, params, pop)
+}
+
 /// Largest absolute difference.
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter()

@@ -221,7 +221,8 @@ class Population:
 
     def _weight_of(self, lin: nn.Linear) -> Tuple[Tensor, Optional[Tensor]]:
         """``(W, b)`` of ``lin`` for ``x Wᵀ + b`` over many rows; 8–15 outputs are padded
-        with zero rows to 16 (MKL's GEMM takes 1.1–2× longer on those widths, measured)."""
+        with zero rows to 16 (MKL's GEMM takes 1.2–2.1× longer on those widths:
+        `python/bench/torch_ops.py`)."""
         if not 8 <= lin.out_features < 16:
             return lin.weight, lin.bias
         if id(lin) not in self._padded:
@@ -295,15 +296,15 @@ class Population:
                 # (Bᵢᵀ xᵀ)ᵀ: the projection with the rows as the GEMM's long side.
                 xm = xs.reshape(n, -1, xs.shape[-1])
                 p = torch.bmm(b.transpose(1, 2), xm.transpose(1, 2)).transpose(1, 2)
-                if p.shape[-1] == 1:  # rank 1: torch's batched GEMM with one inner column is ~8× slower
+                # Rank 1: a GEMM with one inner column is 6–8× slower (bench/torch_ops.py).
+                if p.shape[-1] == 1:
                     o.addcmul_(p, a.transpose(1, 2))
-                    if eb is not None:
-                        o.add_(eb[:, None, :])
                 else:
                     if eb is not None:
                         p = torch.cat([p, p.new_ones(p.shape[:-1] + (1,))], -1)
                     o.baddbmm_(p, self._with_bias(params, a, eb).transpose(1, 2))
-            elif eb is not None:
+                    eb = None  # added with the low-rank term
+            if eb is not None:
                 o.add_(eb[:, None, :])
             return o.reshape(tuple(x.shape[:-1]) + (lin.out_features,))
 
