@@ -11,8 +11,9 @@ use crate::error::{Result, config_err};
 use crate::params::Params;
 use crate::{Eggroll, SimpleEs};
 
-/// A built-in strategy. Config files spell it in snake case (`eggroll`, `simple_es`,
-/// `cmaes`, `sep_cmaes`); [`StrategyKind::parse`] also takes the CLI's and Python's names.
+/// A built-in strategy. Config files are written in snake case (`eggroll`, `simple_es`,
+/// `cmaes`, `sep_cmaes`) and read every name [`StrategyKind::parse`] takes (the CLI's and
+/// Python's names too: `sep-cmaes` in a TOML file is what `--strategy sep-cmaes` is).
 ///
 /// ```
 /// use eggroll_core::StrategyKind;
@@ -20,7 +21,7 @@ use crate::{Eggroll, SimpleEs};
 /// assert_eq!((k, k.name(), k.is_cma()), (StrategyKind::SepCmaes, "sep-cmaes", true));
 /// assert!(StrategyKind::parse("nope", "strategy").unwrap_err().to_string().contains("cmaes"));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StrategyKind {
     /// Low-rank EGGROLL.
@@ -72,6 +73,14 @@ const CATALOGUE: [Entry; 5] = [
     },
 ];
 
+/// Config files take every name [`StrategyKind::parse`] takes (one catalogue: a name the CLI
+/// accepts is never refused in a TOML file).
+impl<'de> Deserialize<'de> for StrategyKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        by_name::deserialize(d)
+    }
+}
+
 impl StrategyKind {
     /// Every built-in strategy, in catalogue order.
     pub const ALL: [StrategyKind; 5] = [
@@ -98,16 +107,18 @@ impl StrategyKind {
     /// The kind named `name` (canonical name or alias); the error names `field` and lists
     /// the valid names.
     pub fn parse(name: &str, field: &str) -> Result<Self> {
+        Self::lookup(name).map_err(|reason| config_err(field, reason))
+    }
+
+    /// The kind named `name`, or the reason it is refused (listing the valid names).
+    fn lookup(name: &str) -> std::result::Result<Self, String> {
         CATALOGUE
             .iter()
             .find(|e| e.name == name || e.aliases.contains(&name))
             .map(|e| e.kind)
             .ok_or_else(|| {
                 let valid: Vec<&str> = CATALOGUE.iter().map(|e| e.name).collect();
-                config_err(
-                    field,
-                    format!("`{name}` is unknown; valid: {}", valid.join(", ")),
-                )
+                format!("`{name}` is unknown; valid: {}", valid.join(", "))
             })
     }
 
@@ -221,11 +232,17 @@ mod tests {
             for a in k.entry().aliases {
                 assert_eq!(StrategyKind::parse(a, "strategy").unwrap(), k);
             }
-            // The config spelling (serde) parses too.
+            // The config spelling (serde) parses too, and serde reads every name.
             let toml_name = serde_json::to_value(k).unwrap();
             let s = toml_name.as_str().unwrap();
             assert_eq!(StrategyKind::parse(s, "strategy").unwrap(), k, "{s}");
+            for name in std::iter::once(&k.name()).chain(k.entry().aliases) {
+                let read: StrategyKind = serde_json::from_value(name.to_string().into()).unwrap();
+                assert_eq!(read, k, "{name}");
+            }
         }
+        let e = serde_json::from_value::<StrategyKind>("nope".into()).unwrap_err();
+        assert!(e.to_string().contains("sep-cmaes"), "{e}");
         let e = StrategyKind::parse("nope", "es.kind")
             .unwrap_err()
             .to_string();
@@ -233,8 +250,8 @@ mod tests {
     }
 }
 
-/// Serde by canonical name (`eggroll`, `simplees`, `cmaes`, `sep-cmaes`) instead of the config
-/// spelling: `#[serde(with = "eggroll_core::strategy::by_name")]` on a [`StrategyKind`] field
+/// Serde writing the canonical name (`eggroll`, `simplees`, `cmaes`, `sep-cmaes`) instead of
+/// the config spelling (both read every name): `#[serde(with = "eggroll_core::strategy::by_name")]` on a [`StrategyKind`] field
 /// (bbob suite files and [`MinimizeOptions`](crate::minimize::MinimizeOptions) use it).
 pub mod by_name {
     use super::StrategyKind;
@@ -248,6 +265,6 @@ pub mod by_name {
     /// Read any name [`StrategyKind::parse`] accepts.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<StrategyKind, D::Error> {
         let name = String::deserialize(d)?;
-        StrategyKind::parse(&name, "strategy").map_err(serde::de::Error::custom)
+        StrategyKind::lookup(&name).map_err(serde::de::Error::custom)
     }
 }
