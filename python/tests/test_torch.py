@@ -222,16 +222,19 @@ class Residual(nn.Module):  # keeps a pre-activation alive past the next layer
     def __init__(self):
         super().__init__()
         self.fc1 = nn.Linear(6, 12)
-        self.fc2 = nn.Linear(12, 10)  # 8–15 outputs: the padded-GEMM path
+        # 8–15 outputs: at rank 1 the one-GEMM narrow path (10 + 1 ≤ 16 columns), at
+        # rank 7 the padded GEMM and a separate projection (10 + 7 > 16)
+        self.fc2 = nn.Linear(12, 10)
 
     def forward(self, x):
         h = self.fc1(x)
         return self.fc2(torch.relu(h)) + h[..., :10]
 
 
-def test_reused_buffers_never_overwrite_a_live_result():
+@pytest.mark.parametrize("rank", [1, 7])
+def test_reused_buffers_never_overwrite_a_live_result(rank):
     torch.manual_seed(1)
-    check_population(Residual(), lambda: torch.randn(5, 6), n=10, rank=1)
+    check_population(Residual(), lambda: torch.randn(5, 6), n=10, rank=rank)
     torch.manual_seed(1)
     x = torch.randn(9, 6)
 
@@ -245,7 +248,9 @@ def test_reused_buffers_never_overwrite_a_live_result():
         assert torch.equal(single, kept)
         return first.sum((1, 2))
 
-    t = EGGROLLTrainer(nn.Linear(6, 10), population_fitness_fn=fn, population_size=6, seed=2)
+    t = EGGROLLTrainer(
+        nn.Linear(6, 10), population_fitness_fn=fn, population_size=6, rank=rank, seed=2
+    )
     t.train(2)
 
 

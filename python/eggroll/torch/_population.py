@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 #: pass stay near the CPU's caches instead of streaming ``N·B`` rows through memory.
 ROWS_PER_PASS = 2048
 
+#: A Linear with ``out + rank`` at most this many columns computes its GEMM and its noise
+#: projection in one batched GEMM on per-member rows (`Population._narrow`).
+NARROW = 16
+
 
 class _Shared(Tensor):
     """Rows shared by every member (``pop(x)``). torch's default ``__torch_function__`` keeps
@@ -91,6 +95,7 @@ class Population:
             "_population_buffers", {}
         )
         self._padded: Dict[int, Tuple[Tensor, Optional[Tensor]]] = {}
+        self._narrow_w: Dict[int, Tensor] = {}
         self._augmented: Dict[str, Tensor] = {}
 
     def _close(self) -> None:
@@ -235,6 +240,43 @@ class Population:
             self._padded[id(lin)] = (w, b)
         return self._padded[id(lin)]
 
+    def _narrow(
+        self,
+        lin: nn.Linear,
+        params: Dict[str, "_Param"],
+        xs: Tensor,
+        a: Tensor,
+        b: Tensor,
+        eb: Optional[Tensor],
+    ) -> Tensor:
+        """A Linear whose outputs and rank fit in ``NARROW`` columns, on per-member rows:
+        ONE batched GEMM against ``[Wᵀ | Bᵢ | 0]`` gives ``x Wᵀ`` and the projection ``x Bᵢ``
+        in one read of ``x`` (reading ``x`` twice, for the GEMM and the projection, took
+        longer than the arithmetic: `python/bench/torch_ops.py`), the bias and its noise
+        are the GEMM's starting values; then ``(x Bᵢ)(σ/√r·Aᵢ)ᵀ`` is added."""
+        n, out, r = a.shape[0], lin.out_features, a.shape[-1]
+        xm = xs.reshape(n, -1, xs.shape[-1])
+        key = id(lin)
+        if key not in self._narrow_w or self._narrow_w[key].shape[0] < n:
+            w = xs.new_zeros((n, lin.in_features, NARROW))
+            w[:, :, :out] = lin.weight.t()
+            self._narrow_w[key] = w  # [Wᵀ | · | 0], built once per generation
+        w = self._narrow_w[key][:n]
+        w[:, :, out:out + r] = b
+        start = xs.new_zeros((n, 1, NARROW))
+        if lin.bias is not None:
+            start[:, 0, :out] = lin.bias
+        if eb is not None:
+            start[:, 0, :out] += eb
+        o = self._buffer(lin, (n, xm.shape[1], NARROW), xs)
+        torch.baddbmm(start, xm, w, out=o)
+        y, p = o[..., :out], o[..., out:out + r]
+        if r == 1:
+            y.addcmul_(p, a.transpose(1, 2))
+        else:
+            y.baddbmm_(p, a.transpose(1, 2))
+        return y
+
     # -- layers --------------------------------------------------------------------------------
 
     def _forward_of(self, module: nn.Module, params: Dict[str, "_Param"]) -> Callable:
@@ -285,6 +327,10 @@ class Population:
                     full.copy_(flat)
                 return full.reshape((n * lead[0],) + lead[1:] + (width,))
             xs = x.reshape(-1, x.shape[-1])
+            if a is not None and lin.out_features + a.shape[-1] <= NARROW:
+                return self._narrow(lin, params, xs, a, b, eb).reshape(
+                    tuple(x.shape[:-1]) + (lin.out_features,)
+                )
             w, bias = self._weight_of(lin)
             o = self._buffer(lin, (xs.shape[0], w.shape[0]), xs)
             if bias is None:
