@@ -12,41 +12,67 @@ const COL_TILE: usize = 512;
 /// Columns per register tile of [`gemm_rows`].
 const STRIP: usize = 16;
 
+/// Rows per task of [`gemm_rows`]: the tiles of these rows reuse a strip of `bt` from L1.
+const ROW_GROUP: usize = 8 * ROW_BLOCK;
+
 crate::multiversion! {
-    /// `out[r, j] = Σ_c aw[i0 + r, c] · bt[c, j]` for the `out.len() / n` rows of one row block
-    /// (≤ ROW_BLOCK). Each sum starts at 0 and adds its terms in ascending `c`, one
-    /// multiplication and one addition each, whatever the tiling: full blocks keep a
-    /// ROW_BLOCK × STRIP tile of sums in registers across `c`; the remaining columns and
-    /// a short last block take the plain loop, in the same order.
-    fn gemm_rows(aw: &[f32], bt: &[f32], c_dim: usize, n: usize, i0: usize, out: &mut [f32]) {
+    /// `out[r, j] = Σ_c aw[i0 + r, c] · B[c, j]` for the `out.len() / n` rows of one row
+    /// group (≤ ROW_GROUP). `B` comes packed: `bp` holds its full STRIPs of columns, strip
+    /// `s` as `c_dim` contiguous rows of STRIP (`bp[(s·c_dim + c)·STRIP + l] = B[c, s·STRIP
+    /// + l]`), `tail` its last `n % STRIP` columns row-major. Each sum starts at 0 and adds its
+    /// terms in ascending `c`, one multiplication and one addition each, whatever the tiling:
+    /// every full ROW_BLOCK of rows keeps a ROW_BLOCK × STRIP tile of sums in registers across
+    /// `c`, reading its strip sequentially (it stays in the L1 cache from one block to the
+    /// next); the remaining rows and the tail columns take plain loops, in the same order.
+    fn gemm_rows(
+        aw: &[f32],
+        bp: &[f32],
+        tail: &[f32],
+        c_dim: usize,
+        n: usize,
+        i0: usize,
+        out: &mut [f32],
+    ) {
         let rows = out.len() / n;
-        let mut j0 = 0;
-        if rows == ROW_BLOCK {
-            while j0 + STRIP <= n {
+        let full = rows / ROW_BLOCK * ROW_BLOCK;
+        let strips = n / STRIP;
+        let nt = n - strips * STRIP;
+        let a_row = |r: usize| &aw[(i0 + r) * c_dim..(i0 + r + 1) * c_dim];
+        for (s, strip) in bp.chunks_exact(c_dim * STRIP).enumerate().take(strips) {
+            let j0 = s * STRIP;
+            for r0 in (0..full).step_by(ROW_BLOCK) {
+                let a: [&[f32]; ROW_BLOCK] = std::array::from_fn(|r| a_row(r0 + r));
                 let mut acc = [[0.0f32; STRIP]; ROW_BLOCK];
-                for c in 0..c_dim {
-                    let b: &[f32; STRIP] = bt[c * n + j0..c * n + j0 + STRIP]
-                        .try_into()
-                        .expect("a strip of STRIP columns");
-                    for (r, acc) in acc.iter_mut().enumerate() {
-                        let a = aw[(i0 + r) * c_dim + c];
+                for (c, b) in strip.chunks_exact(STRIP).enumerate() {
+                    let b: &[f32; STRIP] = b.try_into().expect("a strip of STRIP columns");
+                    for (acc, a) in acc.iter_mut().zip(&a) {
+                        let a = a[c];
                         for (s, b) in acc.iter_mut().zip(b) {
                             *s += a * *b;
                         }
                     }
                 }
                 for (r, acc) in acc.iter().enumerate() {
-                    out[r * n + j0..r * n + j0 + STRIP].copy_from_slice(acc);
+                    let o = (r0 + r) * n + j0;
+                    out[o..o + STRIP].copy_from_slice(acc);
                 }
-                j0 += STRIP;
+            }
+            for r in full..rows {
+                let o = &mut out[r * n + j0..r * n + j0 + STRIP];
+                for (a, b) in a_row(r).iter().zip(strip.chunks_exact(STRIP)) {
+                    for (o, b) in o.iter_mut().zip(b) {
+                        *o += *a * *b;
+                    }
+                }
             }
         }
-        for c in 0..c_dim {
-            let brow = &bt[c * n + j0..(c + 1) * n];
+        if nt > 0 {
             for r in 0..rows {
-                let a = aw[(i0 + r) * c_dim + c];
-                for (o, b) in out[r * n + j0..(r + 1) * n].iter_mut().zip(brow) {
-                    *o += a * *b;
+                let o = &mut out[r * n + strips * STRIP..(r + 1) * n];
+                for (a, b) in a_row(r).iter().zip(tail.chunks_exact(nt)) {
+                    for (o, b) in o.iter_mut().zip(b) {
+                        *o += *a * *b;
+                    }
                 }
             }
         }
@@ -62,7 +88,8 @@ pub fn lowrank_update(a: &[f32], b: &[f32], w: &[f32], m: usize, n: usize, r: us
     assert_eq!(a.len(), k_dim * m * r);
     assert_eq!(b.len(), k_dim * n * r);
     let c_dim = k_dim * r;
-    // aw: (m × C) with aw[i, k r + q] = w_k a[k, i, q]; bt: (C × n) with bt[k r + q, j] = b[k, j, q].
+    // aw: (m × C) with aw[i, k r + q] = w_k a[k, i, q]; B: (C × n) with B[k r + q, j] =
+    // b[k, j, q], packed by strips of columns (see `gemm_rows`).
     let mut aw = vec![0.0f32; m * c_dim];
     aw.par_chunks_mut(c_dim).enumerate().for_each(|(i, row)| {
         for k in 0..k_dim {
@@ -71,17 +98,35 @@ pub fn lowrank_update(a: &[f32], b: &[f32], w: &[f32], m: usize, n: usize, r: us
             }
         }
     });
-    let mut bt = vec![0.0f32; c_dim * n];
-    bt.par_chunks_mut(n).enumerate().for_each(|(c, row)| {
-        let (k, q) = (c / r, c % r);
-        for (j, v) in row.iter_mut().enumerate() {
-            *v = b[(k * n + j) * r + q];
+    // B[c, j0 + t] for t in 0..len, into `row` (b is read with stride r).
+    let b_row = |c: usize, j0: usize, row: &mut [f32]| {
+        let base = (c / r) * n * r + c % r;
+        for (v, x) in row.iter_mut().zip(b[base + j0 * r..].iter().step_by(r)) {
+            *v = *x;
         }
-    });
+    };
+    let strips = n / STRIP;
+    let nt = n - strips * STRIP;
+    let mut bp = vec![0.0f32; strips * c_dim * STRIP];
+    if strips > 0 {
+        bp.par_chunks_mut(c_dim * STRIP)
+            .enumerate()
+            .for_each(|(s, strip)| {
+                for (c, row) in strip.chunks_exact_mut(STRIP).enumerate() {
+                    b_row(c, s * STRIP, row);
+                }
+            });
+    }
+    let mut tail = vec![0.0f32; c_dim * nt];
+    if nt > 0 {
+        tail.par_chunks_mut(nt)
+            .enumerate()
+            .for_each(|(c, row)| b_row(c, strips * STRIP, row));
+    }
     let mut out = vec![0.0f32; m * n];
-    out.par_chunks_mut(ROW_BLOCK * n)
+    out.par_chunks_mut(ROW_GROUP * n)
         .enumerate()
-        .for_each(|(blk, chunk)| gemm_rows(&aw, &bt, c_dim, n, blk * ROW_BLOCK, chunk));
+        .for_each(|(g, chunk)| gemm_rows(&aw, &bp, &tail, c_dim, n, g * ROW_GROUP, chunk));
     out
 }
 
@@ -141,8 +186,10 @@ mod tests {
 
     #[test]
     fn lowrank_matches_naive_sum() {
-        // Full row blocks and strips, a short last block and leftover columns.
+        // Full row blocks and strips, a short last block and leftover columns; several row
+        // groups with a short last group.
         check_lowrank(6, 9, 37, 2);
+        check_lowrank(3, 2 * ROW_GROUP + 6, 2 * STRIP + 3, 1);
         let k_dim = 5;
         let w = check_lowrank(k_dim, 7, 9, 3);
         let e: Vec<f32> = (0..k_dim * 11).map(|i| (i as f32).sqrt()).collect();
