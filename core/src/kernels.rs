@@ -12,7 +12,7 @@ const COL_TILE: usize = 512;
 /// Columns per register tile of [`gemm_rows`].
 const STRIP: usize = 16;
 
-/// Rows per task of [`gemm_rows`]: the tiles of these rows reuse a strip of `bt` from L1.
+/// Rows per task of [`gemm_rows`]: the tiles of these rows reuse a packed strip of `B` from L1.
 const ROW_GROUP: usize = 8 * ROW_BLOCK;
 
 crate::multiversion! {

@@ -243,7 +243,6 @@ class Population:
     def _narrow(
         self,
         lin: nn.Linear,
-        params: Dict[str, "_Param"],
         xs: Tensor,
         a: Tensor,
         b: Tensor,
@@ -328,7 +327,7 @@ class Population:
                 return full.reshape((n * lead[0],) + lead[1:] + (width,))
             xs = x.reshape(-1, x.shape[-1])
             if a is not None and lin.out_features + a.shape[-1] <= NARROW:
-                return self._narrow(lin, params, xs, a, b, eb).reshape(
+                return self._narrow(lin, xs, a, b, eb).reshape(
                     tuple(x.shape[:-1]) + (lin.out_features,)
                 )
             w, bias = self._weight_of(lin)
