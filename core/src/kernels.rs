@@ -58,23 +58,23 @@ crate::multiversion! {
                 }
             }
             for r in full..rows {
-                let o = &mut out[r * n + j0..r * n + j0 + STRIP];
-                for (a, b) in a_row(r).iter().zip(strip.chunks_exact(STRIP)) {
-                    for (o, b) in o.iter_mut().zip(b) {
-                        *o += *a * *b;
-                    }
-                }
+                plain_row(a_row(r), strip, &mut out[r * n + j0..r * n + j0 + STRIP]);
             }
         }
         if nt > 0 {
             for r in 0..rows {
-                let o = &mut out[r * n + strips * STRIP..(r + 1) * n];
-                for (a, b) in a_row(r).iter().zip(tail.chunks_exact(nt)) {
-                    for (o, b) in o.iter_mut().zip(b) {
-                        *o += *a * *b;
-                    }
-                }
+                plain_row(a_row(r), tail, &mut out[r * n + strips * STRIP..(r + 1) * n]);
             }
+        }
+    }
+}
+
+/// `o[j] += Σ_c a[c] · b[c, j]` over `c` ascending, `b` row-major with `o.len()` columns.
+#[inline(always)]
+fn plain_row(a: &[f32], b: &[f32], o: &mut [f32]) {
+    for (a, b) in a.iter().zip(b.chunks_exact(o.len())) {
+        for (o, b) in o.iter_mut().zip(b) {
+            *o += *a * *b;
         }
     }
 }

@@ -251,7 +251,8 @@ mod tests {
 }
 
 /// Serde writing the canonical name (`eggroll`, `simplees`, `cmaes`, `sep-cmaes`) instead of
-/// the config spelling (both read every name): `#[serde(with = "eggroll_core::strategy::by_name")]` on a [`StrategyKind`] field
+/// the config spelling (both read every name):
+/// `#[serde(with = "eggroll_core::strategy::by_name")]` on a [`StrategyKind`] field
 /// (bbob suite files and [`MinimizeOptions`](crate::minimize::MinimizeOptions) use it).
 pub mod by_name {
     use super::StrategyKind;

@@ -95,7 +95,7 @@ class Population:
             "_population_buffers", {}
         )
         self._padded: Dict[int, Tuple[Tensor, Optional[Tensor]]] = {}
-        self._narrow_w: Dict[int, Tensor] = {}
+        self._narrow_w: Dict[int, Tuple[Tensor, Tensor]] = {}
         self._augmented: Dict[str, Tensor] = {}
 
     def _close(self) -> None:
@@ -241,12 +241,7 @@ class Population:
         return self._padded[id(lin)]
 
     def _narrow(
-        self,
-        lin: nn.Linear,
-        xs: Tensor,
-        a: Tensor,
-        b: Tensor,
-        eb: Optional[Tensor],
+        self, lin: nn.Linear, params: Dict[str, "_Param"], xs: Tensor, a: Tensor, b: Tensor
     ) -> Tensor:
         """A Linear whose outputs and rank fit in ``NARROW`` columns, on per-member rows:
         ONE batched GEMM against ``[Wᵀ | Bᵢ | 0]`` gives ``x Wᵀ`` and the projection ``x Bᵢ``
@@ -256,19 +251,22 @@ class Population:
         n, out, r = a.shape[0], lin.out_features, a.shape[-1]
         xm = xs.reshape(n, -1, xs.shape[-1])
         key = id(lin)
-        if key not in self._narrow_w or self._narrow_w[key].shape[0] < n:
+        if key not in self._narrow_w or self._narrow_w[key][0].shape[0] < n:
+            # Once per generation: [Wᵀ | · | 0] for a pass, and every member's bias + noise.
             w = xs.new_zeros((n, lin.in_features, NARROW))
             w[:, :, :out] = lin.weight.t()
-            self._narrow_w[key] = w  # [Wᵀ | · | 0], built once per generation
-        w = self._narrow_w[key][:n]
+            start = xs.new_zeros((self.size, 1, NARROW))
+            if lin.bias is not None:
+                start[:, 0, :out] = lin.bias
+            bias = params.get("bias")
+            if bias is not None and self._noise[bias.name][0] == "full":
+                start[:, 0, :out] += self._noise[bias.name][1]
+            self._narrow_w[key] = (w, start)
+        w, start = self._narrow_w[key]
+        w = w[:n]
         w[:, :, out:out + r] = b
-        start = xs.new_zeros((n, 1, NARROW))
-        if lin.bias is not None:
-            start[:, 0, :out] = lin.bias
-        if eb is not None:
-            start[:, 0, :out] += eb
         o = self._buffer(lin, (n, xm.shape[1], NARROW), xs)
-        torch.baddbmm(start, xm, w, out=o)
+        torch.baddbmm(start[self._lo:self._hi], xm, w, out=o)
         y, p = o[..., :out], o[..., out:out + r]
         if r == 1:
             y.addcmul_(p, a.transpose(1, 2))
@@ -327,7 +325,7 @@ class Population:
                 return full.reshape((n * lead[0],) + lead[1:] + (width,))
             xs = x.reshape(-1, x.shape[-1])
             if a is not None and lin.out_features + a.shape[-1] <= NARROW:
-                return self._narrow(lin, xs, a, b, eb).reshape(
+                return self._narrow(lin, params, xs, a, b).reshape(
                     tuple(x.shape[:-1]) + (lin.out_features,)
                 )
             w, bias = self._weight_of(lin)
