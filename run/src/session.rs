@@ -591,7 +591,7 @@ impl Session {
     /// The loop: the stop rules before a generation, the generation, its periodic evaluation
     /// and checkpoint, the stop rules after it; then [`Session::finish`].
     fn run_inner(mut self) -> Result<(Outcome, Trainer)> {
-        let clock = Clock::new(&self.config, self.trainer.generation());
+        let clock = Clock::new(&self.config);
         // Budget schedules decay over the run's horizon: `stop.generations` without a time
         // budget; with one, the generations that fit, measured over its first 5 % (fixed
         // then, and kept in checkpoints).

@@ -1,6 +1,7 @@
 //! The named parts of [`Session`]'s loop: the stop rules before a generation, the generation
 //! and what follows it directly, the periodic evaluation, and the end of the run.
 
+use std::cell::Cell;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -14,27 +15,30 @@ use crate::artifacts;
 use crate::config::RunConfig;
 use crate::error::Result;
 
-/// A run's clock: when it started, its time budget, where it started, and whether a budget
+/// A run's clock: when it started, its time budget, and whether a budget
 /// schedule needs the horizon.
 pub(super) struct Clock {
     pub(super) start: Instant,
     /// A budget beyond `Duration`'s range (about 5.8e11 years) is no limit at all.
     pub(super) budget: Option<Duration>,
-    pub(super) first_generation: u64,
     pub(super) needs_horizon: bool,
+    /// When this run's first generation ended, and its number: a budget schedule's pace is
+    /// measured from there, so the first generation's one-off costs (allocations, thread
+    /// start-up, cold caches) do not shorten the horizon.
+    pub(super) warm: Cell<Option<(Instant, u64)>>,
 }
 
 impl Clock {
-    pub(super) fn new(config: &RunConfig, first_generation: u64) -> Self {
+    pub(super) fn new(config: &RunConfig) -> Self {
         Self {
             start: Instant::now(),
             budget: config
                 .stop
                 .time_budget_s
                 .and_then(|s| Duration::try_from_secs_f64(s).ok()),
-            first_generation,
             needs_horizon: config.es.lr_schedule.needs_horizon()
                 || config.es.sigma_schedule.needs_horizon(),
+            warm: Cell::new(None),
         }
     }
 }
@@ -97,8 +101,11 @@ impl Session {
             && trainer.strategy().horizon().is_none()
         {
             let (spent, total) = (clock.start.elapsed().as_secs_f64(), b.as_secs_f64());
-            let mine = if spent >= 0.05 * total {
-                let pace = (g - clock.first_generation) as f64 / spent;
+            let (t0, g0) = clock.warm.get().unwrap_or((Instant::now(), g));
+            clock.warm.set(Some((t0, g0)));
+            let mine = if spent >= 0.05 * total && g > g0 {
+                // The pace after the first generation, over at least 5 % of the budget.
+                let pace = (g - g0) as f64 / t0.elapsed().as_secs_f64().max(1e-9);
                 let horizon = g + (pace * (total - spent).max(0.0)) as u64;
                 horizon.min(self.config.stop.generations).max(1)
             } else {
