@@ -8,8 +8,8 @@
 set -euo pipefail
 dir="${1:-${HOME}/.cache/eggroll/mujoco-4.0.1}"
 out="$(dirname "$0")/../envs/src/mujoco/layout.rs"
-model_ints="nq nv nu na nbody ngeom nsite"
-model_ptrs="qpos0 body_mass body_parentid geom_type geom_bodyid geom_size geom_rgba actuator_ctrlrange"
+model_ints="nq nv nu na nbody ngeom nsite npair nflex"
+model_ptrs="qpos0 body_mass body_parentid geom_type geom_bodyid geom_contype geom_conaffinity geom_size geom_rgba actuator_ctrlrange"
 data_ptrs="qpos qvel act ctrl xpos xipos xmat geom_xpos geom_xmat site_xpos cinert cvel cfrc_ext qfrc_actuator qfrc_constraint"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -28,6 +28,10 @@ trap 'rm -rf "$tmp"' EXIT
   echo '  printf("pub const SIZE_T_BYTES: usize = %zu;\n", sizeof(mjtSize));'
   echo '  printf("/// Offset of `mjModel.opt.timestep` (f64).\n");'
   echo '  printf("pub const MODEL_TIMESTEP: usize = %zu;\n", offsetof(mjModel, opt.timestep));'
+  echo '  printf("/// Offset of `mjModel.opt.disableflags` (int).\n");'
+  echo '  printf("pub const MODEL_DISABLEFLAGS: usize = %zu;\n", offsetof(mjModel, opt.disableflags));'
+  echo '  printf("/// `mjDSBL_CONTACT` (mjtDisableBit).\n");'
+  echo '  printf("pub const MJ_DSBL_CONTACT: i32 = %d;\n", (int)mjDSBL_CONTACT);'
   echo '  printf("/// Offset of `mjData.time` (f64).\n");'
   echo '  printf("pub const DATA_TIME: usize = %zu;\n", offsetof(mjData, time));'
   for f in $model_ints; do

@@ -212,3 +212,29 @@ fn inverted_double_pendulum_v5() {
 fn reacher_v5() {
     replay::<Reacher>();
 }
+
+/// The models whose geoms can never touch (Reacher, Swimmer and the two pendulums: every
+/// `contype` or `conaffinity` is 0) load with collision detection off (`mjDSBL_CONTACT`); the
+/// replays above hold them to Gymnasium's bits with it. The others keep it on.
+#[test]
+fn only_models_whose_geoms_can_touch_detect_collisions() {
+    if !mujoco_here() {
+        return;
+    }
+    use eggroll_envs::mujoco::model;
+    let touching = [
+        model::<HalfCheetah>(),
+        model::<Hopper>(),
+        model::<Walker2d>(),
+        model::<Ant>(),
+        model::<Humanoid>(),
+    ];
+    assert!(touching.into_iter().all(|m| m.unwrap().contacts));
+    let never = [
+        model::<Swimmer>(),
+        model::<InvertedPendulum>(),
+        model::<InvertedDoublePendulum>(),
+        model::<Reacher>(),
+    ];
+    assert!(never.into_iter().all(|m| !m.unwrap().contacts));
+}

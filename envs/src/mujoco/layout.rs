@@ -13,6 +13,10 @@ pub const MJ_OBJ_SITE: i32 = 6;
 pub const SIZE_T_BYTES: usize = 8;
 /// Offset of `mjModel.opt.timestep` (f64).
 pub const MODEL_TIMESTEP: usize = 792;
+/// Offset of `mjModel.opt.disableflags` (int).
+pub const MODEL_DISABLEFLAGS: usize = 1072;
+/// `mjDSBL_CONTACT` (mjtDisableBit).
+pub const MJ_DSBL_CONTACT: i32 = 16;
 /// Offset of `mjData.time` (f64).
 pub const DATA_TIME: usize = 160648;
 /// Offset of `mjModel.nq` (int).
@@ -43,6 +47,14 @@ pub const MODEL_NGEOM_BYTES: usize = 8;
 pub const MODEL_NSITE: usize = 144;
 /// Width in bytes of `mjModel.nsite`.
 pub const MODEL_NSITE_BYTES: usize = 8;
+/// Offset of `mjModel.npair` (int).
+pub const MODEL_NPAIR: usize = 448;
+/// Width in bytes of `mjModel.npair`.
+pub const MODEL_NPAIR_BYTES: usize = 8;
+/// Offset of `mjModel.nflex` (int).
+pub const MODEL_NFLEX: usize = 168;
+/// Width in bytes of `mjModel.nflex`.
+pub const MODEL_NFLEX_BYTES: usize = 8;
 /// Offset of the pointer `mjModel.qpos0`.
 pub const MODEL_QPOS0: usize = 1792;
 /// Offset of the pointer `mjModel.body_mass`.
@@ -53,6 +65,10 @@ pub const MODEL_BODY_PARENTID: usize = 1808;
 pub const MODEL_GEOM_TYPE: usize = 2432;
 /// Offset of the pointer `mjModel.geom_bodyid`.
 pub const MODEL_GEOM_BODYID: usize = 2464;
+/// Offset of the pointer `mjModel.geom_contype`.
+pub const MODEL_GEOM_CONTYPE: usize = 2440;
+/// Offset of the pointer `mjModel.geom_conaffinity`.
+pub const MODEL_GEOM_CONAFFINITY: usize = 2448;
 /// Offset of the pointer `mjModel.geom_size`.
 pub const MODEL_GEOM_SIZE: usize = 2552;
 /// Offset of the pointer `mjModel.geom_rgba`.

@@ -26,9 +26,15 @@ pub struct Model {
     pub nsite: usize,
     /// The physics time step in seconds.
     pub timestep: f64,
+    /// Whether any two geoms can ever touch. Where none can (no geom's `contype` shares a bit
+    /// with any geom's `conaffinity`, no explicit pairs, no flexes), loading sets
+    /// `mjDSBL_CONTACT`: `ncon` is 0 either way, so nothing else changes (the parity files pass
+    /// bit for bit), and the collision pass that found nothing is skipped — four times a step
+    /// under RK4 (Reacher).
+    pub contacts: bool,
 }
 
-// SAFETY: an mjModel is never written after it is compiled; MuJoCo documents it as safe to
+// SAFETY: an mjModel is written only while it is loaded (its contact flag), never after; MuJoCo documents it as safe to
 // share between threads that each own their mjData.
 unsafe impl Send for Model {}
 // SAFETY: as above, all access through &Model is read-only.
@@ -101,7 +107,7 @@ impl Model {
         };
         let base = ptr.as_ptr() as *const u8;
         // SAFETY: the offsets are those of the checked library version.
-        let model = unsafe {
+        let mut model = unsafe {
             Model {
                 lib,
                 ptr,
@@ -113,8 +119,33 @@ impl Model {
                 ngeom: read_size(base, l::MODEL_NGEOM, l::MODEL_NGEOM_BYTES),
                 nsite: read_size(base, l::MODEL_NSITE, l::MODEL_NSITE_BYTES),
                 timestep: (base.add(l::MODEL_TIMESTEP) as *const f64).read_unaligned(),
+                contacts: true,
             }
         };
+        let bits = |off| {
+            model
+                .array::<i32>(off, model.ngeom)
+                .iter()
+                .fold(0, |a, &b| a | b)
+        };
+        // SAFETY: as above; the model is not shared yet.
+        let (npair, nflex) = unsafe {
+            (
+                read_size(base, l::MODEL_NPAIR, l::MODEL_NPAIR_BYTES),
+                read_size(base, l::MODEL_NFLEX, l::MODEL_NFLEX_BYTES),
+            )
+        };
+        let contacts = npair > 0
+            || nflex > 0
+            || bits(l::MODEL_GEOM_CONTYPE) & bits(l::MODEL_GEOM_CONAFFINITY) != 0;
+        if !contacts {
+            // SAFETY: `opt.disableflags` is an int at this offset; nothing else holds the model.
+            unsafe {
+                let flags = (ptr.as_ptr() as *mut u8).add(l::MODEL_DISABLEFLAGS) as *mut i32;
+                flags.write_unaligned(flags.read_unaligned() | l::MJ_DSBL_CONTACT);
+            }
+        }
+        model.contacts = contacts;
         Ok(Arc::new(model))
     }
 
