@@ -24,8 +24,9 @@ pub enum Schedule {
         generations: u64,
     },
     /// Linear from `base` to `base · floor` over the run's horizon: the generations its time
-    /// budget allows (a run measures its speed over the first 5 % of the budget, then fixes
-    /// the horizon and saves it in its checkpoints), or `stop.generations` without a budget.
+    /// budget allows (a run measures its speed from its first generation's end to at least
+    /// 5 % of the budget, then fixes the horizon and saves it in its checkpoints), or
+    /// `stop.generations` without a budget.
     /// So one config decays fully on a fast machine and on a slow one. Until the horizon is
     /// known the value is `base`.
     Budget {

@@ -213,8 +213,8 @@ fn reacher_v5() {
     replay::<Reacher>();
 }
 
-/// The models whose geoms can never touch (Reacher, Swimmer and the two pendulums: every
-/// `contype` or `conaffinity` is 0) load with collision detection off (`mjDSBL_CONTACT`); the
+/// The models whose geoms can never touch (Reacher, Swimmer and the two pendulums: no geom's
+/// `contype` shares a bit with any geom's `conaffinity`) load with collision detection off (`mjDSBL_CONTACT`); the
 /// replays above hold them to Gymnasium's bits with it. The others keep it on.
 #[test]
 fn only_models_whose_geoms_can_touch_detect_collisions() {

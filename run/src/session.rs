@@ -593,8 +593,8 @@ impl Session {
     fn run_inner(mut self) -> Result<(Outcome, Trainer)> {
         let clock = Clock::new(&self.config);
         // Budget schedules decay over the run's horizon: `stop.generations` without a time
-        // budget; with one, the generations that fit, measured over its first 5 % (fixed
-        // then, and kept in checkpoints).
+        // budget; with one, the generations that fit, paced from the end of the first generation
+        // to at least 5 % of the budget (fixed then, and kept in checkpoints).
         if clock.needs_horizon
             && clock.budget.is_none()
             && self.trainer.strategy().horizon().is_none()

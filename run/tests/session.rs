@@ -273,7 +273,7 @@ fn each_model_starts_from_its_own_defaults() {
 }
 
 /// A budget schedule decays over the generations the run gets: `stop.generations` without a
-/// time budget; with one, the generations that fit (measured over its first 5 %), reported
+/// time budget; with one, the generations that fit (paced after the first generation, over ≥ 5 % of it), reported
 /// as `schedule_horizon`, kept in the checkpoint, and the learning rate ends near its floor.
 #[test]
 fn budget_schedules_follow_the_run() {

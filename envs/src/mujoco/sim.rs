@@ -34,8 +34,8 @@ pub struct Model {
     pub contacts: bool,
 }
 
-// SAFETY: an mjModel is written only while it is loaded (its contact flag), never after; MuJoCo documents it as safe to
-// share between threads that each own their mjData.
+// SAFETY: an mjModel is written only while it is loaded (its contact flag), never after;
+// MuJoCo documents it as safe to share between threads that each own their mjData.
 unsafe impl Send for Model {}
 // SAFETY: as above, all access through &Model is read-only.
 unsafe impl Sync for Model {}
