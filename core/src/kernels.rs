@@ -38,7 +38,7 @@ crate::multiversion! {
         let strips = n / STRIP;
         let nt = n - strips * STRIP;
         let a_row = |r: usize| &aw[(i0 + r) * c_dim..(i0 + r + 1) * c_dim];
-        for (s, strip) in bp.chunks_exact(c_dim * STRIP).enumerate().take(strips) {
+        for (s, strip) in bp.chunks_exact(c_dim * STRIP).enumerate() {
             let j0 = s * STRIP;
             for r0 in (0..full).step_by(ROW_BLOCK) {
                 let a: [&[f32]; ROW_BLOCK] = std::array::from_fn(|r| a_row(r0 + r));
