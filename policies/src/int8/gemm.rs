@@ -7,8 +7,11 @@
 //!   `[n/4][m][4]` so one 64-byte load holds 16 columns × 4 inputs; a tile is 4 rows × 64
 //!   columns (16 accumulators).
 //! * AVX-VNNI (and AVX-512 VNNI on 256-bit registers): the same on `ymm`, 4 rows × 16 columns.
-//! * AVX2 and scalar: a row-major copy of the weights and plain `i8 · i8 → i32` dot products that
-//!   LLVM vectorises (`vpmaddwd` under AVX2).
+//! * AVX2: no `u8 × i8 → i32` instruction (`vpmaddubsw` saturates at i16), so activations and
+//!   weights are widened to i16 and `vpmaddwd` does 16 exact multiply-adds per instruction.
+//!   Weights are packed as `[n4/2][m16][2]` i16 so one 32-byte load holds 8 columns × 2 inputs;
+//!   a tile is 4 rows × 16 columns (8 accumulators), as on AVX-VNNI.
+//! * Scalar: a row-major copy of the weights and plain `i8 · i8 → i32` dot products.
 //!
 //! Every level computes the same sums of the same integer products: i32 additions are
 //! associative and cannot overflow here (`n ≤ MAX_INPUTS` bounds `|acc| < 2³¹`).
@@ -34,8 +37,10 @@ pub struct PackedI8 {
     m16: usize,
     /// `[n4/4][m16][4]`, zero-padded: the VNNI layout.
     vnni: Vec<i8>,
-    /// `(m, n4)` row-major, zero-padded: the AVX2 / scalar layout.
+    /// `(m, n4)` row-major, zero-padded: the scalar layout.
     rows: Vec<i8>,
+    /// `[n4/2][m16][2]` widened to i16, zero-padded: the AVX2 layout.
+    pairs: Vec<i16>,
     /// `128 · Σⱼ W[c][j]` (zero past `m`).
     colsum: Vec<i32>,
 }
@@ -72,12 +77,14 @@ impl PackedI8 {
         let mut vnni = vec![0i8; n4 * m16];
         let mut rows = vec![0i8; m * n4];
         let mut colsum = vec![0i32; m16];
+        let mut pairs = vec![0i16; n4 * m16];
         for c in 0..m {
             let wr = &w[c * n..(c + 1) * n];
             rows[c * n4..c * n4 + n].copy_from_slice(wr);
             colsum[c] = 128 * wr.iter().map(|&v| i32::from(v)).sum::<i32>();
             for (j, &v) in wr.iter().enumerate() {
                 vnni[((j / 4) * m16 + c) * 4 + j % 4] = v;
+                pairs[((j / 2) * m16 + c) * 2 + j % 2] = i16::from(v);
             }
         }
         Ok(Self {
@@ -87,6 +94,7 @@ impl PackedI8 {
             m16,
             vnni,
             rows,
+            pairs,
             colsum,
         })
     }
@@ -156,7 +164,7 @@ pub fn gemm_at(
         #[cfg(target_arch = "x86_64")]
         Int8Level::Avx2 => {
             // SAFETY: AVX2 is available (checked above).
-            unsafe { generic_avx2(x, rows, w, y, scratch) }
+            unsafe { avx2(x, rows, w, y, scratch) }
         }
         _ => generic(x, rows, w, y, scratch),
     }
@@ -184,9 +192,8 @@ fn dot(a: &[i8], b: &[i8]) -> i32 {
         .sum()
 }
 
-/// The AVX2 / scalar body: rows padded to `n4` with zeros when `n` is not a multiple of 4, then
+/// The scalar body: rows padded to `n4` with zeros when `n` is not a multiple of 4, then
 /// four columns at a time (one pass over the row's activations).
-#[inline(always)]
 fn generic(x: &[i8], rows: usize, w: &PackedI8, y: &mut [i32], scratch: &mut Vec<u8>) {
     let (n, n4, m) = (w.n, w.n4, w.m);
     let xs: &[i8] = if n4 == n {
@@ -226,12 +233,6 @@ fn generic(x: &[i8], rows: usize, w: &PackedI8, y: &mut [i32], scratch: &mut Vec
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn generic_avx2(x: &[i8], rows: usize, w: &PackedI8, y: &mut [i32], scratch: &mut Vec<u8>) {
-    generic(x, rows, w, y, scratch)
-}
-
 /// Runs `$tile::<R, T>` for the row block `rb ≤ 4` and column groups `tb ≤ 4`.
 #[cfg(target_arch = "x86_64")]
 macro_rules! dispatch_tile {
@@ -255,6 +256,77 @@ macro_rules! dispatch_tile {
             (_, _) => $tile::<1, 1>($($arg),*),
         }
     };
+}
+
+/// The AVX2 kernel: [`widen`], then 4 × 16 tiles.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn avx2(x: &[i8], rows: usize, w: &PackedI8, y: &mut [i32], scratch: &mut Vec<u8>) {
+    widen(x, rows, w, scratch);
+    for c0 in (0..w.m16).step_by(16) {
+        let mut i = 0;
+        while i < rows {
+            let rb = (rows - i).min(4);
+            // SAFETY: the tile reads rows i..i+rb of the widened activations and columns
+            // c0..c0+16 of the packed pairs, all in bounds, and writes only columns below m.
+            unsafe { dispatch_tile!(tile_avx2, rb, 1usize, scratch, i, w, c0, y) };
+            i += rb;
+        }
+    }
+}
+
+/// `x` widened to little-endian i16 bytes, rows padded to `n4` with zeros (the AVX2 layout).
+#[cfg(target_arch = "x86_64")]
+fn widen(x: &[i8], rows: usize, w: &PackedI8, out: &mut Vec<u8>) {
+    out.clear();
+    out.resize(rows * w.n4 * 2, 0);
+    for (o, xr) in out.chunks_exact_mut(w.n4 * 2).zip(x.chunks_exact(w.n)) {
+        for (ov, &xv) in o.chunks_exact_mut(2).zip(xr) {
+            ov.copy_from_slice(&i16::from(xv).to_le_bytes());
+        }
+    }
+}
+
+/// 4 rows × 16 columns of `vpmaddwd` on the widened pairs (see the module docs).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn tile_avx2<const R: usize, const T: usize>(
+    xs: &[u8],
+    i: usize,
+    w: &PackedI8,
+    c0: usize,
+    y: &mut [i32],
+) {
+    // SAFETY: see `avx2`; T is always 1 here.
+    unsafe {
+        let mut acc = [[_mm256_setzero_si256(); 2]; R];
+        let wp = w.pairs.as_ptr().add(c0 * 2);
+        let xp = xs.as_ptr().add(i * w.n4 * 2);
+        for k in 0..w.n4 / 2 {
+            let wk = wp.add(k * w.m16 * 2);
+            let w0 = _mm256_loadu_si256(wk.cast());
+            let w1 = _mm256_loadu_si256(wk.add(16).cast());
+            for (r, a) in acc.iter_mut().enumerate() {
+                let xb =
+                    _mm256_set1_epi32(xp.add(r * w.n4 * 2 + 4 * k).cast::<i32>().read_unaligned());
+                a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(xb, w0));
+                a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(xb, w1));
+            }
+        }
+        for (r, a) in acc.iter().enumerate() {
+            let yrow = y.as_mut_ptr().add((i + r) * w.m);
+            for (h, av) in a.iter().enumerate() {
+                let c = c0 + 8 * h;
+                if c + 8 <= w.m {
+                    _mm256_storeu_si256(yrow.add(c).cast(), *av);
+                } else if c < w.m {
+                    let mut tmp = [0i32; 8];
+                    _mm256_storeu_si256(tmp.as_mut_ptr().cast(), *av);
+                    std::ptr::copy_nonoverlapping(tmp.as_ptr(), yrow.add(c), w.m - c);
+                }
+            }
+        }
+    }
 }
 
 /// Stores `v` (16 lanes) at `y[c..]` of a row of `m` outputs, only the lanes below `m`.
