@@ -686,6 +686,14 @@ fn campaign_three_errors_name_their_real_source() {
             &["es.top_pairs", "simple_es"][..],
         ),
         (
+            &["es.cmean=0.5", "strategy=eggroll"][..],
+            &["es.cmean", "cmaes"][..],
+        ),
+        (
+            &["es.cmean=1.5", "strategy=cmaes"][..],
+            &["cmean", "(0, 1]"][..],
+        ),
+        (
             &["evaluation.reward_shift=nan"][..],
             &["evaluation.reward_shift", "finite"][..],
         ),

@@ -651,3 +651,54 @@ fn runaway_runs_stop_before_their_points_overflow() {
         "{stops:?}"
     );
 }
+
+#[test]
+fn cmean_scales_the_mean_step_and_nothing_else() {
+    // From the same state and samples, c_m = 0.25 moves the mean a quarter as far; the
+    // step-size path (and so σ) takes ⟨y⟩_w as it is, so it is unchanged.
+    let run = |cmean: f64| {
+        let config = CmaConfig {
+            sigma0: 0.5,
+            seed: 11,
+            cmean,
+            ..CmaConfig::default()
+        };
+        let mut es = CmaEs::new(&[1.0; 6], &config).unwrap();
+        let xs = es.ask();
+        let f: Vec<f64> = xs.iter().map(|x| sphere(x)).collect();
+        es.tell(&f).unwrap();
+        (es.mean().to_vec(), es.state().sigma, es.state().ps.clone())
+    };
+    let (m1, s1, p1) = run(1.0);
+    let (mq, sq, pq) = run(0.25);
+    for (a, b) in m1.iter().zip(&mq) {
+        assert!(((a - 1.0) * 0.25 - (b - 1.0)).abs() < 1e-12, "{a} {b}");
+        assert!((a - 1.0).abs() > 1e-3, "the mean moved");
+    }
+    assert_eq!(s1, sq);
+    assert_eq!(p1, pq);
+    // Still solves the sphere, and the range is checked, naming the field.
+    let config = CmaConfig {
+        sigma0: 0.5,
+        cmean: 0.5,
+        ..CmaConfig::default()
+    };
+    let mut es = CmaEs::new(&[1.0; 6], &config).unwrap();
+    for _ in 0..400 {
+        let xs = es.ask();
+        let f: Vec<f64> = xs.iter().map(|x| sphere(x)).collect();
+        es.tell(&f).unwrap();
+    }
+    assert!(sphere(es.mean()) < 1e-8, "{}", sphere(es.mean()));
+    for bad in [0.0, -0.5, 1.5, f64::NAN] {
+        let e = CmaEs::new(
+            &[1.0; 3],
+            &CmaConfig {
+                cmean: bad,
+                ..CmaConfig::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("`cmean`"), "{e}");
+    }
+}

@@ -81,11 +81,21 @@ pub struct EsConfig {
     pub sigma_schedule: Schedule,
     /// Restarts of CMA-ES (`cmaes`, `sep_cmaes` only): none, ipop or bipop.
     pub restarts: crate::cmaes::Restarts,
+    /// CMA-ES's learning rate of the mean `c_m` in `(0, 1]` (`cmaes`, `sep_cmaes` only;
+    /// pycma's `CMA_cmean`): the mean moves by `c_m·σ·⟨y⟩_w`. 1 is the standard; below 1 the
+    /// mean averages the selected steps of several generations, for noisy fitness (Hansen's
+    /// tutorial, §B.4).
+    #[serde(skip_serializing_if = "is_one")]
+    pub cmean: f64,
     /// How members share noise: `antithetic` (the default: members `2k`, `2k + 1` are
     /// `θ ± σE_k`; the population must be even) or `independent` (member `i` is `θ + σE_i`,
     /// the seed package's `noise_reuse = 0`).
     #[serde(skip_serializing_if = "is_antithetic")]
     pub pairing: Pairing,
+}
+
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
 }
 
 fn is_antithetic(p: &Pairing) -> bool {
@@ -110,6 +120,7 @@ impl Default for EsConfig {
             lr_schedule: Schedule::Constant,
             sigma_schedule: Schedule::Constant,
             restarts: crate::cmaes::Restarts::None,
+            cmean: 1.0,
             pairing: Pairing::Antithetic,
         }
     }
@@ -133,6 +144,12 @@ impl EsConfig {
         }
         check_positive("sigma", self.sigma)?;
         check_positive("learning_rate", self.learning_rate)?;
+        if !(self.cmean > 0.0 && self.cmean <= 1.0) {
+            return Err(config_err(
+                "cmean",
+                format!("is {}; must be in (0, 1]", self.cmean),
+            ));
+        }
         if self.rank == 0 {
             return Err(config_err("rank", "is 0; must be ≥ 1"));
         }

@@ -142,12 +142,18 @@ impl StrategyKind {
     }
 
     /// Build the strategy for `params` from `es`. The CMA kinds take λ, σ₀ and the seed from
-    /// it and `es.restarts` (λ grows at most 8-fold over restarts); the other kinds refuse
-    /// `es.restarts`, naming the key.
+    /// it, `es.cmean` and `es.restarts` (λ grows at most 8-fold over restarts); the other
+    /// kinds refuse `es.restarts` and a `es.cmean` other than 1, naming the key.
     pub fn build(self, es: &EsConfig, params: &Params) -> Result<Box<dyn Strategy>> {
         if !self.is_cma() && es.restarts != Restarts::None {
             return Err(config_err(
                 "es.restarts",
+                "applies to strategy = \"cmaes\" or \"sep_cmaes\" only",
+            ));
+        }
+        if !self.is_cma() && es.cmean != 1.0 {
+            return Err(config_err(
+                "es.cmean",
                 "applies to strategy = \"cmaes\" or \"sep_cmaes\" only",
             ));
         }
@@ -175,6 +181,7 @@ impl StrategyKind {
                             sigma0: f64::from(es.sigma),
                             seed: es.seed,
                             covariance,
+                            cmean: es.cmean,
                             ..CmaConfig::default()
                         },
                         params,

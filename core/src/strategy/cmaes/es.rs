@@ -91,6 +91,12 @@ impl CmaEs {
                 format!("is {}; must be finite and > 0", config.sigma0),
             ));
         }
+        if !(config.cmean > 0.0 && config.cmean <= 1.0) {
+            return Err(config_err(
+                "cmean",
+                format!("is {}; must be in (0, 1]", config.cmean),
+            ));
+        }
         if config.population_size == 1 {
             return Err(config_err(
                 "population_size",

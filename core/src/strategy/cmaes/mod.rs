@@ -98,6 +98,9 @@ pub struct CmaConfig {
     pub active: bool,
     /// How C is factored for sampling (full covariance only).
     pub decomposition: Decomposition,
+    /// Learning rate of the mean `c_m` in `(0, 1]`: `m ← m + c_m·σ·⟨y⟩_w` (pycma's
+    /// `CMA_cmean`). The paths take `⟨y⟩_w` as it is, as in Hansen's tutorial.
+    pub cmean: f64,
 }
 
 impl Default for CmaConfig {
@@ -109,6 +112,7 @@ impl Default for CmaConfig {
             covariance: Covariance::Full,
             active: true,
             decomposition: Decomposition::Auto,
+            cmean: 1.0,
         }
     }
 }

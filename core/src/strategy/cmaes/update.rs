@@ -93,8 +93,9 @@ impl CmaEs {
                 *a += p.weights[i] * y;
             }
         }
+        let step = self.config.cmean * self.s.sigma;
         for (m, y) in self.s.mean.iter_mut().zip(&yw) {
-            *m += self.s.sigma * y;
+            *m += step * y;
         }
 
         // Step-size path and σ: C^{-1/2} ⟨y⟩ = B ⟨z⟩ when the samples are unrepaired (and
