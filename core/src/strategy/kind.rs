@@ -143,7 +143,7 @@ impl StrategyKind {
 
     /// Build the strategy for `params` from `es`. The CMA kinds take λ, σ₀ and the seed from
     /// it, `es.cmean` and `es.restarts` (λ grows at most 8-fold over restarts); the other
-    /// kinds refuse `es.restarts` and a `es.cmean` other than 1, naming the key.
+    /// kinds refuse `es.restarts` and an `es.cmean` other than 1, naming the key.
     pub fn build(self, es: &EsConfig, params: &Params) -> Result<Box<dyn Strategy>> {
         if !self.is_cma() && es.restarts != Restarts::None {
             return Err(config_err(
