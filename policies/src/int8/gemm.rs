@@ -278,12 +278,14 @@ unsafe fn avx2(x: &[i8], rows: usize, w: &PackedI8, y: &mut [i32], scratch: &mut
 /// `x` widened to little-endian i16 bytes, rows padded to `n4` with zeros (the AVX2 layout).
 #[cfg(target_arch = "x86_64")]
 fn widen(x: &[i8], rows: usize, w: &PackedI8, out: &mut Vec<u8>) {
-    out.clear();
+    // Every byte is written below: no need to clear what a previous call left.
     out.resize(rows * w.n4 * 2, 0);
     for (o, xr) in out.chunks_exact_mut(w.n4 * 2).zip(x.chunks_exact(w.n)) {
-        for (ov, &xv) in o.chunks_exact_mut(2).zip(xr) {
+        let (body, pad) = o.split_at_mut(w.n * 2);
+        for (ov, &xv) in body.chunks_exact_mut(2).zip(xr) {
             ov.copy_from_slice(&i16::from(xv).to_le_bytes());
         }
+        pad.fill(0);
     }
 }
 
@@ -316,15 +318,24 @@ unsafe fn tile_avx2<const R: usize, const T: usize>(
         for (r, a) in acc.iter().enumerate() {
             let yrow = y.as_mut_ptr().add((i + r) * w.m);
             for (h, av) in a.iter().enumerate() {
-                let c = c0 + 8 * h;
-                if c + 8 <= w.m {
-                    _mm256_storeu_si256(yrow.add(c).cast(), *av);
-                } else if c < w.m {
-                    let mut tmp = [0i32; 8];
-                    _mm256_storeu_si256(tmp.as_mut_ptr().cast(), *av);
-                    std::ptr::copy_nonoverlapping(tmp.as_ptr(), yrow.add(c), w.m - c);
-                }
+                store8(*av, yrow, c0 + 8 * h, w.m);
             }
+        }
+    }
+}
+
+/// Stores `v` (8 lanes) at `y[c..]` of a row of `m` outputs, only the lanes below `m`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn store8(v: __m256i, yrow: *mut i32, c: usize, m: usize) {
+    // SAFETY: only lanes below `m` are written; `yrow` points at a row of `m` outputs.
+    unsafe {
+        if c + 8 <= m {
+            _mm256_storeu_si256(yrow.add(c).cast(), v);
+        } else if c < m {
+            let mut tmp = [0i32; 8];
+            _mm256_storeu_si256(tmp.as_mut_ptr().cast(), v);
+            std::ptr::copy_nonoverlapping(tmp.as_ptr(), yrow.add(c), m - c);
         }
     }
 }
@@ -449,14 +460,7 @@ macro_rules! vnni256 {
                     for (h, av) in a.iter().enumerate() {
                         let c = c0 + 8 * h;
                         let cs = _mm256_loadu_si256(w.colsum.as_ptr().add(c).cast());
-                        let v = _mm256_sub_epi32(*av, cs);
-                        if c + 8 <= w.m {
-                            _mm256_storeu_si256(yrow.add(c).cast(), v);
-                        } else if c < w.m {
-                            let mut tmp = [0i32; 8];
-                            _mm256_storeu_si256(tmp.as_mut_ptr().cast(), v);
-                            std::ptr::copy_nonoverlapping(tmp.as_ptr(), yrow.add(c), w.m - c);
-                        }
+                        store8(_mm256_sub_epi32(*av, cs), yrow, c, w.m);
                     }
                 }
             }
